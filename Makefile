@@ -1,0 +1,75 @@
+# Self-bootstrapping: every target creates .venv with the machine's python3 when missing
+# and installs the project with its dev and dask extras.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MODELS := sample_models/.built-stamp
+OUT    ?= demo_output
+INSPECT := $(BIN)/inspect
+PYTEST_ARGS ?=
+
+.PHONY: all venv models demo test lint format bench bench-quick clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+$(MODELS): $(STAMP) sample_models/build.py
+	$(BIN)/python sample_models/build.py
+	@touch $(MODELS)
+
+models: $(MODELS)
+
+demo: $(MODELS)
+	@rm -rf $(OUT) && mkdir -p $(OUT)
+	@echo "== inspect info (every sample model) =="
+	$(INSPECT) info sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target
+	$(INSPECT) info sample_models/cancer_logreg.joblib sample_models/cancer.csv --target target
+	$(INSPECT) info sample_models/wine_rf.skops sample_models/wine.parquet --target target --trust sklearn.tree._tree.Tree
+	$(INSPECT) info sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count
+	$(INSPECT) info sample_models/friedman_hgb.joblib sample_models/friedman.parquet --target y
+	@echo "== inspect pdp =="
+	$(INSPECT) pdp sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
+		-f bmi -f s5 -f bp -f age --pair bmi,s5 --kind both --ice-lines 100 --out $(OUT)/diabetes
+	$(INSPECT) pdp sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
+		-f hour -f temp -f season -f weekday --pair hour,weekday --out $(OUT)/bikes
+	$(INSPECT) pdp sample_models/wine_rf.skops sample_models/wine.parquet --target target \
+		--trust sklearn.tree._tree.Tree -f proline -f flavanoids --class 1 --out $(OUT)/wine
+	@echo "== inspect importance =="
+	$(INSPECT) importance sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet \
+		--target target --n-repeats 10 --cluster-threshold 0.5 --out $(OUT)/diabetes
+	$(INSPECT) importance sample_models/cancer_logreg.joblib sample_models/cancer.csv \
+		--target target --n-repeats 10 --scoring accuracy --scoring roc_auc \
+		--cluster-threshold 0.3 --top 15 --out $(OUT)/cancer
+	$(INSPECT) importance sample_models/bikes_hgb.joblib sample_models/bikes.parquet \
+		--target count --n-repeats 5 --max-samples 5000 --group calendar=season,weekday \
+		--out $(OUT)/bikes
+	@echo "results and plots written under $(OUT)/"
+
+test: $(MODELS)
+	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(MODELS)
+	$(BIN)/python benchmarks/bench.py --write benchmarks/RESULTS.md
+
+bench-quick: $(MODELS)
+	$(BIN)/python benchmarks/bench.py --quick
+
+clean:
+	rm -rf $(OUT) inspect-out .pytest_cache .ruff_cache
+	rm -f sample_models/*.joblib sample_models/*.skops sample_models/*.parquet sample_models/*.csv $(MODELS)
