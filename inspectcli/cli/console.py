@@ -1,0 +1,132 @@
+"""The terminal side: stdout / stderr rich consoles, notes, warnings, progress bars.
+
+Consoles are built lazily so tests (and NO_COLOR, non-terminal CI logs) get plain text. stdout
+carries results only (a table, or the JSON asked for with --json); every message, warning and
+progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+
+def _console(stderr: bool) -> Console:
+    """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = os.environ.get("INSPECT_WIDTH") or os.environ.get("COLUMNS")
+    console = Console(
+        file=stream,
+        stderr=stderr,
+        width=int(width) if width and width.isdigit() else None,
+        soft_wrap=False,
+        highlight=False,
+        emoji=False,
+    )
+    if not console.is_terminal and not width:
+        console.width = 120
+    return console
+
+
+@dataclass
+class UI:
+    """What a command says, and where; built once per command from its flags."""
+
+    quiet: bool = False
+    verbose: bool = False
+    json_mode: bool = False
+    _out: Console | None = field(default=None, repr=False)
+    _err: Console | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Console:
+        """Where results go: stdout, or stderr when stdout carries JSON."""
+        if self.json_mode:
+            return self.err
+        if self._out is None or self._out.file is not sys.stdout:
+            self._out = _console(stderr=False)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None or self._err.file is not sys.stderr:
+            self._err = _console(stderr=True)
+        return self._err
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(f"[dim]note:[/dim] {escape(message)}")
+
+    def info(self, message: str) -> None:
+        if self.verbose and not self.quiet:
+            self.err.print(f"[dim]{escape(message)}[/dim]")
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+
+    def show(self, renderable: Any) -> None:
+        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet."""
+        if self.quiet:
+            return
+        self.out.print(renderable)
+
+    def json(self, data: bytes) -> None:
+        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+
+    @contextmanager
+    def progress(self) -> Iterator[ProgressReporter]:
+        """A progress bar on stderr, only when stderr is a terminal and not quiet."""
+        enabled = not self.quiet and self.err.is_terminal and not os.environ.get("INSPECT_NO_PROGRESS")
+        if not enabled:
+            yield ProgressReporter(None)
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+            transient=True,
+        ) as bar:
+            yield ProgressReporter(bar)
+
+
+class ProgressReporter:
+    """The engines' progress protocol (start / advance) drawn as a rich bar, or nothing."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+        self._task: Any = None
+
+    def start(self, total: int, description: str) -> None:
+        if self._bar is None:
+            return
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, n)

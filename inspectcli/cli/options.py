@@ -1,0 +1,148 @@
+"""Options shared by commands, one ``Annotated`` alias each, so every command spells them alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+LOAD = "Loading"
+OUTPUT = "Output"
+RUN = "Execution"
+
+ModelArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Fitted model: .joblib, .pkl or .skops (format read from the bytes).",
+        show_default=False,
+        dir_okay=True,
+        exists=False,
+    ),
+]
+DataArg = Annotated[
+    str,
+    typer.Argument(help="Data: .parquet, .csv, .csv.gz, .tsv, or - for CSV on stdin.", show_default=False),
+]
+OptionalDataArg = Annotated[
+    str | None,
+    typer.Argument(help="Data to check against the model (optional).", show_default=False),
+]
+
+Trust = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust",
+        help="Accept this type when loading a .skops file (repeatable), e.g. sklearn.tree._tree.Tree.",
+        rich_help_panel=LOAD,
+        show_default=False,
+    ),
+]
+Sha256 = Annotated[
+    str | None,
+    typer.Option(help="Refuse the model file unless its SHA-256 is this hex digest.", rich_help_panel=LOAD),
+]
+NoPickle = Annotated[
+    bool,
+    typer.Option(
+        "--no-pickle",
+        help="Refuse pickle/joblib model files (they run code when loaded); also INSPECT_NO_PICKLE=1.",
+        rich_help_panel=LOAD,
+    ),
+]
+Strict = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Treat a scikit-learn version mismatch between the model file and this install as an error.",
+        rich_help_panel=LOAD,
+    ),
+]
+Target = Annotated[
+    str | None,
+    typer.Option(
+        "--target", "-t", help="Target column: dropped from the model inputs.", rich_help_panel=LOAD
+    ),
+]
+SampleWeight = Annotated[
+    str | None,
+    typer.Option("--sample-weight", help="Column of sample weights.", rich_help_panel=LOAD),
+]
+Sep = Annotated[
+    str | None,
+    typer.Option("--sep", help="CSV delimiter (default: sniffed among , ; TAB |).", rich_help_panel=LOAD),
+]
+Encoding = Annotated[
+    str | None,
+    typer.Option("--encoding", help="CSV text encoding (default utf-8).", rich_help_panel=LOAD),
+]
+Decimal = Annotated[
+    str | None,
+    typer.Option(
+        "--decimal",
+        help="CSV decimal mark (default '.'; ',' is detected in ;-separated files).",
+        rich_help_panel=LOAD,
+    ),
+]
+
+Out = Annotated[
+    Path,
+    typer.Option("--out", "-o", help="Directory for result files.", rich_help_panel=OUTPUT),
+]
+Format = Annotated[
+    str,
+    typer.Option(
+        "--format", help="Result files to write: json, csv, both (json,csv) or none.", rich_help_panel=OUTPUT
+    ),
+]
+Plot = Annotated[
+    bool,
+    typer.Option("--plot/--no-plot", help="Write the PNG plot.", rich_help_panel=OUTPUT),
+]
+JsonOut = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the result JSON to stdout (and nothing else there).", rich_help_panel=OUTPUT
+    ),
+]
+FailIf = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-if",
+        help="Exit 1 when this condition holds (repeatable); see the README's grammar.",
+        rich_help_panel=OUTPUT,
+        show_default=False,
+    ),
+]
+
+NJobs = Annotated[
+    int,
+    typer.Option("--n-jobs", "-j", help="Parallel workers (-1: all cores).", rich_help_panel=RUN),
+]
+Backend = Annotated[
+    str,
+    typer.Option("--backend", help="loky | threading | dask.", rich_help_panel=RUN),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://HOST:8786) for --backend dask; default: a local cluster.",
+        rich_help_panel=RUN,
+    ),
+]
+MemoryBudget = Annotated[
+    str,
+    typer.Option(
+        "--memory-budget", help="Memory for batched predictions, e.g. 512MB, 2GB.", rich_help_panel=RUN
+    ),
+]
+RandomState = Annotated[
+    str,
+    typer.Option(
+        "--random-state", help="Seed (integer), or 'none' for fresh randomness.", rich_help_panel=RUN
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=RUN)]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=RUN)]
+Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of errors.", rich_help_panel=RUN)]

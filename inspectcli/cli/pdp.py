@@ -1,0 +1,384 @@
+"""`inspect pdp MODEL DATA -f FEATURE`: partial dependence and ICE, as scikit-learn computes them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from inspectcli.cli import options as o
+from inspectcli.cli.app import handle_errors
+from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
+from inspectcli.cli.console import UI
+from inspectcli.engines.batching import parse_memory
+from inspectcli.engines.grid import parse_custom_values
+from inspectcli.engines.parallel import check_backend
+from inspectcli.engines.partial_dependence import partial_dependence
+from inspectcli.errors import UsageError, did_you_mean
+from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
+
+PDP = "Partial dependence"
+
+
+def split_names(values: list[str] | None) -> list[str]:
+    """Repeatable options that also accept comma-separated lists."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def parse_pairs(values: list[str] | None) -> list[tuple[str, ...]]:
+    pairs = []
+    for v in values or []:
+        parts = tuple(p.strip() for p in v.replace(":", ",").split(",") if p.strip())
+        if len(parts) < 2:
+            raise UsageError(f"--pair '{v}' needs two features", "write --pair A,B")
+        pairs.append(parts)
+    return pairs
+
+
+def parse_percentiles(text: str) -> tuple[float, float]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError as exc:
+        raise UsageError(f"--percentiles '{text}' is not two numbers", "write e.g. 0.05,0.95") from exc
+    if len(values) != 2:
+        raise UsageError(f"--percentiles '{text}' needs two values LO,HI", "write e.g. 0.05,0.95")
+    return values  # type: ignore[return-value]
+
+
+def parse_count_or_fraction(text: str | None, option: str, n: int) -> int | None:
+    """'1000' -> 1000 rows, '0.25' -> a quarter of n; None -> None."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise UsageError(f"{option} '{text}' is not a number", "give a row count or a fraction") from exc
+    if value <= 0:
+        raise UsageError(f"{option} {text} must be positive")
+    if "." in text or "e" in text.lower():
+        if value > 1:
+            raise UsageError(f"{option} {text}: a fraction must be at most 1")
+        return max(1, int(value * n))
+    return min(int(value), n)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("pdp")
+    @handle_errors
+    def pdp(
+        model: o.ModelArg,
+        data: o.DataArg,
+        features: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--features",
+                "-f",
+                help="Feature (repeatable, or comma-separated). Default: all.",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
+        pair: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--pair",
+                help="Two-way PD of A,B (repeatable; A,B,C gives a 3-way grid in the JSON).",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
+        kind: Annotated[
+            str, typer.Option(help="average | individual (ICE) | both.", rich_help_panel=PDP)
+        ] = "average",
+        centered: Annotated[
+            bool, typer.Option("--centered", help="Curves start at 0.", rich_help_panel=PDP)
+        ] = False,
+        ice_lines: Annotated[
+            int | None,
+            typer.Option(
+                "--ice-lines",
+                help="Keep N random ICE lines (seeded) in the plot and JSON.",
+                rich_help_panel=PDP,
+            ),
+        ] = None,
+        grid_resolution: Annotated[
+            int, typer.Option("--grid-resolution", help="Grid points per feature.", rich_help_panel=PDP)
+        ] = 100,
+        percentiles: Annotated[
+            str, typer.Option("--percentiles", help="Grid span LO,HI.", rich_help_panel=PDP)
+        ] = "0.05,0.95",
+        values: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--values",
+                help="Custom grid FEATURE=v1,v2,… (repeatable).",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
+        categorical: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--categorical",
+                help="Treat as categorical (repeatable). Text/bool columns always are.",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
+        method: Annotated[
+            str, typer.Option(help="auto | brute | recursion (auto: as scikit-learn).", rich_help_panel=PDP)
+        ] = "auto",
+        response_method: Annotated[
+            str,
+            typer.Option(
+                "--response-method", help="auto | predict_proba | decision_function.", rich_help_panel=PDP
+            ),
+        ] = "auto",
+        class_: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--class",
+                help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
+        subsample: Annotated[
+            str | None,
+            typer.Option(
+                "--subsample", help="Use N rows, or a FRACTION of them (seeded).", rich_help_panel=PDP
+            ),
+        ] = None,
+        rank: Annotated[
+            bool,
+            typer.Option(
+                "--rank", help="Rank features by PD variability (Greenwell 2018).", rich_help_panel=PDP
+            ),
+        ] = False,
+        fail_if: o.FailIf = None,
+        target: o.Target = None,
+        sample_weight: o.SampleWeight = None,
+        trust: o.Trust = None,
+        sha256: o.Sha256 = None,
+        no_pickle: o.NoPickle = False,
+        strict: o.Strict = False,
+        sep: o.Sep = None,
+        encoding: o.Encoding = None,
+        decimal: o.Decimal = None,
+        out: o.Out = Path("inspect-out"),
+        format: o.Format = "json,csv",
+        plot: o.Plot = True,
+        json_out: o.JsonOut = False,
+        n_jobs: o.NJobs = 1,
+        backend: o.Backend = "loky",
+        scheduler: o.Scheduler = None,
+        memory_budget: o.MemoryBudget = "512MB",
+        random_state: o.RandomState = "0",
+        quiet: o.Quiet = False,
+        verbose: o.Verbose = False,
+        debug: o.Debug = False,
+    ) -> None:
+        """Partial dependence and ICE of features (and pairs) of a fitted model.
+
+        Numbers equal scikit-learn's partial_dependence for the same model, data and options.
+        Writes pdp.json, pdp.csv and pdp.png to --out.
+
+        Example: inspect pdp model.joblib data.parquet --target y -f age -f bmi --pair age,bmi --kind both
+        """
+        started = time.perf_counter()
+        ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
+        formats = parse_formats(format)
+        if formats or plot:
+            check_out_dir(out)
+        check_backend(backend, scheduler)
+        budget = parse_memory(memory_budget)
+        seed = parse_random_state(random_state)
+        pct = parse_percentiles(percentiles)
+        if ice_lines is not None and ice_lines < 1:
+            raise UsageError(f"--ice-lines {ice_lines} must be at least 1")
+        gates = None
+        if fail_if:
+            from inspectcli.gates import parse_conditions
+
+            gates = parse_conditions(fail_if, kind="pdp")
+
+        inputs = load_inputs(
+            ui,
+            model,
+            data,
+            trust=trust,
+            sha256=sha256,
+            no_pickle=no_pickle,
+            strict=strict,
+            target=target,
+            sample_weight=sample_weight,
+            sep=sep,
+            encoding=encoding,
+            decimal=decimal,
+        )
+        est, prep = inputs.model.estimator, inputs.prepared
+        names = prep.feature_names
+
+        def check_name(name: str, option: str) -> str:
+            if name in names:
+                return name
+            if name in (prep.target, sample_weight):
+                raise UsageError(
+                    f"{option} '{name}' is the {'--target' if name == prep.target else '--sample-weight'} "
+                    "column, not a model input",
+                    "choose one of the model's features",
+                )
+            raise UsageError(
+                f"{option}: unknown feature '{name}'{did_you_mean(name, names)}",
+                f"features are: {', '.join(names[:15])}{', …' if len(names) > 15 else ''}",
+            )
+
+        one_way = [check_name(f, "--features") for f in split_names(features)]
+        pairs = [tuple(check_name(f, "--pair") for f in p) for p in parse_pairs(pair)]
+        if not one_way and not pairs:
+            one_way = list(names)
+            ui.note(f"no -f/--features given: computing all {len(names)} features")
+        one_way = list(dict.fromkeys(one_way))
+        cats = [check_name(c, "--categorical") for c in split_names(categorical)]
+        custom: dict[str, np.ndarray] = {}
+        for item in values or []:
+            if "=" not in item:
+                raise UsageError(f"--values '{item}' needs FEATURE=v1,v2,…", "e.g. --values age=20,40,60")
+            fname, _, vals = item.partition("=")
+            fname = check_name(fname.strip(), "--values")
+            col = prep.X[fname] if hasattr(prep.X, "columns") else prep.X[:, names.index(fname)]
+            custom[fname] = parse_custom_values(vals, col, fname)
+
+        X, sw, row_ids = prep.X, prep.sample_weight, np.arange(prep.n_rows)
+        n_sub = parse_count_or_fraction(subsample, "--subsample", prep.n_rows)
+        if n_sub is not None and n_sub < prep.n_rows:
+            if n_sub < 2:
+                raise UsageError(f"--subsample {subsample} leaves fewer than 2 rows")
+            row_ids = np.sort(np.random.RandomState(seed).choice(prep.n_rows, size=n_sub, replace=False))
+            X = X.iloc[row_ids] if hasattr(X, "iloc") else X[row_ids]
+            sw = sw[row_ids] if sw is not None else None
+            ui.note(f"using {n_sub:,} of {prep.n_rows:,} rows (--subsample, seed {seed})")
+
+        # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
+        helpers = [f for p in pairs if len(p) == 2 for f in p if f not in one_way]
+        helpers = list(dict.fromkeys(helpers))
+        sets: list[Any] = [(f,) for f in one_way] + list(pairs) + [(f,) for f in helpers]
+        engine_kind = "both" if kind == "individual" and pairs else kind
+        with ui.progress() as progress:
+            results = partial_dependence(
+                est,
+                X,
+                sets,
+                feature_names=names,
+                sample_weight=sw,
+                categorical_features=cats or None,
+                response_method=response_method,
+                classes=class_,
+                percentiles=pct,
+                grid_resolution=grid_resolution,
+                custom_values=custom,
+                method=method,
+                kind=engine_kind,
+                memory_budget=budget,
+                n_jobs=n_jobs,
+                backend=backend,
+                scheduler=scheduler,
+                progress=progress,
+            )
+        from inspectcli.reports import pdp as report
+
+        shown = results[: len(one_way) + len(pairs)]
+        by_features = {r.features: r for r in results if len(r.features) == 1}
+        ice_rows = None
+        if ice_lines is not None and kind != "average" and ice_lines < X.shape[0]:
+            ice_rows = np.sort(np.random.RandomState(seed).choice(X.shape[0], size=ice_lines, replace=False))
+        if kind == "individual":
+            for r in shown:
+                r.average = None
+        curves = report.build_curves(
+            shown, centered=centered, ice_rows=ice_rows, row_ids=row_ids, helpers=by_features, rank=rank
+        )
+        first = results[0]
+        params = {
+            "features": one_way,
+            "pairs": [list(p) for p in pairs],
+            "kind": kind,
+            "centered": centered,
+            "method": method,
+            "method_used": sorted({r.method for r in results}),
+            "response_method": response_method,
+            "response_method_used": first.response_method,
+            "grid_resolution": grid_resolution,
+            "percentiles": list(pct),
+            "custom_values": {k: v.tolist() for k, v in custom.items()},
+            "categorical": cats,
+            "classes": class_ or None,
+            "target": prep.target,
+            "sample_weight": sample_weight,
+            "subsample": None if n_sub is None or n_sub >= prep.n_rows else n_sub,
+            "ice_lines": ice_lines,
+            "rank": rank,
+            "random_state": seed,
+        }
+        doc = envelope(
+            "pdp",
+            model=model_block(inputs.model),
+            data=data_block(inputs.data, X.shape[0]),
+            parameters=params,
+            results=report.json_entries(curves),
+            elapsed_s=time.perf_counter() - started,
+        )
+        gate_report = None
+        if gates:
+            from inspectcli.gates import evaluate_pdp
+
+            gate_report = evaluate_pdp(gates, curves)
+            doc["gates"] = gate_report.as_json()
+        json_bytes = to_json_bytes(doc)
+        png = None
+        if plot:
+            from inspectcli.plots import figure_bytes
+            from inspectcli.plots.pdp import plot_pdp
+
+            deciles = {}
+            for f in {f for c in curves for f in c.features}:
+                col = X[f] if hasattr(X, "columns") else X[:, names.index(f)]
+                if not any(c.categorical[c.features.index(f)] for c in curves if f in c.features):
+                    arr = pd.to_numeric(pd.Series(np.asarray(col)), errors="coerce").to_numpy(dtype=float)
+                    if np.isfinite(arr).any():
+                        deciles[f] = np.nanpercentile(arr, np.arange(10, 100, 10))
+            display = plot_pdp(
+                curves,
+                deciles=deciles,
+                random_state=seed,
+                max_ice_lines=ice_lines or 250,
+                title=f"{inputs.model.name} on {inputs.data.name}",
+            )
+            if display is not None:
+                png = figure_bytes(display.figure_)
+        files = result_files(
+            "pdp",
+            formats,
+            json_bytes=json_bytes,
+            csv_data=report.csv_data(curves) if "csv" in formats else None,
+            png=png,
+        )
+        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
+        ui.show(
+            report.table(
+                curves,
+                title=f"partial dependence — {inputs.model.name} on {inputs.data.name} "
+                f"({X.shape[0]:,} rows, {results[0].engine})",
+            )
+        )
+        if gate_report is not None:
+            ui.show(gate_report.table())
+            gate_report.raise_if_failed()

@@ -1,0 +1,103 @@
+"""Assemble stacked copies of X for one prediction call, keeping every column's dtype.
+
+Both the PDP engine (grid values written into feature columns) and the permutation engine
+(permuted columns) predict on many modified copies of X at once. They describe a batch as "these
+source rows, with these columns replaced", and this module builds it: a DataFrame with the same
+columns and dtypes (category, string, bool, int stay what they are, as pipelines need), or an
+ndarray for models fitted on arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def column(X: Any, j: int) -> Any:
+    """Column j as a Series (DataFrame) or 1-d array."""
+    return X.iloc[:, j] if hasattr(X, "iloc") else np.asarray(X)[:, j]
+
+
+def _array_of(col: pd.Series) -> Any:
+    if isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+        return col.array
+    return col.to_numpy()
+
+
+def assemble(X: Any, rows: np.ndarray, replace: Mapping[int, Any] | None = None) -> Any:
+    """Rows ``rows`` of X, with the columns at positions in ``replace`` set to the given arrays.
+
+    Parameters
+    ----------
+    X : DataFrame or ndarray
+    rows : int array of shape (m,)
+        Source row positions for the columns that are not replaced.
+    replace : {column position: array of shape (m,)}
+        Values for these columns (already in the column's dtype, see ``like_column``).
+    """
+    replace = replace or {}
+    if hasattr(X, "iloc"):
+        data = {}
+        for j, name in enumerate(X.columns):
+            if j in replace:
+                data[name] = replace[j]
+            else:
+                data[name] = _array_of(X.iloc[:, j]).take(rows)
+        return pd.DataFrame(data, columns=X.columns, copy=False)
+    arr = np.asarray(X)
+    out = arr[rows]
+    for j, values in replace.items():
+        out[:, j] = values
+    return out
+
+
+def take(values: Any, positions: np.ndarray) -> Any:
+    """values[positions], dtype kept (Series -> its array)."""
+    if isinstance(values, pd.Series):
+        return _array_of(values).take(positions)
+    return np.asarray(values).take(positions)
+
+
+def integral(values: np.ndarray) -> bool:
+    """True when every value is a finite whole number."""
+    try:
+        v = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+
+
+def like_column(values: np.ndarray, col: Any) -> Any:
+    """Values as an array of ``col``'s dtype, as ``X.iloc[:, j] = v`` keeps it in scikit-learn."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical(values, dtype=dtype)
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return pd.array(list(values), dtype=dtype)
+    if dtype.kind in "iu" and integral(values):
+        return np.asarray(values, dtype=float).astype(dtype)
+    if dtype.kind == "f":
+        return np.asarray(values, dtype=dtype)
+    if dtype.kind == "b":
+        return np.asarray(values, dtype=bool)
+    if dtype.kind in "iu":
+        return np.asarray(values, dtype=float)
+    return np.asarray(values, dtype=object)
+
+
+def widen_integer_columns(X: Any, positions: Mapping[int, np.ndarray]) -> Any:
+    """X with the integer columns at ``positions`` made float when their new values are not whole."""
+    if hasattr(X, "iloc"):
+        widen = {
+            X.columns[j]: np.float64
+            for j, vals in positions.items()
+            if X.iloc[:, j].dtype.kind in "iu" and not integral(vals)
+        }
+        return X.astype(widen) if widen else X
+    arr = np.asarray(X)
+    if arr.dtype.kind in "iub" and not all(integral(v) for v in positions.values()):
+        return arr.astype(np.float64)
+    return arr

@@ -1,0 +1,602 @@
+"""Partial dependence and ICE: scikit-learn's numbers, computed in fewer, larger prediction calls.
+
+Methods (what is computed) and engines (how) are separate:
+
+- ``method="brute"`` averages real predictions over the rows. Engines:
+  ``"tree-paths"`` (engines/trees.py) reads tree ensembles' structure and gives the same numbers
+  without predicting every (row, grid point); ``"batched"`` stacks the copies of X for many grid
+  points into each predict call, in chunks sized by engines/batching.py and spread over workers
+  by engines/parallel.py. ``engine="auto"`` takes tree-paths where it applies.
+- ``method="recursion"`` is scikit-learn's own tree recursion (average over the training data).
+- ``method="auto"`` chooses as scikit-learn does.
+
+Averages are taken per grid point with ``np.average`` over all rows in one call, exactly as
+scikit-learn does, whatever the chunking: results do not depend on the budget or worker count.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.frames import assemble, like_column, widen_integer_columns
+from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid, is_categorical_dtype
+from inspectcli.engines.parallel import effective_n_jobs, run_tasks
+from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.engines.response import Response, resolve_response
+from inspectcli.errors import ComputationError, UsageError, did_you_mean
+from inspectcli.introspect import auto_method, supports_recursion, task_of
+
+KINDS = ("average", "individual", "both")
+METHODS = ("auto", "brute", "recursion")
+ENGINES = ("auto", "batched", "tree-paths")
+
+FeatureSpec = str | int | Sequence[str | int]
+
+
+@dataclass
+class PDPResult:
+    """Partial dependence of one feature set, for every target of the model.
+
+    ``average`` has shape (n_targets, len(grid_values[0]), ...); ``individual`` (ICE) has shape
+    (n_targets, n_rows, len(grid_values[0]), ...), as in scikit-learn's Bunch.
+    """
+
+    features: tuple[str, ...]
+    feature_indices: tuple[int, ...]
+    categorical: tuple[bool, ...]
+    grid_values: list[np.ndarray]
+    targets: tuple[Any, ...]
+    method: str
+    engine: str
+    response_method: str
+    average: np.ndarray | None
+    individual: np.ndarray | None
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.grid_values)
+
+
+def feature_names_of(X: Any, feature_names: Sequence[str] | None = None) -> list[str]:
+    if feature_names is not None:
+        return [str(f) for f in feature_names]
+    if hasattr(X, "columns"):
+        return [str(c) for c in X.columns]
+    return [f"x{i}" for i in range(X.shape[1])]
+
+
+def resolve_feature(spec: str | int, names: Sequence[str]) -> int:
+    """A feature's column position from its name (or position)."""
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if not 0 <= int(spec) < len(names):
+            raise UsageError(f"feature index {spec} is out of range", f"there are {len(names)} features")
+        return int(spec)
+    name = str(spec)
+    if name in names:
+        return list(names).index(name)
+    raise UsageError(
+        f"unknown feature '{name}'{did_you_mean(name, names)}",
+        "features are: " + ", ".join(list(names)[:15]) + (", …" if len(names) > 15 else ""),
+    )
+
+
+def _as_sets(features: FeatureSpec | Sequence[FeatureSpec]) -> list[tuple[str | int, ...]]:
+    if isinstance(features, (str, int, np.integer)):
+        return [(features,)]
+    sets = []
+    for f in features:
+        if isinstance(f, (str, int, np.integer)):
+            sets.append((f,))
+        else:
+            sets.append(tuple(f))
+    return sets
+
+
+def partial_dependence(
+    estimator: Any,
+    X: Any,
+    features: FeatureSpec | Sequence[FeatureSpec],
+    *,
+    feature_names: Sequence[str] | None = None,
+    sample_weight: np.ndarray | None = None,
+    categorical_features: Sequence[str | int] | None = None,
+    response_method: str = "auto",
+    classes: Sequence[str] | None = None,
+    percentiles: tuple[float, float] = (0.05, 0.95),
+    grid_resolution: int = 100,
+    custom_values: Mapping[str | int, Any] | None = None,
+    method: str = "auto",
+    kind: str = "average",
+    engine: str = "auto",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> list[PDPResult]:
+    """Partial dependence (and ICE) of each feature or feature set in ``features``.
+
+    Parameters
+    ----------
+    estimator : fitted regressor or classifier (pipelines included)
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        Rows to average over, exactly as the estimator takes them.
+    features : name, index, or a sequence of them and of tuples (pairs, or more) of them
+        One-way PDs for single names, multi-way PDs for tuples.
+    feature_names : sequence of str, optional
+        Names for ndarray columns (default x0, x1, ...).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weights of the average (forces ``method="brute"``, as in scikit-learn).
+    categorical_features : names or indices, optional
+        Categorical features (their grid is their levels). String, object, category and bool
+        columns are categorical in any case.
+    response_method : {"auto", "predict_proba", "decision_function"}
+    classes : sequence of str, optional
+        Keep only these classes of a classifier (by label text).
+    percentiles, grid_resolution, custom_values :
+        The grid, as in scikit-learn (custom_values maps a feature name to its values).
+    method : {"auto", "brute", "recursion"}
+    kind : {"average", "individual", "both"}
+    engine : {"auto", "batched", "tree-paths"}
+        How brute force is computed; the numbers are the same.
+    memory_budget : int
+        Bytes that batched predictions may take in all workers together.
+    n_jobs, backend, scheduler :
+        Workers for the batched engine (see engines/parallel.py).
+    progress : Progress, optional
+        Receives ``start(total, description)`` and ``advance(n)``.
+
+    Returns
+    -------
+    list of PDPResult, one per feature set, in the order given.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"--kind '{kind}' is not one of {', '.join(KINDS)}")
+    if method not in METHODS:
+        raise UsageError(f"--method '{method}' is not one of {', '.join(METHODS)}")
+    if engine not in ENGINES:
+        raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
+    percentiles = check_grid_options(percentiles, grid_resolution)
+    progress = progress or NullProgress()
+    names = feature_names_of(X, feature_names)
+    n_rows = X.shape[0]
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=float)
+        if sample_weight.shape != (n_rows,):
+            raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({n_rows},)")
+
+    task = task_of(estimator)
+    if task.kind == "other":
+        raise UsageError(
+            f"{type(estimator).__name__} is neither a regressor nor a classifier",
+            "partial dependence needs one (as in scikit-learn)",
+        )
+    if kind != "average" and method == "recursion":
+        raise UsageError(
+            f"--method recursion computes averages only; --kind {kind} needs the predictions of every row",
+            "use --method brute (or auto)",
+        )
+    if method == "recursion" and sample_weight is not None:
+        raise UsageError(
+            "--method recursion averages over the training data and cannot use --sample-weight",
+            "use --method brute (or auto)",
+        )
+    if method == "auto":
+        method = auto_method(estimator, has_sample_weight=sample_weight is not None, kind=kind)
+    if method == "recursion":
+        if not supports_recursion(estimator):
+            raise UsageError(
+                f"--method recursion does not support {type(estimator).__name__}",
+                "it applies to bare GradientBoosting, HistGradientBoosting, DecisionTreeRegressor "
+                "and RandomForestRegressor models; use --method brute",
+            )
+        if response_method not in ("auto", "decision_function"):
+            raise UsageError(
+                f"--method recursion uses decision_function, not {response_method}",
+                "use --response-method decision_function or --method brute",
+            )
+
+    cat_idx = set()
+    for c in categorical_features or ():
+        cat_idx.add(resolve_feature(c, names))
+    custom = {}
+    for key, vals in (custom_values or {}).items():
+        custom[resolve_feature(key, names)] = np.asarray(vals)
+
+    sets = []
+    for spec in _as_sets(features):
+        if not spec:
+            raise UsageError("an empty feature set was given")
+        idx = tuple(resolve_feature(s, names) for s in spec)
+        if len(set(idx)) != len(idx):
+            raise UsageError(f"feature set {spec} names a feature twice")
+        sets.append(idx)
+    if not sets:
+        raise UsageError("no features given", "name at least one with -f/--features")
+
+    columns = {}
+    for idx in {i for s in sets for i in s}:
+        col = X.iloc[:, idx] if hasattr(X, "iloc") else np.asarray(X)[:, idx]
+        categorical = idx in cat_idx or is_categorical_dtype(col)
+        columns[idx] = (col, categorical)
+
+    prepared = []
+    for idx in sets:
+        axes = [
+            feature_grid(
+                columns[i][0],
+                name=names[i],
+                categorical=columns[i][1],
+                percentiles=percentiles,
+                grid_resolution=grid_resolution,
+                custom=custom.get(i),
+            )
+            for i in idx
+        ]
+        prepared.append((idx, axes))
+
+    if method == "recursion":
+        return [
+            _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
+            for idx, axes in prepared
+        ]
+
+    response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
+    want_individual = kind in ("individual", "both")
+    use_trees = False
+    if engine in ("auto", "tree-paths"):
+        try:  # TEMPORARY until engines/trees.py lands
+            from inspectcli.engines import trees
+
+            use_trees = trees.supports_tree_paths(estimator, response.method)
+        except ImportError:
+            use_trees = False
+        if engine == "tree-paths" and not use_trees:
+            raise UsageError(
+                f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
+                "use the batched engine",
+            )
+    results = []
+    if use_trees:
+        progress.start(len(prepared), "partial dependence (tree paths)")
+        for idx, axes in prepared:
+            results.append(
+                _tree_paths(
+                    estimator,
+                    X,
+                    idx,
+                    axes,
+                    names,
+                    columns,
+                    response,
+                    sample_weight,
+                    want_individual,
+                    kind,
+                    memory_budget,
+                )
+            )
+            progress.advance(1)
+        return results
+    computed = _batched(
+        estimator,
+        X,
+        prepared,
+        response,
+        sample_weight,
+        want_individual,
+        memory_budget,
+        n_jobs,
+        backend,
+        scheduler,
+        progress,
+    )
+    for (idx, axes), (avg, ind) in zip(prepared, computed):
+        results.append(
+            PDPResult(
+                features=tuple(names[i] for i in idx),
+                feature_indices=idx,
+                categorical=tuple(columns[i][1] for i in idx),
+                grid_values=axes,
+                targets=response.targets,
+                method="brute",
+                engine="batched",
+                response_method=response.method,
+                average=avg if kind != "individual" else None,
+                individual=ind,
+            )
+        )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# recursion: scikit-learn's own
+
+
+def _recursion(
+    estimator: Any,
+    X: Any,
+    idx: tuple[int, ...],
+    axes: list[np.ndarray],
+    names: list[str],
+    categorical: list[bool],
+    classes: Sequence[str] | None,
+    task: Any,
+) -> PDPResult:
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    from inspectcli.engines.response import match_label
+
+    Xr = X
+    if hasattr(X, "iloc"):
+        ints = [X.columns[i] for i in idx if X.iloc[:, i].dtype.kind in "iu"]
+        if ints:
+            Xr = X.astype({c: np.float64 for c in ints})
+    elif np.asarray(X).dtype.kind in "iu":
+        Xr = np.asarray(X, dtype=np.float64)
+    cats = [i for i, c in zip(idx, categorical) if c] or None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        out = sk_pd(
+            estimator,
+            Xr,
+            features=list(idx),
+            categorical_features=cats,
+            custom_values={i: a for i, a in zip(idx, axes)},
+            method="recursion",
+            kind="average",
+        )
+    average = np.asarray(out["average"], dtype=float)
+    if task.is_classifier:
+        labels = list(task.classes)
+        if len(labels) == 2:
+            label = match_label(classes[0], labels) if classes else labels[1]
+            targets: tuple[Any, ...] = (label,)
+            if label == labels[0]:
+                average = -average
+        else:
+            keep = [match_label(c, labels) for c in classes] if classes else labels
+            average = average[[labels.index(c) for c in keep]]
+            targets = tuple(keep)
+    else:
+        if classes:
+            raise UsageError("--class applies to classifiers; this model is a regressor")
+        targets = (None,) if average.shape[0] == 1 else tuple(range(average.shape[0]))
+    return PDPResult(
+        features=tuple(names[i] for i in idx),
+        feature_indices=idx,
+        categorical=tuple(categorical),
+        grid_values=[np.asarray(v) for v in out["grid_values"]],
+        targets=targets,
+        method="recursion",
+        engine="recursion",
+        response_method="decision_function" if task.is_classifier else "predict",
+        average=average,
+        individual=None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# tree paths: the same numbers as brute force, from the trees' structure
+
+
+def _tree_paths(
+    estimator: Any,
+    X: Any,
+    idx: tuple[int, ...],
+    axes: list[np.ndarray],
+    names: list[str],
+    columns: Mapping[int, tuple[Any, bool]],
+    response: Response,
+    sample_weight: np.ndarray | None,
+    want_individual: bool,
+    kind: str,
+    memory_budget: int,
+) -> PDPResult:
+    from inspectcli.engines import trees
+
+    grid = cartesian(axes)
+    shape = tuple(len(a) for a in axes)
+    Xw = _working_frame(X, idx, grid)
+    try:
+        avg_raw, ind_raw = trees.tree_path_responses(
+            estimator,
+            Xw,
+            list(idx),
+            grid,
+            response_method=response.method,
+            individual=want_individual,
+            sample_weight=sample_weight,
+            max_bytes=memory_budget // 2,
+        )
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ComputationError(f"the model failed while computing partial dependence: {exc}") from exc
+    average = np.moveaxis(response.select(avg_raw, leading=1), -1, 0)  # (k, G)
+    average = average.reshape(response.n_targets, *shape)
+    individual = None
+    if want_individual:
+        ind = response.select(ind_raw, leading=2)  # (G, n, k)
+        individual = (
+            np.moveaxis(ind, -1, 0).transpose(0, 2, 1).reshape(response.n_targets, X.shape[0], *shape)
+        )
+    return PDPResult(
+        features=tuple(names[i] for i in idx),
+        feature_indices=idx,
+        categorical=tuple(columns[i][1] for i in idx),
+        grid_values=axes,
+        targets=response.targets,
+        method="brute",
+        engine="tree-paths",
+        response_method=response.method,
+        average=average if kind != "individual" else None,
+        individual=individual,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# batched brute force
+
+
+def _working_frame(X: Any, idx: Sequence[int], grid: np.ndarray) -> Any:
+    """X with integer feature columns widened to float when the grid holds non-integers."""
+    return widen_integer_columns(X, {i: grid[:, j] for j, i in enumerate(idx)})
+
+
+def build_rows(X: Any, idx: Sequence[int], grid: np.ndarray, start: int, stop: int) -> Any:
+    """Virtual rows [start, stop) of the grid-major stack: row r of X with idx set to grid[g]."""
+    g, r = np.divmod(np.arange(start, stop), X.shape[0])
+    if hasattr(X, "iloc"):
+        replace = {i: like_column(grid[g, j], X.iloc[:, i]) for j, i in enumerate(idx)}
+    else:
+        replace = {i: grid[g, j] for j, i in enumerate(idx)}
+    return assemble(X, r, replace)
+
+
+def _predict_chunk(
+    estimator: Any,
+    X: Any,
+    idx: tuple[int, ...],
+    grid: np.ndarray,
+    method: str,
+    response: Response,
+    start: int,
+    stop: int,
+) -> np.ndarray:
+    rows = build_rows(X, idx, grid, start, stop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        raw = getattr(estimator, method)(rows)
+    return np.asarray(response.select(raw), dtype=np.float64)
+
+
+def _batched(
+    estimator: Any,
+    X: Any,
+    prepared: list[tuple[tuple[int, ...], list[np.ndarray]]],
+    response: Response,
+    sample_weight: np.ndarray | None,
+    want_individual: bool,
+    memory_budget: int,
+    n_jobs: int,
+    backend: str,
+    scheduler: str | None,
+    progress: Progress,
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    n = X.shape[0]
+    k = response.n_targets
+    work = []
+    for idx, axes in prepared:
+        grid = cartesian(axes)
+        work.append((idx, grid, _working_frame(X, idx, grid)))
+    # Bytes per virtual row of the whole step (stack + predict), measured on the first set.
+    idx0, grid0, X0 = work[0]
+    total0 = len(grid0) * n
+    small, large = min(64, total0), min(512, total0)
+
+    def probe(m: int) -> Any:
+        return _predict_chunk(estimator, X0, idx0, grid0, response.method, response, 0, m)
+
+    try:
+        bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if total0 > 1 else 64.0
+    except Exception as exc:  # the model's own failure, on the very first batch
+        raise _compute_error(exc) from exc
+    workers = 1 if backend != "dask" and effective_n_jobs(n_jobs) == 1 else effective_n_jobs(n_jobs)
+    plan = plan_chunks(bpr, budget=memory_budget, n_workers=workers, align=n)
+
+    tasks, weights, owners = [], [], []
+    for s, (idx, grid, _) in enumerate(work):
+        for a, b in plan.ranges(len(grid) * n, align=n):
+            tasks.append((idx, grid, response.method, response, a, b))
+            weights.append(b - a)
+            owners.append((s, a, b))
+    progress.start(sum(weights), "partial dependence (predicting)")
+
+    outputs: list[tuple[np.ndarray, np.ndarray | None]] = []
+    averages = [np.empty((len(grid), k)) for _, grid, _ in work]
+    individuals = [np.empty((len(grid), n, k)) if want_individual else None for _, grid, _ in work]
+    pending: dict[tuple[int, int], list[np.ndarray]] = {}
+
+    # Sets whose working frame differs (int columns widened) run with their own frame.
+    by_frame: dict[int, list[int]] = {}
+    for t, (s, _, _) in enumerate(owners):
+        by_frame.setdefault(id(work[s][2]), []).append(t)
+    for frame_tasks in by_frame.values():
+        Xw = work[owners[frame_tasks[0]][0]][2]
+        try:
+            gen = run_tasks(
+                _predict_chunk,
+                [tasks[t] for t in frame_tasks],
+                shared=(estimator, Xw),
+                n_jobs=n_jobs,
+                backend=backend,
+                scheduler=scheduler,
+                progress=progress,
+                weights=[weights[t] for t in frame_tasks],
+            )
+            for t, preds in zip(frame_tasks, gen):
+                _absorb(owners[t], preds, n, sample_weight, averages, individuals, pending)
+        except (UsageError, ComputationError):
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise _compute_error(exc) from exc
+    for s in range(len(work)):
+        ind = individuals[s]
+        shape = tuple(len(a) for a in prepared[s][1])
+        avg = averages[s].T.reshape(k, *shape)
+        if ind is not None:
+            ind = ind.transpose(2, 1, 0).reshape(k, n, *shape)
+        outputs.append((avg, ind))
+    return outputs
+
+
+def _absorb(
+    owner: tuple[int, int, int],
+    preds: np.ndarray,
+    n: int,
+    sample_weight: np.ndarray | None,
+    averages: list[np.ndarray],
+    individuals: list[np.ndarray | None],
+    pending: dict[tuple[int, int], list[np.ndarray]],
+) -> None:
+    """Fold a chunk's predictions into per-grid-point averages and ICE arrays.
+
+    A grid point's average is taken once all its n rows are in, with one ``np.average`` call
+    over (n, k) predictions, the same call scikit-learn makes.
+    """
+    s, a, b = owner
+    ind = individuals[s]
+    if ind is not None:
+        flat = ind.reshape(-1, ind.shape[-1])
+        flat[a:b] = preds
+    g_first, g_last = a // n, (b - 1) // n
+    for g in range(g_first, g_last + 1):
+        lo, hi = max(a, g * n), min(b, (g + 1) * n)
+        part = preds[lo - a : hi - a]
+        if lo == g * n and hi == (g + 1) * n:
+            block = part
+        else:
+            pending.setdefault((s, g), []).append(part)
+            if sum(len(p) for p in pending[(s, g)]) < n:
+                continue
+            block = np.concatenate(pending.pop((s, g)))
+        averages[s][g] = _average(block, sample_weight)
+
+
+def _average(block: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """scikit-learn's average of one grid point: np.average over rows of (n,) or (n, k)."""
+    if block.shape[1] == 1:
+        return np.atleast_1d(np.average(block[:, 0], axis=0, weights=sample_weight))
+    return np.average(block, axis=0, weights=sample_weight)
+
+
+def _compute_error(exc: BaseException) -> ComputationError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ComputationError(
+        f"the model failed while predicting: {type(exc).__name__}: {text}",
+        "this is the estimator's own error; check the data and options",
+    )

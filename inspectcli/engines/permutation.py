@@ -1,0 +1,561 @@
+"""Permutation importance with scikit-learn's exact numbers, in fewer prediction calls.
+
+scikit-learn's ``permutation_importance`` predicts once per (feature, repeat). Here the permuted
+copies of a feature are stacked into as few calls as the memory budget allows; each repeat's slice
+of the predictions is then handed to the scorer through a stand-in estimator that replays it, so
+the scorer computes exactly what it would have from the real model on the real permuted data.
+
+The random sequence is scikit-learn's: one seed drawn from ``random_state``; for every feature a
+fresh ``RandomState(seed)`` draws the ``max_samples`` rows (if any), then shuffles an index array
+in place before each repeat and applies it to the already permuted column. Groups of columns
+(``groups``) are permuted together with the same sequence; a group of one column is exactly
+scikit-learn's feature.
+
+Scorers that do more than call ``predict`` / ``predict_proba`` / ``decision_function`` (custom
+callables, estimators with their own ``score``) are run on real permuted data instead: same
+numbers, no stacking.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.utils import check_random_state
+from sklearn.utils.random import sample_without_replacement
+
+from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.frames import assemble, column, take
+from inspectcli.engines.parallel import effective_n_jobs, run_tasks
+from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.errors import ComputationError, UsageError, closest, shorten
+from inspectcli.introspect import final_estimator
+
+RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
+
+
+@dataclass
+class ScorerImportances:
+    """Importances under one scorer: baseline score minus permuted scores."""
+
+    scorer: str
+    baseline_score: float
+    importances: np.ndarray  # (n_features, n_repeats)
+
+    @property
+    def importances_mean(self) -> np.ndarray:
+        return np.mean(self.importances, axis=1)
+
+    @property
+    def importances_std(self) -> np.ndarray:
+        return np.std(self.importances, axis=1)
+
+
+@dataclass
+class PermutationImportance:
+    """Result of ``permutation_importance``: one row per feature or group, one block per scorer."""
+
+    features: list[str]
+    columns: list[list[str]]
+    scorers: list[ScorerImportances]
+    n_repeats: int
+    max_samples: int
+    n_rows: int
+    random_seed: int
+    engine: str
+    default_scoring: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def scorer(self, name: str) -> ScorerImportances:
+        for s in self.scorers:
+            if s.scorer == name:
+                return s
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------
+# stand-in estimators for the scorers
+
+
+class _Recorder:
+    """Forwards to the real estimator and records which prediction methods a scorer calls."""
+
+    def __init__(self, estimator: Any) -> None:
+        self._est = estimator
+        self.called: list[str] = []
+        self.opaque = False
+
+    def __sklearn_tags__(self) -> Any:
+        return self._est.__sklearn_tags__()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._est, name)
+        if name in RESPONSE_METHODS:
+
+            def method(X: Any, *args: Any, **kwargs: Any) -> Any:
+                if name not in self.called:
+                    self.called.append(name)
+                return attr(X, *args, **kwargs)
+
+            method.__name__ = name
+            return method
+        if callable(attr) and not name.startswith("_") and name not in ("get_params", "get_metadata_routing"):
+            self.opaque = True  # e.g. score(): cannot be replayed from predictions
+        return attr
+
+
+class _Replay:
+    """Answers prediction methods with outputs computed beforehand on the same rows."""
+
+    def __init__(self, estimator: Any, outputs: Mapping[str, np.ndarray]) -> None:
+        self._est = estimator
+        self._outputs = outputs
+
+    def __sklearn_tags__(self) -> Any:
+        return self._est.__sklearn_tags__()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in RESPONSE_METHODS:
+            if not hasattr(self._est, name):
+                raise AttributeError(name)
+            outputs = self._outputs
+
+            def method(X: Any, *args: Any, **kwargs: Any) -> Any:
+                return outputs[name]
+
+            method.__name__ = name
+            return method
+        return getattr(self._est, name)
+
+
+def _score(scorer: Any, estimator: Any, X: Any, y: Any, sample_weight: np.ndarray | None) -> Any:
+    if sample_weight is not None:
+        return scorer(estimator, X, y, sample_weight=sample_weight)
+    return scorer(estimator, X, y)
+
+
+# --------------------------------------------------------------------------------------------
+# scorers
+
+
+def default_scorer_name(estimator: Any) -> str | None:
+    """'r2' / 'accuracy' when the model's own score() is scikit-learn's standard one.
+
+    Then the default scoring can be replayed from predictions (same numbers as score()).
+    """
+    from sklearn.pipeline import Pipeline
+
+    est = estimator
+    while isinstance(est, Pipeline):
+        est = est.steps[-1][1]
+    score = getattr(type(est), "score", None)
+    if score is RegressorMixin.score:
+        return "r2"
+    if score is ClassifierMixin.score:
+        return "accuracy"
+    return None
+
+
+def check_scorer_names(names: Sequence[str]) -> None:
+    """Unknown scorer names are usage errors that list close ones."""
+    known = sorted(get_scorer_names())
+    for name in names:
+        if name not in known:
+            near = closest(name, known, n=4)
+            raise UsageError(
+                f"unknown scorer '{name}'"
+                + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""),
+                "see scikit-learn's scoring names, e.g. r2, neg_mean_absolute_error, accuracy, roc_auc",
+            )
+    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    if dupes:
+        raise UsageError(f"scorer given twice: {', '.join(dupes)}")
+
+
+def build_scorer(
+    estimator: Any, scoring: str | Sequence[str] | Callable[..., Any] | None
+) -> tuple[Any, list[str], bool]:
+    """(scorer, names, default?) — the default becomes r2/accuracy when that is what score() is."""
+    default = False
+    if scoring is None:
+        name = default_scorer_name(estimator)
+        default = True
+        if name is None:
+            return check_scoring(estimator, scoring=None), ["score"], default
+        scoring = name
+    if isinstance(scoring, str):
+        check_scorer_names([scoring])
+        return check_scoring(estimator, scoring=scoring), [scoring], default
+    if callable(scoring):
+        return scoring, [getattr(scoring, "__name__", "score")], default
+    names = list(scoring)
+    check_scorer_names(names)
+    if len(names) == 1:
+        return check_scoring(estimator, scoring=names[0]), names, default
+    return check_scoring(estimator, scoring=names), names, default
+
+
+# --------------------------------------------------------------------------------------------
+# the engine
+
+
+def _resolve_max_samples(max_samples: float | int, n: int) -> int:
+    if isinstance(max_samples, bool):
+        raise UsageError("--max-samples must be a number")
+    if isinstance(max_samples, numbers.Integral):
+        if not 1 <= max_samples <= n:
+            raise UsageError(
+                f"--max-samples {max_samples} is out of range: the data has {n} rows",
+                f"give 1…{n} rows, or a fraction in (0, 1]",
+            )
+        return int(max_samples)
+    if not 0 < float(max_samples) <= 1:
+        raise UsageError(
+            f"--max-samples {max_samples} is out of range", "give a fraction in (0, 1], or a row count"
+        )
+    m = int(float(max_samples) * n)
+    if m < 1:
+        raise UsageError(
+            f"--max-samples {max_samples} of {n} rows is no row at all", "give a larger fraction"
+        )
+    return m
+
+
+def resolve_groups(
+    names: Sequence[str], groups: Mapping[str, Sequence[str]] | None
+) -> tuple[list[str], list[list[int]]]:
+    """Rows of the result: groups at the position of their first column, other columns alone."""
+    groups = dict(groups or {})
+    owner: dict[int, str] = {}
+    for gname, cols in groups.items():
+        if not cols:
+            raise UsageError(f"group '{gname}' lists no columns", f"e.g. --group {gname}=a,b")
+        for c in cols:
+            if c not in names:
+                near = closest(c, names)
+                raise UsageError(
+                    f"group '{gname}' names unknown column '{c}'"
+                    + (f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""),
+                    f"model features: {shorten(names, 12)}",
+                )
+            j = list(names).index(c)
+            if j in owner and owner[j] != gname:
+                raise UsageError(
+                    f"column '{c}' is in two groups ('{owner[j]}' and '{gname}')",
+                    "groups must not overlap",
+                )
+            owner[j] = gname
+        if gname in names and gname not in cols:
+            raise UsageError(f"group name '{gname}' is also a column name", "choose another group name")
+    rows: list[str] = []
+    members: list[list[int]] = []
+    seen: set[str] = set()
+    for j, name in enumerate(names):
+        g = owner.get(j)
+        if g is None:
+            rows.append(name)
+            members.append([j])
+        elif g not in seen:
+            seen.add(g)
+            rows.append(g)
+            members.append([list(names).index(c) for c in groups[g]])
+    return rows, members
+
+
+def _rng_for_feature(seed: int, n: int, m: int) -> tuple[np.random.RandomState, np.ndarray | None]:
+    """scikit-learn's per-feature generator, after its row subsample (if any)."""
+    rs = check_random_state(seed)
+    rows = None
+    if m < n:
+        rows = sample_without_replacement(n, m, random_state=rs)
+    return rs, rows
+
+
+def _permutations(rs: np.random.RandomState, m: int, n_repeats: int) -> list[np.ndarray]:
+    """Positions such that repeat r's column is original[positions[r]] (cumulative, as sklearn)."""
+    shuffling = np.arange(m)
+    current = np.arange(m)
+    out = []
+    for _ in range(n_repeats):
+        rs.shuffle(shuffling)
+        current = current[shuffling]
+        out.append(current)
+    return out
+
+
+def _feature_scores(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: np.ndarray | None,
+    cols: list[int],
+    seed: int,
+    n_rows: int,
+    m: int,
+    n_repeats: int,
+    r0: int,
+    r1: int,
+    scorer: Any,
+    methods: tuple[str, ...] | None,
+    rows_per_chunk: int,
+) -> list[Any]:
+    """Scores of repeats [r0, r1) of one feature (group); X, y, weights are already subsampled."""
+    rs, _ = _rng_for_feature(seed, n_rows, m)
+    perms = _permutations(rs, m, r1)[r0:r1]
+    base = np.arange(m)
+    originals = {j: column(X, j) for j in cols}
+
+    def batch(repeats: list[int]) -> Any:
+        rows = np.tile(base, len(repeats))
+        replace = {}
+        for j in cols:
+            pos = np.concatenate([perms[r] for r in repeats])
+            replace[j] = take(originals[j], pos)
+        return assemble(X, rows, replace)
+
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if methods is None:  # scorer needs the real estimator: one call per repeat
+            for r in range(r1 - r0):
+                scores.append(_score(scorer, estimator, batch([r]), y, sample_weight))
+            return scores
+        per_call = max(1, rows_per_chunk // m)
+        for start in range(0, r1 - r0, per_call):
+            repeats = list(range(start, min(start + per_call, r1 - r0)))
+            if rows_per_chunk >= m:
+                Xb = batch(repeats)
+                outs = {name: np.asarray(getattr(estimator, name)(Xb)) for name in methods}
+            else:  # one repeat does not fit in a chunk: predict it in row slices
+                Xb = batch(repeats)
+                outs = {
+                    name: np.concatenate(
+                        [
+                            np.asarray(getattr(estimator, name)(_rows(Xb, a, min(a + rows_per_chunk, m))))
+                            for a in range(0, m, rows_per_chunk)
+                        ]
+                    )
+                    for name in methods
+                }
+            for i in range(len(repeats)):
+                replay = _Replay(estimator, {k: v[i * m : (i + 1) * m] for k, v in outs.items()})
+                scores.append(_score(scorer, replay, X, y, sample_weight))
+    return scores
+
+
+def _rows(X: Any, a: int, b: int) -> Any:
+    return X.iloc[a:b] if hasattr(X, "iloc") else X[a:b]
+
+
+def permutation_importance(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    scoring: str | Sequence[str] | Callable[..., Any] | None = None,
+    n_repeats: int = 5,
+    random_state: int | np.random.RandomState | None = None,
+    sample_weight: np.ndarray | None = None,
+    max_samples: float | int = 1.0,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    feature_names: Sequence[str] | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    engine: str = "auto",
+) -> PermutationImportance:
+    """Permutation importance of each column (or group of columns) of X.
+
+    Parameters
+    ----------
+    estimator : fitted estimator (pipelines included)
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    scoring : scorer name, list of names, callable, or None (the model's own score)
+    n_repeats : int
+        Permutations per feature.
+    random_state : int, RandomState or None
+        Same value, same numbers as scikit-learn's ``permutation_importance``.
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weights passed to the scorer.
+    max_samples : int or float
+        Rows drawn (without replacement) per feature, as in scikit-learn.
+    groups : {name: [column, ...]}, optional
+        Columns permuted together and reported as one row.
+    feature_names : names for ndarray columns.
+    memory_budget, n_jobs, backend, scheduler, progress :
+        See engines/batching.py and engines/parallel.py.
+    engine : {"auto", "batched", "sequential"}
+        "sequential" predicts once per repeat, as scikit-learn does (same numbers).
+
+    Returns
+    -------
+    PermutationImportance
+    """
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
+        raise UsageError(f"--n-repeats {n_repeats} must be a whole number ≥ 1")
+    if engine not in ("auto", "batched", "sequential"):
+        raise UsageError(f"engine '{engine}' is not one of auto, batched, sequential")
+    progress = progress or NullProgress()
+    names = (
+        [str(c) for c in X.columns]
+        if hasattr(X, "columns")
+        else list(feature_names or [f"x{i}" for i in range(X.shape[1])])
+    )
+    n = X.shape[0]
+    if not hasattr(X, "iloc"):
+        X = np.asarray(X)
+    rows_labels, members = resolve_groups(names, groups)
+    m = _resolve_max_samples(max_samples, n)
+    y = np.asarray(y) if y is not None else None
+    if y is not None and len(y) != n:
+        raise UsageError(f"y has {len(y)} rows but X has {n}")
+
+    rs = check_random_state(random_state)
+    seed = int(rs.randint(np.iinfo(np.int32).max + 1))
+    scorer, scorer_names, default = build_scorer(estimator, scoring)
+
+    # Baseline through a recorder: the exact baseline, and which methods the scorer calls.
+    recorder = _Recorder(estimator)
+    try:
+        baseline = _score(scorer, recorder, X, y, sample_weight)
+    except (UsageError, ComputationError):
+        raise
+    except Exception as exc:
+        raise _scoring_error(exc, scorer_names, estimator) from exc
+    methods: tuple[str, ...] | None = tuple(recorder.called)
+    if recorder.opaque or not methods or engine == "sequential":
+        methods = None
+    used_engine = "batched" if methods is not None else "sequential"
+
+    _, sub_rows = _rng_for_feature(seed, n, m)
+    if sub_rows is not None:
+        Xs = X.iloc[sub_rows] if hasattr(X, "iloc") else X[sub_rows]
+        ys = y[sub_rows] if y is not None else None
+        sws = sample_weight[sub_rows] if sample_weight is not None else None
+    else:
+        Xs, ys, sws = X, y, sample_weight
+
+    rows_per_chunk = m * n_repeats
+    if methods is not None:
+        probe_rows = min(m, 512)
+
+        def probe(k: int) -> Any:  # a stacked batch (copy + permuted column) and its predictions
+            Xp = assemble(Xs, np.arange(k), {members[0][0]: take(column(Xs, members[0][0]), np.arange(k))})
+            return [getattr(estimator, name)(Xp) for name in methods]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            bpr = (
+                measure_bytes_per_row(probe, small=max(1, probe_rows // 8), large=probe_rows)
+                if probe_rows > 1
+                else 64.0
+            )
+        workers = effective_n_jobs(n_jobs) if (backend == "dask" or effective_n_jobs(n_jobs) > 1) else 1
+        plan = plan_chunks(bpr * 1.5, budget=memory_budget, n_workers=workers, align=m)
+        rows_per_chunk = plan.rows_per_chunk
+
+    # Tasks: (feature, block of repeats). Blocks follow the chunk plan, so a task is one call.
+    per_task = n_repeats if methods is None else max(1, min(n_repeats, rows_per_chunk // m))
+    tasks, owners = [], []
+    for f, cols in enumerate(members):
+        for r0 in range(0, n_repeats, per_task):
+            r1 = min(r0 + per_task, n_repeats)
+            tasks.append((cols, seed, n, m, n_repeats, r0, r1, scorer, methods, rows_per_chunk))
+            owners.append((f, r0, r1))
+    progress.start(len(members) * n_repeats, "permutation importance")
+    per_feature: list[list[Any]] = [[None] * n_repeats for _ in members]
+    try:
+        gen = run_tasks(
+            _task,
+            tasks,
+            shared=(estimator, Xs, ys, sws),
+            n_jobs=n_jobs,
+            backend=backend,
+            scheduler=scheduler,
+            progress=progress,
+            weights=[o[2] - o[1] for o in owners],
+        )
+        for (f, r0, r1), scores in zip(owners, gen):
+            per_feature[f][r0:r1] = scores
+    except (UsageError, ComputationError):
+        raise
+    except Exception as exc:
+        raise _scoring_error(exc, scorer_names, estimator) from exc
+
+    blocks = []
+    if isinstance(baseline, dict):
+        for name in scorer_names:
+            perm = np.array([[s[name] for s in feat] for feat in per_feature], dtype=float)
+            blocks.append(ScorerImportances(name, float(baseline[name]), baseline[name] - perm))
+    else:
+        perm = np.array(per_feature, dtype=float)
+        blocks.append(ScorerImportances(scorer_names[0], float(baseline), baseline - perm))
+    return PermutationImportance(
+        features=rows_labels,
+        columns=[[names[j] for j in cols] for cols in members],
+        scorers=blocks,
+        n_repeats=n_repeats,
+        max_samples=m,
+        n_rows=n,
+        random_seed=seed,
+        engine=used_engine,
+        default_scoring=default,
+    )
+
+
+def _task(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sw: Any,
+    cols: list[int],
+    seed: int,
+    n: int,
+    m: int,
+    n_repeats: int,
+    r0: int,
+    r1: int,
+    scorer: Any,
+    methods: Any,
+    rows_per_chunk: int,
+) -> list[Any]:
+    return _feature_scores(
+        estimator, X, y, sw, cols, seed, n, m, n_repeats, r0, r1, scorer, methods, rows_per_chunk
+    )
+
+
+def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exception:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    kind = "classifier" if is_classifier(estimator) else "regressor"
+    if isinstance(exc, (ValueError, AttributeError, TypeError)) and any(
+        key in text
+        for key in (
+            "pos_label",
+            "multiclass",
+            "continuous",
+            "binary",
+            "response_method",
+            "Target is multiclass",
+            "has no attribute",
+            "not supported",
+            "format is not supported",
+        )
+    ):
+        return UsageError(
+            f"scorer {', '.join(names)} does not fit this model "
+            f"({type(final_estimator(estimator)).__name__}, a {kind}): {text}",
+            "choose a scorer for this task, e.g. r2 for regressors, accuracy or roc_auc for classifiers",
+        )
+    return ComputationError(
+        f"the model failed while scoring: {type(exc).__name__}: {text}",
+        "this is the estimator's or scorer's own error; check the target column and scorer",
+    )

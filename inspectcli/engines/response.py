@@ -1,0 +1,126 @@
+"""Which prediction method a PDP uses, and how its raw output becomes one column per target.
+
+Mirrors scikit-learn's ``_get_response_values`` as ``partial_dependence`` uses it: regressors use
+``predict`` (one column per output); classifiers use ``predict_proba`` when they have it, else
+``decision_function``; a binary classifier keeps only its positive class (``classes_[1]``), and
+asking for the other class gives ``1 - p`` (probabilities) or ``-d`` (decision function), as
+scikit-learn does for ``pos_label=classes_[0]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_classifier, is_regressor
+
+from inspectcli.errors import UsageError
+from inspectcli.introspect import task_of
+
+RESPONSE_METHODS = ("auto", "predict_proba", "decision_function")
+
+
+@dataclass(frozen=True)
+class Response:
+    """How to get one column per target out of a prediction method."""
+
+    method: str  # predict | predict_proba | decision_function
+    targets: tuple[Any, ...]  # class labels, output indices, or (None,) for a single output
+    columns: tuple[int, ...] | None  # columns of the raw output to keep; None: the 1-d output
+    negate: bool = False  # binary decision_function for the negative class
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.targets)
+
+    def select(self, raw: np.ndarray, leading: int = 1) -> np.ndarray:
+        """Raw method output -> one column per target on the last axis.
+
+        ``raw`` has ``leading`` axes (rows; or grid points and rows) before the method's own
+        output axis, which 1-d outputs lack: shape (*lead,) or (*lead, k) -> (*lead, n_targets).
+        """
+        raw = np.asarray(raw)
+        if raw.ndim == leading:
+            out = raw[..., None]
+        elif self.columns is None:
+            out = raw
+        else:
+            out = raw[..., list(self.columns)]
+        return -out if self.negate else out
+
+
+def match_label(label: str, classes: Sequence[Any]) -> Any:
+    """The class whose text is ``label`` (``--class 1`` matches the integer class 1)."""
+    for c in classes:
+        if str(c) == label or (isinstance(c, (bool, np.bool_)) and str(c).lower() == label.lower()):
+            return c
+    raise UsageError(
+        f"--class '{label}' is not a class of this model",
+        f"classes are {', '.join(map(str, classes))}",
+    )
+
+
+def resolve_response(
+    estimator: Any,
+    *,
+    response_method: str = "auto",
+    classes_wanted: Sequence[str] | None = None,
+) -> Response:
+    """The method and column selection for a brute-force PDP (scikit-learn's rules)."""
+    if response_method not in RESPONSE_METHODS:
+        raise UsageError(f"--response-method '{response_method}' is not one of {', '.join(RESPONSE_METHODS)}")
+    task = task_of(estimator)
+    if task.kind == "multi-output classification":
+        raise UsageError(
+            "multi-output classifiers are not supported by partial dependence (as in scikit-learn)"
+        )
+    if is_regressor(estimator) or not is_classifier(estimator):
+        if response_method != "auto":
+            raise UsageError(
+                f"--response-method {response_method} applies to classifiers; this model is a regressor",
+                "drop --response-method",
+            )
+        if classes_wanted:
+            raise UsageError("--class applies to classifiers; this model is a regressor", "drop --class")
+        if not hasattr(estimator, "predict"):
+            raise UsageError("the model has no predict method")
+        n_out = task.n_outputs or 1
+        if n_out > 1:
+            return Response("predict", tuple(range(n_out)), tuple(range(n_out)))
+        return Response("predict", (None,), None)
+
+    if response_method == "auto":
+        if hasattr(estimator, "predict_proba"):
+            method = "predict_proba"
+        elif hasattr(estimator, "decision_function"):
+            method = "decision_function"
+        else:
+            raise UsageError("the classifier has neither predict_proba nor decision_function")
+    else:
+        method = response_method
+        if not hasattr(estimator, method):
+            other = "decision_function" if method == "predict_proba" else "predict_proba"
+            raise UsageError(
+                f"--response-method {method}: the model has no {method}",
+                f"use --response-method {other}" if hasattr(estimator, other) else "use auto",
+            )
+    classes = list(task.classes or [])
+    wanted = [match_label(c, classes) for c in classes_wanted] if classes_wanted else None
+    if len(classes) == 2:
+        labels = wanted or [classes[1]]
+        if len(labels) > 1:
+            labels = list(dict.fromkeys(labels))
+        if len(labels) > 1:
+            # both classes of a binary model: positive column and its complement
+            raise UsageError(
+                "--class given twice for a binary model; its classes' curves mirror each other",
+                "keep one --class",
+            )
+        label = labels[0]
+        if method == "predict_proba":
+            return Response(method, (label,), (classes.index(label),))
+        return Response(method, (label,), None, negate=(label == classes[0]))
+    keep = wanted or classes
+    return Response(method, tuple(keep), tuple(classes.index(c) for c in keep))

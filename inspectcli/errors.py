@@ -1,0 +1,100 @@
+"""Errors a user can act on.
+
+Each exception's ``str()`` is the one-line message the user reads (``<what> — <hint>``), and each
+class carries the process exit code the CLI maps it to (documented in the README):
+
+    0 ok · 1 a threshold the user set failed · 2 usage error · 3 input error
+    4 computation failed inside the model · 130 interrupted
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_GATE = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_COMPUTE = 4
+EXIT_INTERRUPTED = 130
+
+
+class InspectError(Exception):
+    """Base class: a message for the user and the exit code it maps to."""
+
+    exit_code: int = EXIT_INPUT
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = " ".join(self.message.split())
+        if self.hint:
+            return f"{text} — {' '.join(self.hint.split())}"
+        return text
+
+
+class GateFailed(InspectError):
+    """A condition given with --fail-if did not hold."""
+
+    exit_code = EXIT_GATE
+
+
+class UsageError(InspectError):
+    """A bad option, feature name or combination of options."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(InspectError):
+    """An unreadable or invalid model or data file, or a mismatch between them."""
+
+    exit_code = EXIT_INPUT
+
+
+class ModelLoadError(InputError):
+    """The model file cannot be loaded or is not a fitted estimator."""
+
+
+class DataLoadError(InputError):
+    """The data file cannot be read."""
+
+
+class ValidationError(InputError):
+    """Model and data do not fit together (columns, dtypes, NaN, rows)."""
+
+
+class ComputationError(InspectError):
+    """The model itself failed while predicting or scoring."""
+
+    exit_code = EXIT_COMPUTE
+
+
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """Names among ``choices`` that look like ``name`` (for 'did you mean' hints)."""
+    choices = [str(c) for c in choices]
+    found = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
+    if not found:
+        lowered = {c.lower(): c for c in choices}
+        found = [lowered[m] for m in difflib.get_close_matches(name.lower(), lowered, n=n)]
+    return found
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' or '' — to append to a message about an unknown name."""
+    found = closest(name, choices)
+    if not found:
+        return ""
+    return " (did you mean " + " or ".join(repr(f) for f in found) + "?)"
+
+
+def shorten(items: Iterable[object], limit: int = 8) -> str:
+    """'a, b, c, … (+12 more)' for listing names in one line."""
+    items = [str(i) for i in items]
+    shown = ", ".join(repr(i) for i in items[:limit])
+    if len(items) > limit:
+        shown += f", … (+{len(items) - limit} more)"
+    return shown

@@ -1,0 +1,219 @@
+"""What a fitted estimator is: its task, outputs, expected columns and which engines apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_classifier, is_regressor
+
+
+@dataclass(frozen=True)
+class Task:
+    """The prediction task of a fitted estimator."""
+
+    #: regression | multi-output regression | binary | multiclass | multi-output classification | other
+    kind: str
+    classes: list[Any] | None = None
+    n_outputs: int | None = None
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.kind in ("binary", "multiclass", "multi-output classification")
+
+    def describe(self) -> str:
+        if self.kind == "binary":
+            return "binary classification"
+        if self.kind == "multiclass":
+            return f"multiclass classification ({len(self.classes or [])} classes)"
+        if self.kind == "multi-output regression":
+            return f"multi-output regression ({self.n_outputs} outputs)"
+        return self.kind
+
+
+def qualified_name(obj: Any) -> str:
+    """'sklearn.ensemble.HistGradientBoostingRegressor' for an instance (public module path)."""
+    cls = type(obj)
+    module = cls.__module__
+    parts = module.split(".")
+    # sklearn.ensemble._hist_gradient_boosting.gradient_boosting -> sklearn.ensemble
+    public = []
+    for part in parts:
+        if part.startswith("_"):
+            break
+        public.append(part)
+    return ".".join([*public, cls.__qualname__]) if public else f"{module}.{cls.__qualname__}"
+
+
+def final_estimator(estimator: Any) -> Any:
+    """The last step of a (nested) pipeline, or the estimator itself."""
+    while hasattr(estimator, "steps") and isinstance(estimator.steps, list) and estimator.steps:
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def unwrap_final(estimator: Any) -> Any:
+    """The final estimator, also looking through TransformedTargetRegressor-like wrappers."""
+    est = final_estimator(estimator)
+    for attr in ("regressor_", "estimator_", "classifier_"):
+        inner = getattr(est, attr, None)
+        if inner is not None and hasattr(inner, "predict"):
+            return final_estimator(inner)
+    return est
+
+
+def pipeline_steps(estimator: Any) -> list[dict[str, str]]:
+    """[{name, class}] for each pipeline step (nested pipelines flattened with '/')."""
+    steps: list[dict[str, str]] = []
+
+    def walk(est: Any, prefix: str) -> None:
+        if hasattr(est, "steps") and isinstance(getattr(est, "steps", None), list):
+            for name, step in est.steps:
+                walk(step, f"{prefix}{name}/")
+        else:
+            steps.append({"name": prefix.rstrip("/") or type(est).__name__, "class": qualified_name(est)})
+
+    if hasattr(estimator, "steps") and isinstance(getattr(estimator, "steps", None), list):
+        walk(estimator, "")
+    return steps
+
+
+def _n_outputs_regressor(estimator: Any) -> int | None:
+    for est in (estimator, final_estimator(estimator), unwrap_final(estimator)):
+        n = getattr(est, "n_outputs_", None)
+        if isinstance(n, (int, np.integer)):
+            return int(n)
+        coef = getattr(est, "coef_", None)
+        if isinstance(coef, np.ndarray):
+            return 1 if coef.ndim == 1 else int(coef.shape[0])
+        estimators = getattr(est, "estimators_", None)
+        if type(est).__name__ in ("MultiOutputRegressor", "RegressorChain") and estimators:
+            return len(estimators)
+    return None
+
+
+def task_of(estimator: Any) -> Task:
+    """Regression / binary / multiclass / multi-output, with classes when known."""
+    if is_classifier(estimator):
+        classes = getattr(estimator, "classes_", None)
+        if classes is None:
+            return Task("other")
+        if isinstance(classes, list) and classes and isinstance(classes[0], np.ndarray):
+            return Task("multi-output classification", None, len(classes))
+        classes = list(np.asarray(classes).tolist())
+        return Task("binary" if len(classes) == 2 else "multiclass", classes, 1)
+    if is_regressor(estimator):
+        n = _n_outputs_regressor(estimator)
+        if n is not None and n > 1:
+            return Task("multi-output regression", None, n)
+        return Task("regression", None, n)
+    return Task("other")
+
+
+def expected_features(estimator: Any) -> list[str] | None:
+    """Column names the estimator was fitted on, when it knows them."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return None
+    return [str(n) for n in names]
+
+
+def n_features_in(estimator: Any) -> int | None:
+    n = getattr(estimator, "n_features_in_", None)
+    return int(n) if n is not None else None
+
+
+def _encoders(obj: Any) -> bool:
+    names = {"OneHotEncoder", "OrdinalEncoder", "TargetEncoder"}
+    if type(obj).__name__ in names:
+        return True
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, list):
+        return any(_encoders(s) for _, s in steps)
+    return False
+
+
+def categorical_inputs(estimator: Any) -> set[str]:
+    """Input columns the model treats as categorical, where its structure says so.
+
+    Columns routed to an encoder by a ColumnTransformer at the start of a pipeline, and columns a
+    HistGradientBoosting model treats natively as categorical.
+    """
+    found: set[str] = set()
+    first = estimator
+    while hasattr(first, "steps") and isinstance(first.steps, list):
+        first = first.steps[0][1]
+    transformers = getattr(first, "transformers_", None)
+    if transformers is not None:
+        names_in = expected_features(first) or []
+        for _, trans, cols in transformers:
+            if trans in ("drop", "passthrough") or not _encoders(trans):
+                continue
+            for c in np.atleast_1d(cols):
+                if isinstance(c, (int, np.integer)) and names_in:
+                    found.add(names_in[int(c)])
+                elif isinstance(c, (bool, np.bool_)):
+                    continue
+                else:
+                    found.add(str(c))
+    elif _encoders(first):
+        found.update(expected_features(first) or [])
+    est = final_estimator(estimator)
+    mask = getattr(est, "is_categorical_", None)
+    names = expected_features(est)
+    if mask is not None and names is not None and est is estimator:
+        found.update(n for n, m in zip(names, mask) if m)
+    return found
+
+
+RECURSION_CLASSES = (
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+    "HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
+    "DecisionTreeRegressor",
+    "RandomForestRegressor",
+)
+
+
+def supports_recursion(estimator: Any) -> bool:
+    """scikit-learn's rule: which bare estimators its 'recursion' PDP method accepts."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
+        BaseHistGradientBoosting,
+    )
+    from sklearn.tree import DecisionTreeRegressor
+
+    return isinstance(
+        estimator,
+        (BaseGradientBoosting, BaseHistGradientBoosting, DecisionTreeRegressor, RandomForestRegressor),
+    )
+
+
+def auto_method(estimator: Any, *, has_sample_weight: bool, kind: str) -> str:
+    """scikit-learn's choice for method='auto' in partial_dependence."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
+        BaseHistGradientBoosting,
+    )
+    from sklearn.tree import DecisionTreeRegressor
+
+    if kind != "average" or has_sample_weight:
+        return "brute"
+    if isinstance(estimator, BaseGradientBoosting) and estimator.init is None:
+        return "recursion"
+    if isinstance(estimator, (BaseHistGradientBoosting, DecisionTreeRegressor, RandomForestRegressor)):
+        return "recursion"
+    return "brute"
+
+
+def response_methods(estimator: Any) -> list[str]:
+    """Prediction methods the estimator offers, in scikit-learn's order of preference."""
+    return [
+        m
+        for m in ("predict", "predict_proba", "decision_function", "predict_log_proba")
+        if hasattr(estimator, m)
+    ]

@@ -1,0 +1,321 @@
+"""Match a data table to a model: pick its columns, split the target, check before computing.
+
+scikit-learn reports most problems as a bare ValueError deep inside a computation. Here they are
+found first, with the file, the column and a fix in the message: missing columns (with close
+names), too few rows, NaN or infinite values the model cannot take, text where it needs numbers,
+categories it never saw.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inspectcli.errors import (
+    ComputationError,
+    InspectError,
+    UsageError,
+    ValidationError,
+    did_you_mean,
+    shorten,
+)
+from inspectcli.introspect import categorical_inputs, expected_features, n_features_in
+from inspectcli.loading.data import Dataset
+
+
+@dataclass
+class Prepared:
+    """Model inputs taken from a dataset."""
+
+    X: Any  # a DataFrame in the model's column order, or an ndarray for models fitted on arrays
+    feature_names: list[str]
+    y: np.ndarray | None
+    sample_weight: np.ndarray | None
+    target: str | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+
+def _column_error(data: Dataset, column: str, option: str) -> ValidationError:
+    return ValidationError(
+        f"column '{column}' given with {option} is not in '{data.name}'"
+        f"{did_you_mean(column, data.columns_in_file)}",
+        f"columns are: {shorten(data.columns_in_file, 12)}",
+    )
+
+
+def prepare(
+    estimator: Any,
+    data: Dataset,
+    *,
+    target: str | None = None,
+    sample_weight: str | None = None,
+    infer_target: bool = False,
+    require_target: bool = False,
+    min_rows: int = 2,
+) -> Prepared:
+    """Take the model's input columns (in its order), the target and the weights from ``data``.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    data : Dataset
+    target : str, optional
+        Target column; dropped from the inputs.
+    sample_weight : str, optional
+        Column of non-negative sample weights; dropped from the inputs.
+    infer_target : bool
+        When no target is given and exactly one column is not a model input, use it (said in a
+        note).
+    require_target : bool
+        Raise a usage error when no target column is given or inferred.
+    min_rows : int
+        Fewer rows than this is an input error.
+    """
+    frame = data.frame
+    notes: list[str] = []
+    if target is not None and target not in frame.columns:
+        raise _column_error(data, target, "--target")
+    if sample_weight is not None and sample_weight not in frame.columns:
+        raise _column_error(data, sample_weight, "--sample-weight")
+    if target is not None and target == sample_weight:
+        raise UsageError(f"column '{target}' is given as both --target and --sample-weight")
+
+    names = expected_features(estimator)
+    reserved = {c for c in (target, sample_weight) if c is not None}
+    if names is not None:
+        for option, col in (("--target", target), ("--sample-weight", sample_weight)):
+            if col is not None and col in names:
+                raise UsageError(
+                    f"column '{col}' given with {option} is one of the model's input features",
+                    "choose the column the model predicts, not one it reads",
+                )
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            others = [c for c in data.columns_in_file if c not in names]
+            hints = [f"'{m}'{did_you_mean(m, others)}" for m in missing[:5]]
+            raise ValidationError(
+                f"'{data.name}' lacks {len(missing)} column(s) the model expects: "
+                + ", ".join(hints)
+                + (f", … (+{len(missing) - 5} more)" if len(missing) > 5 else ""),
+                "give data with the columns the model was trained on (see `inspect info MODEL`)",
+            )
+        extra = [c for c in data.columns_in_file if c not in names and c not in reserved]
+        if target is None and infer_target and len(extra) == 1:
+            target = extra[0]
+            notes.append(f"using column '{target}' as the target: the only column the model does not read")
+            extra = []
+        if extra:
+            notes.append(f"ignoring {len(extra)} column(s) the model does not use: {shorten(extra)}")
+        X = frame[names]
+        feature_names = list(names)
+    else:
+        cols = [c for c in frame.columns if c not in reserved]
+        n_in = n_features_in(estimator)
+        if target is None and infer_target and n_in is not None and len(cols) == n_in + 1:
+            target = cols[-1]
+            cols = cols[:-1]
+            notes.append(f"using the last column '{target}' as the target (the model has no column names)")
+        if n_in is not None and len(cols) != n_in:
+            raise ValidationError(
+                f"the model was fitted on {n_in} unnamed columns but '{data.name}' has {len(cols)}"
+                + (" besides the target" if target else ""),
+                "pass --target for the column to leave out, or give data with the same columns",
+            )
+        X = frame[cols]
+        feature_names = [str(c) for c in cols]
+        notes.append("the model was fitted without column names: columns are matched by position")
+
+    if require_target and target is None:
+        raise UsageError(
+            "no target column: give it with --target",
+            f"columns not read by the model: {shorten([c for c in frame.columns if c not in feature_names])}"
+            if names is not None
+            else "name the column the model predicts",
+        )
+    if len(frame) < min_rows:
+        raise ValidationError(
+            f"'{data.name}' has {len(frame)} row(s); this needs at least {min_rows}",
+            "give more rows",
+        )
+    X = _coerce_dtypes(estimator, X, notes)
+    y = None
+    if target is not None:
+        y = frame[target].to_numpy()
+        n_nan = int(pd.isna(frame[target]).sum())
+        if n_nan:
+            raise ValidationError(
+                f"target column '{target}' has {n_nan} missing value(s) in '{data.name}'",
+                "drop those rows",
+            )
+    sw = None
+    if sample_weight is not None:
+        sw = _weights(frame[sample_weight], sample_weight, data)
+    if names is None:
+        X = X.to_numpy()
+    return Prepared(X, feature_names, y, sw, target, notes)
+
+
+def _weights(col: pd.Series, name: str, data: Dataset) -> np.ndarray:
+    try:
+        sw = pd.to_numeric(col, errors="raise").to_numpy(dtype=float)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(
+            f"sample-weight column '{name}' in '{data.name}' is not numeric", "give numbers"
+        ) from exc
+    bad = ~np.isfinite(sw)
+    if bad.any():
+        raise ValidationError(
+            f"sample-weight column '{name}' has {int(bad.sum())} missing or infinite value(s)",
+            "fill or drop those rows",
+        )
+    if (sw < 0).any():
+        raise ValidationError(
+            f"sample-weight column '{name}' has {int((sw < 0).sum())} negative value(s)",
+            "weights must be >= 0",
+        )
+    if sw.sum() <= 0:
+        raise ValidationError(f"sample-weight column '{name}' sums to zero", "give positive weights")
+    return sw
+
+
+def _coerce_dtypes(estimator: Any, X: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Give encoders the dtypes they were fitted on (e.g. zip codes read as numbers from CSV)."""
+    categorical = categorical_inputs(estimator)
+    changed = []
+    out = X
+    for col in X.columns:
+        s = X[col]
+        if col in categorical and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            kinds = _encoder_category_kinds(estimator, col)
+            if kinds == "str":
+                if out is X:
+                    out = X.copy()
+                out[col] = s.astype(str).astype(object).where(s.notna(), np.nan)
+                changed.append(col)
+    if changed:
+        notes.append(f"reading {shorten(changed)} as text, as the model's encoder was fitted on text")
+    return out
+
+
+def _encoder_category_kinds(estimator: Any, column: str) -> str | None:
+    first = estimator
+    while hasattr(first, "steps") and isinstance(first.steps, list):
+        first = first.steps[0][1]
+    for _, trans, cols in getattr(first, "transformers_", []):
+        cols_list = [str(c) for c in np.atleast_1d(cols)]
+        if column not in cols_list:
+            continue
+        enc = trans
+        while hasattr(enc, "steps"):
+            enc = [s for _, s in enc.steps if hasattr(s, "categories_")][:1]
+            enc = enc[0] if enc else None
+        cats = getattr(enc, "categories_", None)
+        if cats is None:
+            return None
+        idx = cols_list.index(column)
+        arr = cats[idx] if idx < len(cats) else None
+        if arr is not None and arr.dtype == object and any(isinstance(v, str) for v in arr):
+            return "str"
+    return None
+
+
+_CONVERT = re.compile(r"could not convert string to float: '?\"?(.*?)'?\"?$", re.S)
+
+
+def explain_prediction_error(
+    exc: BaseException, X: Any, feature_names: list[str], where: str
+) -> InspectError:
+    """Turn an exception raised by the model's predict into an error naming columns and a fix."""
+    text = str(exc)
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_names)
+    if "NaN" in text and "contain" in text:
+        counts = {c: int(frame[c].isna().sum()) for c in frame.columns}
+        counts = {c: n for c, n in counts.items() if n}
+        listed = ", ".join(f"'{c}' ({n} rows)" for c, n in list(counts.items())[:6])
+        return ValidationError(
+            f"'{where}' has missing values the model cannot take: {listed or 'in some column'}",
+            "drop or impute those rows, or use a model that accepts NaN (e.g. HistGradientBoosting)",
+        )
+    if "infinity" in text or "too large" in text:
+        counts = {}
+        for c in frame.columns:
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+                n = int(np.isinf(frame[c].to_numpy(dtype=float, na_value=np.nan)).sum())
+                if n:
+                    counts[c] = n
+        listed = ", ".join(f"'{c}' ({n} rows)" for c, n in counts.items())
+        return ValidationError(
+            f"'{where}' has infinite values the model cannot take: {listed or 'in some column'}",
+            "replace or drop those rows",
+        )
+    m = _CONVERT.search(text)
+    if m or "could not convert" in text or ("convert" in text and "float" in text):
+        value = m.group(1) if m else None
+        col = None
+        for c in frame.columns:
+            s = frame[c]
+            if not pd.api.types.is_numeric_dtype(s) and (value is None or (s.astype(str) == value).any()):
+                col = c
+                break
+        sample = f" (e.g. '{value}')" if value else ""
+        hint = "convert the column to numbers"
+        if value and re.fullmatch(r"-?\d+,\d+", value):
+            hint = "the file uses decimal commas: pass --decimal ,"
+        return ValidationError(
+            f"column '{col or '?'}' in '{where}' holds text{sample} where the model expects numbers",
+            hint,
+        )
+    if "unknown categor" in text.lower():
+        return ValidationError(
+            f"'{where}' has categories the model never saw: {text.strip()}",
+            "drop those rows or refit with handle_unknown='ignore'",
+        )
+    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return ComputationError(
+        f"the model failed while predicting on '{where}': {type(exc).__name__}: {first_line}",
+        "this is the estimator's own error; check that the data matches what it was trained on",
+    )
+
+
+def probe_rows(X: Any, limit: int = 5) -> np.ndarray:
+    """Row positions worth a trial prediction: the first rows, and rows with NaN or infinities."""
+    n = X.shape[0]
+    rows = list(range(min(limit, n)))
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    nan_rows = np.flatnonzero(frame.isna().to_numpy().any(axis=1))[:limit]
+    rows.extend(int(r) for r in nan_rows)
+    numeric = frame.select_dtypes(include="number")
+    if numeric.shape[1]:
+        inf_rows = np.flatnonzero(np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).any(axis=1))
+        rows.extend(int(r) for r in inf_rows[:limit])
+    return np.unique(np.asarray(rows, dtype=np.intp))
+
+
+def take_rows(X: Any, rows: np.ndarray) -> Any:
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[rows]
+    return X[rows]
+
+
+def check_predicts(estimator: Any, prepared: Prepared, where: str, method: str = "predict") -> Any:
+    """Predict on a few telling rows first, so a failure is explained before any long work."""
+    rows = probe_rows(prepared.X)
+    sample = take_rows(prepared.X, rows)
+    fn = getattr(estimator, method, None) or estimator.predict
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(sample)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:
+        raise explain_prediction_error(exc, sample, prepared.feature_names, where) from exc

@@ -1,0 +1,274 @@
+"""PDP / ICE figures in the manner of scikit-learn's PartialDependenceDisplay, and beyond it.
+
+One panel per one-way curve (classes of a classifier share a panel when no ICE is drawn), with
+decile rug marks on the x axis; ICE lines thin and translucent under the bold PD line; categorical
+features as bars (ICE as dots per level joined by thin lines, which scikit-learn refuses); pairs as
+filled contours, categorical pairs as annotated heatmaps, mixed pairs as one line per level (also
+refused by scikit-learn). Feature sets of three or more are not drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from inspectcli.plots import new_figure
+from inspectcli.render import label
+from inspectcli.reports.pdp import PDPCurve
+
+ICE_COLOR = "tab:blue"
+PD_COLOR = "tab:orange"
+DEFAULT_ICE_LINES = 250
+
+
+@dataclass
+class PDPDisplay:
+    """The drawn figure and its artists, per panel (index into ``axes_``)."""
+
+    figure_: Figure
+    axes_: list[Axes]
+    panels: list[list[PDPCurve]]
+    lines_: dict[int, list[Any]] = field(default_factory=dict)
+    ice_lines_: dict[int, LineCollection] = field(default_factory=dict)
+    deciles_vlines_: dict[int, list[Any]] = field(default_factory=dict)
+    bars_: dict[int, Any] = field(default_factory=dict)
+    contours_: dict[int, Any] = field(default_factory=dict)
+    images_: dict[int, Any] = field(default_factory=dict)
+
+
+def _panels(curves: Sequence[PDPCurve]) -> list[list[PDPCurve]]:
+    panels: list[list[PDPCurve]] = []
+    shared: dict[tuple[str, ...], list[PDPCurve]] = {}
+    for c in curves:
+        if c.ndim > 2:
+            continue
+        if c.ndim == 1 and c.individual is None and c.average is not None:
+            group = shared.get(c.features)
+            if group is None:
+                shared[c.features] = group = []
+                panels.append(group)
+            group.append(c)
+        else:
+            panels.append([c])
+    return panels
+
+
+def _title(c: PDPCurve) -> str | None:
+    if c.target is None:
+        return None
+    if c.response_method in ("predict_proba", "decision_function"):
+        return f"class {label(c.target)}"
+    return f"output {c.target}"
+
+
+def _ylabel(c: PDPCurve) -> str:
+    text = "Partial dependence"
+    if c.response_method == "predict_proba":
+        text = "Partial dependence (probability)"
+    elif c.response_method == "decision_function":
+        text = "Partial dependence (decision)"
+    return text + (", centred" if c.centered else "")
+
+
+def _rug(ax: Axes, deciles: np.ndarray | None, axis: str = "x") -> list[Any]:
+    if deciles is None or len(deciles) == 0:
+        return []
+    if axis == "x":
+        return [ax.vlines(deciles, 0, 0.05, transform=ax.get_xaxis_transform(), colors="k", linewidth=1)]
+    return [ax.hlines(deciles, 0, 0.05, transform=ax.get_yaxis_transform(), colors="k", linewidth=1)]
+
+
+def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.RandomState(seed).choice(n, size=limit, replace=False))
+
+
+def plot_pdp(
+    curves: Sequence[PDPCurve],
+    *,
+    deciles: Mapping[str, np.ndarray] | None = None,
+    n_cols: int = 3,
+    max_ice_lines: int = DEFAULT_ICE_LINES,
+    random_state: int = 0,
+    title: str | None = None,
+) -> PDPDisplay | None:
+    """Draw every one- and two-way curve; None when there is nothing to draw (only N-way sets).
+
+    Parameters
+    ----------
+    curves : from reports.pdp.build_curves
+    deciles : {feature: its deciles in the data}, drawn as rug marks for numeric features
+    n_cols : panels per row
+    max_ice_lines : ICE lines drawn per panel at most (a seeded subsample when there are more)
+    """
+    deciles = deciles or {}
+    panels = _panels(curves)
+    if not panels:
+        return None
+    fig, axes = new_figure(len(panels), n_cols=n_cols)
+    display = PDPDisplay(fig, axes, panels)
+    for i, (ax, group) in enumerate(zip(axes, panels)):
+        first = group[0]
+        if first.ndim == 1:
+            if first.categorical[0]:
+                _categorical_1d(display, i, ax, group, max_ice_lines, random_state)
+            else:
+                _numeric_1d(display, i, ax, group, deciles, max_ice_lines, random_state)
+            ax.set_xlabel(first.features[0])
+            ax.set_ylabel(_ylabel(first))
+        else:
+            _two_way(display, i, ax, first, deciles)
+        if len(group) == 1 and _title(first):
+            ax.set_title(_title(first))
+    if title:
+        fig.suptitle(title)
+    return display
+
+
+def _numeric_1d(
+    display: PDPDisplay,
+    i: int,
+    ax: Axes,
+    group: list[PDPCurve],
+    deciles: Mapping[str, np.ndarray],
+    max_ice: int,
+    seed: int,
+) -> None:
+    x = np.asarray(group[0].grid[0], dtype=float)
+    lines = []
+    for c in group:
+        if c.individual is not None:
+            keep = _sample(len(c.individual), max_ice, seed)
+            segs = [np.column_stack([x, row]) for row in c.individual[keep]]
+            lc = LineCollection(
+                segs,
+                colors=ICE_COLOR,
+                alpha=0.25,
+                linewidths=0.5,
+                label=f"ICE ({len(keep)} of {len(c.individual)} rows)",
+            )
+            ax.add_collection(lc)
+            display.ice_lines_[i] = lc
+        if c.average is not None:
+            color = PD_COLOR if len(group) == 1 else None
+            name = "average" if len(group) == 1 else _title(c)
+            (line,) = ax.plot(
+                x, c.average, color=color, linewidth=2.2 if c.individual is not None else 1.8, label=name
+            )
+            lines.append(line)
+    ax.autoscale_view()
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    display.lines_[i] = lines
+    display.deciles_vlines_[i] = _rug(ax, deciles.get(group[0].features[0]))
+    if len(group) > 1 or group[0].individual is not None:
+        ax.legend(fontsize="small", loc="best")
+
+
+def _categorical_1d(
+    display: PDPDisplay, i: int, ax: Axes, group: list[PDPCurve], max_ice: int, seed: int
+) -> None:
+    levels = [label(v) for v in group[0].grid[0]]
+    pos = np.arange(len(levels))
+    if len(group) == 1 and group[0].individual is None:
+        display.bars_[i] = ax.bar(pos, group[0].average, color=PD_COLOR, alpha=0.85, label="average")
+    else:
+        lines = []
+        width = 0.8 / len(group)
+        for k, c in enumerate(group):
+            if c.individual is not None:
+                keep = _sample(len(c.individual), max_ice, seed)
+                segs = [np.column_stack([pos, row]) for row in c.individual[keep]]
+                lc = LineCollection(
+                    segs,
+                    colors=ICE_COLOR,
+                    alpha=0.2,
+                    linewidths=0.5,
+                    label=f"ICE ({len(keep)} of {len(c.individual)} rows)",
+                )
+                ax.add_collection(lc)
+                ax.scatter(
+                    np.repeat(pos, len(keep)),
+                    c.individual[keep].T.reshape(-1),
+                    s=4,
+                    color=ICE_COLOR,
+                    alpha=0.3,
+                )
+                display.ice_lines_[i] = lc
+                if c.average is not None:
+                    (line,) = ax.plot(pos, c.average, "o", color=PD_COLOR, markersize=8, label="average")
+                    lines.append(line)
+            elif c.average is not None:
+                offset = (k - (len(group) - 1) / 2) * width
+                display.bars_.setdefault(i, [])
+                display.bars_[i].append(ax.bar(pos + offset, c.average, width=width, label=_title(c)))
+        display.lines_[i] = lines
+        ax.autoscale_view()
+        ax.legend(fontsize="small", loc="best")
+    ax.set_xticks(
+        pos,
+        levels,
+        rotation=45 if max(len(v) for v in levels) > 5 else 0,
+        ha="right" if max(len(v) for v in levels) > 5 else "center",
+    )
+
+
+def _two_way(display: PDPDisplay, i: int, ax: Axes, c: PDPCurve, deciles: Mapping[str, np.ndarray]) -> None:
+    fx, fy = c.features
+    cx, cy = c.categorical
+    z = c.average if c.average is not None else c.individual.mean(axis=0)  # type: ignore[union-attr]
+    gx, gy = c.grid
+    if not cx and not cy:
+        X, Y = np.meshgrid(np.asarray(gx, dtype=float), np.asarray(gy, dtype=float))
+        cs = ax.contourf(X, Y, z.T, levels=10, cmap="viridis")
+        ax.contour(X, Y, z.T, levels=10, colors="k", linewidths=0.4)
+        display.contours_[i] = cs
+        display.figure_.colorbar(cs, ax=ax, label=_ylabel(c))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        display.deciles_vlines_[i] = _rug(ax, deciles.get(fx), "x") + _rug(ax, deciles.get(fy), "y")
+        ax.set_xlabel(fx)
+        ax.set_ylabel(fy)
+    elif cx and cy:
+        im = ax.imshow(z.T, origin="lower", aspect="auto", cmap="viridis")
+        for a in range(z.shape[0]):
+            for b in range(z.shape[1]):
+                ax.text(a, b, label(z[a, b]), ha="center", va="center", fontsize=7, color="w")
+        ax.set_xticks(range(len(gx)), [label(v) for v in gx], rotation=45, ha="right")
+        ax.set_yticks(range(len(gy)), [label(v) for v in gy])
+        display.images_[i] = im
+        display.figure_.colorbar(im, ax=ax, label=_ylabel(c))
+        ax.set_xlabel(fx)
+        ax.set_ylabel(fy)
+    else:  # one categorical: a line per level against the numeric feature
+        if cx:
+            num_name, num, levels, zz = fy, np.asarray(gy, dtype=float), gx, z
+        else:
+            num_name, num, levels, zz = fx, np.asarray(gx, dtype=float), gy, z.T
+        lines = []
+        for k, level in enumerate(levels):
+            (line,) = ax.plot(num, zz[k], linewidth=1.6, label=label(level))
+            lines.append(line)
+        display.lines_[i] = lines
+        display.deciles_vlines_[i] = _rug(ax, deciles.get(num_name), "x")
+        ax.set_xlabel(num_name)
+        ax.set_ylabel(_ylabel(c))
+        ax.legend(
+            title=fx if cx else fy,
+            fontsize="small",
+            title_fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0,
+        )
+    title = _title(c)
+    if c.h2 is not None and np.isfinite(c.h2):
+        title = (title + "  " if title else "") + f"H² = {c.h2:.3f}"
+    if title:
+        ax.set_title(title)

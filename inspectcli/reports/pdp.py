@@ -1,0 +1,238 @@
+"""From engine results to what a user reads: curves per (features, target), JSON, CSV, table.
+
+Post-processing that scikit-learn leaves to its display lives here: centring (curves start at 0),
+the choice of ICE lines kept, H² for pairs and the PD-based ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from inspectcli.engines.interaction import h_squared, pd_variability
+from inspectcli.engines.partial_dependence import PDPResult
+from inspectcli.render import fmt, label, sparkline
+from inspectcli.results import csv_bytes
+
+
+@dataclass
+class PDPCurve:
+    """One (feature set, target): what the JSON entry, the table row and a plot panel show."""
+
+    features: tuple[str, ...]
+    categorical: tuple[bool, ...]
+    target: Any
+    method: str
+    engine: str
+    response_method: str
+    grid: list[np.ndarray]
+    average: np.ndarray | None  # grid shape
+    individual: np.ndarray | None  # (n_lines, *grid shape)
+    rows: np.ndarray | None  # data row of each ICE line
+    centered: bool = False
+    h2: float | None = None
+    variability: float | None = None
+    rank: int | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.features)
+
+    @property
+    def name(self) -> str:
+        return " × ".join(self.features)
+
+
+def build_curves(
+    results: Sequence[PDPResult],
+    *,
+    centered: bool = False,
+    ice_rows: np.ndarray | None = None,
+    row_ids: np.ndarray | None = None,
+    helpers: Mapping[tuple[str, ...], PDPResult] | None = None,
+    rank: bool = False,
+) -> list[PDPCurve]:
+    """One curve per (result, target).
+
+    Parameters
+    ----------
+    results : engine results, in output order.
+    centered : subtract each curve's value at the first grid point (grid corner for pairs).
+    ice_rows : positions (among the rows used) of the ICE lines to keep; None keeps all.
+    row_ids : data-file row number of each row used (after any subsample).
+    helpers : one-way results on a pair's grid axes, keyed by (feature,), used for H².
+    rank : number curves by PD variability (Greenwell et al.), most variable first.
+    """
+    helpers = helpers or {}
+    curves: list[PDPCurve] = []
+    for res in results:
+        for t, target in enumerate(res.targets):
+            avg = None if res.average is None else np.asarray(res.average[t], dtype=float)
+            ind = None
+            rows = None
+            if res.individual is not None:
+                ind = np.asarray(res.individual[t], dtype=float)
+                positions = np.arange(ind.shape[0]) if ice_rows is None else np.asarray(ice_rows)
+                ind = ind[positions]
+                rows = positions if row_ids is None else np.asarray(row_ids)[positions]
+            curve = PDPCurve(
+                features=res.features,
+                categorical=res.categorical,
+                target=target,
+                method=res.method,
+                engine=res.engine,
+                response_method=res.response_method,
+                grid=list(res.grid_values),
+                average=avg,
+                individual=ind,
+                rows=rows,
+                centered=centered,
+            )
+            if avg is not None and len(res.features) == 1:
+                curve.variability = pd_variability(avg, res.categorical[0])
+            if len(res.features) == 2 and avg is not None:
+                a = helpers.get((res.features[0],))
+                b = helpers.get((res.features[1],))
+                if a is not None and b is not None and a.average is not None and b.average is not None:
+                    curve.h2 = h_squared(avg, a.average[t], b.average[t])
+            if centered:
+                _center(curve)
+            curves.append(curve)
+    if rank:
+        one_way = [c for c in curves if c.variability is not None]
+        for i, c in enumerate(sorted(one_way, key=lambda c: -c.variability)):  # type: ignore[operator]
+            c.rank = i + 1
+    return curves
+
+
+def _center(curve: PDPCurve) -> None:
+    corner = (0,) * curve.ndim
+    if curve.average is not None:
+        curve.average = curve.average - curve.average[corner]
+    if curve.individual is not None:
+        firsts = curve.individual[(slice(None), *corner)]
+        curve.individual = curve.individual - firsts.reshape((-1,) + (1,) * curve.ndim)
+
+
+def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
+    """The ``results`` list of pdp.json."""
+    out = []
+    for c in curves:
+        entry: dict[str, Any] = {
+            "features": list(c.features),
+            "categorical": list(c.categorical),
+            "target": c.target,
+            "method": c.method,
+            "engine": c.engine,
+            "response_method": c.response_method,
+            "grid": [g.tolist() for g in c.grid],
+            "average": None if c.average is None else c.average.tolist(),
+        }
+        if c.individual is not None:
+            entry["individual"] = c.individual.tolist()
+            entry["rows"] = [int(r) for r in c.rows] if c.rows is not None else None
+        if c.variability is not None:
+            entry["variability"] = c.variability
+        if c.rank is not None:
+            entry["rank"] = c.rank
+        if c.ndim == 2:
+            entry["h2"] = c.h2
+        out.append(entry)
+    return out
+
+
+def csv_data(curves: Sequence[PDPCurve]) -> bytes:
+    """Tidy long CSV: one row per (features, target, grid point[, ICE row])."""
+    dims = max((c.ndim for c in curves), default=1)
+    header = ["features", "target", *[f"grid_{i + 1}" for i in range(dims)], "kind", "row", "value"]
+
+    def rows() -> Any:
+        for c in curves:
+            name = "|".join(c.features)
+            points = list(np.ndindex(*[len(g) for g in c.grid]))
+            values = [[c.grid[d][p[d]] for d in range(c.ndim)] + [""] * (dims - c.ndim) for p in points]
+            if c.average is not None:
+                for p, vals in zip(points, values):
+                    yield [name, _target(c.target), *[_cell(v) for v in vals], "average", "", c.average[p]]
+            if c.individual is not None:
+                for line, row in enumerate(c.rows if c.rows is not None else range(len(c.individual))):
+                    for p, vals in zip(points, values):
+                        yield [
+                            name,
+                            _target(c.target),
+                            *[_cell(v) for v in vals],
+                            "individual",
+                            int(row),
+                            c.individual[(line, *p)],
+                        ]
+
+    return csv_bytes(header, rows())
+
+
+def _target(t: Any) -> Any:
+    return "" if t is None else t
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def table(curves: Sequence[PDPCurve], *, title: str = "partial dependence") -> Table:
+    """One row per curve: grid span, PD min / max / range, a sparkline, H² or rank."""
+    t = Table(title=title, title_justify="left")
+    show_target = any(c.target is not None for c in curves)
+    t.add_column("feature(s)", style="bold")
+    if show_target:
+        t.add_column("target")
+    t.add_column("grid")
+    t.add_column("PD min", justify="right")
+    t.add_column("PD max", justify="right")
+    t.add_column("range", justify="right")
+    t.add_column("curve")
+    extra = any(c.h2 is not None or c.rank is not None for c in curves)
+    if extra:
+        t.add_column("rank / H²", justify="right")
+    order = (
+        sorted(curves, key=lambda c: (c.rank is None, c.rank or 0)) if any(c.rank for c in curves) else curves
+    )
+    for c in order:
+        values = (
+            c.average
+            if c.average is not None
+            else (c.individual.mean(axis=0) if c.individual is not None else None)
+        )
+        if values is None:
+            continue
+        if c.ndim == 1:
+            g = c.grid[0]
+            span = f"{len(g)} levels" if c.categorical[0] else f"{label(g[0])} … {label(g[-1])} ({len(g)})"
+            curve = sparkline(values)
+        else:
+            span = " × ".join(str(len(g)) for g in c.grid)
+            curve = ""
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        cells = [c.name]
+        if show_target:
+            cells.append("" if c.target is None else str(c.target))
+        cells += [span, fmt(lo), fmt(hi), fmt(hi - lo), curve]
+        if extra:
+            cells.append(
+                f"#{c.rank}" if c.rank is not None else (f"H²={fmt(c.h2, 3)}" if c.h2 is not None else "")
+            )
+        t.add_row(*cells)
+    return t
+
+
+def spread(curves: Sequence[PDPCurve], features: Sequence[str], target: Any = None) -> float:
+    """max − min of a curve's average (for --fail-if range(feature))."""
+    for c in curves:
+        match = list(c.features) == list(features) and (target is None or c.target == target)
+        if match and c.average is not None:
+            return float(np.nanmax(c.average) - np.nanmin(c.average))
+    raise KeyError(features)
