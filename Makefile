@@ -9,7 +9,7 @@ OUT    ?= demo_output
 INSPECT := $(BIN)/inspect
 PYTEST_ARGS ?=
 
-.PHONY: all venv models demo test lint format bench bench-quick clean
+.PHONY: all venv models demo images test lint format bench bench-quick clean
 
 all: test
 
@@ -37,7 +37,9 @@ demo: $(MODELS)
 	$(INSPECT) info sample_models/friedman_hgb.joblib sample_models/friedman.parquet --target y
 	@echo "== inspect pdp =="
 	$(INSPECT) pdp sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
-		-f bmi -f s5 -f bp -f age --pair bmi,s5 --kind both --ice-lines 100 --out $(OUT)/diabetes
+		-f bmi -f s5 -f bp -f age --kind both --ice-lines 100 --centered --out $(OUT)/diabetes-ice
+	$(INSPECT) pdp sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
+		--rank --pair bmi,s5 --out $(OUT)/diabetes
 	$(INSPECT) pdp sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
 		-f hour -f temp -f season -f weekday --pair hour,weekday --out $(OUT)/bikes
 	$(INSPECT) pdp sample_models/wine_rf.skops sample_models/wine.parquet --target target \
@@ -45,6 +47,8 @@ demo: $(MODELS)
 	@echo "== inspect importance =="
 	$(INSPECT) importance sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet \
 		--target target --n-repeats 10 --cluster-threshold 0.5 --out $(OUT)/diabetes
+	$(INSPECT) importance sample_models/wine_rf.skops sample_models/wine.parquet --target target \
+		--trust sklearn.tree._tree.Tree --n-repeats 10 --scoring accuracy --scoring neg_log_loss --out $(OUT)/wine
 	$(INSPECT) importance sample_models/cancer_logreg.joblib sample_models/cancer.csv \
 		--target target --n-repeats 10 --scoring accuracy --scoring roc_auc \
 		--cluster-threshold 0.3 --top 15 --out $(OUT)/cancer
@@ -52,6 +56,14 @@ demo: $(MODELS)
 		--target count --n-repeats 5 --max-samples 5000 --group calendar=season,weekday \
 		--out $(OUT)/bikes
 	@echo "results and plots written under $(OUT)/"
+
+# Refresh the README's pictures from a demo run.
+images: demo
+	mkdir -p docs/images
+	cp $(OUT)/bikes/pdp.png docs/images/pdp_bikes.png
+	cp $(OUT)/diabetes-ice/pdp.png docs/images/pdp_diabetes_ice.png
+	cp $(OUT)/wine/importance.png docs/images/importance_wine.png
+	cp $(OUT)/diabetes/correlation.png docs/images/correlation_diabetes.png
 
 test: $(MODELS)
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)

@@ -76,7 +76,8 @@ class ComputationError(InspectError):
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """Names among ``choices`` that look like ``name`` (for 'did you mean' hints)."""
     choices = [str(c) for c in choices]
-    found = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
+    cutoff = 0.5 if len(name) <= 4 else 0.6
+    found = difflib.get_close_matches(name, choices, n=n, cutoff=cutoff)
     if not found:
         lowered = {c.lower(): c for c in choices}
         found = [lowered[m] for m in difflib.get_close_matches(name.lower(), lowered, n=n)]

@@ -217,3 +217,61 @@ def response_methods(estimator: Any) -> list[str]:
         for m in ("predict", "predict_proba", "decision_function", "predict_log_proba")
         if hasattr(estimator, m)
     ]
+
+
+#: Final estimators whose prediction for a row never depends on the other rows in the call:
+#: tree traversals summed in a fixed order. BLAS-based models (linear, SVM, KNN, MLP) can round
+#: a row differently (by an ulp) depending on its position in the batch.
+ROW_EXACT_ESTIMATORS = (
+    "DecisionTreeRegressor",
+    "DecisionTreeClassifier",
+    "ExtraTreeRegressor",
+    "ExtraTreeClassifier",
+    "RandomForestRegressor",
+    "RandomForestClassifier",
+    "ExtraTreesRegressor",
+    "ExtraTreesClassifier",
+    "GradientBoostingRegressor",
+    "GradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
+    "HistGradientBoostingClassifier",
+)
+#: Transformers that work element by element or column by column without BLAS.
+ROW_EXACT_TRANSFORMERS = (
+    "StandardScaler",
+    "MinMaxScaler",
+    "MaxAbsScaler",
+    "RobustScaler",
+    "OneHotEncoder",
+    "OrdinalEncoder",
+    "SimpleImputer",
+    "MissingIndicator",
+    "KBinsDiscretizer",
+)
+
+
+def _row_exact_transformer(obj: Any) -> bool:
+    if obj in ("passthrough", "drop", None):
+        return True
+    name = type(obj).__name__
+    if name == "ColumnTransformer":
+        return all(_row_exact_transformer(t) for _, t, _ in getattr(obj, "transformers_", []))
+    if name == "Pipeline":
+        return all(_row_exact_transformer(s) for _, s in obj.steps)
+    if name == "FeatureUnion":
+        return all(_row_exact_transformer(t) for _, t in obj.transformer_list)
+    if name == "FunctionTransformer" and getattr(obj, "func", None) is None:
+        return True  # identity, e.g. a ColumnTransformer's remainder="passthrough"
+    return name in ROW_EXACT_TRANSFORMERS and type(obj).__module__.startswith("sklearn.")
+
+
+def row_exact(estimator: Any) -> bool:
+    """True when stacking rows into one call gives every row bit-identical predictions.
+
+    Then predictions of stacked copies can stand in for separate calls with no change at all.
+    """
+    steps = estimator.steps if type(estimator).__name__ == "Pipeline" else [(None, estimator)]
+    *pre, (_, final) = steps
+    if type(final).__name__ not in ROW_EXACT_ESTIMATORS or not type(final).__module__.startswith("sklearn."):
+        return False
+    return all(_row_exact_transformer(s) for _, s in pre)

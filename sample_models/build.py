@@ -54,9 +54,7 @@ def build_diabetes(out: Path) -> None:
 def build_cancer(out: Path) -> None:
     data = load_breast_cancer(as_frame=True)
     X, y = data.data, data.target
-    model = Pipeline(
-        [("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=1000))]
-    ).fit(X, y)
+    model = Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=1000))]).fit(X, y)
     joblib.dump(model, out / "cancer_logreg.joblib")
     X.assign(target=y).to_csv(out / "cancer.csv", index=False)
 
@@ -87,9 +85,7 @@ def make_bikes(n_rows: int = 20_000, seed: int = 0) -> pd.DataFrame:
         "fall": [0.45, 0.35, 0.20, 0.00],
     }
     weather = np.array([rng.choice(WEATHERS, p=p_weather[s]) for s in season])
-    humidity = np.clip(
-        55 + 20 * np.isin(weather, ["rain", "snow"]) + rng.normal(0, 12, n_rows), 5, 100
-    )
+    humidity = np.clip(55 + 20 * np.isin(weather, ["rain", "snow"]) + rng.normal(0, 12, n_rows), 5, 100)
     windspeed = np.clip(rng.gamma(2.0, 6.0, n_rows), 0, 60)
 
     workday = ~np.isin(weekday, ["sat", "sun"])
@@ -106,11 +102,9 @@ def make_bikes(n_rows: int = 20_000, seed: int = 0) -> pd.DataFrame:
     season_effect = np.select(
         [season == "winter", season == "spring", season == "summer"], [0.7, 1.0, 1.1], 1.0
     )
-    rate = (
-        20
-        + daily * night * temp_effect * weather_effect * season_effect
-        * (1 - 0.004 * (humidity - 50)) * (1 - 0.006 * windspeed)
-    )
+    rate = 20 + daily * night * temp_effect * weather_effect * season_effect * (
+        1 - 0.004 * (humidity - 50)
+    ) * (1 - 0.006 * windspeed)
     count = rng.poisson(np.clip(rate, 1, None)).astype(float)
     return pd.DataFrame(
         {

@@ -35,7 +35,7 @@ from inspectcli.engines.frames import assemble, column, take
 from inspectcli.engines.parallel import effective_n_jobs, run_tasks
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import ComputationError, UsageError, closest, shorten
-from inspectcli.introspect import final_estimator
+from inspectcli.introspect import final_estimator, row_exact
 
 RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
 
@@ -394,7 +394,11 @@ def permutation_importance(
     memory_budget, n_jobs, backend, scheduler, progress :
         See engines/batching.py and engines/parallel.py.
     engine : {"auto", "batched", "sequential"}
-        "sequential" predicts once per repeat, as scikit-learn does (same numbers).
+        "batched" stacks the repeats of a feature into few prediction calls; "sequential" predicts
+        once per repeat, as scikit-learn does. "auto" stacks when the model's predictions are
+        row-exact (tree models behind element-wise transformers: bit-identical results), and
+        predicts per repeat otherwise (BLAS-based models may round a row differently by an ulp
+        depending on its position in a batch).
 
     Returns
     -------
@@ -432,7 +436,10 @@ def permutation_importance(
     except Exception as exc:
         raise _scoring_error(exc, scorer_names, estimator) from exc
     methods: tuple[str, ...] | None = tuple(recorder.called)
-    if recorder.opaque or not methods or engine == "sequential":
+    # Stack copies only when it cannot change a single bit of any prediction (engine="auto"),
+    # or when asked to (engine="batched": BLAS-based models may then differ by an ulp).
+    stack = engine == "batched" or (engine == "auto" and row_exact(estimator))
+    if recorder.opaque or not methods or not stack:
         methods = None
     used_engine = "batched" if methods is not None else "sequential"
 
@@ -535,6 +542,7 @@ def _task(
 
 def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exception:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.replace(_Recorder.__name__, type(estimator).__name__)
     kind = "classifier" if is_classifier(estimator) else "regressor"
     if isinstance(exc, (ValueError, AttributeError, TypeError)) and any(
         key in text
@@ -546,6 +554,7 @@ def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exce
             "response_method",
             "Target is multiclass",
             "has no attribute",
+            "none of the following attributes",
             "not supported",
             "format is not supported",
         )
