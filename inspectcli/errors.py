@@ -10,6 +10,8 @@ class carries the process exit code the CLI maps it to (documented in the README
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -92,10 +94,41 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return " (did you mean " + " or ".join(repr(f) for f in found) + "?)"
 
 
+def clip(name: object, width: int = 60) -> str:
+    """A name cut to ``width`` characters ('feature_xxxx…' + its length) for one-line messages."""
+    text = str(name)
+    if len(text) <= width:
+        return text
+    return f"{text[: width - 1]}…({len(text)} chars)"
+
+
 def shorten(items: Iterable[object], limit: int = 8) -> str:
     """'a, b, c, … (+12 more)' for listing names in one line."""
-    items = [str(i) for i in items]
+    items = [clip(i) for i in items]
     shown = ", ".join(repr(i) for i in items[:limit])
     if len(items) > limit:
         shown += f", … (+{len(items) - limit} more)"
     return shown
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def raised_in_our_code(exc: BaseException) -> bool:
+    """True when ``exc`` was raised by inspectcli's own code (a bug to report), not by the model.
+
+    Looks at the innermost frame of the traceback; for an exception re-raised from a joblib /
+    loky worker, at the innermost frame of the worker's traceback (kept as text in the cause).
+    Engines use it to blame the estimator only for the estimator's errors.
+    """
+    last = None
+    tb = exc.__traceback__
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    remote = getattr(exc.__cause__, "tb", None)
+    if isinstance(remote, str):
+        files = re.findall(r'File "([^"]+)"', remote)
+        if files:
+            last = files[-1]
+    return last is not None and os.path.abspath(last).startswith(_PACKAGE_DIR)

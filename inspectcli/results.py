@@ -153,13 +153,13 @@ def check_out_dir(out: str | os.PathLike[str]) -> Path:
     if probe.exists() and not probe.is_dir():
         raise UsageError(f"--out '{out}': '{probe}' is a file", "choose another directory")
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"--out '{out}' is not writable ('{probe}')", "choose a directory you can write to")
+        where = "" if probe == p else f" ('{probe}')"
+        raise UsageError(f"--out '{out}' is not writable{where}", "choose a directory you can write to")
     return p
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
+def _stage(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file next to ``path``; return its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -167,28 +167,63 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except BaseException:
+        _discard([tmp])
+        raise
+    return tmp
+
+
+def _discard(temps: Iterable[str]) -> None:
+    for tmp in temps:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    path = Path(path)
+    tmp = _stage(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _discard([tmp])
         raise
 
 
 def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list[Path]:
-    """Write every rendered file into ``out`` (created if needed); returns the paths written."""
+    """Write every rendered file into ``out`` (created if needed); returns the paths written.
+
+    All files are first written to temporary names in ``out``; only when every one of them is
+    complete are they renamed over the old files. A failure (disk full, permissions, Ctrl-C)
+    before that point removes the temporary files and leaves the previous results as they were.
+    """
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create --out directory '{out}': {exc.strerror}") from exc
-    written = []
-    for name, data in files.items():
-        target = out / name
-        try:
-            atomic_write(target, data)
-        except PermissionError as exc:
-            raise UsageError(f"cannot write '{target}': permission denied", "choose another --out") from exc
-        written.append(target)
-    return written
+        raise UsageError(
+            f"cannot create --out directory '{out}': {exc.strerror}", "choose another --out"
+        ) from exc
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, data in files.items():
+            target = out / name
+            try:
+                staged.append((_stage(target, data), target))
+            except PermissionError as exc:
+                raise UsageError(
+                    f"cannot write '{target}': permission denied", "choose another --out"
+                ) from exc
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write '{target}': {exc.strerror or exc}",
+                    "free some space or choose another --out",
+                ) from exc
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        _discard(tmp for tmp, _ in staged)
+        raise
+    return [target for _, target in staged]

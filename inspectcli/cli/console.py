@@ -62,7 +62,7 @@ class UI:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[dim]note:[/dim] {escape(message)}")
+            self.err.print(f"[dim]note:[/dim] {escape(message)}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if self.verbose and not self.quiet:
@@ -70,7 +70,7 @@ class UI:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+            self.err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
 
     def error(self, message: str) -> None:
         self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)

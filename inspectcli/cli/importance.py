@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from inspectcli.cli import options as o
@@ -16,10 +15,9 @@ from inspectcli.cli.console import UI
 from inspectcli.cli.pdp import split_names
 from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.parallel import check_backend
-from inspectcli.errors import UsageError, ValidationError, shorten
-from inspectcli.introspect import task_of
+from inspectcli.errors import UsageError
 from inspectcli.loading.data import load_dataset
-from inspectcli.loading.match import check_predicts, prepare
+from inspectcli.loading.match import check_predicts, check_target, prepare
 from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
 
 IMP = "Permutation importance"
@@ -46,33 +44,9 @@ def parse_groups(values: list[str] | None) -> dict[str, list[str]]:
         if not name:
             raise UsageError(f"--group '{item}' has no name", "e.g. --group weather=temp,humidity")
         if name in groups:
-            raise UsageError(f"--group '{name}' is given twice")
+            raise UsageError(f"--group '{name}' is given twice", "give each group once")
         groups[name] = [c.strip() for c in cols.split(",") if c.strip()]
     return groups
-
-
-def check_target_classes(estimator: Any, y: np.ndarray, where: str, target: str) -> np.ndarray:
-    """A classifier's target must hold its classes; text digits are read as its integer classes."""
-    task = task_of(estimator)
-    if not task.is_classifier or task.classes is None:
-        return y
-    classes = task.classes
-    values = np.asarray(y)
-    if values.dtype.kind in "OUT" and all(isinstance(c, (int, np.integer)) for c in classes):
-        try:
-            values = values.astype(np.int64)
-        except (TypeError, ValueError):
-            pass
-    seen = set(classes)
-    unknown = sorted({v for v in values.tolist() if v not in seen}, key=str)
-    if unknown:
-        n_bad = int(sum(v not in seen for v in values.tolist()))
-        raise ValidationError(
-            f"target column '{target}' in '{where}' holds {len(unknown)} class(es) the model never saw: "
-            f"{shorten(unknown, 5)} ({n_bad} rows)",
-            f"the model's classes are {shorten(classes, 10)}; drop those rows or check the target column",
-        )
-    return values
 
 
 def register(app: typer.Typer) -> None:
@@ -172,9 +146,9 @@ def register(app: typer.Typer) -> None:
         budget = parse_memory(memory_budget)
         seed = parse_random_state(random_state)
         if n_repeats < 1:
-            raise UsageError(f"--n-repeats {n_repeats} must be at least 1")
+            raise UsageError(f"--n-repeats {n_repeats} must be at least 1", "e.g. --n-repeats 5")
         if top is not None and top < 1:
-            raise UsageError(f"--top {top} must be at least 1")
+            raise UsageError(f"--top {top} must be at least 1", "e.g. --top 10")
         ms = parse_max_samples(max_samples)
         groups = parse_groups(group)
         scorers = split_names(scoring) or None
@@ -206,7 +180,7 @@ def register(app: typer.Typer) -> None:
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
-        y = check_target_classes(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
+        y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
 
         clustering = None
         if cluster_threshold is not None:
@@ -255,7 +229,7 @@ def register(app: typer.Typer) -> None:
                 ui.note(note)
             cmp_prep = prepare(est, cmp_data, target=prep.target, sample_weight=sample_weight)
             check_predicts(est, cmp_prep, cmp_data.name)
-            cmp_y = check_target_classes(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
+            cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
             cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight, cmp_data.name)
 
         impurity = None

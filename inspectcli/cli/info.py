@@ -229,4 +229,7 @@ def register(app: typer.Typer) -> None:
         if problem is not None:
             raise problem
         if data_facts is not None and data_facts["missing"]:
-            raise ValidationError(f"'{data}' lacks columns the model expects: {data_facts['missing']}")
+            raise ValidationError(
+                f"'{data}' lacks columns the model expects: {data_facts['missing']}",
+                "give data with the columns the model was trained on",
+            )

@@ -18,6 +18,7 @@ ModelArg = Annotated[
         show_default=False,
         dir_okay=True,
         exists=False,
+        readable=False,  # the loader checks, and says what to do
     ),
 ]
 DataArg = Annotated[

@@ -62,12 +62,30 @@ def parse_count_or_fraction(text: str | None, option: str, n: int) -> int | None
     except ValueError as exc:
         raise UsageError(f"{option} '{text}' is not a number", "give a row count or a fraction") from exc
     if value <= 0:
-        raise UsageError(f"{option} {text} must be positive")
+        raise UsageError(f"{option} {text} must be positive", "give a row count or a fraction")
     if "." in text or "e" in text.lower():
         if value > 1:
-            raise UsageError(f"{option} {text}: a fraction must be at most 1")
+            raise UsageError(f"{option} {text}: a fraction must be at most 1", "e.g. 0.5, or a row count")
         return max(1, int(value * n))
     return min(int(value), n)
+
+
+def _column(X: Any, names: list[str], name: str) -> Any:
+    return X[name] if hasattr(X, "columns") else X[:, names.index(name)]
+
+
+def _skip_feature(ui: UI, name: str, column: Any) -> bool:
+    """When every feature is asked for implicitly, leave out those without a curve (with a note)."""
+    values = pd.Series(np.asarray(column, dtype=object)).dropna()
+    try:
+        n_distinct = values.nunique()
+    except TypeError:
+        return False
+    if n_distinct >= 2:
+        return False
+    what = "only missing values" if n_distinct == 0 else f"constant ({values.iloc[0]!r})"
+    ui.note(f"skipping feature '{name}': {what}, so it has no partial dependence curve")
+    return True
 
 
 def register(app: typer.Typer) -> None:
@@ -203,7 +221,7 @@ def register(app: typer.Typer) -> None:
         seed = parse_random_state(random_state)
         pct = parse_percentiles(percentiles)
         if ice_lines is not None and ice_lines < 1:
-            raise UsageError(f"--ice-lines {ice_lines} must be at least 1")
+            raise UsageError(f"--ice-lines {ice_lines} must be at least 1", "e.g. --ice-lines 100")
         gates = None
         if fail_if:
             from inspectcli.gates import parse_conditions
@@ -244,8 +262,14 @@ def register(app: typer.Typer) -> None:
         one_way = [check_name(f, "--features") for f in split_names(features)]
         pairs = [tuple(check_name(f, "--pair") for f in p) for p in parse_pairs(pair)]
         if not one_way and not pairs:
-            one_way = list(names)
-            ui.note(f"no -f/--features given: computing all {len(names)} features")
+            one_way = [f for f in names if not _skip_feature(ui, f, _column(prep.X, names, f))]
+            if not one_way:
+                raise UsageError(
+                    f"every feature of '{inputs.data.name}' is constant or missing: no partial dependence "
+                    "to compute",
+                    "give data whose features vary",
+                )
+            ui.note(f"no -f/--features given: computing all {len(one_way)} features")
         one_way = list(dict.fromkeys(one_way))
         cats = [check_name(c, "--categorical") for c in split_names(categorical)]
         custom: dict[str, np.ndarray] = {}
@@ -261,7 +285,7 @@ def register(app: typer.Typer) -> None:
         n_sub = parse_count_or_fraction(subsample, "--subsample", prep.n_rows)
         if n_sub is not None and n_sub < prep.n_rows:
             if n_sub < 2:
-                raise UsageError(f"--subsample {subsample} leaves fewer than 2 rows")
+                raise UsageError(f"--subsample {subsample} leaves fewer than 2 rows", "ask for more rows")
             row_ids = np.sort(np.random.RandomState(seed).choice(prep.n_rows, size=n_sub, replace=False))
             X = X.iloc[row_ids] if hasattr(X, "iloc") else X[row_ids]
             sw = sw[row_ids] if sw is not None else None

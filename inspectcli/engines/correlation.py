@@ -87,8 +87,9 @@ def spearman_clusters(X: Any, feature_names: list[str], threshold: float) -> Clu
             corr = frame[numeric].astype(float).corr(method="spearman").to_numpy()
         else:
             corr = np.asarray(spearmanr(values).correlation, dtype=float)
-            if corr.ndim == 0:  # two features: scipy returns the coefficient
-                corr = np.array([[1.0, float(corr)], [float(corr), 1.0]])
+            if corr.ndim == 0:  # two features, or every column constant: scipy returns one number
+                k = len(numeric)
+                corr = np.full((k, k), float(corr))
     corr = np.nan_to_num(corr, nan=0.0)  # constant columns correlate with nothing
     corr = (corr + corr.T) / 2
     np.fill_diagonal(corr, 1.0)

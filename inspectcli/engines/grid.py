@@ -26,10 +26,14 @@ def check_grid_options(percentiles: Sequence[float], grid_resolution: int) -> tu
     lo, hi = float(percentiles[0]), float(percentiles[1])
     if not (0 <= lo <= 1 and 0 <= hi <= 1):
         raise UsageError(f"--percentiles {lo},{hi} must lie in [0, 1]", "e.g. 0.05,0.95")
-    if lo >= hi:
+    if lo == hi:
+        raise UsageError(f"--percentiles {lo},{hi} span nothing: LO must be below HI", "e.g. 0.05,0.95")
+    if lo > hi:
         raise UsageError(f"--percentiles {lo},{hi} are out of order: LO must be below HI", f"try {hi},{lo}")
     if grid_resolution <= 1:
-        raise UsageError(f"--grid-resolution {grid_resolution} must be at least 2")
+        raise UsageError(
+            f"--grid-resolution {grid_resolution} must be at least 2", "e.g. --grid-resolution 20"
+        )
     return lo, hi
 
 
@@ -47,6 +51,11 @@ def _values(column: Any) -> np.ndarray:
     if isinstance(column, (pd.Series, pd.Index)):
         return column.to_numpy()
     return np.asarray(column)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (so messages read 3, not np.int64(3))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _drop_missing(values: np.ndarray) -> np.ndarray:
@@ -77,7 +86,10 @@ def parse_custom_values(text: str, column: Any, name: str) -> np.ndarray:
         try:
             return np.asarray([table[p.lower()] for p in parts], dtype=bool)
         except KeyError as exc:
-            raise UsageError(f"--values {name}: {exc} is not true/false") from exc
+            raise UsageError(
+                f"--values {name}: {exc} is not true/false",
+                f"'{name}' is a true/false column: e.g. {name}=true,false",
+            ) from exc
     if dtype is not None and pd.api.types.is_numeric_dtype(dtype):
         try:
             return np.asarray([float(p) for p in parts], dtype=float)
@@ -124,7 +136,7 @@ def feature_grid(
         raise UsageError(f"feature '{name}' has only missing values", "choose another feature")
     if uniques.size == 1:
         raise UsageError(
-            f"feature '{name}' is constant (every row is {uniques[0]!r}): its partial dependence "
+            f"feature '{name}' is constant (every row is {_plain(uniques[0])!r}): its partial dependence "
             "would be a single point",
             f"choose another feature, or give a grid with --values {name}=v1,v2,…",
         )
@@ -137,7 +149,7 @@ def feature_grid(
     if np.allclose(emp[0], emp[1]):
         raise UsageError(
             f"percentiles {percentiles[0]},{percentiles[1]} of '{name}' are the same value "
-            f"({emp[0]!r}), so no grid can be built",
+            f"({_plain(emp[0])!r}), so no grid can be built",
             "widen --percentiles (e.g. 0,1) or give --values",
         )
     return np.linspace(emp[0], emp[1], num=grid_resolution, endpoint=True)

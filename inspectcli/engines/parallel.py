@@ -29,7 +29,7 @@ def effective_n_jobs(n_jobs: int | None) -> int:
 
 def check_backend(backend: str, scheduler: str | None) -> None:
     if backend not in BACKENDS:
-        raise UsageError(f"--backend '{backend}' is not one of {', '.join(BACKENDS)}")
+        raise UsageError(f"--backend '{backend}' is not one of {', '.join(BACKENDS)}", "choose one of them")
     if scheduler and backend != "dask":
         raise UsageError("--scheduler only applies with --backend dask", "add --backend dask")
     if backend == "dask":

@@ -29,7 +29,7 @@ from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid,
 from inspectcli.engines.parallel import effective_n_jobs, run_tasks
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
-from inspectcli.errors import ComputationError, UsageError, did_you_mean
+from inspectcli.errors import ComputationError, UsageError, did_you_mean, raised_in_our_code
 from inspectcli.introspect import auto_method, supports_recursion, task_of
 
 KINDS = ("average", "individual", "both")
@@ -157,9 +157,9 @@ def partial_dependence(
     list of PDPResult, one per feature set, in the order given.
     """
     if kind not in KINDS:
-        raise UsageError(f"--kind '{kind}' is not one of {', '.join(KINDS)}")
+        raise UsageError(f"--kind '{kind}' is not one of {', '.join(KINDS)}", "choose one of them")
     if method not in METHODS:
-        raise UsageError(f"--method '{method}' is not one of {', '.join(METHODS)}")
+        raise UsageError(f"--method '{method}' is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     percentiles = check_grid_options(percentiles, grid_resolution)
@@ -212,10 +212,13 @@ def partial_dependence(
     sets = []
     for spec in _as_sets(features):
         if not spec:
-            raise UsageError("an empty feature set was given")
+            raise UsageError("an empty feature set was given", "name at least one feature")
         idx = tuple(resolve_feature(s, names) for s in spec)
         if len(set(idx)) != len(idx):
-            raise UsageError(f"feature set {spec} names a feature twice")
+            raise UsageError(
+                f"feature set {', '.join(map(str, spec))} names a feature twice",
+                "give --pair two different features",
+            )
         sets.append(idx)
     if not sets:
         raise UsageError("no features given", "name at least one with -f/--features")
@@ -365,7 +368,7 @@ def _recursion(
             targets = tuple(keep)
     else:
         if classes:
-            raise UsageError("--class applies to classifiers; this model is a regressor")
+            raise UsageError("--class applies to classifiers; this model is a regressor", "leave out --class")
         targets = (None,) if average.shape[0] == 1 else tuple(range(average.shape[0]))
     return PDPResult(
         features=tuple(names[i] for i in idx),
@@ -415,7 +418,12 @@ def _tree_paths(
             max_bytes=memory_budget // 2,
         )
     except (ValueError, TypeError, IndexError) as exc:
-        raise ComputationError(f"the model failed while computing partial dependence: {exc}") from exc
+        if raised_in_our_code(exc):
+            raise
+        raise ComputationError(
+            f"the model failed while computing partial dependence: {exc}",
+            "this is the estimator's own error; try --method brute",
+        ) from exc
     average = np.moveaxis(response.select(avg_raw, leading=1), -1, 0)  # (k, G)
     average = average.reshape(response.n_targets, *shape)
     individual = None
@@ -496,14 +504,16 @@ def _batched(
     # Bytes per virtual row of the whole step (stack + predict), measured on the first set.
     idx0, grid0, X0 = work[0]
     total0 = len(grid0) * n
-    small, large = min(64, total0), min(512, total0)
+    small, large = min(64, max(1, total0 // 2)), min(512, total0)
 
     def probe(m: int) -> Any:
         return _predict_chunk(estimator, X0, idx0, grid0, response.method, response, 0, m)
 
     try:
-        bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if total0 > 1 else 64.0
+        bpr = measure_bytes_per_row(probe, small=small, large=large) if total0 > 1 else 64.0
     except Exception as exc:  # the model's own failure, on the very first batch
+        if raised_in_our_code(exc):
+            raise
         raise _compute_error(exc) from exc
     workers = 1 if backend != "dask" and effective_n_jobs(n_jobs) == 1 else effective_n_jobs(n_jobs)
     plan = plan_chunks(bpr, budget=memory_budget, n_workers=workers, align=n)
@@ -543,6 +553,8 @@ def _batched(
         except (UsageError, ComputationError):
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            if raised_in_our_code(exc):
+                raise
             raise _compute_error(exc) from exc
     for s in range(len(work)):
         ind = individuals[s]

@@ -34,7 +34,7 @@ from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per
 from inspectcli.engines.frames import assemble, column, take
 from inspectcli.engines.parallel import effective_n_jobs, run_tasks
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import ComputationError, UsageError, closest, shorten
+from inspectcli.errors import ComputationError, UsageError, closest, raised_in_our_code, shorten
 from inspectcli.introspect import final_estimator, row_exact
 
 RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
@@ -175,7 +175,7 @@ def check_scorer_names(names: Sequence[str]) -> None:
             )
     dupes = sorted({n for n in names if list(names).count(n) > 1})
     if dupes:
-        raise UsageError(f"scorer given twice: {', '.join(dupes)}")
+        raise UsageError(f"scorer given twice: {', '.join(dupes)}", "give each --scoring once")
 
 
 def build_scorer(
@@ -207,7 +207,7 @@ def build_scorer(
 
 def _resolve_max_samples(max_samples: float | int, n: int) -> int:
     if isinstance(max_samples, bool):
-        raise UsageError("--max-samples must be a number")
+        raise UsageError("--max-samples must be a number", "give a row count or a fraction")
     if isinstance(max_samples, numbers.Integral):
         if not 1 <= max_samples <= n:
             raise UsageError(
@@ -434,6 +434,8 @@ def permutation_importance(
     except (UsageError, ComputationError):
         raise
     except Exception as exc:
+        if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
+            raise
         raise _scoring_error(exc, scorer_names, estimator) from exc
     methods: tuple[str, ...] | None = tuple(recorder.called)
     # Stack copies only when it cannot change a single bit of any prediction (engine="auto"),
@@ -496,6 +498,8 @@ def permutation_importance(
     except (UsageError, ComputationError):
         raise
     except Exception as exc:
+        if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
+            raise
         raise _scoring_error(exc, scorer_names, estimator) from exc
 
     blocks = []

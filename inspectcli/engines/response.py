@@ -70,11 +70,15 @@ def resolve_response(
 ) -> Response:
     """The method and column selection for a brute-force PDP (scikit-learn's rules)."""
     if response_method not in RESPONSE_METHODS:
-        raise UsageError(f"--response-method '{response_method}' is not one of {', '.join(RESPONSE_METHODS)}")
+        raise UsageError(
+            f"--response-method '{response_method}' is not one of {', '.join(RESPONSE_METHODS)}",
+            "choose one of them, or leave it out",
+        )
     task = task_of(estimator)
     if task.kind == "multi-output classification":
         raise UsageError(
-            "multi-output classifiers are not supported by partial dependence (as in scikit-learn)"
+            "multi-output classifiers are not supported by partial dependence (as in scikit-learn)",
+            "inspect each output with a model fitted on it alone",
         )
     if is_regressor(estimator) or not is_classifier(estimator):
         if response_method != "auto":
@@ -97,7 +101,10 @@ def resolve_response(
         elif hasattr(estimator, "decision_function"):
             method = "decision_function"
         else:
-            raise UsageError("the classifier has neither predict_proba nor decision_function")
+            raise UsageError(
+                "the classifier has neither predict_proba nor decision_function",
+                "give a classifier with predict_proba (e.g. wrap it in CalibratedClassifierCV)",
+            )
     else:
         method = response_method
         if not hasattr(estimator, method):

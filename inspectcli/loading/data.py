@@ -161,7 +161,10 @@ def load_dataset(
             with gzip.open(p, "rb") as fh:
                 head = fh.read(SNIFF_BYTES)
         except (OSError, EOFError) as exc:
-            raise DataLoadError(f"data file '{path}' is a damaged gzip file ({exc})") from exc
+            raise DataLoadError(
+                f"data file '{path}' is a damaged gzip file ({exc})",
+                "compress it again, or give the uncompressed CSV",
+            ) from exc
     if sep is None and p.name.lower().endswith((".tsv", ".tsv.gz")):
         sep = "\t"
     frame, csv_notes = _read_csv(p, head, path, sep, encoding, decimal, gz=(kind == "csv.gz"))
@@ -198,7 +201,9 @@ def _read_parquet(p: Path, columns: Sequence[str] | None) -> tuple[pd.DataFrame,
         table = pf.read(columns=wanted)
         return table.to_pandas(), list(names)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataLoadError(f"cannot read Parquet file '{p}' ({exc})") from exc
+        raise DataLoadError(
+            f"cannot read Parquet file '{p}' ({exc})", "check that it was written completely"
+        ) from exc
 
 
 def _decode_sample(head: bytes, encoding: str, where: str) -> str:
@@ -246,7 +251,7 @@ def _read_csv(
         enc = "utf-16"
     text = _decode_sample(head, enc, where)
     if not text.strip():
-        raise DataLoadError(f"data '{where}' holds no table (only whitespace)")
+        raise DataLoadError(f"data '{where}' holds no table (only whitespace)", "give a header and rows")
     if sep is None:
         sep = _sniff_sep(text)
     header = next(csv.reader(io.StringIO(text), delimiter=sep), [])

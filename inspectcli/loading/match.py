@@ -21,10 +21,11 @@ from inspectcli.errors import (
     InspectError,
     UsageError,
     ValidationError,
+    clip,
     did_you_mean,
     shorten,
 )
-from inspectcli.introspect import categorical_inputs, expected_features, n_features_in
+from inspectcli.introspect import categorical_inputs, expected_features, n_features_in, task_of
 from inspectcli.loading.data import Dataset
 
 
@@ -87,7 +88,10 @@ def prepare(
     if sample_weight is not None and sample_weight not in frame.columns:
         raise _column_error(data, sample_weight, "--sample-weight")
     if target is not None and target == sample_weight:
-        raise UsageError(f"column '{target}' is given as both --target and --sample-weight")
+        raise UsageError(
+            f"column '{target}' is given as both --target and --sample-weight",
+            "the weights must be another column than the target",
+        )
 
     names = expected_features(estimator)
     reserved = {c for c in (target, sample_weight) if c is not None}
@@ -101,7 +105,7 @@ def prepare(
         missing = [c for c in names if c not in frame.columns]
         if missing:
             others = [c for c in data.columns_in_file if c not in names]
-            hints = [f"'{m}'{did_you_mean(m, others)}" for m in missing[:5]]
+            hints = [f"'{clip(m)}'{did_you_mean(m, others)}" for m in missing[:5]]
             raise ValidationError(
                 f"'{data.name}' lacks {len(missing)} column(s) the model expects: "
                 + ", ".join(hints)
@@ -135,12 +139,14 @@ def prepare(
         notes.append("the model was fitted without column names: columns are matched by position")
 
     if require_target and target is None:
-        raise UsageError(
-            "no target column: give it with --target",
-            f"columns not read by the model: {shorten([c for c in frame.columns if c not in feature_names])}"
-            if names is not None
-            else "name the column the model predicts",
-        )
+        others = [c for c in data.columns_in_file if c not in feature_names]
+        if names is None:
+            hint = "name the column the model predicts"
+        elif others:
+            hint = f"columns not read by the model: {shorten(others)}"
+        else:
+            hint = f"'{data.name}' holds only the model's inputs: add the column the model predicts"
+        raise UsageError("no target column: give it with --target", hint)
     if len(frame) < min_rows:
         raise ValidationError(
             f"'{data.name}' has {len(frame)} row(s); this needs at least {min_rows}",
@@ -162,6 +168,45 @@ def prepare(
     if names is None:
         X = X.to_numpy()
     return Prepared(X, feature_names, y, sw, target, notes)
+
+
+def check_target(estimator: Any, y: np.ndarray, where: str, target: str) -> np.ndarray:
+    """The target as the model can be scored on it, or a ValidationError naming the column.
+
+    A classifier's target must hold its classes (text digits are read as its integer classes); a
+    regressor's target must be numbers.
+    """
+    task = task_of(estimator)
+    values = np.asarray(y)
+    if task.is_classifier and task.classes is not None:
+        classes = task.classes
+        if values.dtype.kind in "OUT" and all(isinstance(c, (int, np.integer)) for c in classes):
+            try:
+                values = values.astype(np.int64)
+            except (TypeError, ValueError):
+                pass
+        seen = set(classes)
+        unknown = sorted({v for v in values.tolist() if v not in seen}, key=str)
+        if unknown:
+            n_bad = int(sum(v not in seen for v in values.tolist()))
+            raise ValidationError(
+                f"target column '{target}' in '{where}' holds {len(unknown)} class(es) the model never saw: "
+                f"{shorten(unknown, 5)} ({n_bad} rows)",
+                f"the model's classes are {shorten(classes, 10)}; drop those rows or check the target column",
+            )
+        return values
+    if task.kind in ("regression", "multi-output regression") and values.dtype.kind not in "biuf":
+        numbers = pd.to_numeric(pd.Series(values.ravel()), errors="coerce")
+        bad = numbers.isna().to_numpy() & ~pd.isna(pd.Series(values.ravel())).to_numpy()
+        if bad.any():
+            example = values.ravel()[np.flatnonzero(bad)[0]]
+            raise ValidationError(
+                f"target column '{target}' in '{where}' holds text in {int(bad.sum())} row(s) "
+                f"(e.g. '{example}'), and the model is a regressor",
+                "give the numeric column the model predicts with --target",
+            )
+        return numbers.to_numpy(dtype=float).reshape(values.shape)
+    return values
 
 
 def _weights(col: pd.Series, name: str, data: Dataset) -> np.ndarray:
@@ -260,25 +305,29 @@ def explain_prediction_error(
     m = _CONVERT.search(text)
     if m or "could not convert" in text or ("convert" in text and "float" in text):
         value = m.group(1) if m else None
-        col = None
+        col, n_text, example = None, 0, value
         for c in frame.columns:
             s = frame[c]
-            if not pd.api.types.is_numeric_dtype(s) and (value is None or (s.astype(str) == value).any()):
-                col = c
-                break
-        sample = f" (e.g. '{value}')" if value else ""
-        hint = "convert the column to numbers"
-        if value and re.fullmatch(r"-?\d+,\d+", value):
+            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+                continue
+            if value is not None and not (s.astype(str) == value).any():
+                continue
+            bad = s.notna() & pd.to_numeric(s, errors="coerce").isna()
+            col, n_text = c, int(bad.sum())
+            if n_text:
+                example = str(s[bad].iloc[0])
+            break
+        sample = f" (e.g. '{example}')" if example else ""
+        rows = f" in {n_text} row(s)" if n_text else ""
+        hint = "convert the column to numbers, or drop those rows"
+        if example and re.fullmatch(r"-?\d+,\d+", example):
             hint = "the file uses decimal commas: pass --decimal ,"
         return ValidationError(
-            f"column '{col or '?'}' in '{where}' holds text{sample} where the model expects numbers",
+            f"column '{col or '?'}' in '{where}' holds text{rows}{sample} where the model expects numbers",
             hint,
         )
     if "unknown categor" in text.lower():
-        return ValidationError(
-            f"'{where}' has categories the model never saw: {text.strip()}",
-            "drop those rows or refit with handle_unknown='ignore'",
-        )
+        return _unknown_categories(text, frame, where)
     first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return ComputationError(
         f"the model failed while predicting on '{where}': {type(exc).__name__}: {first_line}",
@@ -286,18 +335,73 @@ def explain_prediction_error(
     )
 
 
-def probe_rows(X: Any, limit: int = 5) -> np.ndarray:
-    """Row positions worth a trial prediction: the first rows, and rows with NaN or infinities."""
+_UNKNOWN = re.compile(r"unknown categories? (\[.*?\])", re.I | re.S)
+
+
+def _unknown_categories(text: str, frame: pd.DataFrame, where: str) -> ValidationError:
+    """sklearn names the encoder's column by position; find the data column and count its rows."""
+    hint = "drop those rows, or refit the encoder with handle_unknown='ignore'"
+    m = _UNKNOWN.search(text)
+    values: list[Any] = []
+    if m:
+        try:
+            import ast
+
+            values = list(ast.literal_eval(m.group(1)))
+        except (ValueError, SyntaxError):
+            values = []
+    wanted = {str(v) for v in values}
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_numeric_dtype(s) and not all(_is_number(v) for v in values):
+            continue
+        hit = s.astype(str).isin(wanted) & s.notna()
+        if wanted and hit.any():
+            found = list(dict.fromkeys(s[hit].astype(str)))
+            return ValidationError(
+                f"column '{c}' in '{where}' holds {len(found)} categor{'y' if len(found) == 1 else 'ies'} "
+                f"the model never saw: {shorten(found, 5)} ({int(hit.sum())} rows)",
+                hint,
+            )
+    first_line = text.strip().splitlines()[0]
+    return ValidationError(f"'{where}' has categories the model never saw: {first_line}", hint)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -> np.ndarray:
+    """Row positions worth a trial prediction, so that bad rows fail before any long work.
+
+    The first rows, rows with NaN or infinities, and the first row of each distinct value of every
+    non-numeric column (text in a numeric column, a category the encoder never saw), at most
+    ``per_column`` values a column and ``cap`` rows in all.
+    """
     n = X.shape[0]
-    rows = list(range(min(limit, n)))
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    nan_rows = np.flatnonzero(frame.isna().to_numpy().any(axis=1))[:limit]
-    rows.extend(int(r) for r in nan_rows)
+    groups = [np.arange(min(limit, n))]
+    groups.append(np.flatnonzero(frame.isna().to_numpy().any(axis=1))[:limit])
     numeric = frame.select_dtypes(include="number")
     if numeric.shape[1]:
-        inf_rows = np.flatnonzero(np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).any(axis=1))
-        rows.extend(int(r) for r in inf_rows[:limit])
-    return np.unique(np.asarray(rows, dtype=np.intp))
+        inf = np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).any(axis=1)
+        groups.append(np.flatnonzero(inf)[:limit])
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            continue
+        try:
+            first = np.flatnonzero(~col.duplicated().to_numpy())
+        except TypeError:  # unhashable cells
+            continue
+        groups.append(first[:per_column])
+    rows = np.concatenate([g.astype(np.intp) for g in groups])
+    _, keep = np.unique(rows, return_index=True)
+    return np.sort(rows[np.sort(keep)][:cap])
 
 
 def take_rows(X: Any, rows: np.ndarray) -> Any:
@@ -318,4 +422,4 @@ def check_predicts(estimator: Any, prepared: Prepared, where: str, method: str =
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:
-        raise explain_prediction_error(exc, sample, prepared.feature_names, where) from exc
+        raise explain_prediction_error(exc, prepared.X, prepared.feature_names, where) from exc

@@ -109,7 +109,11 @@ def _describe_unknown(head: bytes) -> str:
     sample = head[:512]
     try:
         text = sample.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:
+            return "is not a model file (unknown binary content)"
+        text = sample[: exc.start].decode("utf-8")
+    if any(ord(ch) < 32 and ch not in "\t\r\n\f" for ch in text):
         return "is not a model file (unknown binary content)"
     if text.lstrip().startswith(("{", "[")):
         return "holds JSON text, not a model"
@@ -157,7 +161,7 @@ def load_model(
                 "the file changed; check where it came from before loading it",
             )
     with open(p, "rb") as fh:
-        head = fh.read(16)
+        head = fh.read(512)
     fmt = sniff_model_format(head)
     if fmt is None:
         raise ModelLoadError(
@@ -252,7 +256,7 @@ def _load_pickle(p: Path, fmt: str) -> Any:
         ) from exc
     except (EOFError, pickle.UnpicklingError) as exc:
         raise ModelLoadError(
-            f"model file '{p}' is truncated or damaged ({fmt}: {exc or type(exc).__name__})",
+            f"model file '{p}' is truncated or damaged ({fmt}: {str(exc) or type(exc).__name__})",
             "save the model again",
         ) from exc
     except AttributeError as exc:
