@@ -239,7 +239,13 @@ def _(w, t):
     return ["info", t / "locked.joblib"]
 
 
-@case("sha256-mismatch", "--sha256 that does not match", 3, "'reg.joblib' has SHA-256", "--sha256")
+@case(
+    "sha256-mismatch",
+    "--sha256 that does not match",
+    3,
+    "'reg.joblib' does not match --sha256",
+    "check where",
+)
 def _(w, t):
     return ["info", w.reg_joblib, "--sha256", "ab" * 32]
 
@@ -517,6 +523,23 @@ def _(w, t):
     frame = w.frame.copy()
     frame.loc[[1, 7], "a"] = np.inf
     return importance(w, w.reg_joblib, write_csv(t / "inf.csv", frame), "--target", "y")
+
+
+@case("dates", "dates where the model expects numbers", 3, "'b' holds dates", "convert those columns")
+def _(w, t):
+    w.frame.assign(b=pd.date_range("2024-01-01", periods=len(w.frame))).to_parquet(t / "dates.parquet")
+    return importance(w, w.reg_joblib, t / "dates.parquet", "--target", "y")
+
+
+@case(
+    "float32-overflow", "a number too large for a tree model (float32)", 3, "'a' (1 rows)", "replace or drop"
+)
+def _(w, t):
+    X = w.frame[["a", "b", "c"]]
+    joblib.dump(DecisionTreeRegressor(max_depth=2).fit(X, w.frame["y"]), t / "tree.joblib")
+    frame = w.frame.copy()
+    frame.loc[5, "a"] = 1e39
+    return pdp(w, t / "tree.joblib", write_csv(t / "huge.csv", frame), "-f", "b")
 
 
 @case("constant-feature", "a constant feature for pdp", 2, "'c' is constant", "--values c=")
@@ -924,8 +947,9 @@ def readme_tables(w: Workspace, tmp: Path) -> str:
         else:
             said = [ln for ln in stderr.splitlines() if c.must[0] in ln]
         message = said[0] if said else "?"
-        if len(message) > 220:
-            message = message[:217] + "…"
+        if len(message) > 220:  # shorten what went wrong, keep what to do
+            what, _, hint = message.rpartition(" — ")
+            message = what[: max(60, 216 - len(hint))] + "… — " + hint
         tick = "``" if "`" in message else "`"
         row = f"| {_cell(c.input)} | {tick}{_cell(message)}{tick} | {outcome.code} |"
         (lines if c.code else notes).append(row)

@@ -110,10 +110,25 @@ def column(kind: str, n: int, draw) -> list:
         return draw(
             st.lists(st.one_of(st.floats(-3, 3), st.sampled_from(["x", "1.5"])), min_size=n, max_size=n)
         )
+    if kind == "dates":
+        return list(pd.date_range("2024-01-01", periods=n, freq="D"))
     return [3.0] * n  # constant
 
 
-KINDS = ["float", "float", "wild", "wild", "int", "comma", "text", "bool", "nan", "mixed", "constant"]
+KINDS = [
+    "float",
+    "float",
+    "wild",
+    "wild",
+    "int",
+    "comma",
+    "text",
+    "bool",
+    "nan",
+    "mixed",
+    "constant",
+    "dates",
+]
 
 
 @st.composite

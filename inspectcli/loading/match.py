@@ -277,9 +277,14 @@ _CONVERT = re.compile(r"could not convert string to float: '?\"?(.*?)'?\"?$", re
 
 
 def explain_prediction_error(
-    exc: BaseException, X: Any, feature_names: list[str], where: str
+    exc: BaseException, X: Any, feature_names: list[str], where: str, estimator: Any = None
 ) -> InspectError:
-    """Turn an exception raised by the model's predict into an error naming columns and a fix."""
+    """Turn an exception raised by the model's predict into an error naming columns and a fix.
+
+    Data problems (NaN, infinities, text or dates where numbers belong, unseen categories) become
+    a ValidationError (exit 3) naming the columns and row counts; anything else is the model's own
+    failure, a ComputationError (exit 4) carrying its message.
+    """
     text = str(exc)
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_names)
     if "NaN" in text and "contain" in text:
@@ -291,15 +296,19 @@ def explain_prediction_error(
             "drop or impute those rows, or use a model that accepts NaN (e.g. HistGradientBoosting)",
         )
     if "infinity" in text or "too large" in text:
+        # float32 models (trees) also refuse finite values beyond float32's range
+        limit = float(np.finfo(np.float32).max) if "float32" in text else np.inf
         counts = {}
         for c in frame.columns:
             if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
-                n = int(np.isinf(frame[c].to_numpy(dtype=float, na_value=np.nan)).sum())
+                values = np.abs(frame[c].to_numpy(dtype=float, na_value=np.nan))
+                n = int((np.isinf(values) | (values > limit)).sum())
                 if n:
                     counts[c] = n
         listed = ", ".join(f"'{c}' ({n} rows)" for c, n in counts.items())
+        what = "infinite values" if limit == np.inf else "infinite or too large values (beyond float32)"
         return ValidationError(
-            f"'{where}' has infinite values the model cannot take: {listed or 'in some column'}",
+            f"'{where}' has {what} the model cannot take: {listed or 'in some column'}",
             "replace or drop those rows",
         )
     m = _CONVERT.search(text)
@@ -329,6 +338,17 @@ def explain_prediction_error(
     if "unknown categor" in text.lower():
         return _unknown_categories(text, frame, where)
     first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if isinstance(exc, (TypeError, ValueError)):
+        encoded = categorical_inputs(estimator) if estimator is not None else set()
+        odd = [(c, k) for c in frame.columns if c not in encoded and (k := _not_numbers(frame[c]))]
+        if odd:
+            listed = ", ".join(f"'{c}' holds {k}" for c, k in odd[:4])
+            said = first_line if len(first_line) <= 100 else first_line[:99] + "…"
+            return ValidationError(
+                f"in '{where}', {listed} where the model seems to expect numbers "
+                f"(its error: {type(exc).__name__}: {said})",
+                "convert those columns to numbers, or check that this is the data the model was trained on",
+            )
     return ComputationError(
         f"the model failed while predicting on '{where}': {type(exc).__name__}: {first_line}",
         "this is the estimator's own error; check that the data matches what it was trained on",
@@ -375,10 +395,33 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+def _not_numbers(col: pd.Series) -> str | None:
+    """What a column holds when it is not numbers a plain estimator can take: 'dates', … or None."""
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+    ):
+        return None
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return f"dates ({dtype})"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return f"durations ({dtype})"
+    if isinstance(dtype, pd.CategoricalDtype):
+        if pd.api.types.is_numeric_dtype(dtype.categories.dtype):
+            return None
+        return "categories (text)"
+    sample = col.dropna().head(50)
+    if any(isinstance(v, (list, tuple, dict, set, np.ndarray)) for v in sample):
+        return "lists or records"
+    if len(sample) and pd.to_numeric(sample, errors="coerce").isna().any():
+        return "text"
+    return None
+
+
 def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -> np.ndarray:
     """Row positions worth a trial prediction, so that bad rows fail before any long work.
 
-    The first rows, rows with NaN or infinities, and the first row of each distinct value of every
+    The first rows, rows with NaN or infinities (or numbers beyond float32), and the first row of each distinct value of every
     non-numeric column (text in a numeric column, a category the encoder never saw), at most
     ``per_column`` values a column and ``cap`` rows in all.
     """
@@ -388,7 +431,9 @@ def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -
     groups.append(np.flatnonzero(frame.isna().to_numpy().any(axis=1))[:limit])
     numeric = frame.select_dtypes(include="number")
     if numeric.shape[1]:
-        inf = np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).any(axis=1)
+        with np.errstate(invalid="ignore"):  # beyond float32 is infinite for tree models
+            big = np.abs(numeric.to_numpy(dtype=float, na_value=np.nan)) > np.finfo(np.float32).max
+        inf = big.any(axis=1)
         groups.append(np.flatnonzero(inf)[:limit])
     for i in range(frame.shape[1]):
         col = frame.iloc[:, i]
@@ -422,4 +467,4 @@ def check_predicts(estimator: Any, prepared: Prepared, where: str, method: str =
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:
-        raise explain_prediction_error(exc, prepared.X, prepared.feature_names, where) from exc
+        raise explain_prediction_error(exc, prepared.X, prepared.feature_names, where, estimator) from exc

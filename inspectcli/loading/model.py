@@ -157,7 +157,7 @@ def load_model(
             raise UsageError(f"--sha256 '{sha256}' is not a SHA-256 hex digest", "give 64 hex characters")
         if expected != digest:
             raise ModelLoadError(
-                f"model file '{path}' has SHA-256 {digest}, not the {expected} given with --sha256",
+                f"model file '{path}' does not match --sha256: it has SHA-256 {digest}, not {expected}",
                 "the file changed; check where it came from before loading it",
             )
     with open(p, "rb") as fh:
