@@ -831,8 +831,6 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 def run_case(c: Case, w: Workspace, tmp: Path) -> tuple[Outcome, dict[str, bytes], dict[str, bytes]]:
     tmp.mkdir(parents=True, exist_ok=True)
-    if c.needs_permissions:
-        tmp.chmod(0o777)
     argv, out = _argv(c, w, tmp)
     if not out.exists() and not out.parent.is_file() and out.parent.exists():
         out.mkdir()
@@ -990,3 +988,16 @@ if __name__ == "__main__":  # python -m tests.test_bad_inputs: print the README 
         ws_ = build_workspace(Path(d) / "good")
         sys.stdout.write(readme_tables(ws_, Path(d)))
         sys.stdout.flush()
+
+
+def test_our_bugs_are_not_blamed_on_the_model(ws: Workspace):
+    """An exception raised in inspectcli's code is 'unexpected'; one raised in the model is exit 4."""
+    from inspectcli.errors import raised_in_our_code, shorten
+
+    model = joblib.load(ws.reg_joblib)
+    with pytest.raises(ValueError) as in_model:
+        model.predict(np.zeros((2, 7)))
+    assert not raised_in_our_code(in_model.value)
+    with pytest.raises(TypeError) as in_ours:
+        shorten(None)  # type: ignore[arg-type]
+    assert raised_in_our_code(in_ours.value)

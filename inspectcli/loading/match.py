@@ -421,9 +421,9 @@ def _not_numbers(col: pd.Series) -> str | None:
 def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -> np.ndarray:
     """Row positions worth a trial prediction, so that bad rows fail before any long work.
 
-    The first rows, rows with NaN or infinities (or numbers beyond float32), and the first row of each distinct value of every
-    non-numeric column (text in a numeric column, a category the encoder never saw), at most
-    ``per_column`` values a column and ``cap`` rows in all.
+    The first rows, rows with NaN or infinities (or numbers beyond float32), and the first row of
+    each distinct value of every non-numeric column (text in a numeric column, a category the
+    encoder never saw), at most ``per_column`` values a column and ``cap`` rows in all.
     """
     n = X.shape[0]
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
