@@ -17,14 +17,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from inspectcli.engines.ale import (
-    accumulated_local_effects,
-    bin_codes,
-    center,
-    level_distances,
-    mds_order,
-    quantile_edges,
-)
+from inspectcli.engines.ale import accumulated_local_effects, bin_codes, center, quantile_edges
+from inspectcli.engines.level_order import level_distances, mds_order
 from inspectcli.errors import UsageError
 from inspectcli.loading.model import load_model
 

@@ -96,6 +96,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--n-repeats {n_repeats} must be at least 1")
         if top is not None and top < 1:
             raise UsageError(f"--top {top} must be at least 1")
+        if cv is None and n_repeats != 5:
+            ui.note("--n-repeats applies only with --cv; ignoring it")
 
         inputs = load_inputs(
             ui,
@@ -112,7 +114,6 @@ def register(app: typer.Typer) -> None:
             decimal=decimal,
             infer_target=target is None,
             require_target=cv is not None,
-            probe=False,
         )
         est, prep = inputs.model.estimator, inputs.prepared
         from inspectcli.engines.coefficients import coefficients as compute

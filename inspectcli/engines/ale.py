@@ -16,14 +16,10 @@ across the bin's rows:
 - **categorical features**: levels are put in an order and each adjacent pair's local effect is
   the mean of ``f(next) − f(this)`` over the rows of both levels (as PyALE and R's ALEPlot do).
   The order: the categories' order for an ordered pandas Categorical; the order given in
-  ``orders``; otherwise the levels are ordered by similarity of the *other* features'
-  distributions among their rows (Apley & Zhu; Molnar, *Interpretable Machine Learning* 8.2):
-  the distance between two levels sums, over the other features, the Kolmogorov–Smirnov
-  distance of a numeric feature's distributions (at its 1 %-quantiles) or the total variation
-  distance of a categorical one's frequencies; the levels are sorted by their coordinate in a
-  one-dimensional classical MDS of that distance matrix. Reversing an order gives the same
-  effects, so only which levels are neighbours matters. With no other feature the levels keep
-  their sorted order.
+  ``orders``; otherwise by similarity of the *other* features' distributions among the levels'
+  rows (Apley & Zhu; Molnar; engines/level_order.py). Reversing an order gives the same effects,
+  so only which levels are neighbours matters. With no other feature the levels keep their
+  sorted order.
 - **centering**: the curve is shifted to mean zero over the data, weighted by bin counts, as in
   the paper, ALEPython, PyALE and alibi: numeric features by the count-weighted mean of each
   bin's average of its two edge values, categorical ones by the count-weighted mean over levels.
@@ -53,15 +49,13 @@ import pandas as pd
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
 from inspectcli.engines.frames import assemble, column, like_column, widen_integer_columns
 from inspectcli.engines.grid import is_categorical_dtype
+from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
 from inspectcli.engines.parallel import effective_n_jobs, run_tasks
 from inspectcli.engines.partial_dependence import feature_names_of, resolve_feature
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.errors import ComputationError, UsageError
 from inspectcli.introspect import task_of
-
-ECDF_POINTS = 100  # quantiles of a numeric feature at which level ECDFs are compared
-FEW_VALUES = 10  # an integer/bool feature with at most this many values counts as discrete
 
 
 @dataclass
@@ -120,76 +114,6 @@ def bin_codes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, x, side="left"), 1, len(edges) - 1)
 
 
-def _numeric_values(col: Any) -> np.ndarray:
-    values = col.to_numpy() if isinstance(col, pd.Series) else np.asarray(col)
-    if values.dtype.kind == "b":
-        return values.astype(float)
-    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _is_discrete(col: Any) -> bool:
-    if is_categorical_dtype(col):
-        return True
-    dtype = getattr(col, "dtype", np.asarray(col).dtype)
-    kind = getattr(dtype, "kind", "O")
-    if kind in "iub":
-        return pd.Series(np.asarray(col)).nunique(dropna=True) <= FEW_VALUES
-    return False
-
-
-def level_distances(X: Any, j: int, codes: np.ndarray, valid: np.ndarray, n_levels: int) -> np.ndarray:
-    """Distance between the levels of feature j: summed over the other features of X.
-
-    Numeric features: Kolmogorov–Smirnov distance of their distributions within two levels,
-    evaluated at the feature's 1 %-quantiles; discrete ones (text, category, bool, integers with
-    few values): total variation distance of their frequencies (half the sum of absolute
-    differences), as in Molnar's book and PyALE.
-    """
-    D = np.zeros((n_levels, n_levels))
-    for i in range(X.shape[1]):
-        if i == j:
-            continue
-        col = column(X, i)
-        if _is_discrete(col):
-            vals = pd.Series(np.asarray(col)[valid]).astype(str).to_numpy()
-            cats, inv = np.unique(vals, return_inverse=True)
-            table = np.zeros((n_levels, len(cats)))
-            np.add.at(table, (codes, inv), 1.0)
-            props = table / np.maximum(table.sum(axis=1, keepdims=True), 1.0)
-            D += 0.5 * np.abs(props[:, None, :] - props[None, :, :]).sum(axis=2)
-        else:
-            x = _numeric_values(col)[valid]
-            ok = np.isfinite(x)
-            if not ok.any():
-                continue
-            qs = np.quantile(x[ok], np.arange(ECDF_POINTS) / ECDF_POINTS)
-            F = np.zeros((n_levels, len(qs)))
-            for lvl in range(n_levels):
-                xs = np.sort(x[ok & (codes == lvl)])
-                if xs.size:
-                    F[lvl] = np.searchsorted(xs, qs, side="right") / xs.size
-            D += np.abs(F[:, None, :] - F[None, :, :]).max(axis=2)
-    return D
-
-
-def mds_order(D: np.ndarray) -> np.ndarray:
-    """Positions sorted by their coordinate in a 1-D classical (Torgerson) MDS of D.
-
-    The coordinate's sign is arbitrary: it is chosen so that the first position comes before the
-    last (an order and its reverse give the same ALE). Ties keep the given order.
-    """
-    n = D.shape[0]
-    if n < 3 or not np.any(D > 0):
-        return np.arange(n)
-    J = np.eye(n) - np.ones((n, n)) / n
-    B = -0.5 * J @ (D**2) @ J
-    vals, vecs = np.linalg.eigh(B)
-    coord = vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
-    if coord[0] > coord[-1]:
-        coord = -coord
-    return np.argsort(coord, kind="stable")
-
-
 def _levels(col: Any, mask: np.ndarray) -> tuple[np.ndarray, bool]:
     """Distinct values present (sorted when possible); True when an ordered Categorical fixed them."""
     dtype = getattr(col, "dtype", None)
@@ -225,7 +149,7 @@ def _match_levels(given: Sequence[Any], levels: np.ndarray, name: str) -> np.nda
 
 
 def _plan_numeric(X: Any, j: int, name: str, bins: int) -> _Plan:
-    x = _numeric_values(column(X, j))
+    x = numeric_values(column(X, j))
     ok = np.isfinite(x)
     valid = np.flatnonzero(ok)
     xv = x[ok]

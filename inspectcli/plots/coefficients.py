@@ -90,7 +90,7 @@ def plot_coefficients(
         if flagged:
             legend.append(Patch(color=FLAG_COLOR, label="red label: sign flips or spread > size"))
         if legend:
-            ax.legend(handles=legend, fontsize="small", loc="lower right")
+            ax.legend(handles=legend, fontsize="small", loc="best")
         if res.cv is not None:
             bx = axes[t, 1]
             data = []

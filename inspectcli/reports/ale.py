@@ -112,6 +112,7 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
     t.add_column("feature", style="bold")
     if show_target:
         t.add_column("target")
+    t.add_column("bins", justify="right")
     t.add_column("grid")
     t.add_column("ALE min", justify="right")
     t.add_column("ALE max", justify="right")
@@ -121,17 +122,18 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
         t.add_column("PD range", justify="right")
     for c in curves:
         if c.categorical:
-            levels = [label(v) for v in c.grid]
-            shown = ", ".join(levels[:6]) + (", …" if len(levels) > 6 else "")
-            span = f"{len(levels)} levels: {shown}"
+            n_bins = f"{len(c.grid)} levels"
+            span = ", ".join(label(v) for v in c.grid)
+            if len(span) > 28:
+                span = span[:27].rsplit(",", 1)[0] + ", …"
         else:
-            n_bins = len(c.grid) - 1
-            span = f"{label(c.grid[0])} … {label(c.grid[-1])} ({n_bins} bin{'s' if n_bins != 1 else ''})"
+            n_bins = str(len(c.grid) - 1)
+            span = f"{fmt(c.grid[0], 3)} … {fmt(c.grid[-1], 3)}"
         cells = [c.feature]
         if show_target:
             cells.append("" if c.target is None else str(c.target))
         lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
-        cells += [span, fmt(lo), fmt(hi), fmt(hi - lo), sparkline(c.ale)]
+        cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), sparkline(c.ale, width=16)]
         if with_pdp:
             cells.append(fmt(float(np.ptp(c.pdp))) if c.pdp is not None else "")
         t.add_row(*cells)

@@ -97,7 +97,10 @@ def table(res: Coefficients, t: int, *, top: int | None = None, title: str | Non
     head = title or f"coefficients — {res.estimator}"
     if target is not None:
         head += f", {'class' if res.is_classifier else 'output'} {label(target)}"
-    head += f" (intercept {fmt(res.intercept[t])})"
+    head += f" (intercept {fmt(res.intercept[t])}"
+    if res.cv is not None:
+        head += f"; {res.cv.n_fits} refits: mean ± std of coefficient × std"
+    head += ")"
     tab = Table(title=head, title_justify="left")
     tab.add_column("#", justify="right")
     tab.add_column("feature", style="bold")
@@ -110,7 +113,7 @@ def table(res: Coefficients, t: int, *, top: int | None = None, title: str | Non
     tab.add_column("")
     cv = res.cv
     if cv is not None:
-        tab.add_column(f"{cv.n_fits} refits", justify="right")
+        tab.add_column("refits", justify="right")
         tab.add_column("flag")
     scaled = res.scaled[t]
     idx = order(res, t, top)
