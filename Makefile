@@ -55,6 +55,15 @@ demo: $(MODELS)
 	$(INSPECT) importance sample_models/bikes_hgb.joblib sample_models/bikes.parquet \
 		--target count --n-repeats 5 --max-samples 5000 --group calendar=season,weekday \
 		--out $(OUT)/bikes
+	@echo "== inspect coefficients =="
+	$(INSPECT) coefficients sample_models/cancer_logreg.joblib sample_models/cancer.csv --target target \
+		--cv 5 --out $(OUT)/cancer
+	@echo "== inspect ale =="
+	$(INSPECT) ale sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
+		-f bmi -f s5 -f bp -f age --with-pdp --out $(OUT)/diabetes
+	$(INSPECT) ale sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
+		-f hour -f temp -f humidity -f season -f weekday -f weather \
+		--order weekday=mon,tue,wed,thu,fri,sat,sun --with-pdp --subsample 5000 --out $(OUT)/bikes
 	@echo "results and plots written under $(OUT)/"
 
 # Refresh the README's pictures from a demo run.
@@ -64,6 +73,8 @@ images: demo
 	cp $(OUT)/diabetes-ice/pdp.png docs/images/pdp_diabetes_ice.png
 	cp $(OUT)/wine/importance.png docs/images/importance_wine.png
 	cp $(OUT)/diabetes/correlation.png docs/images/correlation_diabetes.png
+	cp $(OUT)/cancer/coefficients.png docs/images/coefficients_cancer.png
+	cp $(OUT)/bikes/ale.png docs/images/ale_bikes.png
 
 test: $(MODELS)
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)

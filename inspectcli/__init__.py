@@ -10,6 +10,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "accumulated_local_effects",
+    "coefficients",
     "load_dataset",
     "load_model",
     "partial_dependence",
@@ -30,6 +32,14 @@ def __getattr__(name: str):  # lazy: `inspect --version` stays fast
         from inspectcli.engines.partial_dependence import partial_dependence
 
         return partial_dependence
+    if name == "coefficients":
+        from inspectcli.engines.coefficients import coefficients
+
+        return coefficients
+    if name == "accumulated_local_effects":
+        from inspectcli.engines.ale import accumulated_local_effects
+
+        return accumulated_local_effects
     if name == "permutation_importance":
         from inspectcli.engines.permutation import permutation_importance
 

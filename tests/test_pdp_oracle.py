@@ -312,3 +312,24 @@ def test_unknown_and_constant_features(diabetes):
         partial_dependence(model, X.assign(const=1.0), ["const"])
     with pytest.raises(UsageError, match="does not support LinearRegression"):
         partial_dependence(model, X.assign(const=1.0), ["bmi"], method="recursion")
+
+
+def test_tree_paths_self_check_failure_falls_back_to_batched(diabetes, monkeypatch):
+    from inspectcli.engines import trees
+
+    X, y = diabetes
+    model = HistGradientBoostingRegressor(max_iter=10, random_state=0).fit(X, y)
+
+    def disagree(*args, **kwargs):
+        raise trees.TreePathMismatchError("row 3, grid point 1")
+
+    monkeypatch.setattr(trees, "tree_path_responses", disagree)
+    ref = sk_pd(model, X, ["bmi"], method="brute", grid_resolution=10)
+    with pytest.warns(RuntimeWarning, match="brute-force predictions instead"):
+        [ours] = partial_dependence(model, X, ["bmi"], method="brute", grid_resolution=10)
+    assert ours.engine == "batched"
+    assert_same(ours, ref)
+    from inspectcli.errors import ComputationError
+
+    with pytest.raises(ComputationError, match="disagrees"):
+        partial_dependence(model, X, ["bmi"], method="brute", engine="tree-paths", grid_resolution=10)

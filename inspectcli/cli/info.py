@@ -31,10 +31,8 @@ from inspectcli.results import SCHEMA_VERSION, jsonable, to_json_bytes
 
 
 def _tree_paths(est: Any, method: str) -> bool:
-    try:
-        from inspectcli.engines.trees import supports_tree_paths
-    except ImportError:
-        return False
+    from inspectcli.engines.trees import supports_tree_paths
+
     return bool(supports_tree_paths(est, method))
 
 

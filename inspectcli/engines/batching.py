@@ -53,7 +53,7 @@ def parse_memory(text: str | int) -> int:
     if not m or unit not in _UNITS:
         raise UsageError(f"--memory-budget '{text}' is not a size", "write e.g. 512MB, 2GB or 1.5GiB")
     value = int(float(m.group(1)) * _UNITS[unit])
-    if value < MB:
+    if value < 10**6:
         raise UsageError(f"--memory-budget '{text}' is below 1 MB", "give at least 1MB")
     return value
 

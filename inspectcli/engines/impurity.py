@@ -12,6 +12,7 @@ columns get no MDI, and the result says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,29 +91,7 @@ def impurity_importance(
     if len(out_names) != len(mdi):
         out_names = [f"t{i}" for i in range(len(mdi))]
 
-    n = X.shape[0]
-    rng = np.random.RandomState(random_state)
-    rows = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
-    sample = assemble(X, rows)
-    base = _dense(pre.transform(sample))
-    sources: list[set[str]] = [set() for _ in out_names]
-    for j, col in enumerate(feature_names):
-        perm = rng.permutation(len(rows))
-        moved = assemble(sample, np.arange(len(rows)), {j: take(column(sample, j), perm)})
-        changed = _differs(base, _dense(pre.transform(moved)))
-        for k in np.flatnonzero(changed):
-            sources[k].add(col)
-    # names settle outputs the sample could not move (e.g. a category absent from the sample)
-    for k, out in enumerate(out_names):
-        if sources[k]:
-            continue
-        hits = [
-            c
-            for c in feature_names
-            if out == c or out.endswith(f"__{c}") or f"__{c}_" in out or out.startswith(f"{c}_")
-        ]
-        if len(hits) == 1:
-            sources[k].add(hits[0])
+    sources = input_sources(pre.transform, X, feature_names, out_names, random_state=random_state)
 
     values: dict[str, float] = {}
     mixed = []
@@ -138,3 +117,42 @@ def impurity_importance(
         unmapped = [c for c in feature_names if c not in values]
     ordered = {c: values[c] for c in feature_names if c in values}
     return ImpurityImportance(name, ordered, transformed, unmapped, note)
+
+
+def input_sources(
+    transform: Callable[[Any], Any],
+    X: Any,
+    feature_names: list[str],
+    out_names: list[str],
+    random_state: int = 0,
+) -> list[set[str]]:
+    """The input columns each transformed feature depends on, found by perturbation.
+
+    Permute one input column of a sample of rows at a time and see which outputs of
+    ``transform`` change; names from ``get_feature_names_out`` settle outputs the sample cannot
+    move (e.g. a category absent from it). An output with several sources mixes inputs.
+    """
+    n = X.shape[0]
+    rng = np.random.RandomState(random_state)
+    rows = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
+    sample = assemble(X, rows)
+    base = _dense(transform(sample))
+    sources: list[set[str]] = [set() for _ in out_names]
+    for j, col in enumerate(feature_names):
+        perm = rng.permutation(len(rows))
+        moved = assemble(sample, np.arange(len(rows)), {j: take(column(sample, j), perm)})
+        changed = _differs(base, _dense(transform(moved)))
+        for k in np.flatnonzero(changed):
+            sources[k].add(col)
+    # names settle outputs the sample could not move (e.g. a category absent from the sample)
+    for k, out in enumerate(out_names):
+        if sources[k]:
+            continue
+        hits = [
+            c
+            for c in feature_names
+            if out == c or out.endswith(f"__{c}") or f"__{c}_" in out or out.startswith(f"{c}_")
+        ]
+        if len(hits) == 1:
+            sources[k].add(hits[0])
+    return sources

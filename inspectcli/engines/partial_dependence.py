@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from inspectcli.engines import trees
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
 from inspectcli.engines.frames import assemble, like_column, widen_integer_columns
 from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid, is_categorical_dtype
@@ -254,23 +255,21 @@ def partial_dependence(
     want_individual = kind in ("individual", "both")
     use_trees = False
     if engine in ("auto", "tree-paths"):
-        try:  # TEMPORARY until engines/trees.py lands
-            from inspectcli.engines import trees
-
-            use_trees = trees.supports_tree_paths(estimator, response.method)
-        except ImportError:
-            use_trees = False
+        use_trees = trees.supports_tree_paths(estimator, response.method)
         if engine == "tree-paths" and not use_trees:
             raise UsageError(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
                 "use the batched engine",
             )
-    results = []
+    results: list[PDPResult | None] = [None] * len(prepared)
+    pending = list(range(len(prepared)))
     if use_trees:
         progress.start(len(prepared), "partial dependence (tree paths)")
-        for idx, axes in prepared:
-            results.append(
-                _tree_paths(
+        fallback = []
+        for i in pending:
+            idx, axes = prepared[i]
+            try:
+                results[i] = _tree_paths(
                     estimator,
                     X,
                     idx,
@@ -283,13 +282,24 @@ def partial_dependence(
                     kind,
                     memory_budget,
                 )
-            )
+            except trees.TreePathMismatchError as exc:
+                if engine == "tree-paths":
+                    raise ComputationError(f"the tree-paths engine disagrees with the model: {exc}") from exc
+                warnings.warn(
+                    f"tree-path results disagreed with the model's own predictions ({exc}); "
+                    "computing by brute-force predictions instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                fallback.append(i)
             progress.advance(1)
-        return results
+        pending = fallback
+    if not pending:
+        return results  # type: ignore[return-value]
     computed = _batched(
         estimator,
         X,
-        prepared,
+        [prepared[i] for i in pending],
         response,
         sample_weight,
         want_individual,
@@ -299,22 +309,21 @@ def partial_dependence(
         scheduler,
         progress,
     )
-    for (idx, axes), (avg, ind) in zip(prepared, computed):
-        results.append(
-            PDPResult(
-                features=tuple(names[i] for i in idx),
-                feature_indices=idx,
-                categorical=tuple(columns[i][1] for i in idx),
-                grid_values=axes,
-                targets=response.targets,
-                method="brute",
-                engine="batched",
-                response_method=response.method,
-                average=avg if kind != "individual" else None,
-                individual=ind,
-            )
+    for slot, (avg, ind) in zip(pending, computed):
+        idx, axes = prepared[slot]
+        results[slot] = PDPResult(
+            features=tuple(names[i] for i in idx),
+            feature_indices=idx,
+            categorical=tuple(columns[i][1] for i in idx),
+            grid_values=axes,
+            targets=response.targets,
+            method="brute",
+            engine="batched",
+            response_method=response.method,
+            average=avg if kind != "individual" else None,
+            individual=ind,
         )
-    return results
+    return results  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,8 +410,6 @@ def _tree_paths(
     kind: str,
     memory_budget: int,
 ) -> PDPResult:
-    from inspectcli.engines import trees
-
     grid = cartesian(axes)
     shape = tuple(len(a) for a in axes)
     Xw = _working_frame(X, idx, grid)

@@ -1,0 +1,499 @@
+"""Accumulated Local Effects (Apley & Zhu 2020): feature effects that stay honest when features
+are correlated.
+
+A partial dependence curve sets a feature to each grid value in *every* row, so with correlated
+features it averages predictions at points the data never has (scikit-learn's user guide warns
+about this for permutation importance in 5.2.3; it applies to 5.1 as well). First-order ALE only
+moves a row within the small bin its own value lies in, and averages the prediction differences
+across the bin's rows:
+
+- **numeric features**: bin edges are the quantiles of the feature at ``0, 1/B, …, 1`` (``B =
+  bins``, quantile type 1, the inverse of the empirical CDF, as the paper's ALEPlot R package
+  takes them, so edges are values found in the data), repeated edges merged. A row with value
+  ``x`` in bin ``k = (z_{k−1}, z_k]`` (the first bin closed on the left) contributes
+  ``f(z_k, rest) − f(z_{k−1}, rest)``; the bin's mean difference is its local effect, and the
+  ALE at the edges is their running sum from 0 at ``z_0``.
+- **categorical features**: levels are put in an order and each adjacent pair's local effect is
+  the mean of ``f(next) − f(this)`` over the rows of both levels (as PyALE and R's ALEPlot do).
+  The order: the categories' order for an ordered pandas Categorical; the order given in
+  ``orders``; otherwise by similarity of the *other* features' distributions among the levels'
+  rows (Apley & Zhu; Molnar; engines/level_order.py). Reversing an order gives the same effects,
+  so only which levels are neighbours matters. With no other feature the levels keep their
+  sorted order.
+- **centering**: the curve is shifted to mean zero over the data, weighted by bin counts, as in
+  the paper, ALEPython, PyALE and alibi: numeric features by the count-weighted mean of each
+  bin's average of its two edge values, categorical ones by the count-weighted mean over levels.
+  For a linear model ``f = c·x + …`` the ALE at the edges is ``c·(z − x̄_b)``, ``x̄_b`` the
+  count-weighted mean of the bin midpoints (≈ the mean of x).
+- **missing values**: rows where the feature is missing (or infinite) belong to no bin and are
+  left out of that feature's ALE (``n_missing`` says how many); missing values in other
+  features are passed to the model as they are.
+- **sample weights** weight the bin averages and the centering; the bin edges stay unweighted
+  quantiles.
+
+Classifiers give one curve per class (binary: the positive class), regressors one per output,
+as partial dependence does (engines/response.py). The predictions are stacked into few, large
+calls sized by engines/batching.py and spread over workers by engines/parallel.py.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.frames import assemble, column, like_column, widen_integer_columns
+from inspectcli.engines.grid import is_categorical_dtype
+from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
+from inspectcli.engines.parallel import effective_n_jobs, run_tasks
+from inspectcli.engines.partial_dependence import feature_names_of, resolve_feature
+from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.engines.response import Response, resolve_response
+from inspectcli.errors import ComputationError, UsageError
+from inspectcli.introspect import task_of
+
+
+@dataclass
+class ALEResult:
+    """First-order ALE of one feature, for every target of the model.
+
+    ``ale`` has shape (n_targets, len(grid)): values at the bin edges (numeric) or at the levels
+    in their order (categorical). ``counts`` holds the rows per bin (len(grid) − 1) or per level.
+    """
+
+    feature: str
+    feature_index: int
+    categorical: bool
+    grid: np.ndarray
+    ale: np.ndarray
+    counts: np.ndarray
+    targets: tuple[Any, ...]
+    response_method: str
+    n_missing: int = 0
+    order: str | None = None  # categorical: "categories" | "given" | "similarity" | "sorted"
+    pdp: np.ndarray | None = None  # (n_targets, len(grid)) PD on the same grid, centred alike
+    weights: np.ndarray | None = None  # summed sample weight per bin / level (centering weights)
+
+
+@dataclass
+class _Plan:
+    """The virtual rows of one feature: which data row, with which value in the feature."""
+
+    j: int
+    categorical: bool
+    grid: np.ndarray
+    rows: np.ndarray  # (m,) data row of each virtual row
+    values: np.ndarray  # (m,) the feature's value in it
+    order: str | None
+    n_missing: int
+    # numeric: bin of each valid row (1..B); categorical: level position of each valid row
+    codes: np.ndarray
+    valid: np.ndarray  # positions of the rows that take part
+
+
+def quantile_edges(x: np.ndarray, bins: int) -> np.ndarray:
+    """Bin edges: the type-1 quantiles at 0, 1/bins, …, 1, repeated values merged.
+
+    The type-1 quantile at k/bins of n sorted values is the value of rank ⌈n·k/bins⌉ (the
+    minimum at 0), computed in integers: a float 0.6000000000000001 would take the next rank.
+    """
+    xs = np.sort(np.asarray(x, dtype=float))
+    n = len(xs)
+    k = np.arange(bins + 1)
+    rank = np.maximum(-(-n * k // bins), 1)  # ceil(n·k/bins), at least 1
+    return np.unique(xs[rank - 1])
+
+
+def bin_codes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value: k (1-based) for x in (edges[k-1], edges[k]]; the first bin is closed."""
+    return np.clip(np.searchsorted(edges, x, side="left"), 1, len(edges) - 1)
+
+
+def _levels(col: Any, mask: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Distinct values present (sorted when possible); True when an ordered Categorical fixed them."""
+    dtype = getattr(col, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        present = set(pd.Series(col)[mask].tolist())
+        levels = [c for c in dtype.categories if c in present]
+        return np.asarray(levels, dtype=object), bool(dtype.ordered)
+    values = np.asarray(col)[mask]
+    try:
+        return np.unique(values), False
+    except TypeError:
+        uniq = dict.fromkeys(values.tolist())
+        return np.asarray(sorted(uniq, key=str), dtype=object), False
+
+
+def _match_levels(given: Sequence[Any], levels: np.ndarray, name: str) -> np.ndarray:
+    text = {str(v): i for i, v in enumerate(levels.tolist())}
+    order = []
+    for g in given:
+        if str(g) not in text:
+            raise UsageError(
+                f"--order {name}: '{g}' is not a level of '{name}' in the data",
+                f"levels are {', '.join(map(str, levels[:12]))}",
+            )
+        order.append(text[str(g)])
+    missing = [str(v) for i, v in enumerate(levels.tolist()) if i not in order]
+    if missing or len(set(order)) != len(order):
+        raise UsageError(
+            f"--order {name} must list every level of '{name}' once",
+            f"missing: {', '.join(missing[:12])}" if missing else "a level is listed twice",
+        )
+    return np.asarray(order)
+
+
+def _plan_numeric(X: Any, j: int, name: str, bins: int) -> _Plan:
+    x = numeric_values(column(X, j))
+    ok = np.isfinite(x)
+    valid = np.flatnonzero(ok)
+    xv = x[ok]
+    if xv.size == 0:
+        raise UsageError(f"feature '{name}' has only missing values", "choose another feature")
+    if np.unique(xv).size < 2:
+        raise UsageError(
+            f"feature '{name}' is constant (every row is {xv[0]!r}): it has no local effect",
+            "choose another feature",
+        )
+    edges = quantile_edges(xv, bins)
+    codes = bin_codes(xv, edges)
+    rows = np.concatenate([valid, valid])
+    values = np.concatenate([edges[codes - 1], edges[codes]])
+    return _Plan(j, False, edges, rows, values, None, int((~ok).sum()), codes, valid)
+
+
+def _plan_categorical(X: Any, j: int, name: str, given: Sequence[Any] | None) -> _Plan:
+    col = column(X, j)
+    as_objects = col.to_numpy(dtype=object) if isinstance(col, pd.Series) else np.asarray(col, dtype=object)
+    mask = ~np.asarray(pd.isna(as_objects), dtype=bool)
+    levels, ordered = _levels(col, mask)
+    if len(levels) < 2:
+        raise UsageError(
+            f"feature '{name}' has {len(levels)} level(s) in the data: it has no local effect",
+            "choose another feature",
+        )
+    valid = np.flatnonzero(mask)
+    raw = as_objects[valid]
+    lookup = {v: i for i, v in enumerate(levels.tolist())}
+    try:
+        codes = np.asarray([lookup[v] for v in raw.tolist()])
+    except (KeyError, TypeError):
+        lookup = {str(v): i for i, v in enumerate(levels.tolist())}
+        codes = np.asarray([lookup[str(v)] for v in raw.tolist()])
+    if given is not None:
+        perm, how = _match_levels(given, levels, name), "given"
+    elif ordered:
+        perm, how = np.arange(len(levels)), "categories"
+    else:
+        D = level_distances(X, j, codes, valid, len(levels))
+        perm = mds_order(D)
+        how = "similarity" if X.shape[1] > 1 and np.any(D > 0) else "sorted"
+    rank = np.empty(len(perm), dtype=int)
+    rank[perm] = np.arange(len(perm))
+    levels = levels[perm]
+    codes = rank[codes]
+    K = len(levels)
+    up = codes < K - 1
+    down = codes > 0
+    rows = np.concatenate([valid, valid[up], valid[down]])
+    values = np.concatenate([levels[codes], levels[codes[up] + 1], levels[codes[down] - 1]])
+    return _Plan(j, True, levels, rows, values, how, int((~mask).sum()), codes, valid)
+
+
+def _predict_rows(
+    estimator: Any, X: Any, response: Response, j: int, rows: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Predictions of rows ``rows`` of X with feature j set to ``values``: (m, n_targets)."""
+    replace = {j: like_column(values, X.iloc[:, j]) if hasattr(X, "iloc") else values}
+    batch = assemble(X, rows, replace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        raw = getattr(estimator, response.method)(batch)
+    return np.asarray(response.select(raw), dtype=np.float64)
+
+
+def _weighted_mean(values: np.ndarray, groups: np.ndarray, n_groups: int, w: np.ndarray) -> np.ndarray:
+    """Per group, the weighted mean of values (m, k); 0 for empty groups."""
+    sums = np.zeros((n_groups, values.shape[1]))
+    np.add.at(sums, groups, values * w[:, None])
+    tot = np.zeros(n_groups)
+    np.add.at(tot, groups, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / tot[:, None]
+    return np.where(tot[:, None] > 0, out, 0.0)
+
+
+def center(values: np.ndarray, weights: np.ndarray, categorical: bool) -> np.ndarray:
+    """Shift curves (k, G) to a zero weighted mean, as ALE is centred.
+
+    Numeric: ``weights`` are per bin (G − 1), each bin valued at the mean of its two edges;
+    categorical: per level (G).
+    """
+    values = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if categorical:
+        level = values
+    else:
+        level = (values[:, :-1] + values[:, 1:]) / 2
+    c = (level * w[None, :]).sum(axis=1) / w.sum()
+    return values - c[:, None]
+
+
+def _finish(
+    plan: _Plan, preds: np.ndarray, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ALE (k, G), counts and weight sums from the predictions of a plan's virtual rows."""
+    n = len(plan.valid)
+    w = np.ones(n) if sample_weight is None else sample_weight[plan.valid]
+    G = len(plan.grid)
+    if not plan.categorical:
+        diffs = preds[n:] - preds[:n]
+        n_bins = G - 1
+        local = _weighted_mean(diffs, plan.codes - 1, n_bins, w)  # (B, k)
+        ale = np.vstack([np.zeros((1, local.shape[1])), np.cumsum(local, axis=0)]).T  # (k, G)
+        counts = np.bincount(plan.codes - 1, minlength=n_bins)
+        wsum = np.bincount(plan.codes - 1, weights=w, minlength=n_bins)
+        return center(ale, wsum, False), counts, wsum
+    codes = plan.codes
+    up, down = codes < G - 1, codes > 0
+    base = preds[:n]
+    n_up = int(up.sum())
+    d_up = preds[n : n + n_up] - base[up]  # f(next) − f(this), rows of the lower level
+    d_down = base[down] - preds[n + n_up :]  # f(this) − f(previous), rows of the upper level
+    pairs = np.concatenate([codes[up], codes[down] - 1])  # pair k joins levels k and k+1
+    diffs = np.vstack([d_up, d_down])
+    pw = np.concatenate([w[up], w[down]])
+    local = _weighted_mean(diffs, pairs, G - 1, pw)
+    ale = np.vstack([np.zeros((1, local.shape[1])), np.cumsum(local, axis=0)]).T
+    counts = np.bincount(codes, minlength=G)
+    wsum = np.bincount(codes, weights=w, minlength=G)
+    return center(ale, wsum, True), counts, wsum
+
+
+def accumulated_local_effects(
+    estimator: Any,
+    X: Any,
+    features: str | int | Sequence[str | int],
+    *,
+    feature_names: Sequence[str] | None = None,
+    categorical_features: Sequence[str | int] | None = None,
+    bins: int = 20,
+    orders: Mapping[str, Sequence[Any]] | None = None,
+    response_method: str = "auto",
+    classes: Sequence[str] | None = None,
+    sample_weight: np.ndarray | None = None,
+    with_pdp: bool = False,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> list[ALEResult]:
+    """First-order accumulated local effects of each feature.
+
+    Parameters
+    ----------
+    estimator : fitted regressor or classifier (pipelines included)
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        Rows to compute the effects over, as the estimator takes them.
+    features : name or index, or a sequence of them
+    feature_names : names of ndarray columns (default x0, x1, …)
+    categorical_features : names or indices treated as categorical (text, category and bool
+        columns are in any case)
+    bins : int
+        Quantile bins of numeric features (fewer when quantiles repeat).
+    orders : {feature name: levels in order}, optional
+        The order of a categorical feature's levels (every level, once).
+    response_method : {"auto", "predict_proba", "decision_function"}
+    classes : class labels (as text) to keep; default every class (binary: the positive one)
+    sample_weight : ndarray of shape (n_samples,), optional
+    with_pdp : also compute the partial dependence on the same grid, centred the same way
+    memory_budget, n_jobs, backend, scheduler : batching and workers, as for partial dependence
+    progress : receives ``start`` / ``advance``
+
+    Returns
+    -------
+    list of ALEResult, one per feature, in the order given.
+    """
+    if bins < 1:
+        raise UsageError(f"--bins {bins} must be at least 1")
+    task = task_of(estimator)
+    if task.kind == "other":
+        raise UsageError(
+            f"{type(estimator).__name__} is neither a regressor nor a classifier",
+            "accumulated local effects need one",
+        )
+    progress = progress or NullProgress()
+    names = feature_names_of(X, feature_names)
+    n = X.shape[0]
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=float)
+        if sample_weight.shape != (n,):
+            raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({n},)")
+    specs = [features] if isinstance(features, (str, int, np.integer)) else list(features)
+    if not specs:
+        raise UsageError("no features given", "name at least one with -f/--features")
+    idx = list(dict.fromkeys(resolve_feature(f, names) for f in specs))
+    cats = {resolve_feature(c, names) for c in categorical_features or ()}
+    orders = dict(orders or {})
+    for key in orders:
+        k = resolve_feature(key, names)
+        if k not in idx:
+            raise UsageError(f"--order names '{key}', which is not among the features computed")
+    response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
+
+    plans = []
+    for j in idx:
+        col = column(X, j)
+        if j in cats or is_categorical_dtype(col):
+            plans.append(_plan_categorical(X, j, names[j], orders.get(names[j])))
+        else:
+            if names[j] in orders:
+                raise UsageError(f"--order applies to categorical features; '{names[j]}' is numeric")
+            plans.append(_plan_numeric(X, j, names[j], bins))
+    for p in plans:
+        if len(p.valid) == 0:
+            raise UsageError(f"feature '{names[p.j]}' has only missing values")
+
+    preds = _predict_plans(estimator, X, plans, response, memory_budget, n_jobs, backend, scheduler, progress)
+    results = []
+    for plan, pr in zip(plans, preds):
+        ale, counts, wsum = _finish(plan, pr, sample_weight)
+        results.append(
+            ALEResult(
+                feature=names[plan.j],
+                feature_index=plan.j,
+                categorical=plan.categorical,
+                grid=plan.grid,
+                ale=ale,
+                counts=counts,
+                targets=response.targets,
+                response_method=response.method,
+                n_missing=plan.n_missing,
+                order=plan.order,
+                weights=wsum,
+            )
+        )
+    if with_pdp:
+        _add_pdp(
+            estimator,
+            X,
+            results,
+            names,
+            response_method,
+            classes,
+            sample_weight,
+            memory_budget,
+            n_jobs,
+            backend,
+            scheduler,
+            progress,
+        )
+    return results
+
+
+def _predict_plans(
+    estimator: Any,
+    X: Any,
+    plans: list[_Plan],
+    response: Response,
+    memory_budget: int,
+    n_jobs: int,
+    backend: str,
+    scheduler: str | None,
+    progress: Progress,
+) -> list[np.ndarray]:
+    """Predictions of every plan's virtual rows, in chunks under the memory budget."""
+    frames = [widen_integer_columns(X, {p.j: p.values}) if not p.categorical else X for p in plans]
+    first, X0 = plans[0], frames[0]
+    m0 = len(first.rows)
+
+    def probe(k: int) -> Any:
+        return _predict_rows(estimator, X0, response, first.j, first.rows[:k], first.values[:k])
+
+    try:
+        small, large = min(64, m0), min(512, m0)
+        bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if m0 > 1 else 64.0
+    except Exception as exc:
+        raise _compute_error(exc) from exc
+    workers = 1 if backend != "dask" and effective_n_jobs(n_jobs) == 1 else effective_n_jobs(n_jobs)
+    plan = plan_chunks(bpr, budget=memory_budget, n_workers=workers)
+    total = sum(len(p.rows) for p in plans)
+    progress.start(total, "accumulated local effects (predicting)")
+    out = []
+    for p, Xw in zip(plans, frames):
+        ranges = plan.ranges(len(p.rows))
+        tasks = [(p.j, p.rows[a:b], p.values[a:b]) for a, b in ranges]
+        try:
+            parts = list(
+                run_tasks(
+                    _predict_rows,
+                    tasks,
+                    shared=(estimator, Xw, response),
+                    n_jobs=n_jobs,
+                    backend=backend,
+                    scheduler=scheduler,
+                    progress=progress,
+                    weights=[b - a for a, b in ranges],
+                )
+            )
+        except (UsageError, ComputationError):
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise _compute_error(exc) from exc
+        out.append(np.concatenate(parts) if parts else np.empty((0, response.n_targets)))
+    return out
+
+
+def _add_pdp(
+    estimator: Any,
+    X: Any,
+    results: list[ALEResult],
+    names: list[str],
+    response_method: str,
+    classes: Sequence[str] | None,
+    sample_weight: np.ndarray | None,
+    memory_budget: int,
+    n_jobs: int,
+    backend: str,
+    scheduler: str | None,
+    progress: Progress,
+) -> None:
+    """Partial dependence (brute force, all rows) on each ALE grid, centred by the ALE's rule."""
+    from inspectcli.engines.partial_dependence import partial_dependence
+
+    pds = partial_dependence(
+        estimator,
+        X,
+        [(r.feature_index,) for r in results],
+        feature_names=names,
+        sample_weight=sample_weight,
+        categorical_features=[r.feature_index for r in results if r.categorical] or None,
+        response_method=response_method,
+        classes=classes,
+        custom_values={r.feature_index: r.grid for r in results},
+        method="brute",
+        kind="average",
+        memory_budget=memory_budget,
+        n_jobs=n_jobs,
+        backend=backend,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    for r, pd_res in zip(results, pds):
+        assert pd_res.average is not None
+        weights = r.weights if r.weights is not None else r.counts
+        r.pdp = center(np.asarray(pd_res.average, dtype=float), weights, r.categorical)
+
+
+def _compute_error(exc: BaseException) -> ComputationError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ComputationError(
+        f"the model failed while predicting: {type(exc).__name__}: {text}",
+        "this is the estimator's own error; check the data and options",
+    )

@@ -1,0 +1,160 @@
+"""ALE figures in the manner of the PDP ones: one panel per feature (a classifier's classes share
+it), numeric features as lines through the bin edges with decile rug marks, categorical ones as
+bars in the order the effects were accumulated; ``--with-pdp`` adds the PD curve, computed on the
+same grid and centred the same way, dashed (numeric) or as diamonds (categorical)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from inspectcli.plots import new_figure
+from inspectcli.plots.pdp import _rug
+from inspectcli.render import label
+from inspectcli.reports.ale import ALECurve
+
+ALE_COLOR = "tab:blue"
+PD_COLOR = "tab:orange"
+
+
+@dataclass
+class ALEDisplay:
+    """The drawn figure and its artists, per panel (index into ``axes_``)."""
+
+    figure_: Figure
+    axes_: list[Axes]
+    panels: list[list[ALECurve]]
+    lines_: dict[int, list[Any]] = field(default_factory=dict)  # ALE lines (numeric)
+    pdp_lines_: dict[int, list[Any]] = field(default_factory=dict)  # PD lines or markers
+    bars_: dict[int, list[Any]] = field(default_factory=dict)  # ALE bars (categorical)
+    deciles_vlines_: dict[int, list[Any]] = field(default_factory=dict)
+
+
+def _ylabel(c: ALECurve) -> str:
+    what = "ALE / PD" if c.pdp is not None else "ALE"
+    if c.response_method == "predict_proba":
+        return f"{what} of the probability (centred)"
+    if c.response_method == "decision_function":
+        return f"{what} of the decision function (centred)"
+    return f"{what} (centred)"
+
+
+def _class_name(c: ALECurve) -> str:
+    if c.target is None:
+        return ""
+    if c.response_method in ("predict_proba", "decision_function"):
+        return f"class {label(c.target)}"
+    return f"output {c.target}"
+
+
+def plot_ale(
+    curves: Sequence[ALECurve],
+    *,
+    deciles: Mapping[str, np.ndarray] | None = None,
+    n_cols: int = 3,
+    title: str | None = None,
+) -> ALEDisplay:
+    """Draw every curve; one panel per feature.
+
+    Parameters
+    ----------
+    curves : from reports.ale.build_curves
+    deciles : {feature: its deciles in the data}, drawn as rug marks for numeric features
+    n_cols : panels per row
+    """
+    deciles = deciles or {}
+    panels: list[list[ALECurve]] = []
+    by_feature: dict[str, list[ALECurve]] = {}
+    for c in curves:
+        if c.feature not in by_feature:
+            by_feature[c.feature] = []
+            panels.append(by_feature[c.feature])
+        by_feature[c.feature].append(c)
+    fig, axes = new_figure(len(panels), n_cols=n_cols)
+    display = ALEDisplay(fig, axes, panels)
+    for i, (ax, group) in enumerate(zip(axes, panels)):
+        first = group[0]
+        if first.categorical:
+            _categorical(display, i, ax, group)
+        else:
+            _numeric(display, i, ax, group, deciles.get(first.feature))
+        ax.axhline(0, color="k", linewidth=0.6, alpha=0.5)
+        xlabel = first.feature
+        if first.categorical and first.order in ("similarity", "given"):
+            xlabel += f"  (levels in {'the given' if first.order == 'given' else 'similarity'} order)"
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(_ylabel(first))
+        if len(group) == 1 and _class_name(first):
+            ax.set_title(_class_name(first))
+        if first.n_missing:
+            ax.annotate(
+                f"{first.n_missing} rows missing",
+                (0.99, 0.98),
+                xycoords="axes fraction",
+                ha="right",
+                va="top",
+                fontsize="x-small",
+                color="0.4",
+            )
+    if title:
+        fig.suptitle(title)
+    return display
+
+
+def _numeric(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve], dec: np.ndarray | None) -> None:
+    x = np.asarray(group[0].grid, dtype=float)
+    lines, pd_lines = [], []
+    several = len(group) > 1
+    for k, c in enumerate(group):
+        color = f"C{k}" if several else ALE_COLOR
+        name = f"ALE {_class_name(c)}".strip() if several else "ALE"
+        (line,) = ax.plot(x, c.ale, color=color, linewidth=2, marker="o", markersize=3, label=name)
+        lines.append(line)
+        if c.pdp is not None:
+            pd_name = f"PD {_class_name(c)}".strip() if several else "PD (same grid, centred alike)"
+            (pl,) = ax.plot(
+                x, c.pdp, color=color if several else PD_COLOR, linestyle="--", linewidth=1.5, label=pd_name
+            )
+            pd_lines.append(pl)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    display.lines_[i] = lines
+    display.pdp_lines_[i] = pd_lines
+    display.deciles_vlines_[i] = _rug(ax, dec)
+    if several or pd_lines:
+        ax.legend(fontsize="small", loc="best")
+
+
+def _categorical(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve]) -> None:
+    levels = [label(v) for v in group[0].grid]
+    pos = np.arange(len(levels))
+    width = 0.8 / len(group)
+    bars, pd_marks = [], []
+    several = len(group) > 1
+    for k, c in enumerate(group):
+        offset = (k - (len(group) - 1) / 2) * width
+        color = f"C{k}" if several else ALE_COLOR
+        name = f"ALE {_class_name(c)}".strip() if several else "ALE"
+        bars.append(ax.bar(pos + offset, c.ale, width=width, color=color, alpha=0.85, label=name))
+        if c.pdp is not None:
+            (pm,) = ax.plot(
+                pos + offset,
+                c.pdp,
+                "D",
+                color="k" if not several else color,
+                markeredgecolor="k",
+                markersize=6,
+                label="PD (same levels, centred alike)" if not several else f"PD {_class_name(c)}",
+            )
+            pd_marks.append(pm)
+    display.bars_[i] = bars
+    display.pdp_lines_[i] = pd_marks
+    long = max(len(v) for v in levels) > 5
+    ax.set_xticks(pos, levels, rotation=45 if long else 0, ha="right" if long else "center")
+    if several or pd_marks:
+        ax.legend(handles=[*bars, *pd_marks], fontsize="small", loc="best")

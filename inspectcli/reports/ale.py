@@ -1,0 +1,140 @@
+"""From ALE results to what a user reads: one curve per (feature, target), JSON, CSV, table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from inspectcli.engines.ale import ALEResult
+from inspectcli.render import fmt, label, sparkline
+from inspectcli.results import csv_bytes
+
+
+@dataclass
+class ALECurve:
+    """One (feature, target): what a JSON entry, a table row and a plot line show."""
+
+    feature: str
+    categorical: bool
+    target: Any
+    response_method: str
+    grid: np.ndarray  # bin edges, or levels in their order
+    ale: np.ndarray  # (len(grid),)
+    counts: np.ndarray  # rows per bin (len(grid) − 1) or per level
+    n_missing: int = 0
+    order: str | None = None
+    pdp: np.ndarray | None = None
+
+    @property
+    def span(self) -> float:
+        return float(np.nanmax(self.ale) - np.nanmin(self.ale))
+
+
+def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
+    curves = []
+    for r in results:
+        for t, target in enumerate(r.targets):
+            curves.append(
+                ALECurve(
+                    feature=r.feature,
+                    categorical=r.categorical,
+                    target=target,
+                    response_method=r.response_method,
+                    grid=r.grid,
+                    ale=np.asarray(r.ale[t], dtype=float),
+                    counts=np.asarray(r.counts),
+                    n_missing=r.n_missing,
+                    order=r.order,
+                    pdp=None if r.pdp is None else np.asarray(r.pdp[t], dtype=float),
+                )
+            )
+    return curves
+
+
+def _value(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
+    """The ``results`` list of ale.json."""
+    out = []
+    for c in curves:
+        entry: dict[str, Any] = {
+            "features": [c.feature],
+            "categorical": [c.categorical],
+            "target": c.target,
+            "response_method": c.response_method,
+            "grid": [[_value(v) for v in c.grid]],
+            "ale": c.ale.tolist(),
+            "counts": [int(n) for n in c.counts],
+            "n_missing": c.n_missing,
+            "order": c.order,
+        }
+        if c.pdp is not None:
+            entry["pdp"] = c.pdp.tolist()
+        out.append(entry)
+    return out
+
+
+def csv_data(curves: Sequence[ALECurve]) -> bytes:
+    """Tidy CSV: one row per (feature, target, grid point).
+
+    ``bin_count`` is the number of rows of the bin that ends at this edge (empty at the first
+    edge) for numeric features, and of the level for categorical ones.
+    """
+    with_pdp = any(c.pdp is not None for c in curves)
+    header = ["feature", "target", "position", "grid", "ale", "bin_count"] + (["pdp"] if with_pdp else [])
+
+    def rows() -> Any:
+        for c in curves:
+            for k, g in enumerate(c.grid):
+                if c.categorical:
+                    count: Any = int(c.counts[k])
+                else:
+                    count = int(c.counts[k - 1]) if k > 0 else None
+                row = ["" if c.target is None else c.target, k, _value(g), c.ale[k], count]
+                if with_pdp:
+                    row.append(c.pdp[k] if c.pdp is not None else None)
+                yield [c.feature, *row]
+
+    return csv_bytes(header, rows())
+
+
+def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects") -> Table:
+    """One row per curve: grid, ALE min / max / range, a sparkline, and the PD range beside it."""
+    t = Table(title=title, title_justify="left")
+    show_target = any(c.target is not None for c in curves)
+    with_pdp = any(c.pdp is not None for c in curves)
+    t.add_column("feature", style="bold")
+    if show_target:
+        t.add_column("target")
+    t.add_column("bins", justify="right")
+    t.add_column("grid")
+    t.add_column("ALE min", justify="right")
+    t.add_column("ALE max", justify="right")
+    t.add_column("range", justify="right")
+    t.add_column("curve")
+    if with_pdp:
+        t.add_column("PD range", justify="right")
+    for c in curves:
+        if c.categorical:
+            n_bins = f"{len(c.grid)} levels"
+            span = ", ".join(label(v) for v in c.grid)
+            if len(span) > 28:
+                span = span[:27].rsplit(",", 1)[0] + ", …"
+        else:
+            n_bins = str(len(c.grid) - 1)
+            span = f"{fmt(c.grid[0], 3)} … {fmt(c.grid[-1], 3)}"
+        cells = [c.feature]
+        if show_target:
+            cells.append("" if c.target is None else str(c.target))
+        lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
+        cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), sparkline(c.ale, width=16)]
+        if with_pdp:
+            cells.append(fmt(float(np.ptp(c.pdp))) if c.pdp is not None else "")
+        t.add_row(*cells)
+    return t
