@@ -114,21 +114,24 @@ def shorten(items: Iterable[object], limit: int = 8) -> str:
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+#: Libraries both we and the models call into: their frames say nothing about who failed.
+_DATA_LIBS = re.compile(r"[/\\\\](numpy|pandas|pyarrow|scipy)[/\\\\]")
+
+
 def raised_in_our_code(exc: BaseException) -> bool:
     """True when ``exc`` was raised by inspectcli's own code (a bug to report), not by the model.
 
-    Looks at the innermost frame of the traceback; for an exception re-raised from a joblib /
-    loky worker, at the innermost frame of the worker's traceback (kept as text in the cause).
-    Engines use it to blame the estimator only for the estimator's errors.
+    Looks at the innermost frame of the traceback that is not numpy / pandas / pyarrow / scipy
+    code; for an exception re-raised from a joblib / loky worker, at the worker's traceback (kept
+    as text in the cause). Engines use it to blame the estimator only for the estimator's errors.
     """
-    last = None
+    files = []
     tb = exc.__traceback__
     while tb is not None:
-        last = tb.tb_frame.f_code.co_filename
+        files.append(tb.tb_frame.f_code.co_filename)
         tb = tb.tb_next
     remote = getattr(exc.__cause__, "tb", None)
     if isinstance(remote, str):
-        files = re.findall(r'File "([^"]+)"', remote)
-        if files:
-            last = files[-1]
-    return last is not None and os.path.abspath(last).startswith(_PACKAGE_DIR)
+        files = re.findall(r'File "([^"]+)"', remote) or files
+    own = [f for f in files if not _DATA_LIBS.search(f) and not f.startswith("<")]
+    return bool(own) and os.path.abspath(own[-1]).startswith(_PACKAGE_DIR)

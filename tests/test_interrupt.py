@@ -1,8 +1,8 @@
 """Interrupted and failed runs: exit 130 (Ctrl-C) / 143 (SIGTERM), workers stopped, --out untouched.
 
-The interrupt tests start the real command in a subprocess on a job that takes many seconds
-(partial dependence of all ten features of the 50,000-row Friedman model, brute force, two loky
-workers), wait until it computes, send the signal and check what is left behind.
+The interrupt tests start the real command in a subprocess on a job that takes minutes (partial
+dependence of all ten features of a k-nearest-neighbours model on the 50,000-row Friedman data, two
+loky workers), wait until both workers compute, send the signal and check what is left behind.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+import joblib
+import pandas as pd
 import pytest
+from sklearn.neighbors import KNeighborsRegressor
 
 from inspectcli.errors import UsageError
 from inspectcli.results import write_files
@@ -42,12 +45,16 @@ def test_interrupt_stops_workers_and_leaves_out_untouched(samples, tmp_path, how
     out = tmp_path / "out"
     out.mkdir()
     (out / "pdp.json").write_bytes(PREVIOUS)
+    # A model with a slow predict and no fast path (tree models' PDP no longer predicts at all).
+    frame = pd.read_parquet(samples / "friedman.parquet").iloc[:2000]
+    knn = KNeighborsRegressor(n_neighbors=5).fit(frame.drop(columns="y"), frame["y"])
+    joblib.dump(knn, tmp_path / "knn.joblib")
     cmd = [
         sys.executable,
         "-m",
         "inspectcli",
         "pdp",
-        samples / "friedman_hgb.joblib",
+        tmp_path / "knn.joblib",
         samples / "friedman.parquet",
         "--target",
         "y",

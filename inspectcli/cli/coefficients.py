@@ -122,9 +122,9 @@ def register(app: typer.Typer) -> None:
         linear_parts(est)  # a model without coefficients is a usage error before any work
         y = None
         if cv is not None:
-            from inspectcli.cli.importance import check_target_classes
+            from inspectcli.loading.match import check_target
 
-            y = check_target_classes(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
+            y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
         with ui.progress() as progress:
             res = compute(
                 est,

@@ -21,6 +21,8 @@ from inspectcli.loading.match import check_predicts, check_target, prepare
 from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
 
 IMP = "Permutation importance"
+#: Moved to inspectcli.loading.match (it also checks a regressor's target); the old name stays.
+check_target_classes = check_target
 
 
 def parse_max_samples(text: str) -> float | int:

@@ -34,7 +34,14 @@ from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per
 from inspectcli.engines.frames import assemble, column, take
 from inspectcli.engines.parallel import effective_n_jobs, run_tasks
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import ComputationError, UsageError, closest, raised_in_our_code, shorten
+from inspectcli.errors import (
+    ComputationError,
+    UsageError,
+    ValidationError,
+    closest,
+    raised_in_our_code,
+    shorten,
+)
 from inspectcli.introspect import final_estimator, row_exact
 
 RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
@@ -548,6 +555,12 @@ def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exce
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = text.replace(_Recorder.__name__, type(estimator).__name__)
     kind = "classifier" if is_classifier(estimator) else "regressor"
+    one_class = ("only one label", "Only one class present", "should be a binary", "fewer than two")
+    if isinstance(exc, ValueError) and any(key in text for key in one_class):
+        return ValidationError(
+            f"scorer {', '.join(names)} cannot score this target: {text}",
+            "give rows of every class (at least two), or choose --scoring accuracy",
+        )
     if isinstance(exc, (ValueError, AttributeError, TypeError)) and any(
         key in text
         for key in (

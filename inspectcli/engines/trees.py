@@ -637,6 +637,9 @@ def _with_free(X: Any, rows: np.ndarray, free: Sequence[int], values: np.ndarray
                     # pandas refuses lossy setitem: hold the exact grid values instead.
                     cast = vals.astype(np.result_type(dtype, vals.dtype))
                 Xs.isetitem(col, cast)
+            elif pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+                # (iloc setitem of a one-row string column reads the array as one value)
+                Xs.isetitem(col, pd.array(list(vals), dtype=dtype))
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", FutureWarning)
