@@ -576,6 +576,13 @@ def _(w, t):
     return importance(w, w.clf_joblib, write_csv(t / "classes.csv", frame), "--target", "label")
 
 
+@case("one-class", "a target with one class, scored with log loss", 3, "neg_log_loss", "every class")
+def _(w, t):
+    frame = w.frame.assign(label=0)
+    path = write_csv(t / "one_class.csv", frame)
+    return importance(w, w.clf_joblib, path, "--target", "label", "--scoring", "neg_log_loss")
+
+
 @case(
     "unknown-category",
     "a category the model's encoder never saw",
