@@ -29,6 +29,8 @@ WINE_TRUST = ["--trust", "sklearn.tree._tree.Tree"]
 
 os.environ.setdefault("INSPECT_NO_PROGRESS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest-xdist workers export COLUMNS=80, which would wrap the tables and messages tests read
+os.environ.setdefault("INSPECT_WIDTH", "120")
 
 
 def _load_builder():
