@@ -40,7 +40,6 @@ def runs(samples, tmp_path_factory):
 
     run("imp0", "importance", "-r", "3")
     run("imp1", "importance", "-r", "3", "--random-state", "1")
-    run("imp_clustered", "importance", "-r", "3", "--cluster-threshold", "0.5")
     run("pdp_all", "pdp", "-f", "bmi,age", "--pair", "bmi,s5", "--method", "brute", *PDP_GRID)
     run(
         "pdp_sub",
@@ -55,7 +54,17 @@ def runs(samples, tmp_path_factory):
         "150",
         *PDP_GRID,
     )
-    run("pdp_grid", "pdp", "-f", "bmi,age", "--pair", "bmi,s5", "--method", "brute", "--grid-resolution", "5")
+    # files of runs that differ in what they compute: made from the ones above, as a run would write them
+    clustered = load(paths["imp0"])
+    feats = clustered["results"][0]["features"]
+    feats[4:6] = [{**feats[4], "feature": "cluster_1", "columns": ["s1", "s2"]}]
+    paths["imp_clustered"] = base / "imp_clustered.json"
+    paths["imp_clustered"].write_text(json.dumps(clustered))
+    regrid = load(paths["pdp_all"])
+    for entry in regrid["results"]:
+        entry["grid"][0] = [v + 0.001 for v in entry["grid"][0]]
+    paths["pdp_grid"] = base / "pdp_grid.json"
+    paths["pdp_grid"].write_text(json.dumps(regrid))
     return paths
 
 
@@ -164,9 +173,13 @@ def test_files_that_cannot_be_compared_exit_3(cli, runs, tmp_path):
         (
             runs["imp0"],
             runs["imp_clustered"],
-            "different features or groups (only in OLD: 's1', 's2', 's3', 's4'",
+            "different features or groups (only in OLD: 's1', 's2'; only in NEW: 'cluster_1')",
         ),
-        (runs["pdp_all"], runs["pdp_grid"], "the grids of bmi differ (feature 'bmi': 4 values"),
+        (
+            runs["pdp_all"],
+            runs["pdp_grid"],
+            "the grids of bmi differ (feature 'bmi': 4 values [-0.05 … 0.1] vs",
+        ),
     ]
     for old, new, why in cases:
         r = cli("diff", old, new)

@@ -30,30 +30,24 @@ def importance(cli, samples, out, *extra):
 
 
 def test_importance_gates_pass(cli, samples, tmp_path):
-    r = importance(
-        cli,
-        samples,
-        tmp_path,
-        "--fail-if",
-        "sex > 0.5",
-        "--fail-if",
-        "rank(bmi) > 3",
-        "--fail-if",
-        "mean < 0",
-    )
+    conditions = ["sex > 0.5", "rank(bmi) > 3", "mean < 0", "low(bmi) > 1"]
+    r = importance(cli, samples, tmp_path, *[a for c in conditions for a in ("--fail-if", c)])
     assert r.exit_code == 0, r.stderr
     doc = read_json(tmp_path / "importance.json")
     gates = doc["gates"]
     assert gates["passed"] is True and gates["n_failed"] == 0
-    assert [c["status"] for c in gates["conditions"]] == ["pass", "pass", "pass"]
+    assert [c["condition"] for c in gates["conditions"]] == conditions
+    assert [c["status"] for c in gates["conditions"]] == ["pass"] * 4
     # the values are the file's own numbers
     feats = {f["feature"]: f for f in doc["results"][0]["features"]}
     assert gates["conditions"][0]["value"] == feats["sex"]["importances_mean"]
     assert gates["conditions"][1]["value"] == feats["bmi"]["rank"]
     lowest = min(feats.values(), key=lambda f: f["importances_mean"])
     assert gates["conditions"][2]["features"] == [lowest["feature"]]
+    bmi = feats["bmi"]["importances"]
+    assert gates["conditions"][3]["value"] == float(np.mean(bmi) - 2 * np.std(bmi) / np.sqrt(3))
     assert list(doc)[-2:] == ["gates", "elapsed_s"]
-    assert "none of 3 condition(s) held" in r.stdout
+    assert "none of 4 condition(s) held" in r.stdout
 
 
 def test_importance_gate_fails_with_exit_1_table_and_files(cli, samples, tmp_path):
@@ -69,15 +63,6 @@ def test_importance_gate_fails_with_exit_1_table_and_files(cli, samples, tmp_pat
     assert "1 of 2 condition(s) held" in r.stdout and "FAIL" in r.stdout and "low(s5) < 0" in r.stdout
     [error] = [ln for ln in r.err_lines if ln.startswith("error:")]
     assert "'sex > 0.01'" in error and "low(s5)" not in error and "(r2)" in error
-
-
-def test_importance_low_bound_matches_the_repeats(cli, samples, tmp_path):
-    r = importance(cli, samples, tmp_path, "--fail-if", "low(bmi) > 1", "--json")
-    assert r.exit_code == 0, r.stderr
-    doc = json.loads(r.stdout)
-    bmi = next(f for f in doc["results"][0]["features"] if f["feature"] == "bmi")
-    expected = np.mean(bmi["importances"]) - 2 * np.std(bmi["importances"]) / np.sqrt(3)
-    assert doc["gates"]["conditions"][0]["value"] == float(expected)
 
 
 def test_malformed_condition_is_a_usage_error_before_any_work(cli, samples, tmp_path):
@@ -187,7 +172,17 @@ def test_pdp_gate_per_class(cli, samples, tmp_path):
 
 
 def test_quiet_failing_gate_leaves_only_the_error(cli, samples, tmp_path):
-    r = importance(cli, samples, tmp_path, "--fail-if", "sex > 0.01", "--quiet")
+    args = [
+        "pdp",
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        "-f",
+        "bmi",
+    ]
+    r = cli(*args, "--grid-resolution", "4", "--out", tmp_path, "--fail-if", "range(bmi) > 1", "--quiet")
     assert r.exit_code == 1
     assert len(r.err_lines) == 1 and r.err_lines[0].startswith("error: 1 --fail-if condition held")
     assert r.stdout == ""
+    assert (tmp_path / "pdp.json").exists()
