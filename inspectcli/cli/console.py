@@ -19,12 +19,16 @@ from rich.markup import escape
 
 
 def _console(stderr: bool) -> Console:
-    """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says."""
+    """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says.
+
+    NO_COLOR (non-empty) means plain text even on a terminal: no colour and no bold/dim either.
+    """
     stream = sys.stderr if stderr else sys.stdout
     width = os.environ.get("INSPECT_WIDTH") or os.environ.get("COLUMNS")
     console = Console(
         file=stream,
         stderr=stderr,
+        color_system=None if os.environ.get("NO_COLOR") else "auto",
         width=int(width) if width and width.isdigit() else None,
         soft_wrap=False,
         highlight=False,
@@ -33,6 +37,13 @@ def _console(stderr: bool) -> Console:
     if not console.is_terminal and not width:
         console.width = 120
     return console
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 @dataclass
@@ -88,7 +99,12 @@ class UI:
     @contextmanager
     def progress(self) -> Iterator[ProgressReporter]:
         """A progress bar on stderr, only when stderr is a terminal and not quiet."""
-        enabled = not self.quiet and self.err.is_terminal and not os.environ.get("INSPECT_NO_PROGRESS")
+        enabled = (
+            not self.quiet
+            and self.err.is_terminal
+            and _isatty(sys.stderr)  # not when FORCE_COLOR makes a CI log look like a terminal
+            and not os.environ.get("INSPECT_NO_PROGRESS")
+        )
         if not enabled:
             yield ProgressReporter(None)
             return

@@ -220,7 +220,10 @@ def register(app: typer.Typer) -> None:
                     continue
                 groups[gname] = cols
 
-        from inspectcli.engines.permutation import permutation_importance
+        from inspectcli.engines.permutation import default_scorer_name, permutation_importance
+
+        if gates:
+            gates.check_importance(names, groups, scorers or [default_scorer_name(est) or "score"])
 
         def run(X: Any, yy: Any, sw: Any, label: str) -> Any:
             with ui.progress() as progress:

@@ -247,6 +247,8 @@ def register(app: typer.Typer) -> None:
             one_way = list(names)
             ui.note(f"no -f/--features given: computing all {len(names)} features")
         one_way = list(dict.fromkeys(one_way))
+        if gates:
+            gates.check_pdp(one_way, pairs, names, kind, classes=class_)
         cats = [check_name(c, "--categorical") for c in split_names(categorical)]
         custom: dict[str, np.ndarray] = {}
         for item in values or []:
@@ -328,6 +330,11 @@ def register(app: typer.Typer) -> None:
             "rank": rank,
             "random_state": seed,
         }
+        gate_report = None
+        if gates:
+            from inspectcli.gates import evaluate_pdp
+
+            gate_report = evaluate_pdp(gates, curves)
         doc = envelope(
             "pdp",
             model=model_block(inputs.model),
@@ -335,13 +342,8 @@ def register(app: typer.Typer) -> None:
             parameters=params,
             results=report.json_entries(curves),
             elapsed_s=time.perf_counter() - started,
+            extra={"gates": gate_report.as_json()} if gate_report is not None else None,
         )
-        gate_report = None
-        if gates:
-            from inspectcli.gates import evaluate_pdp
-
-            gate_report = evaluate_pdp(gates, curves)
-            doc["gates"] = gate_report.as_json()
         json_bytes = to_json_bytes(doc)
         png = None
         if plot:
