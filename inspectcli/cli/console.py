@@ -87,10 +87,14 @@ class UI:
         self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
-        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet."""
+        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet.
+
+        Text in tables is shown literally: a column named ``a[1]`` or ``[red]`` is not markup.
+        Cells that should be styled are passed as rich ``Text`` objects.
+        """
         if self.quiet:
             return
-        self.out.print(renderable)
+        self.out.print(literal(renderable))
 
     def json(self, data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8"))
@@ -127,6 +131,24 @@ class UI:
             transient=True,
         ) as bar:
             yield ProgressReporter(bar)
+
+
+def literal(renderable: Any) -> Any:
+    """A rich Table whose string title, caption, headers and cells are plain text, not markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not isinstance(renderable, Table):
+        return renderable
+    for attr in ("title", "caption"):
+        value = getattr(renderable, attr)
+        if isinstance(value, str):
+            setattr(renderable, attr, Text(value, style=f"table.{attr}"))
+    for column in renderable.columns:
+        if isinstance(column.header, str):
+            column.header = Text(column.header, style="table.header")
+        column._cells = [Text(c) if isinstance(c, str) else c for c in column._cells]
+    return renderable
 
 
 class ProgressReporter:
