@@ -81,6 +81,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--features",
                 "-f",
+                metavar="NAME",
                 help="Feature (repeatable, or comma-separated). Default: all.",
                 rich_help_panel=PDP,
                 show_default=False,
@@ -90,13 +91,14 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--pair",
+                metavar="A,B",
                 help="Two-way PD of A,B (repeatable; A,B,C gives a 3-way grid in the JSON).",
                 rich_help_panel=PDP,
                 show_default=False,
             ),
         ] = None,
         kind: Annotated[
-            str, typer.Option(help="average | individual (ICE) | both.", rich_help_panel=PDP)
+            str, typer.Option(metavar="KIND", help="average | individual (ICE) | both.", rich_help_panel=PDP)
         ] = "average",
         centered: Annotated[
             bool, typer.Option("--centered", help="Curves start at 0.", rich_help_panel=PDP)
@@ -105,20 +107,25 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(
                 "--ice-lines",
+                metavar="N",
                 help="Keep N random ICE lines (seeded) in the plot and JSON.",
                 rich_help_panel=PDP,
             ),
         ] = None,
         grid_resolution: Annotated[
-            int, typer.Option("--grid-resolution", help="Grid points per feature.", rich_help_panel=PDP)
+            int,
+            typer.Option(
+                "--grid-resolution", metavar="N", help="Grid points per feature.", rich_help_panel=PDP
+            ),
         ] = 100,
         percentiles: Annotated[
-            str, typer.Option("--percentiles", help="Grid span LO,HI.", rich_help_panel=PDP)
+            str, typer.Option("--percentiles", metavar="LO,HI", help="Grid span LO,HI.", rich_help_panel=PDP)
         ] = "0.05,0.95",
         values: Annotated[
             list[str] | None,
             typer.Option(
                 "--values",
+                metavar="NAME=V1,V2",
                 help="Custom grid FEATURE=v1,v2,… (repeatable).",
                 rich_help_panel=PDP,
                 show_default=False,
@@ -128,24 +135,34 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--categorical",
+                metavar="NAME",
                 help="Treat as categorical (repeatable). Text/bool columns always are.",
                 rich_help_panel=PDP,
                 show_default=False,
             ),
         ] = None,
         method: Annotated[
-            str, typer.Option(help="auto | brute | recursion (auto: as scikit-learn).", rich_help_panel=PDP)
+            str,
+            typer.Option(
+                metavar="METHOD",
+                help="auto | brute | recursion (auto: as scikit-learn).",
+                rich_help_panel=PDP,
+            ),
         ] = "auto",
         response_method: Annotated[
             str,
             typer.Option(
-                "--response-method", help="auto | predict_proba | decision_function.", rich_help_panel=PDP
+                "--response-method",
+                metavar="NAME",
+                help="auto | predict_proba | decision_function.",
+                rich_help_panel=PDP,
             ),
         ] = "auto",
         class_: Annotated[
             list[str] | None,
             typer.Option(
                 "--class",
+                metavar="LABEL",
                 help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
                 rich_help_panel=PDP,
                 show_default=False,
@@ -154,7 +171,10 @@ def register(app: typer.Typer) -> None:
         subsample: Annotated[
             str | None,
             typer.Option(
-                "--subsample", help="Use N rows, or a FRACTION of them (seeded).", rich_help_panel=PDP
+                "--subsample",
+                metavar="N|FRACTION",
+                help="Use N rows, or a FRACTION of them (seeded).",
+                rich_help_panel=PDP,
             ),
         ] = None,
         rank: Annotated[
