@@ -1,4 +1,5 @@
-"""`inspect schema KIND`: the JSON Schema of a result file (pdp, importance, diff, info)."""
+"""`inspect schema KIND`: the JSON Schema of a result file (pdp, importance, diff, info, ale,
+coefficients)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ def register(app: typer.Typer) -> None:
     @app.command("schema")
     @handle_errors
     def schema(
-        kind: Annotated[str, typer.Argument(help="pdp | importance | diff | info.", show_default=False)],
+        kind: Annotated[
+            str,
+            typer.Argument(help="pdp | importance | diff | info | ale | coefficients.", show_default=False),
+        ],
         quiet: o.Quiet = False,
         verbose: o.Verbose = False,
         debug: o.Debug = False,
     ) -> None:
-        """Print the JSON Schema of a result file: pdp.json, importance.json, diff JSON or info --json.
+        """Print the JSON Schema of a result file: pdp, importance, diff, info --json, ale, coefficients.
 
         Its "schema_version" is the one the files carry; it changes whenever the format does.
 
