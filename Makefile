@@ -64,6 +64,12 @@ demo: $(MODELS)
 	$(INSPECT) ale sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
 		-f hour -f temp -f humidity -f season -f weekday -f weather \
 		--order weekday=mon,tue,wed,thu,fri,sat,sun --with-pdp --subsample 5000 --out $(OUT)/bikes
+	@echo "== --fail-if and inspect diff (the same model with another seed; this gate holds: exit 1) =="
+	$(INSPECT) importance sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet \
+		--target target --n-repeats 10 --cluster-threshold 0.5 --random-state 1 --no-plot \
+		--fail-if "low(sex) > 0.01" --fail-if "rank(bmi) > 3" --out $(OUT)/diabetes-seed1 || [ $$? -eq 1 ]
+	$(INSPECT) diff $(OUT)/diabetes/importance.json $(OUT)/diabetes-seed1/importance.json \
+		--fail-if "rank_change > 2" --fail-if "gap > 0.01" --out $(OUT)/diff
 	@echo "results and plots written under $(OUT)/"
 
 # Refresh the README's pictures from a demo run.

@@ -33,6 +33,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # spin-waiting threads oversubscribe the machine (measured: 7.8 s instead of 0.07 s for one PD).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# pytest-xdist workers export COLUMNS=80, which would wrap the tables and messages tests read
+os.environ.setdefault("INSPECT_WIDTH", "120")
 
 
 def _load_builder():

@@ -177,3 +177,18 @@ def test_python_api_exports():
 
     for name in ("partial_dependence", "permutation_importance", "load_model", "load_dataset"):
         assert callable(getattr(inspectcli, name))
+
+
+def test_names_that_look_like_markup_are_shown_literally(cli, tmp_path):
+    X = pd.DataFrame({"a[1]": np.arange(20.0), "[red]b": np.linspace(0, 1, 20) ** 2})
+    y = 2 * X["a[1]"] + X["[red]b"]
+    joblib.dump(LinearRegression().fit(X, y), tmp_path / "m.joblib")
+    X.assign(y=y).to_csv(tmp_path / "d.csv", index=False)
+    for args in (
+        ["info"],
+        ["importance", "--format", "none", "--no-plot"],
+        ["pdp", "--format", "none", "--no-plot"],
+    ):
+        r = cli(args[0], tmp_path / "m.joblib", tmp_path / "d.csv", "--target", "y", *args[1:])
+        assert r.exit_code == 0, r.stderr
+        assert "a[1]" in r.stdout and "[red]b" in r.stdout

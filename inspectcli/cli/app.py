@@ -57,8 +57,10 @@ app = typer.Typer(
     cls=_OneLineErrors,
     help=(
         "Inspect a fitted scikit-learn model: what drives its predictions.\n\n"
-        "Partial dependence and ICE (pdp), permutation importance (importance), and model/data "
-        "checks (info), with JSON/CSV results, PNG plots and exit codes CI can gate on."
+        "Partial dependence and ICE (pdp), accumulated local effects (ale), permutation importance "
+        "(importance), linear-model coefficients (coefficients), model/data checks (info), and "
+        "comparisons of two runs (diff): JSON/CSV results with a published schema (schema), PNG plots, "
+        "and exit codes CI can gate on."
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",

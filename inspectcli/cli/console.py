@@ -19,12 +19,16 @@ from rich.markup import escape
 
 
 def _console(stderr: bool) -> Console:
-    """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says."""
+    """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says.
+
+    NO_COLOR (non-empty) means plain text even on a terminal: no colour and no bold/dim either.
+    """
     stream = sys.stderr if stderr else sys.stdout
     width = os.environ.get("INSPECT_WIDTH") or os.environ.get("COLUMNS")
     console = Console(
         file=stream,
         stderr=stderr,
+        color_system=None if os.environ.get("NO_COLOR") else "auto",
         width=int(width) if width and width.isdigit() else None,
         soft_wrap=False,
         highlight=False,
@@ -33,6 +37,13 @@ def _console(stderr: bool) -> Console:
     if not console.is_terminal and not width:
         console.width = 120
     return console
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 @dataclass
@@ -76,10 +87,14 @@ class UI:
         self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
-        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet."""
+        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet.
+
+        Text in tables is shown literally: a column named ``a[1]`` or ``[red]`` is not markup.
+        Cells that should be styled are passed as rich ``Text`` objects.
+        """
         if self.quiet:
             return
-        self.out.print(renderable)
+        self.out.print(literal(renderable))
 
     def json(self, data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8"))
@@ -88,7 +103,12 @@ class UI:
     @contextmanager
     def progress(self) -> Iterator[ProgressReporter]:
         """A progress bar on stderr, only when stderr is a terminal and not quiet."""
-        enabled = not self.quiet and self.err.is_terminal and not os.environ.get("INSPECT_NO_PROGRESS")
+        enabled = (
+            not self.quiet
+            and self.err.is_terminal
+            and _isatty(sys.stderr)  # not when FORCE_COLOR makes a CI log look like a terminal
+            and not os.environ.get("INSPECT_NO_PROGRESS")
+        )
         if not enabled:
             yield ProgressReporter(None)
             return
@@ -111,6 +131,24 @@ class UI:
             transient=True,
         ) as bar:
             yield ProgressReporter(bar)
+
+
+def literal(renderable: Any) -> Any:
+    """A rich Table whose string title, caption, headers and cells are plain text, not markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not isinstance(renderable, Table):
+        return renderable
+    for attr in ("title", "caption"):
+        value = getattr(renderable, attr)
+        if isinstance(value, str):
+            setattr(renderable, attr, Text(value, style=f"table.{attr}"))
+    for column in renderable.columns:
+        if isinstance(column.header, str):
+            column.header = Text(column.header, style="table.header")
+        column._cells = [Text(c) if isinstance(c, str) else c for c in column._cells]
+    return renderable
 
 
 class ProgressReporter:

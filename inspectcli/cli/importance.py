@@ -63,22 +63,32 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--scoring",
                 "-s",
+                metavar="NAME",
                 help="Scorer name (repeatable). Default: the model's own score.",
                 rich_help_panel=IMP,
                 show_default=False,
             ),
         ] = None,
         n_repeats: Annotated[
-            int, typer.Option("--n-repeats", "-r", help="Permutations per feature.", rich_help_panel=IMP)
+            int,
+            typer.Option(
+                "--n-repeats", "-r", metavar="N", help="Permutations per feature.", rich_help_panel=IMP
+            ),
         ] = 5,
         max_samples: Annotated[
             str,
-            typer.Option("--max-samples", help="Rows per feature: count or fraction.", rich_help_panel=IMP),
+            typer.Option(
+                "--max-samples",
+                metavar="N|FRACTION",
+                help="Rows per feature: count or fraction.",
+                rich_help_panel=IMP,
+            ),
         ] = "1.0",
         group: Annotated[
             list[str] | None,
             typer.Option(
                 "--group",
+                metavar="NAME=A,B",
                 help="Permute columns together: NAME=a,b (repeatable).",
                 rich_help_panel=IMP,
                 show_default=False,
@@ -88,6 +98,7 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(
                 "--cluster-threshold",
+                metavar="T",
                 help="Group correlated features: cut the Spearman/Ward "
                 "dendrogram at this distance (writes correlation.png).",
                 rich_help_panel=IMP,
@@ -97,12 +108,14 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--compare",
+                metavar="DATA",
                 help="Second dataset (e.g. test vs train), same options, side by side.",
                 rich_help_panel=IMP,
             ),
         ] = None,
         top: Annotated[
-            int | None, typer.Option("--top", help="Show the K most important only.", rich_help_panel=IMP)
+            int | None,
+            typer.Option("--top", metavar="K", help="Show the K most important only.", rich_help_panel=IMP),
         ] = None,
         mdi: Annotated[
             bool,
@@ -196,7 +209,10 @@ def register(app: typer.Typer) -> None:
                     continue
                 groups[gname] = cols
 
-        from inspectcli.engines.permutation import permutation_importance
+        from inspectcli.engines.permutation import default_scorer_name, permutation_importance
+
+        if gates:
+            gates.check_importance(names, groups, scorers or [default_scorer_name(est) or "score"])
 
         def run(X: Any, yy: Any, sw: Any, label: str) -> Any:
             with ui.progress() as progress:

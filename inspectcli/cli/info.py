@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from inspectcli.cli import options as o
 from inspectcli.cli.app import handle_errors
@@ -157,15 +158,17 @@ def _table_data(d: dict[str, Any]) -> Table:
         t.add_row("target", d["target"])
     t.add_row(f"used ({len(d['used'])})", ", ".join(d["used"]) or "—")
     if d["missing"]:
-        t.add_row(f"[red]missing ({len(d['missing'])})[/red]", ", ".join(d["missing"]))
+        t.add_row(Text(f"missing ({len(d['missing'])})", style="red"), ", ".join(d["missing"]))
     if d["extra"]:
         t.add_row(f"extra ({len(d['extra'])})", ", ".join(d["extra"]) + "  (ignored)")
     p = d["prediction"]
     if p is not None:
         if p["ok"]:
-            t.add_row("prediction", f"[green]works[/green] on a trial of rows, e.g. {p['first']}")
+            t.add_row(
+                "prediction", Text.assemble(("works", "green"), f" on a trial of rows, e.g. {p['first']}")
+            )
         else:
-            t.add_row("prediction", f"[red]fails[/red]: {p['error']}")
+            t.add_row("prediction", Text.assemble(("fails", "red"), f": {p['error']}"))
     t.add_row("sha256", d["sha256"] or "—")
     return t
 

@@ -34,6 +34,7 @@ Trust = Annotated[
     list[str] | None,
     typer.Option(
         "--trust",
+        metavar="TYPE",
         help="Accept this type when loading a .skops file (repeatable), e.g. sklearn.tree._tree.Tree.",
         rich_help_panel=LOAD,
         show_default=False,
@@ -41,7 +42,12 @@ Trust = Annotated[
 ]
 Sha256 = Annotated[
     str | None,
-    typer.Option(help="Refuse the model file unless its SHA-256 is this hex digest.", rich_help_panel=LOAD),
+    typer.Option(
+        "--sha256",
+        metavar="HEX",
+        help="Refuse the model file unless its SHA-256 is this hex digest.",
+        rich_help_panel=LOAD,
+    ),
 ]
 NoPickle = Annotated[
     bool,
@@ -62,25 +68,37 @@ Strict = Annotated[
 Target = Annotated[
     str | None,
     typer.Option(
-        "--target", "-t", help="Target column: dropped from the model inputs.", rich_help_panel=LOAD
+        "--target",
+        "-t",
+        metavar="COLUMN",
+        help="Target column: dropped from the model inputs.",
+        rich_help_panel=LOAD,
     ),
 ]
 SampleWeight = Annotated[
     str | None,
-    typer.Option("--sample-weight", help="Column of sample weights.", rich_help_panel=LOAD),
+    typer.Option("--sample-weight", metavar="COLUMN", help="Column of sample weights.", rich_help_panel=LOAD),
 ]
 Sep = Annotated[
     str | None,
-    typer.Option("--sep", help="CSV delimiter (default: sniffed among , ; TAB |).", rich_help_panel=LOAD),
+    typer.Option(
+        "--sep",
+        metavar="CHAR",
+        help="CSV delimiter (default: sniffed among , ; TAB |).",
+        rich_help_panel=LOAD,
+    ),
 ]
 Encoding = Annotated[
     str | None,
-    typer.Option("--encoding", help="CSV text encoding (default utf-8).", rich_help_panel=LOAD),
+    typer.Option(
+        "--encoding", metavar="NAME", help="CSV text encoding (default utf-8).", rich_help_panel=LOAD
+    ),
 ]
 Decimal = Annotated[
     str | None,
     typer.Option(
         "--decimal",
+        metavar="CHAR",
         help="CSV decimal mark (default '.'; ',' is detected in ;-separated files).",
         rich_help_panel=LOAD,
     ),
@@ -88,12 +106,15 @@ Decimal = Annotated[
 
 Out = Annotated[
     Path,
-    typer.Option("--out", "-o", help="Directory for result files.", rich_help_panel=OUTPUT),
+    typer.Option("--out", "-o", metavar="DIR", help="Directory for result files.", rich_help_panel=OUTPUT),
 ]
 Format = Annotated[
     str,
     typer.Option(
-        "--format", help="Result files to write: json, csv, both (json,csv) or none.", rich_help_panel=OUTPUT
+        "--format",
+        metavar="LIST",
+        help="Result files to write: json, csv, both (json,csv) or none.",
+        rich_help_panel=OUTPUT,
     ),
 ]
 Plot = Annotated[
@@ -110,6 +131,7 @@ FailIf = Annotated[
     list[str] | None,
     typer.Option(
         "--fail-if",
+        metavar="CONDITION",
         help="Exit 1 when this condition holds (repeatable); see the README's grammar.",
         rich_help_panel=OUTPUT,
         show_default=False,
@@ -118,16 +140,19 @@ FailIf = Annotated[
 
 NJobs = Annotated[
     int,
-    typer.Option("--n-jobs", "-j", help="Parallel workers (-1: all cores).", rich_help_panel=RUN),
+    typer.Option(
+        "--n-jobs", "-j", metavar="N", help="Parallel workers (-1: all cores).", rich_help_panel=RUN
+    ),
 ]
 Backend = Annotated[
     str,
-    typer.Option("--backend", help="loky | threading | dask.", rich_help_panel=RUN),
+    typer.Option("--backend", metavar="NAME", help="loky | threading | dask.", rich_help_panel=RUN),
 ]
 Scheduler = Annotated[
     str | None,
     typer.Option(
         "--scheduler",
+        metavar="ADDRESS",
         help="Dask scheduler address (tcp://HOST:8786) for --backend dask; default: a local cluster.",
         rich_help_panel=RUN,
     ),
@@ -135,13 +160,19 @@ Scheduler = Annotated[
 MemoryBudget = Annotated[
     str,
     typer.Option(
-        "--memory-budget", help="Memory for batched predictions, e.g. 512MB, 2GB.", rich_help_panel=RUN
+        "--memory-budget",
+        metavar="SIZE",
+        help="Memory for batched predictions, e.g. 512MB, 2GB.",
+        rich_help_panel=RUN,
     ),
 ]
 RandomState = Annotated[
     str,
     typer.Option(
-        "--random-state", help="Seed (integer), or 'none' for fresh randomness.", rich_help_panel=RUN
+        "--random-state",
+        metavar="SEED",
+        help="Seed (integer), or 'none' for fresh randomness.",
+        rich_help_panel=RUN,
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=RUN)]

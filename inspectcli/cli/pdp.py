@@ -99,6 +99,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--features",
                 "-f",
+                metavar="NAME",
                 help="Feature (repeatable, or comma-separated). Default: all.",
                 rich_help_panel=PDP,
                 show_default=False,
@@ -108,13 +109,14 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--pair",
+                metavar="A,B",
                 help="Two-way PD of A,B (repeatable; A,B,C gives a 3-way grid in the JSON).",
                 rich_help_panel=PDP,
                 show_default=False,
             ),
         ] = None,
         kind: Annotated[
-            str, typer.Option(help="average | individual (ICE) | both.", rich_help_panel=PDP)
+            str, typer.Option(metavar="KIND", help="average | individual (ICE) | both.", rich_help_panel=PDP)
         ] = "average",
         centered: Annotated[
             bool, typer.Option("--centered", help="Curves start at 0.", rich_help_panel=PDP)
@@ -123,20 +125,25 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(
                 "--ice-lines",
+                metavar="N",
                 help="Keep N random ICE lines (seeded) in the plot and JSON.",
                 rich_help_panel=PDP,
             ),
         ] = None,
         grid_resolution: Annotated[
-            int, typer.Option("--grid-resolution", help="Grid points per feature.", rich_help_panel=PDP)
+            int,
+            typer.Option(
+                "--grid-resolution", metavar="N", help="Grid points per feature.", rich_help_panel=PDP
+            ),
         ] = 100,
         percentiles: Annotated[
-            str, typer.Option("--percentiles", help="Grid span LO,HI.", rich_help_panel=PDP)
+            str, typer.Option("--percentiles", metavar="LO,HI", help="Grid span LO,HI.", rich_help_panel=PDP)
         ] = "0.05,0.95",
         values: Annotated[
             list[str] | None,
             typer.Option(
                 "--values",
+                metavar="NAME=V1,V2",
                 help="Custom grid FEATURE=v1,v2,… (repeatable).",
                 rich_help_panel=PDP,
                 show_default=False,
@@ -146,24 +153,34 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--categorical",
+                metavar="NAME",
                 help="Treat as categorical (repeatable). Text/bool columns always are.",
                 rich_help_panel=PDP,
                 show_default=False,
             ),
         ] = None,
         method: Annotated[
-            str, typer.Option(help="auto | brute | recursion (auto: as scikit-learn).", rich_help_panel=PDP)
+            str,
+            typer.Option(
+                metavar="METHOD",
+                help="auto | brute | recursion (auto: as scikit-learn).",
+                rich_help_panel=PDP,
+            ),
         ] = "auto",
         response_method: Annotated[
             str,
             typer.Option(
-                "--response-method", help="auto | predict_proba | decision_function.", rich_help_panel=PDP
+                "--response-method",
+                metavar="NAME",
+                help="auto | predict_proba | decision_function.",
+                rich_help_panel=PDP,
             ),
         ] = "auto",
         class_: Annotated[
             list[str] | None,
             typer.Option(
                 "--class",
+                metavar="LABEL",
                 help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
                 rich_help_panel=PDP,
                 show_default=False,
@@ -172,7 +189,10 @@ def register(app: typer.Typer) -> None:
         subsample: Annotated[
             str | None,
             typer.Option(
-                "--subsample", help="Use N rows, or a FRACTION of them (seeded).", rich_help_panel=PDP
+                "--subsample",
+                metavar="N|FRACTION",
+                help="Use N rows, or a FRACTION of them (seeded).",
+                rich_help_panel=PDP,
             ),
         ] = None,
         rank: Annotated[
@@ -271,6 +291,8 @@ def register(app: typer.Typer) -> None:
                 )
             ui.note(f"no -f/--features given: computing all {len(one_way)} features")
         one_way = list(dict.fromkeys(one_way))
+        if gates:
+            gates.check_pdp(one_way, pairs, names, kind, classes=class_)
         cats = [check_name(c, "--categorical") for c in split_names(categorical)]
         custom: dict[str, np.ndarray] = {}
         for item in values or []:
@@ -352,6 +374,11 @@ def register(app: typer.Typer) -> None:
             "rank": rank,
             "random_state": seed,
         }
+        gate_report = None
+        if gates:
+            from inspectcli.gates import evaluate_pdp
+
+            gate_report = evaluate_pdp(gates, curves)
         doc = envelope(
             "pdp",
             model=model_block(inputs.model),
@@ -359,13 +386,8 @@ def register(app: typer.Typer) -> None:
             parameters=params,
             results=report.json_entries(curves),
             elapsed_s=time.perf_counter() - started,
+            extra={"gates": gate_report.as_json()} if gate_report is not None else None,
         )
-        gate_report = None
-        if gates:
-            from inspectcli.gates import evaluate_pdp
-
-            gate_report = evaluate_pdp(gates, curves)
-            doc["gates"] = gate_report.as_json()
         json_bytes = to_json_bytes(doc)
         png = None
         if plot:
