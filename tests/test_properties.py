@@ -132,10 +132,11 @@ KINDS = [
 
 
 @st.composite
-def frames(draw, model: str) -> pd.DataFrame:
-    """Half the time a clean table (only odd extra columns), else one with wild columns."""
+def frames(draw, model: str, clean: bool | None = None) -> pd.DataFrame:
+    """A clean table (only odd extra columns), or one with wild columns; half and half by default."""
     _, cols, target = MODELS[model]
-    clean = draw(st.booleans())
+    if clean is None:
+        clean = draw(st.booleans())
     n = draw(st.sampled_from([5, 8, 12] if clean else [0, 1, 2, 3, 5, 8, 12]))
     data: dict[str, list] = {}
     names: list[str] = []
@@ -246,38 +247,47 @@ def check(
 
 @st.composite
 def pdp_case(draw):
+    """Half the time options that make sense on a clean table, else anything."""
     model = draw(st.sampled_from(sorted(MODELS)))
-    frame = draw(frames(model))
+    sane = draw(st.booleans())
+    frame = draw(frames(model, clean=True if sane else None))
     _, cols, target = MODELS[model]
     names = list(dict.fromkeys(str(c) for c in frame.columns))
-    pool = [*cols, target, "zz", *names]
-    args: list[object] = []
+    pool = cols if sane else [*cols, target, "zz", *names]
+    numeric = [c for c in cols if c != "s"]
+    args: list[object] = ["--target", target] if sane or draw(st.booleans()) else []
     for f in draw(st.lists(st.sampled_from(pool), max_size=2)):
         args += ["-f", f]
     if draw(st.booleans()):
-        args += ["--pair", ",".join(draw(st.lists(st.sampled_from(cols), min_size=2, max_size=2)))]
-    if draw(st.booleans()):
-        args += ["--target", target]
+        pair = draw(st.lists(st.sampled_from(cols), min_size=2, max_size=2, unique=sane))
+        args += ["--pair", ",".join(pair)]
     args += ["--kind", draw(st.sampled_from(["average", "individual", "both"]))]
     args += ["--grid-resolution", draw(st.sampled_from([2, 3, 5, 10]))]
-    args += ["--method", draw(st.sampled_from(["auto", "auto", "brute", "recursion"]))]
+    methods = ["auto", "brute"] if sane else ["auto", "auto", "brute", "recursion"]
+    args += ["--method", draw(st.sampled_from(methods))]
     if draw(st.booleans()):
-        args += ["--percentiles", draw(st.sampled_from(["0,1", "0.1,0.9", "0.5,0.5", "0.9,0.1"]))]
+        spans = ["0,1", "0.1,0.9"] if sane else ["0,1", "0.1,0.9", "0.5,0.5", "0.9,0.1"]
+        args += ["--percentiles", draw(st.sampled_from(spans))]
     if draw(st.booleans()):
         args.append("--centered")
     if draw(st.integers(0, 3)) == 0:
         args += ["--categorical", draw(st.sampled_from(cols))]
     if draw(st.integers(0, 3)) == 0:
-        args += [
-            "--values",
-            f"{draw(st.sampled_from(cols))}=" + draw(st.sampled_from(["1,2,3", "red,blue", "x"])),
-        ]
+        if sane:
+            args += [
+                "--values",
+                f"{draw(st.sampled_from(numeric))}=" + draw(st.sampled_from(["1,2,3", "0.5,1"])),
+            ]
+        else:
+            feature = draw(st.sampled_from(cols))
+            args += ["--values", f"{feature}=" + draw(st.sampled_from(["1,2,3", "red,blue", "x"]))]
     if draw(st.integers(0, 3)) == 0:
-        args += ["--subsample", draw(st.sampled_from(["3", "0.5", "1"]))]
+        args += ["--subsample", draw(st.sampled_from(["3", "0.5"] if sane else ["3", "0.5", "1"]))]
     if draw(st.integers(0, 3)) == 0:
         args += ["--ice-lines", draw(st.sampled_from(["1", "3"]))]
     if draw(st.integers(0, 4)) == 0 and model in ("logit", "pipe"):
-        args += ["--class", draw(st.sampled_from(["0", "1", "hi", "lo", "9"]))]
+        classes = {"logit": ["0", "1"], "pipe": ["hi", "lo"]}[model]
+        args += ["--class", draw(st.sampled_from(classes if sane else [*classes, "9"]))]
     args += output_options(draw)
     fmt = draw(st.sampled_from(["csv", "csv", "parquet", "semicolon"]))
     return model, frame, fmt, args
