@@ -1003,7 +1003,7 @@ def test_our_bugs_are_not_blamed_on_the_model(ws: Workspace):
 
     model = joblib.load(ws.reg_joblib)
     with pytest.raises(ValueError) as in_model:
-        model.predict(np.zeros((2, 7)))
+        model.predict(pd.DataFrame(np.zeros((2, 7))).add_prefix("x"))
     assert not raised_in_our_code(in_model.value)
     with pytest.raises(TypeError) as in_ours:
         shorten(None)  # type: ignore[arg-type]
