@@ -12,9 +12,9 @@ import pandas as pd
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.app import handle_errors
 from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
 from inspectcli.cli.console import UI
+from inspectcli.cli.handling import handle_errors
 from inspectcli.cli.pdp import parse_count_or_fraction, split_names
 from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.parallel import check_backend

@@ -1,16 +1,11 @@
-"""The Typer app: commands, --version, and the one place errors become messages and exit codes."""
+"""The Typer app: its commands, --version, one-line usage errors, and the entry point."""
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import signal
 import sys
-import traceback
-import warnings
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import click
 import typer
@@ -19,9 +14,8 @@ from typer.core import TyperGroup
 
 from inspectcli import __version__
 from inspectcli.cli.console import UI
-from inspectcli.errors import EXIT_COMPUTE, EXIT_INTERRUPTED, InspectError
+from inspectcli.cli.handling import _on_sigterm
 
-F = TypeVar("F", bound=Callable[..., Any])
 #: The click Typer runs on (recent Typer versions vendor their own copy).
 _click: Any = getattr(typer.core, "_click", click)
 
@@ -87,105 +81,14 @@ def _root(
     """Inspect a fitted scikit-learn model: what drives its predictions."""
 
 
-_GLYPH = re.compile(r"Glyph (\d+) .*missing from (?:current )?font\(?s?\)? (.*?)\.?$")
-
-
-def _show_warnings(ui: UI, caught: list[warnings.WarningMessage]) -> None:
-    seen = set()
-    glyphs: dict[str, None] = {}
-    font = ""
-    for w in caught:
-        text = " ".join(str(w.message).split())
-        m = _GLYPH.match(text)
-        if m:  # matplotlib warns once per character; say it once
-            glyphs[chr(int(m.group(1)))] = None
-            font = m.group(2)
-            continue
-        if not text or text in seen:
-            continue
-        seen.add(text)
-        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)) and not ui.verbose:
-            continue
-        ui.warn(f"{w.category.__name__}: {text}" if ui.verbose else text)
-    if glyphs:
-        chars = "".join(list(glyphs)[:12]) + ("…" if len(glyphs) > 12 else "")
-        ui.warn(
-            f"the plot cannot draw {len(glyphs)} character(s) of the names with the font {font} "
-            f"({chars}): they show as boxes; results files are not affected"
-        )
-
-
-def handle_errors(fn: F) -> F:
-    """Run a command: InspectError -> 'error: …' + its exit code; Ctrl-C -> 130; others -> 4.
-
-    Tracebacks are shown only with --debug (or INSPECT_DEBUG=1). Library warnings raised while the
-    command runs are shown as one-line warnings.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(kwargs.get("debug")) or os.environ.get("INSPECT_DEBUG", "") not in ("", "0")
-        ui = UI(quiet=bool(kwargs.get("quiet")), verbose=bool(kwargs.get("verbose")))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module="joblib")
-            warnings.filterwarnings("ignore", message=".*resource_tracker.*")
-            try:
-                return fn(*args, **kwargs)
-            except typer.Exit:
-                raise
-            except InspectError as exc:
-                if debug:
-                    traceback.print_exc(file=sys.stderr)
-                ui.error(str(exc))
-                raise typer.Exit(exc.exit_code) from None
-            except KeyboardInterrupt:
-                ui.error("interrupted")
-                raise typer.Exit(EXIT_INTERRUPTED) from None
-            except Terminated:
-                ui.error("terminated (SIGTERM)")
-                raise typer.Exit(EXIT_TERMINATED) from None
-            except Exception as exc:  # a bug of ours, or an unforeseen failure: say so plainly
-                if debug:
-                    traceback.print_exc(file=sys.stderr)
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                ui.error(
-                    f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the "
-                    "traceback, and please report it"
-                )
-                raise typer.Exit(EXIT_COMPUTE) from None
-            finally:
-                _show_warnings(ui, caught)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _register() -> None:
-    from inspectcli.cli import info
+    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, schema
 
-    info.register(app)
-    for module in ("pdp", "importance", "diff", "schema", "coefficients", "ale"):
-        try:
-            mod = __import__(f"inspectcli.cli.{module}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"inspectcli.cli.{module}":
-                raise
-            continue
-        mod.register(app)
+    for module in (info, pdp, importance, ale, coefficients, diff, schema):
+        module.register(app)
 
 
 _register()
-
-
-class Terminated(BaseException):
-    """SIGTERM (a CI job cancelled), raised like Ctrl-C's KeyboardInterrupt so clean-up runs."""
-
-
-EXIT_TERMINATED = 128 + 15
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.app import handle_errors
 from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
 from inspectcli.cli.console import UI
+from inspectcli.cli.handling import handle_errors
 from inspectcli.engines.parallel import check_backend
 from inspectcli.errors import UsageError
 from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.app import handle_errors
 from inspectcli.cli.common import emit
 from inspectcli.cli.console import UI
+from inspectcli.cli.handling import handle_errors
 from inspectcli.errors import InputError
 from inspectcli.results import SCHEMA_VERSION, check_out_dir, to_json_bytes
 

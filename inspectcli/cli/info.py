@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from inspectcli.cli import options as o
-from inspectcli.cli.app import handle_errors
 from inspectcli.cli.console import UI
+from inspectcli.cli.handling import handle_errors
 from inspectcli.errors import InspectError, ValidationError
 from inspectcli.introspect import (
     categorical_inputs,

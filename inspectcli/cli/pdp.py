@@ -11,9 +11,9 @@ import pandas as pd
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.app import handle_errors
 from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
 from inspectcli.cli.console import UI
+from inspectcli.cli.handling import handle_errors
 from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.grid import parse_custom_values
 from inspectcli.engines.parallel import check_backend

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.app import handle_errors
+from inspectcli.cli.handling import handle_errors
 
 
 def register(app: typer.Typer) -> None:
