@@ -1,20 +1,38 @@
 """Where chunks run: in-process, joblib's loky / threading workers, or a Dask cluster.
 
+An engine opens one ``task_runner`` per API call and maps its chunks through it::
+
+    with task_runner(n_jobs, backend, scheduler) as runner:
+        plan = plan_chunks(..., n_workers=runner.n_workers)
+        for result in runner.map(fn, tasks, shared=(estimator, X)):
+            ...
+
+``runner.map`` yields ``fn(*shared, *task)`` for each task, in task order. ``shared`` holds the
+large objects every task needs (the model and the data): with Dask they are scattered to every
+worker once per ``map`` (``client.scatter(..., broadcast=True)`` through joblib's
+``parallel_config(backend="dask", scatter=[...])``), and each task then carries only references to
+them plus its own small arguments. The cluster (a ``LocalCluster`` started for the run, or the
+scheduler at ``scheduler``) lives as long as the runner, so an engine call that maps several
+times starts or connects once.
+
 Every task is a pure function of its arguments, so results do not depend on the backend or the
-number of workers (tests check byte-identical results across them).
+number of workers (tests check identical results across them).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import UsageError
 
 BACKENDS = ("loky", "threading", "dask")
+#: Seconds to wait for a Dask scheduler to answer (env INSPECT_DASK_TIMEOUT overrides).
+DASK_CONNECT_TIMEOUT = 10.0
 
 
 def effective_n_jobs(n_jobs: int | None) -> int:
@@ -28,6 +46,7 @@ def effective_n_jobs(n_jobs: int | None) -> int:
 
 
 def check_backend(backend: str, scheduler: str | None) -> None:
+    """Usage errors for a backend that does not exist, or that is not installed."""
     if backend not in BACKENDS:
         raise UsageError(f"--backend '{backend}' is not one of {', '.join(BACKENDS)}")
     if scheduler and backend != "dask":
@@ -43,17 +62,27 @@ def check_backend(backend: str, scheduler: str | None) -> None:
             ) from exc
 
 
+def _connect_timeout() -> float:
+    text = os.environ.get("INSPECT_DASK_TIMEOUT")
+    try:
+        return float(text) if text else DASK_CONNECT_TIMEOUT
+    except ValueError:
+        return DASK_CONNECT_TIMEOUT
+
+
 @contextmanager
 def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
     """A client for ``scheduler``, or a LocalCluster of ``n_workers`` processes for this run."""
     from distributed import Client, LocalCluster
 
     if scheduler:
+        timeout = _connect_timeout()
         try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+            client = Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UsageError(
-                f"cannot reach the Dask scheduler at '{scheduler}': {exc}",
+                f"cannot reach the Dask scheduler at '{scheduler}' ({text})",
                 "check the address (tcp://HOST:8786) and that the scheduler runs",
             ) from exc
         try:
@@ -63,56 +92,89 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
         return
     with (
         LocalCluster(
-            n_workers=max(1, n_workers), threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=max(1, n_workers),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
         ) as cluster,
-        Client(cluster) as client,
+        Client(cluster, set_as_default=False) as client,
     ):
         yield client
 
 
-def run_tasks(
-    fn: Callable[..., Any],
-    tasks: Sequence[tuple[Any, ...]],
-    *,
-    shared: tuple[Any, ...] = (),
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
-    weights: Sequence[int] | None = None,
-) -> Iterator[Any]:
-    """Yield ``fn(*shared, *task)`` for each task, in task order.
+class TaskRunner:
+    """Maps tasks over the chosen workers; see the module docstring."""
 
-    ``shared`` (model, data) is sent to each worker with the task; with Dask it is scattered to
-    the cluster once. ``weights`` are the progress units each task is worth.
-    """
-    progress = progress or NullProgress()
-    weights = list(weights) if weights is not None else [1] * len(tasks)
-    n = effective_n_jobs(n_jobs)
-    if backend != "dask" and (n == 1 or len(tasks) <= 1):
-        for task, w in zip(tasks, weights):
-            result = fn(*shared, *task)
-            progress.advance(w)
-            yield result
-        return
+    def __init__(self, n_workers: int, backend: str, client: Any = None, parallel: Any = None) -> None:
+        #: Chunks that may be in flight at once (memory plans divide the budget by it).
+        self.n_workers = n_workers
+        self.backend = backend
+        self._client = client
+        self._parallel = parallel
 
-    from joblib import Parallel, delayed, parallel_config
+    def map(
+        self,
+        fn: Callable[..., Any],
+        tasks: Sequence[tuple[Any, ...]],
+        *,
+        shared: tuple[Any, ...] = (),
+        progress: Progress | None = None,
+        weights: Sequence[int] | None = None,
+    ) -> Iterator[Any]:
+        """Yield ``fn(*shared, *task)`` for each task, in task order.
 
-    if backend == "dask":
-        with dask_client(scheduler, n) as client:
-            workers = max(1, len(client.scheduler_info().get("workers", {})) or n)
-            scattered = list(shared)
-            with parallel_config(backend="dask", scatter=scattered or None):
-                gen = Parallel(n_jobs=workers, return_as="generator")(
+        ``weights`` are the progress units each task is worth.
+        """
+        progress = progress or NullProgress()
+        weights = list(weights) if weights is not None else [1] * len(tasks)
+        if self._client is None and (self._parallel is None or len(tasks) <= 1):
+            for task, w in zip(tasks, weights):
+                result = fn(*shared, *task)
+                progress.advance(w)
+                yield result
+            return
+        from joblib import Parallel, delayed, parallel_config
+
+        if self._client is not None:
+            # The backend scatters ``shared`` to every worker when it is built (once), and swaps
+            # each task argument that *is* one of those objects for its future.
+            with parallel_config(backend="dask", client=self._client, scatter=list(shared) or None):
+                gen = Parallel(n_jobs=self.n_workers, return_as="generator")(
                     delayed(fn)(*shared, *task) for task in tasks
                 )
-                for result, w in zip(gen, weights):
-                    progress.advance(w)
-                    yield result
-        return
-    gen = Parallel(n_jobs=n, backend=backend, return_as="generator")(
-        delayed(fn)(*shared, *task) for task in tasks
-    )
+                yield from _advance(gen, weights, progress)
+            return
+        gen = self._parallel(delayed(fn)(*shared, *task) for task in tasks)
+        yield from _advance(gen, weights, progress)
+
+
+def _advance(gen: Iterator[Any], weights: Sequence[int], progress: Progress) -> Iterator[Any]:
     for result, w in zip(gen, weights):
         progress.advance(w)
         yield result
+
+
+@contextmanager
+def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None) -> Iterator[TaskRunner]:
+    """A runner for one engine call: in-process, a joblib pool, or a Dask client (see above).
+
+    With ``backend="dask"``: ``scheduler`` connects to a running cluster (its workers set the
+    parallelism); without it a LocalCluster of ``n_jobs`` worker processes (one thread each)
+    runs for the duration of the block.
+    """
+    check_backend(backend, scheduler)
+    n = effective_n_jobs(n_jobs)
+    if backend == "dask":
+        with dask_client(scheduler, n) as client:
+            workers = sum(client.ncores().values()) or n
+            yield TaskRunner(workers, backend, client=client)
+        return
+    if n == 1:
+        yield TaskRunner(1, backend)
+        return
+    from joblib import Parallel
+
+    with ExitStack() as stack:
+        parallel = stack.enter_context(Parallel(n_jobs=n, backend=backend, return_as="generator"))
+        yield TaskRunner(n, backend, parallel=parallel)
