@@ -86,6 +86,14 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
                 "check the address (tcp://HOST:8786) and that the scheduler runs",
             ) from exc
         try:
+            if not client.ncores():
+                try:
+                    client.wait_for_workers(1, timeout=timeout)
+                except (OSError, TimeoutError) as exc:
+                    raise UsageError(
+                        f"the Dask scheduler at '{scheduler}' has no workers",
+                        f"start some: dask worker {scheduler}",
+                    ) from exc
             yield client
         finally:
             client.close()
