@@ -18,9 +18,9 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from inspectcli import partial_dependence, permutation_importance  # noqa: E402
-from inspectcli.errors import UsageError  # noqa: E402
-from inspectcli.loading.model import load_model  # noqa: E402
+from inspectcli import partial_dependence, permutation_importance
+from inspectcli.errors import UsageError
+from inspectcli.loading.model import load_model
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_model_and_data_scattered_once(diabetes, scheduler, monkeypatch):
     )
     with_model = [c for c in calls if any(item is model for item in c[2])]
     assert len(with_model) == 1, [c[:2] for c in calls]
-    names, broadcast, items = with_model[0]
+    _, broadcast, items = with_model[0]
     assert broadcast is True
     assert any(item is X for item in items)  # the data goes with the model, once
     assert not any(isinstance(item, pd.DataFrame) for c in calls if c is not with_model[0] for item in c[2])
