@@ -523,14 +523,16 @@ def _batched(
     # Bytes per virtual row of the whole step (stack + predict), measured on the first set.
     idx0, grid0 = prepared[0][0], grids[0]
     total0 = len(grid0) * n
-    small, large = min(64, total0), min(512, total0)
+    # Two probe sizes within the first set's rows (fewer than 64 virtual rows: half and all).
+    large = min(512, total0)
+    small = min(64, max(1, large // 2))
 
     def probe(m: int) -> Any:
         X0 = _batched_frame(X, keys[0])
         return _predict_chunk(estimator, X0, None, idx0, grid0, response.method, response, 0, m)
 
     try:
-        bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if total0 > 1 else 64.0
+        bpr = measure_bytes_per_row(probe, small=small, large=large) if total0 > 1 else 64.0
     except Exception as exc:  # the model's own failure, on the very first batch
         raise _compute_error(exc) from exc
 
