@@ -31,7 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
-from inspectcli.engines.frames import assemble, column, take
+from inspectcli.engines.frames import assemble, column, column_arrays, set_column, take
 from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import ComputationError, UsageError, closest, shorten
@@ -313,6 +313,20 @@ def _feature_scores(
     rs, _ = _rng_for_feature(seed, n_rows, m)
     perms = _permutations(rs, m, r0, r1)
     originals = {j: column(X, j) for j in cols}
+    scores = []
+    if methods is None:
+        # The scorer gets the real estimator, one call per repeat, on a copy of X whose permuted
+        # columns are replaced before each repeat: scikit-learn's own steps (the same frame
+        # layout, so BLAS-based models round exactly as they do there).
+        Xp = X.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for r in range(r1 - r0):
+                for j in cols:
+                    set_column(Xp, j, take(originals[j], perms[r]))
+                scores.append(_score(scorer, estimator, Xp, y, sample_weight))
+        return scores
+    arrays = column_arrays(X)
 
     def batch(repeats: list[int], a: int = 0, b: int = m) -> Any:
         """Rows [a, b) of each repeat in ``repeats``, stacked, with ``cols`` permuted."""
@@ -321,15 +335,10 @@ def _feature_scores(
         for j in cols:
             pos = np.concatenate([perms[r][a:b] for r in repeats])
             replace[j] = take(originals[j], pos)
-        return assemble(X, rows, replace)
+        return assemble(X, rows, replace, arrays)
 
-    scores = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        if methods is None:  # scorer needs the real estimator: one call per repeat
-            for r in range(r1 - r0):
-                scores.append(_score(scorer, estimator, batch([r]), y, sample_weight))
-            return scores
         per_call = max(1, rows_per_chunk // m)
         for start in range(0, r1 - r0, per_call):
             repeats = list(range(start, min(start + per_call, r1 - r0)))
