@@ -287,16 +287,22 @@ def explain_prediction_error(
 
 
 def probe_rows(X: Any, limit: int = 5) -> np.ndarray:
-    """Row positions worth a trial prediction: the first rows, and rows with NaN or infinities."""
+    """Row positions worth a trial prediction: the first rows, and rows with NaN or infinities.
+
+    Columns are scanned one at a time, so a large table is never copied whole.
+    """
     n = X.shape[0]
     rows = list(range(min(limit, n)))
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    nan_rows = np.flatnonzero(frame.isna().to_numpy().any(axis=1))[:limit]
-    rows.extend(int(r) for r in nan_rows)
-    numeric = frame.select_dtypes(include="number")
-    if numeric.shape[1]:
-        inf_rows = np.flatnonzero(np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).any(axis=1))
-        rows.extend(int(r) for r in inf_rows[:limit])
+    nan = np.zeros(n, dtype=bool)
+    inf = np.zeros(n, dtype=bool)
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        nan |= col.isna().to_numpy()
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            inf |= np.isinf(col.to_numpy(dtype=float, na_value=np.nan))
+    rows.extend(int(r) for r in np.flatnonzero(nan)[:limit])
+    rows.extend(int(r) for r in np.flatnonzero(inf)[:limit])
     return np.unique(np.asarray(rows, dtype=np.intp))
 
 
