@@ -151,7 +151,7 @@ class Work:
     what: str
     model: Any
     X: Any
-    rows_predicted: Callable[[Any], int]  # from one of our results
+    rows_predicted: int  # rows the work predicts (for the floor)
     floor_method: str
     sklearn: Callable[[], Any]
     ours: dict[str, Callable[[], Any]]  # label -> call
@@ -219,6 +219,21 @@ def imp_diff(sk: Any, ours: Any) -> float:
     return float(np.max(np.abs(sk.importances - ours.scorers[0].importances)))
 
 
+def grid_points(X: Any, features: list[Any], categorical: list[str], resolution: int) -> int:
+    """Grid points of all feature sets, built as the engines build them."""
+    from inspectcli.engines.grid import feature_grid, is_categorical_dtype
+
+    total = 0
+    for spec in features:
+        size = 1
+        for name in (spec,) if isinstance(spec, str) else spec:
+            col = X[name]
+            cat = name in categorical or is_categorical_dtype(col)
+            size *= len(feature_grid(col, name=name, categorical=cat, grid_resolution=resolution))
+        total += size
+    return total
+
+
 def auto_engine(model: Any, X: Any, features: list[Any], **kw: Any) -> str:
     """Which engine engine="auto" picks for this model (run on a few rows)."""
     from inspectcli import partial_dependence
@@ -242,6 +257,7 @@ def pdp_work(
 ) -> Work:
     sk_kw = dict(sk_kw or {})
     ours_kw = dict(ours_kw or {})
+    categorical = list(sk_kw.get("categorical_features") or [])
     from inspectcli.engines.response import resolve_response
 
     method = resolve_response(model, response_method="auto").method
@@ -268,7 +284,7 @@ def pdp_work(
         what,
         model,
         X,
-        lambda res: n * sum(int(np.prod(r.grid_shape)) for r in res),
+        n * grid_points(X, features, categorical, ours_kw.get("grid_resolution", 100)),
         method,
         sklearn,
         ours,
@@ -304,7 +320,7 @@ def imp_work(
         what,
         model,
         X,
-        lambda res: X.shape[0] * (X.shape[1] * n_repeats + 1),
+        X.shape[0] * (X.shape[1] * n_repeats + 1),
         "predict",
         lambda: sk_pi(model, X, y, n_repeats=n_repeats, random_state=0, n_jobs=n_jobs),
         {e: ours_call(e) for e in engines},
@@ -459,22 +475,28 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, float | None, Any]:
     return seconds, added, result
 
 
-def predict_floor(model: Any, X: Any, method: str, total_rows: int, repeats: int = 3) -> float:
-    """Seconds the plain prediction method takes for ``total_rows`` rows, from one stacked call."""
+def floor_call(model: Any, X: Any, method: str, total_rows: int) -> Callable[[], float]:
+    """A call that predicts one stacked batch and returns the seconds ``total_rows`` rows would take.
+
+    The batch (whole copies of X, up to FLOOR_CAP_ROWS rows) is built once, outside the timing.
+    """
     n = X.shape[0]
     copies = max(1, min(total_rows, FLOOR_CAP_ROWS) // n)
     stacked = pd.concat([X] * copies, ignore_index=True) if hasattr(X, "iloc") else np.tile(X, (copies, 1))
     fn = getattr(model, method)
-    times = []
-    for _ in range(repeats):
+
+    def run() -> float:
         start = time.perf_counter()
         fn(stacked)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * total_rows / len(stacked)
+        return (time.perf_counter() - start) * total_rows / len(stacked)
+
+    return run
 
 
 def measure(work: Work, repeats: int, warmup: bool) -> list[Row]:
-    calls = [("sklearn", work.sklearn), *work.ours.items()]
+    """Median seconds of every side, in rounds (sklearn, ours…, floor) rotated each round."""
+    floor = floor_call(work.model, work.X, work.floor_method, work.rows_predicted)
+    calls = [("sklearn", work.sklearn), *work.ours.items(), ("floor", floor)]
     if warmup:
         for _, fn in calls:
             fn()
@@ -485,15 +507,18 @@ def measure(work: Work, repeats: int, warmup: bool) -> list[Row]:
         shift = i % len(calls)
         for key, fn in calls[shift:] + calls[:shift]:
             seconds, peak, result = _timed(fn)
+            if key == "floor":
+                times[key].append(result)
+                continue
             times[key].append(seconds)
             if peak is not None:
                 peaks[key] = max(peaks.get(key) or 0.0, peak)
             results[key] = result
             del result
-    first_ours = next(iter(work.ours))
-    floor = predict_floor(work.model, work.X, work.floor_method, work.rows_predicted(results[first_ours]))
+    del floor, calls
     rows = []
     sk_s = statistics.median(times["sklearn"])
+    floor_s = statistics.median(times["floor"])
     for key in work.ours:
         rows.append(
             Row(
@@ -503,7 +528,7 @@ def measure(work: Work, repeats: int, warmup: bool) -> list[Row]:
                 work.engine_of(results[key]),
                 sk_s,
                 statistics.median(times[key]),
-                floor,
+                floor_s,
                 peaks.get("sklearn"),
                 peaks.get(key),
                 work.diff(results["sklearn"], results[key]),

@@ -34,6 +34,20 @@ def column_arrays(X: Any) -> list[Any] | None:
     return [_array_of(X.iloc[:, j]) for j in range(X.shape[1])]
 
 
+def _one_numpy_dtype(arrays: list[Any], replace: Mapping[int, Any]) -> np.dtype | None:
+    """The dtype shared by every column and replacement, when it is one plain numeric numpy dtype."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) != 1:
+        return None
+    dtype = dtypes.pop()
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu":
+        return None
+    for values in replace.values():
+        if not isinstance(values, np.ndarray) or values.dtype != dtype:
+            return None
+    return dtype
+
+
 def assemble(
     X: Any, rows: np.ndarray, replace: Mapping[int, Any] | None = None, arrays: list[Any] | None = None
 ) -> Any:
@@ -55,6 +69,16 @@ def assemble(
         if arrays is None:
             arrays = column_arrays(X)
         assert arrays is not None
+        dtype = _one_numpy_dtype(arrays, replace)
+        if dtype is not None:
+            # One 2-D block: the model's validation then takes a view instead of copying the batch.
+            block = np.empty((len(arrays), len(rows)), dtype=dtype)
+            for j, values in enumerate(arrays):
+                if j in replace:
+                    block[j] = replace[j]
+                else:
+                    np.take(values, rows, out=block[j])
+            return pd.DataFrame(block.T, columns=X.columns, copy=False)
         data = {}
         for j, name in enumerate(X.columns):
             if j in replace:
