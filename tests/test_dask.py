@@ -213,3 +213,19 @@ def test_unreachable_scheduler(cli, samples, tmp_path):
     assert f"cannot reach the Dask scheduler at '{address}'" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "o" / "pdp.json").exists()
+
+
+def test_workers_with_other_versions_are_refused(diabetes, scheduler, monkeypatch):
+    from distributed import Client
+
+    from inspectcli.engines.parallel import package_versions, version_mismatches
+
+    here = package_versions()
+    other = {"inspectcli": here["inspectcli"], "scikit-learn": "1.0.2"}
+    assert version_mismatches(here, {"tcp://w:1": here, "tcp://w:2": other}) == [
+        f"scikit-learn 1.0.2 on tcp://w:2 (here {here['scikit-learn']})"
+    ]
+    monkeypatch.setattr(Client, "run", lambda self, fn, *a, **k: {"tcp://w:2": other})
+    model, X, _ = diabetes
+    with pytest.raises(UsageError, match=r"other package versions than this client: scikit-learn 1\.0\.2"):
+        partial_dependence(model, X, ["bmi"], method="brute", backend="dask", scheduler=scheduler)

@@ -94,6 +94,7 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
                         f"the Dask scheduler at '{scheduler}' has no workers",
                         f"start some: dask worker {scheduler}",
                     ) from exc
+            _check_workers(client, scheduler)
             yield client
         finally:
             client.close()
@@ -109,6 +110,54 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
         Client(cluster, set_as_default=False) as client,
     ):
         yield client
+
+
+#: Packages whose versions must match between this process and the workers: the model is
+#: unpickled there and the tasks are inspectcli functions.
+MATCHING_PACKAGES = ("inspectcli", "scikit-learn")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of MATCHING_PACKAGES (None: not installed); also run on the workers."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in MATCHING_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def version_mismatches(local: dict[str, str | None], workers: dict[str, dict[str, str | None]]) -> list[str]:
+    """'scikit-learn 1.8.0 on tcp://10.0.0.5:40123 (here 1.9.1)' for each worker that differs."""
+    problems = []
+    for address, versions in sorted(workers.items()):
+        for name, here in local.items():
+            there = versions.get(name)
+            if there != here:
+                problems.append(f"{name} {there or 'missing'} on {address} (here {here or 'missing'})")
+    return problems
+
+
+def _check_workers(client: Any, scheduler: str) -> None:
+    """A usage error, before any work is sent, when workers cannot run the tasks the same way."""
+    try:
+        remote = client.run(package_versions)
+    except Exception as exc:  # e.g. ModuleNotFoundError: inspectcli is not installed there
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(
+            f"the Dask workers at '{scheduler}' cannot run inspectcli's tasks ({type(exc).__name__}: {text})",
+            "install the same inspectcli[dask] and scikit-learn versions on every worker",
+        ) from exc
+    problems = version_mismatches(package_versions(), remote)
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise UsageError(
+            "the Dask workers run other package versions than this client: " + "; ".join(problems[:3]) + more,
+            "install the same inspectcli and scikit-learn versions on every worker",
+        )
 
 
 class TaskRunner:
