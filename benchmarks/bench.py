@@ -177,12 +177,19 @@ class Row:
     n_jobs: int = 1
     sk_times: list[float] = field(default_factory=list)
     ours_times: list[float] = field(default_factory=list)
+    sk_cpu: float | None = None  # median CPU seconds of the benchmark process (n_jobs=1: the work)
+    ours_cpu: float | None = None
+
+
+def _sk_spec(feature: Any) -> list[Any]:
+    """scikit-learn's ``features`` for one PD: [name] for one feature, [a, b] for a pair."""
+    return list(feature) if isinstance(feature, tuple) else [feature]
 
 
 def sk_pdp(model: Any, X: Any, features: list[Any], *, kind: str = "average", **kw: Any) -> list[Any]:
     from sklearn.inspection import partial_dependence
 
-    return [partial_dependence(model, X, [f], method="brute", kind=kind, **kw) for f in features]
+    return [partial_dependence(model, X, _sk_spec(f), method="brute", kind=kind, **kw) for f in features]
 
 
 def sk_pdp_parallel(model: Any, X: Any, features: list[Any], n_jobs: int, **kw: Any) -> list[Any]:
@@ -191,7 +198,8 @@ def sk_pdp_parallel(model: Any, X: Any, features: list[Any], n_jobs: int, **kw: 
     from sklearn.inspection import partial_dependence
 
     return Parallel(n_jobs=n_jobs)(
-        delayed(partial_dependence)(model, X, [f], method="brute", kind="average", **kw) for f in features
+        delayed(partial_dependence)(model, X, _sk_spec(f), method="brute", kind="average", **kw)
+        for f in features
     )
 
 
@@ -461,18 +469,20 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
 # measuring
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, float | None, Any]:
-    """(seconds, peak RSS added in MB or None, result) of one call."""
+def _timed(fn: Callable[[], Any]) -> tuple[float, float, float | None, Any]:
+    """(wall seconds, CPU seconds of this process, peak RSS added in MB or None, result) of one call."""
     gc.collect()
     _trim()
     before = _status_kb("VmRSS")
     can_peak = _reset_peak() and before is not None
+    cpu = time.process_time()
     start = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     peak = _status_kb("VmHWM") if can_peak else None
     added = (peak - before) / 1024 if peak is not None and before is not None else None
-    return seconds, added, result
+    return seconds, cpu, added, result
 
 
 def floor_call(model: Any, X: Any, method: str, total_rows: int) -> Callable[[], float]:
@@ -501,16 +511,18 @@ def measure(work: Work, repeats: int, warmup: bool) -> list[Row]:
         for _, fn in calls:
             fn()
     times: dict[str, list[float]] = {k: [] for k, _ in calls}
+    cpus: dict[str, list[float]] = {k: [] for k, _ in calls}
     peaks: dict[str, float | None] = {}
     results: dict[str, Any] = {}
     for i in range(repeats):
         shift = i % len(calls)
         for key, fn in calls[shift:] + calls[:shift]:
-            seconds, peak, result = _timed(fn)
+            seconds, cpu, peak, result = _timed(fn)
             if key == "floor":
                 times[key].append(result)
                 continue
             times[key].append(seconds)
+            cpus[key].append(cpu)
             if peak is not None:
                 peaks[key] = max(peaks.get(key) or 0.0, peak)
             results[key] = result
@@ -534,6 +546,8 @@ def measure(work: Work, repeats: int, warmup: bool) -> list[Row]:
                 work.diff(results["sklearn"], results[key]),
                 sk_times=times["sklearn"],
                 ours_times=times[key],
+                sk_cpu=statistics.median(cpus["sklearn"]),
+                ours_cpu=statistics.median(cpus[key]),
             )
         )
     for key, note in work.notes.items():
@@ -675,19 +689,20 @@ def _diff(x: float | None) -> str:
 
 def timing_table(rows: list[Row]) -> str:
     head = (
-        "| case | work | ours: engine | scikit-learn s | ours s | speed-up | predict floor s "
-        "| sklearn / floor | ours / floor | peak RSS added: sklearn | ours | max abs diff |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| case | work | ours: engine | scikit-learn s | ours s | speed-up | speed-up (CPU s) "
+        "| predict floor s | sklearn / floor | ours / floor | peak RSS added: sklearn | ours "
+        "| max abs diff |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = []
     for r in rows:
         if r.note:
-            lines.append(f"| {r.case} | {r.what} | {r.label} → {r.engine} | | | | | | | | | {r.note} |")
+            lines.append(f"| {r.case} | {r.what} | {r.label} → {r.engine} | | | | | | | | | | {r.note} |")
             continue
         label = r.engine if r.label == r.engine else f"{r.label} → {r.engine}"
         lines.append(
             f"| {r.case} | {r.what} | {label} | {_s(r.sk_s)} | {_s(r.ours_s)} "
-            f"| **{_ratio(r.sk_s, r.ours_s)}** "
+            f"| **{_ratio(r.sk_s, r.ours_s)}** | {_ratio(r.sk_cpu, r.ours_cpu) if r.n_jobs == 1 else '—'} "
             f"| {_s(r.floor_s)} | {_ratio(r.sk_s, r.floor_s)} | {_ratio(r.ours_s, r.floor_s)} "
             f"| {_mb(r.sk_peak)} | {_mb(r.ours_peak)} | {_diff(r.diff)} |"
         )
@@ -788,6 +803,8 @@ def main() -> None:
             f"{started:%Y-%m-%d %H:%M} UTC, {args.repeats} interleaved runs per side, medians.\n",
             "- **speed-up** = scikit-learn median / ours median (above 1: we are faster). "
             "Same model, same data, same process, runs interleaved (sklearn, ours, … rotated each round).",
+            "- **speed-up (CPU s)** = the same ratio on the CPU seconds of the benchmark process, which "
+            "other processes on the machine disturb less than wall-clock seconds (n_jobs=1 rows only).",
             "- **predict floor** = the model's plain prediction method on as many rows as the work predicts "
             f"(timed on one call of up to {FLOOR_CAP_ROWS:,} stacked rows, scaled to the total). "
             "`sklearn / floor` and `ours / floor` show how close each side gets to it.",

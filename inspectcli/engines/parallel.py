@@ -31,6 +31,10 @@ from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import UsageError
 
 BACKENDS = ("loky", "threading", "dask")
+#: Tasks per worker that engines aim at when they group chunks into tasks: enough to balance the
+#: load, few enough that per-task costs (pickling the model for loky, scheduling for Dask) stay
+#: small. One chunk per task made n_jobs=2 runs 1.4-1.8x slower than scikit-learn's.
+TASKS_PER_WORKER = 4
 #: Seconds to wait for a Dask scheduler to answer (env INSPECT_DASK_TIMEOUT overrides).
 DASK_CONNECT_TIMEOUT = 10.0
 
@@ -169,6 +173,20 @@ class TaskRunner:
         self.backend = backend
         self._client = client
         self._parallel = parallel
+
+    @property
+    def parallel(self) -> bool:
+        """True when tasks leave this process (a joblib pool or a Dask cluster)."""
+        return self._client is not None or self._parallel is not None
+
+    def units_per_task(self, n_units: int) -> int:
+        """How many chunks (units of work) one task should run, in order, on its worker.
+
+        1 in-process; otherwise enough for about TASKS_PER_WORKER tasks per worker.
+        """
+        if not self.parallel:
+            return 1
+        return max(1, -(-n_units // (TASKS_PER_WORKER * self.n_workers)))
 
     def map(
         self,

@@ -503,6 +503,23 @@ def _predict_chunk(
     return np.stack([_average(preds[a : a + n], sample_weight) for a in range(0, len(preds), n)])
 
 
+def _predict_chunks(
+    estimator: Any,
+    X: Any,
+    sample_weight: np.ndarray | None,
+    idx: tuple[int, ...],
+    grid: np.ndarray,
+    method: str,
+    response: Response,
+    chunks: list[tuple[int, int, bool]],
+) -> list[np.ndarray]:
+    """One task: ``_predict_chunk`` for each (start, stop, reduce) in order, on one worker."""
+    return [
+        _predict_chunk(estimator, X, sample_weight, idx, grid, method, response, a, b, reduce)
+        for a, b, reduce in chunks
+    ]
+
+
 def _batched(
     estimator: Any,
     X: Any,
@@ -541,26 +558,35 @@ def _batched(
     pending: dict[tuple[int, int], list[np.ndarray]] = {}
     with task_runner(n_jobs, backend, scheduler) as runner:
         plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers, align=n)
-        # Tasks grouped by the frame they run on (an integer ndarray is widened once, if needed).
-        groups: dict[bool, list[tuple[tuple[Any, ...], tuple[int, int, int], int]]] = {}
-        for s, ((idx, _), grid) in enumerate(zip(prepared, grids)):
-            for a, b in plan.ranges(len(grid) * n, align=n):
-                reduce = not want_individual and a % n == 0 and b % n == 0
-                task = (idx, grid, response.method, response, a, b, reduce)
-                groups.setdefault(keys[s], []).append((task, (s, a, b), b - a))
+        # Chunks: (feature set, block of whole grid points, or part of one). Tasks: consecutive
+        # chunks of one set (one per task in-process; grouped when they go to workers), grouped
+        # by the frame they run on (an integer ndarray is widened once, if needed).
+        chunks = [
+            [
+                (a, b, not want_individual and a % n == 0 and b % n == 0)
+                for a, b in plan.ranges(len(g) * n, align=n)
+            ]
+            for g in grids
+        ]
+        group = runner.units_per_task(sum(len(c) for c in chunks))
+        tasks: dict[bool, list[tuple[int, list[tuple[int, int, bool]]]]] = {}
+        for s in range(len(grids)):
+            for i in range(0, len(chunks[s]), group):
+                tasks.setdefault(keys[s], []).append((s, chunks[s][i : i + group]))
         progress.start(sum(len(g) * n for g in grids), "partial dependence (predicting)")
-        for key, items in groups.items():
+        for key, items in tasks.items():
             Xw = _batched_frame(X, key)
             try:
                 gen = runner.map(
-                    _predict_chunk,
-                    [task for task, _, _ in items],
+                    _predict_chunks,
+                    [(prepared[s][0], grids[s], response.method, response, block) for s, block in items],
                     shared=(estimator, Xw, sample_weight),
                     progress=progress,
-                    weights=[w for _, _, w in items],
+                    weights=[sum(b - a for a, b, _ in block) for _, block in items],
                 )
-                for (task, owner, _), out in zip(items, gen):
-                    _absorb(owner, out, task[-1], n, sample_weight, averages, individuals, pending)
+                for (s, block), outs in zip(items, gen):
+                    for (a, b, reduced), out in zip(block, outs):
+                        _absorb((s, a, b), out, reduced, n, sample_weight, averages, individuals, pending)
             except (UsageError, ComputationError):
                 raise
             except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:

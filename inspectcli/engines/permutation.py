@@ -449,6 +449,12 @@ def permutation_importance(
     if recorder.opaque or not methods or not stack:
         methods = None
     used_engine = "batched" if methods is not None else "sequential"
+    if methods is None and default and scorer_names[0] != "score":
+        # Predicting per repeat with the default scoring: call the model's own score(), as
+        # scikit-learn does. Same numbers as the named r2 / accuracy scorer (score() is that
+        # metric on predict()), without the scorer's response-method machinery on every call
+        # (measured: 0.86x scikit-learn's speed on the cancer pipeline with the named scorer).
+        scorer = check_scoring(estimator, scoring=None)
 
     _, sub_rows = _rng_for_feature(seed, n, m)
     if sub_rows is not None:
@@ -479,8 +485,11 @@ def permutation_importance(
             plan = plan_chunks(bpr * 1.5, budget=memory_budget, n_workers=runner.n_workers, align=m)
             rows_per_chunk = plan.rows_per_chunk
 
-        # Tasks: (feature, block of repeats). Blocks follow the chunk plan, so a task is one call.
-        per_task = n_repeats if methods is None else max(1, min(n_repeats, rows_per_chunk // m))
+        # Tasks: (feature, block of repeats). A prediction call takes per_call repeats (the chunk
+        # plan); a task makes one call in-process, several in order when it goes to a worker.
+        per_call = n_repeats if methods is None else max(1, min(n_repeats, rows_per_chunk // m))
+        calls = len(members) * -(-n_repeats // per_call)
+        per_task = min(n_repeats, per_call * runner.units_per_task(calls))
         tasks, owners = [], []
         for f, cols in enumerate(members):
             for r0 in range(0, n_repeats, per_task):
