@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from inspectcli.engines.progress import NullProgress, Progress
@@ -213,8 +213,10 @@ class TaskRunner:
 
         if self._client is not None:
             # The backend scatters ``shared`` to every worker when it is built (once), and swaps
-            # each task argument that *is* one of those objects for its future.
-            with parallel_config(backend="dask", client=self._client, scatter=list(shared) or None):
+            # each task argument that *is* one of those objects for its future (None, e.g. no
+            # sample weights, is not worth a future).
+            scatter = [obj for obj in shared if obj is not None]
+            with parallel_config(backend="dask", client=self._client, scatter=scatter or None):
                 gen = Parallel(n_jobs=self.n_workers, return_as="generator")(
                     delayed(fn)(*shared, *task) for task in tasks
                 )
@@ -250,6 +252,5 @@ def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = 
         return
     from joblib import Parallel
 
-    with ExitStack() as stack:
-        parallel = stack.enter_context(Parallel(n_jobs=n, backend=backend, return_as="generator"))
+    with Parallel(n_jobs=n, backend=backend, return_as="generator") as parallel:
         yield TaskRunner(n, backend, parallel=parallel)
