@@ -31,7 +31,7 @@ def scheduler():
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: no clash with other clusters on 8787
         silence_logs=logging.ERROR,
     ) as cluster:
         yield cluster.scheduler_address

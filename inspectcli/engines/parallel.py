@@ -108,7 +108,7 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
             n_workers=max(1, n_workers),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: no clash with other clusters on 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
