@@ -333,3 +333,14 @@ def test_tree_paths_self_check_failure_falls_back_to_batched(diabetes, monkeypat
 
     with pytest.raises(ComputationError, match="disagrees"):
         partial_dependence(model, X, ["bmi"], method="brute", engine="tree-paths", grid_resolution=10)
+
+
+def test_tiny_data_fewer_virtual_rows_than_the_memory_probe():
+    # 20 rows × 3 grid points = 60 virtual rows: the bytes-per-row probe must stay within them
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = make_regression(n_samples=20, n_features=3, random_state=0)
+    model = HistGradientBoostingRegressor(max_iter=5, min_samples_leaf=2).fit(X, y)
+    [ours] = partial_dependence(model, X, [0], method="brute", grid_resolution=3, engine="batched")
+    ref = sk_pd(model, X, [0], method="brute", grid_resolution=3)
+    np.testing.assert_allclose(ours.average, ref["average"], rtol=1e-10)

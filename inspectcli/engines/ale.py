@@ -50,11 +50,11 @@ from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per
 from inspectcli.engines.frames import assemble, column, like_column, widen_integer_columns
 from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
-from inspectcli.engines.parallel import effective_n_jobs, run_tasks
+from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.partial_dependence import feature_names_of, resolve_feature
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
-from inspectcli.errors import ComputationError, UsageError
+from inspectcli.errors import ComputationError, UsageError, raised_in_our_code
 from inspectcli.introspect import task_of
 
 
@@ -421,32 +421,31 @@ def _predict_plans(
         bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if m0 > 1 else 64.0
     except Exception as exc:
         raise _compute_error(exc) from exc
-    workers = 1 if backend != "dask" and effective_n_jobs(n_jobs) == 1 else effective_n_jobs(n_jobs)
-    plan = plan_chunks(bpr, budget=memory_budget, n_workers=workers)
     total = sum(len(p.rows) for p in plans)
     progress.start(total, "accumulated local effects (predicting)")
     out = []
-    for p, Xw in zip(plans, frames):
-        ranges = plan.ranges(len(p.rows))
-        tasks = [(p.j, p.rows[a:b], p.values[a:b]) for a, b in ranges]
-        try:
-            parts = list(
-                run_tasks(
-                    _predict_rows,
-                    tasks,
-                    shared=(estimator, Xw, response),
-                    n_jobs=n_jobs,
-                    backend=backend,
-                    scheduler=scheduler,
-                    progress=progress,
-                    weights=[b - a for a, b in ranges],
+    with task_runner(n_jobs, backend, scheduler) as runner:
+        plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers)
+        for p, Xw in zip(plans, frames):
+            ranges = plan.ranges(len(p.rows))
+            tasks = [(p.j, p.rows[a:b], p.values[a:b]) for a, b in ranges]
+            try:
+                parts = list(
+                    runner.map(
+                        _predict_rows,
+                        tasks,
+                        shared=(estimator, Xw, response),
+                        progress=progress,
+                        weights=[b - a for a, b in ranges],
+                    )
                 )
-            )
-        except (UsageError, ComputationError):
-            raise
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            raise _compute_error(exc) from exc
-        out.append(np.concatenate(parts) if parts else np.empty((0, response.n_targets)))
+            except (UsageError, ComputationError):
+                raise
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                if raised_in_our_code(exc):
+                    raise
+                raise _compute_error(exc) from exc
+            out.append(np.concatenate(parts) if parts else np.empty((0, response.n_targets)))
     return out
 
 

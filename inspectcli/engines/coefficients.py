@@ -42,7 +42,7 @@ from inspectcli.engines.linear import (
     select_rows,
     target_rows,
 )
-from inspectcli.engines.parallel import run_tasks
+from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import ComputationError, UsageError
 from inspectcli.introspect import categorical_inputs, task_of
@@ -401,15 +401,12 @@ def cross_validated(
     small = n * X.shape[1] <= SMALL_FIT_CELLS
     limits = threadpool_limits(limits=1, user_api="blas") if small else nullcontext()
     try:
-        with limits:
+        with limits, task_runner(n_jobs, backend, scheduler) as runner:
             fits = list(
-                run_tasks(
+                runner.map(
                     _fit_fold,
                     tasks,
                     shared=(estimator, X, y, sample_weight, out_names, input_names, rows),
-                    n_jobs=n_jobs,
-                    backend=backend,
-                    scheduler=scheduler,
                     progress=progress,
                 )
             )

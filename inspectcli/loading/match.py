@@ -423,27 +423,27 @@ def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -
 
     The first rows, rows with NaN or infinities (or numbers beyond float32), and the first row of
     each distinct value of every non-numeric column (text in a numeric column, a category the
-    encoder never saw), at most ``per_column`` values a column and ``cap`` rows in all.
+    encoder never saw), at most ``per_column`` values a column and ``cap`` rows in all. Columns are
+    scanned one at a time, so a large table is never copied whole.
     """
     n = X.shape[0]
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    groups = [np.arange(min(limit, n))]
-    groups.append(np.flatnonzero(frame.isna().to_numpy().any(axis=1))[:limit])
-    numeric = frame.select_dtypes(include="number")
-    if numeric.shape[1]:
-        with np.errstate(invalid="ignore"):  # beyond float32 is infinite for tree models
-            big = np.abs(numeric.to_numpy(dtype=float, na_value=np.nan)) > np.finfo(np.float32).max
-        inf = big.any(axis=1)
-        groups.append(np.flatnonzero(inf)[:limit])
-    for i in range(frame.shape[1]):
-        col = frame.iloc[:, i]
+    nan = np.zeros(n, dtype=bool)
+    big = np.zeros(n, dtype=bool)  # infinite, or beyond float32 (infinite for tree models)
+    firsts = []
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        nan |= col.isna().to_numpy()
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            with np.errstate(invalid="ignore"):
+                big |= np.abs(col.to_numpy(dtype=float, na_value=np.nan)) > np.finfo(np.float32).max
             continue
         try:
             first = np.flatnonzero(~col.duplicated().to_numpy())
         except TypeError:  # unhashable cells
             continue
-        groups.append(first[:per_column])
+        firsts.append(first[:per_column])
+    groups = [np.arange(min(limit, n)), np.flatnonzero(nan)[:limit], np.flatnonzero(big)[:limit], *firsts]
     rows = np.concatenate([g.astype(np.intp) for g in groups])
     _, keep = np.unique(rows, return_index=True)
     return np.sort(rows[np.sort(keep)][:cap])
