@@ -111,7 +111,7 @@ def test_importance_identical_batched_and_sequential(diabetes, samples, schedule
     ref = permutation_importance(model, X, y, **kw)
     got = permutation_importance(model, X, y, **kw, backend="dask", scheduler=scheduler)
     loky = permutation_importance(model, X, y, **kw, n_jobs=2, backend="loky")
-    assert ref.engine == got.engine == "batched"
+    assert ref.engine == got.engine == loky.engine == "tree-paths"
     for a, b, c in zip(ref.scorers, got.scorers, loky.scorers):
         assert np.array_equal(a.importances, b.importances)
         assert np.array_equal(a.importances, c.importances)

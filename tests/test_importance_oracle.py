@@ -80,9 +80,12 @@ def test_regressor_default_score(diabetes, random_state):
     model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y)
     ref = sk_pi(model, X, y, n_repeats=6, random_state=random_state)
     ours = permutation_importance(model, X, y, n_repeats=6, random_state=random_state)
-    assert ours.engine == "batched"
+    assert ours.engine == "tree-paths"
     assert ours.default_scoring and ours.scorers[0].scorer == "r2"
     assert_exact(ours, ref)
+    batched = permutation_importance(model, X, y, n_repeats=6, random_state=random_state, engine="batched")
+    assert batched.engine == "batched"
+    assert_exact(batched, ref)
 
 
 def test_several_scorers_max_samples_and_weights(diabetes):
@@ -130,9 +133,14 @@ def test_pipeline_with_string_columns(strings):
     ours = permutation_importance(
         model, X, y, n_repeats=5, random_state=0, scoring=["r2", "neg_mean_squared_error"]
     )
-    assert ours.engine == "batched"  # encoder + trees: stacking changes no bit
+    assert ours.engine == "tree-paths"  # encoder + trees: the trees' structure gives every bit
     assert ours.features == ["city", "tier", "x", "z"]
     assert_exact(ours, ref)
+    batched = permutation_importance(
+        model, X, y, n_repeats=5, random_state=0, scoring=["r2", "neg_mean_squared_error"], engine="batched"
+    )
+    assert batched.engine == "batched"  # encoder + trees: stacking changes no bit
+    assert_exact(batched, ref)
 
 
 def test_numpy_input_and_decision_function_only(binary):

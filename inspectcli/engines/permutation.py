@@ -14,11 +14,18 @@ scikit-learn's feature.
 Scorers that do more than call ``predict`` / ``predict_proba`` / ``decision_function`` (custom
 callables, estimators with their own ``score``) are run on real permuted data instead: same
 numbers, no stacking.
+
+Tree ensembles (engines/trees.py: HistGradientBoosting, GradientBoosting, forests, single trees,
+and pipelines of column-wise transformers before them) need no prediction at all: permuting a
+column is "ICE at one grid point per row", so per feature the trees' row patterns and donor
+classes are computed once and every repeat is a table lookup per (row, tree), summed in the
+estimator's own order (bit-identical outputs, replayed to the scorer like the batched ones).
 """
 
 from __future__ import annotations
 
 import numbers
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +52,7 @@ from inspectcli.errors import (
 from inspectcli.introspect import final_estimator, row_exact
 
 RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
+ENGINES = ("auto", "tree-paths", "batched", "sequential")
 
 
 @dataclass
@@ -407,12 +415,17 @@ def permutation_importance(
     feature_names : names for ndarray columns.
     memory_budget, n_jobs, backend, scheduler, progress :
         See engines/batching.py and engines/parallel.py.
-    engine : {"auto", "batched", "sequential"}
-        "batched" stacks the repeats of a feature into few prediction calls; "sequential" predicts
-        once per repeat, as scikit-learn does. "auto" stacks when the model's predictions are
-        row-exact (tree models behind element-wise transformers: bit-identical results), and
-        predicts per repeat otherwise (BLAS-based models may round a row differently by an ulp
-        depending on its position in a batch).
+    engine : {"auto", "tree-paths", "batched", "sequential"}
+        "tree-paths" computes the permuted outputs of tree models from the trees' structure
+        (engines/trees.py; bit-identical to the model's own predictions, several times faster on
+        large data); "batched" stacks the repeats of a feature into few prediction calls;
+        "sequential" predicts once per repeat, as scikit-learn does. "auto" uses tree paths when
+        every method the scorers call is supported (``supports_permuted_tree_paths``), else stacks
+        when the model's predictions are row-exact (tree models behind element-wise
+        transformers: bit-identical results), and predicts per repeat otherwise (BLAS-based
+        models may round a row differently by an ulp depending on its position in a batch).
+        Should the tree paths disagree with the model on their self-check, those features are
+        predicted per repeat instead, with a RuntimeWarning.
 
     Returns
     -------
@@ -420,8 +433,8 @@ def permutation_importance(
     """
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
         raise UsageError(f"--n-repeats {n_repeats} must be a whole number ≥ 1")
-    if engine not in ("auto", "batched", "sequential"):
-        raise UsageError(f"engine '{engine}' is not one of auto, batched, sequential")
+    if engine not in ENGINES:
+        raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     check_backend(backend, scheduler)
     progress = progress or NullProgress()
     names = (
@@ -453,12 +466,27 @@ def permutation_importance(
             raise
         raise _scoring_error(exc, scorer_names, estimator) from exc
     methods: tuple[str, ...] | None = tuple(recorder.called)
-    # Stack copies only when it cannot change a single bit of any prediction (engine="auto"),
-    # or when asked to (engine="batched": BLAS-based models may then differ by an ulp).
-    stack = engine == "batched" or (engine == "auto" and row_exact(estimator))
-    if recorder.opaque or not methods or not stack:
-        methods = None
-    used_engine = "batched" if methods is not None else "sequential"
+    tree_paths = False
+    if engine in ("auto", "tree-paths") and methods and not recorder.opaque:
+        from inspectcli.engines.trees import supports_permuted_tree_paths
+
+        tree_paths = all(supports_permuted_tree_paths(estimator, name) for name in methods)
+    if engine == "tree-paths" and not tree_paths:
+        raise UsageError(
+            f"engine 'tree-paths' cannot reproduce {type(final_estimator(estimator)).__name__} "
+            f"with scorer {', '.join(scorer_names)}",
+            "it needs a scikit-learn tree model (behind column-wise transformers) and a scorer "
+            "that only calls predict / predict_proba / decision_function; use engine 'auto'",
+        )
+    if tree_paths:
+        used_engine = "tree-paths"
+    else:
+        # Stack copies only when it cannot change a single bit of any prediction (engine="auto"),
+        # or when asked to (engine="batched": BLAS-based models may then differ by an ulp).
+        stack = engine == "batched" or (engine == "auto" and row_exact(estimator))
+        if recorder.opaque or not methods or not stack:
+            methods = None
+        used_engine = "batched" if methods is not None else "sequential"
     if methods is None and default and scorer_names[0] != "score":
         # Predicting per repeat with the default scoring: call the model's own score(), as
         # scikit-learn does. Same numbers as the named r2 / accuracy scorer (score() is that
@@ -475,54 +503,66 @@ def permutation_importance(
         Xs, ys, sws = X, y, sample_weight
 
     per_feature: list[list[Any]] = [[None] * n_repeats for _ in members]
+    fell_back: list[str] = []
     with task_runner(n_jobs, backend, scheduler) as runner:
-        rows_per_chunk = m * n_repeats
-        if methods is not None:
-            probe_rows = min(m, 512)
-
-            def probe(k: int) -> Any:  # a stacked batch (copy + permuted column) and its predictions
-                j0 = members[0][0]
-                Xp = assemble(Xs, np.arange(k), {j0: take(column(Xs, j0), np.arange(k))})
-                return [getattr(estimator, name)(Xp) for name in methods]
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                bpr = (
-                    measure_bytes_per_row(probe, small=max(1, probe_rows // 8), large=probe_rows)
-                    if probe_rows > 1
-                    else 64.0
+        if tree_paths:
+            assert methods is not None
+            try:
+                gen, owners = _tree_path_tasks(
+                    runner,
+                    estimator,
+                    Xs,
+                    ys,
+                    sws,
+                    members,
+                    seed,
+                    n,
+                    m,
+                    n_repeats,
+                    scorer,
+                    methods,
+                    memory_budget,
+                    progress,
                 )
-            plan = plan_chunks(bpr * 1.5, budget=memory_budget, n_workers=runner.n_workers, align=m)
-            rows_per_chunk = plan.rows_per_chunk
-
-        # Tasks: (feature, block of repeats). A prediction call takes per_call repeats (the chunk
-        # plan); a task makes one call in-process, several in order when it goes to a worker.
-        per_call = n_repeats if methods is None else max(1, min(n_repeats, rows_per_chunk // m))
-        calls = len(members) * -(-n_repeats // per_call)
-        per_task = min(n_repeats, per_call * runner.units_per_task(calls))
-        tasks, owners = [], []
-        for f, cols in enumerate(members):
-            for r0 in range(0, n_repeats, per_task):
-                r1 = min(r0 + per_task, n_repeats)
-                tasks.append((cols, seed, n, m, r0, r1, scorer, methods, rows_per_chunk))
-                owners.append((f, r0, r1))
-        progress.start(len(members) * n_repeats, "permutation importance")
-        try:
-            gen = runner.map(
-                _feature_scores,
-                tasks,
-                shared=(estimator, Xs, ys, sws),
-                progress=progress,
-                weights=[o[2] - o[1] for o in owners],
-            )
-            for (f, r0, r1), scores in zip(owners, gen):
-                per_feature[f][r0:r1] = scores
-        except (UsageError, ComputationError):
-            raise
-        except Exception as exc:
-            if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
+                for (f, r0, r1), (scores, fell) in zip(owners, gen):
+                    per_feature[f][r0:r1] = scores
+                    if fell and rows_labels[f] not in fell_back:
+                        fell_back.append(rows_labels[f])
+            except (UsageError, ComputationError):
                 raise
-            raise _scoring_error(exc, scorer_names, estimator) from exc
+            except Exception as exc:
+                if raised_in_our_code(exc) and not isinstance(exc, AttributeError):
+                    raise
+                raise _scoring_error(exc, scorer_names, estimator) from exc
+        else:
+            _predicted_scores(
+                runner,
+                estimator,
+                Xs,
+                ys,
+                sws,
+                members,
+                seed,
+                n,
+                m,
+                n_repeats,
+                scorer,
+                methods,
+                memory_budget,
+                progress,
+                per_feature,
+                scorer_names,
+            )
+
+    notes = []
+    if fell_back:
+        message = (
+            "tree paths disagreed with the model's own predictions on their self-check; "
+            f"predicted these features per repeat instead: {shorten(fell_back, 8)}"
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        notes.append(message)
+        used_engine = "sequential" if len(fell_back) == len(members) else "tree-paths"
 
     blocks = []
     if isinstance(baseline, dict):
@@ -542,7 +582,200 @@ def permutation_importance(
         random_seed=seed,
         engine=used_engine,
         default_scoring=default,
+        notes=notes,
     )
+
+
+def _tree_path_tasks(
+    runner: Any,
+    estimator: Any,
+    Xs: Any,
+    ys: Any,
+    sws: np.ndarray | None,
+    members: list[list[int]],
+    seed: int,
+    n: int,
+    m: int,
+    n_repeats: int,
+    scorer: Any,
+    methods: tuple[str, ...],
+    memory_budget: int,
+    progress: Progress,
+) -> tuple[Any, list[tuple[int, int, int]]]:
+    """Tasks (feature, block of repeats) for the tree-path engine, and their results.
+
+    One task holds all repeats of a feature (the per-feature structure is then built once),
+    unless there are fewer features than workers, or the raw sums and outputs of all repeats
+    (not counted in the engine's ``max_bytes``) would not fit half of a worker's budget.
+    """
+    per_worker = max(1, memory_budget // runner.n_workers)
+    final = final_estimator(estimator)
+    width = len(getattr(final, "classes_", [])) or int(getattr(final, "n_outputs_", 1) or 1)
+    per_repeat = 8 * m * (width * (1 + len(methods)) + 3)  # raw sums, outputs, donors, permutation
+    fit = max(1, (per_worker // 2) // per_repeat)
+    parts = 1 if len(members) >= runner.n_workers else -(-runner.n_workers // len(members))
+    per_task = max(1, min(n_repeats, fit, -(-n_repeats // parts)))
+    tasks, owners = [], []
+    for f, cols in enumerate(members):
+        for r0 in range(0, n_repeats, per_task):
+            r1 = min(r0 + per_task, n_repeats)
+            tasks.append((cols, seed, n, m, r0, r1, scorer))
+            owners.append((f, r0, r1))
+    progress.start(len(members) * n_repeats, "permutation importance")
+    gen = runner.map(
+        _feature_scores_trees,
+        tasks,
+        shared=(estimator, Xs, ys, sws, _TreePathsCache(methods, per_worker // 2)),
+        progress=progress,
+        weights=[o[2] - o[1] for o in owners],
+    )
+    return gen, owners
+
+
+class _TreePathsCache:
+    """The tree-path context (engines/trees.PermutedTreePaths) of one call, built once per process.
+
+    The tasks that run in one process (in-process, threads, one Dask worker) share it: X goes
+    through the model's transformers once, not once per feature. It is pickled empty, so each
+    loky task builds its own.
+    """
+
+    def __init__(self, methods: tuple[str, ...], max_bytes: int) -> None:
+        self.methods = methods
+        self.max_bytes = max_bytes
+        self._paths: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, estimator: Any, X: Any) -> Any:
+        from inspectcli.engines.trees import PermutedTreePaths
+
+        with self._lock:
+            paths = self._paths
+            if paths is None or paths.X is not X or paths.estimator is not estimator:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    paths = PermutedTreePaths(estimator, X, self.methods, max_bytes=self.max_bytes)
+                self._paths = paths
+            return paths
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"methods": self.methods, "max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["methods"], state["max_bytes"])  # type: ignore[misc]
+
+
+def _feature_scores_trees(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: np.ndarray | None,
+    cache: _TreePathsCache,
+    cols: list[int],
+    seed: int,
+    n_rows: int,
+    m: int,
+    r0: int,
+    r1: int,
+    scorer: Any,
+) -> tuple[list[Any], bool]:
+    """Scores of repeats [r0, r1) of one feature (group) from tree paths; (scores, fell back?).
+
+    On a self-check mismatch the repeats are scored on real permuted data instead
+    (scikit-learn's own steps), and the caller warns.
+    """
+    from inspectcli.engines.trees import TreePathMismatchError
+
+    methods = cache.methods
+    rs, _ = _rng_for_feature(seed, n_rows, m)
+    perms = _permutations(rs, m, r0, r1)
+    try:
+        paths = cache.get(estimator, X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            outs = paths.responses(cols, perms)
+    except TreePathMismatchError:
+        del perms
+        scores = _feature_scores(
+            estimator, X, y, sample_weight, cols, seed, n_rows, m, r0, r1, scorer, None, m
+        )
+        return scores, True
+    del perms
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for i in range(r1 - r0):
+            replay = _Replay(estimator, {name: outs[name][i] for name in methods})
+            scores.append(_score(scorer, replay, X, y, sample_weight))
+    return scores, False
+
+
+def _predicted_scores(
+    runner: Any,
+    estimator: Any,
+    Xs: Any,
+    ys: Any,
+    sws: np.ndarray | None,
+    members: list[list[int]],
+    seed: int,
+    n: int,
+    m: int,
+    n_repeats: int,
+    scorer: Any,
+    methods: tuple[str, ...] | None,
+    memory_budget: int,
+    progress: Progress,
+    per_feature: list[list[Any]],
+    scorer_names: list[str],
+) -> None:
+    """The batched / sequential engines: predict permuted copies, fill ``per_feature``."""
+    rows_per_chunk = m * n_repeats
+    if methods is not None:
+        probe_rows = min(m, 512)
+
+        def probe(k: int) -> Any:  # a stacked batch (copy + permuted column) and its predictions
+            j0 = members[0][0]
+            Xp = assemble(Xs, np.arange(k), {j0: take(column(Xs, j0), np.arange(k))})
+            return [getattr(estimator, name)(Xp) for name in methods]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            bpr = (
+                measure_bytes_per_row(probe, small=max(1, probe_rows // 8), large=probe_rows)
+                if probe_rows > 1
+                else 64.0
+            )
+        plan = plan_chunks(bpr * 1.5, budget=memory_budget, n_workers=runner.n_workers, align=m)
+        rows_per_chunk = plan.rows_per_chunk
+
+    # Tasks: (feature, block of repeats). A prediction call takes per_call repeats (the chunk
+    # plan); a task makes one call in-process, several in order when it goes to a worker.
+    per_call = n_repeats if methods is None else max(1, min(n_repeats, rows_per_chunk // m))
+    calls = len(members) * -(-n_repeats // per_call)
+    per_task = min(n_repeats, per_call * runner.units_per_task(calls))
+    tasks, owners = [], []
+    for f, cols in enumerate(members):
+        for r0 in range(0, n_repeats, per_task):
+            r1 = min(r0 + per_task, n_repeats)
+            tasks.append((cols, seed, n, m, r0, r1, scorer, methods, rows_per_chunk))
+            owners.append((f, r0, r1))
+    progress.start(len(members) * n_repeats, "permutation importance")
+    try:
+        gen = runner.map(
+            _feature_scores,
+            tasks,
+            shared=(estimator, Xs, ys, sws),
+            progress=progress,
+            weights=[o[2] - o[1] for o in owners],
+        )
+        for (f, r0, r1), scores in zip(owners, gen):
+            per_feature[f][r0:r1] = scores
+    except (UsageError, ComputationError):
+        raise
+    except Exception as exc:
+        if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
+            raise
+        raise _scoring_error(exc, scorer_names, estimator) from exc
 
 
 def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exception:
