@@ -51,6 +51,8 @@ SAMPLES = ROOT / "sample_models"
 DATA = ROOT / "benchmarks" / "data"
 FLOOR_CAP_ROWS = 1_000_000
 MB = 2**20
+# Importance on tree models: what engine="auto" picks (tree paths) and the stacked predictions.
+BOTH = ("auto", "batched")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,7 +382,9 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
                     ours_kw=g,
                 )
             )
-            works.append(imp_work("friedman_hgb", "importance, 10 repeats", model, X, y, n_repeats=10))
+            works.append(
+                imp_work("friedman_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH)
+            )
             if parallel:
                 works.append(
                     pdp_work(
@@ -414,7 +418,7 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
                 ours_kw=g,
             )
         )
-        works.append(imp_work("bikes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10))
+        works.append(imp_work("bikes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH))
         if parallel:
             works.append(imp_work("bikes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, n_jobs=2))
     if want("cancer_logreg"):
@@ -444,7 +448,9 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
                     "diabetes_hgb", "ICE (kind=both) bmi, s5, grid 100", model, X, ["bmi", "s5"], kind="both"
                 )
             )
-        works.append(imp_work("diabetes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10))
+        works.append(
+            imp_work("diabetes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH)
+        )
     if want("friedman_rf") and not quick:
         model = joblib.load(ensure_rf())
         frame = pd.read_parquet(SAMPLES / "friedman.parquet").iloc[:5000]
@@ -461,7 +467,11 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
                 ours_kw=g,
             )
         )
-        works.append(imp_work("friedman_rf", "importance, 5 repeats (5,000 rows)", model, X, y, n_repeats=5))
+        works.append(
+            imp_work(
+                "friedman_rf", "importance, 5 repeats (5,000 rows)", model, X, y, n_repeats=5, engines=BOTH
+            )
+        )
     return works
 
 

@@ -85,3 +85,15 @@ def cli():
         return Run(result.exit_code, result.stdout, result.stderr, exc)
 
     return run
+
+
+@pytest.fixture
+def keep_tree_paths(monkeypatch):
+    """engine="auto" keeps tree paths for permutation importance whatever the first task costs.
+
+    (It measures the first task against the model's own predictions and switches to predicting
+    when tree paths are slower: on the small data of tests, that choice depends on timing.)
+    """
+    from inspectcli.engines import permutation
+
+    monkeypatch.setattr(permutation, "_TREE_PATHS_MARGIN", float("inf"))

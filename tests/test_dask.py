@@ -107,7 +107,7 @@ def test_model_and_data_scattered_once(diabetes, scheduler, monkeypatch):
 
 def test_importance_identical_batched_and_sequential(diabetes, samples, scheduler):
     model, X, y = diabetes
-    kw = dict(n_repeats=3, random_state=0, scoring=["r2", "neg_mean_absolute_error"])
+    kw = dict(n_repeats=3, random_state=0, scoring=["r2", "neg_mean_absolute_error"], engine="tree-paths")
     ref = permutation_importance(model, X, y, **kw)
     got = permutation_importance(model, X, y, **kw, backend="dask", scheduler=scheduler)
     loky = permutation_importance(model, X, y, **kw, n_jobs=2, backend="loky")

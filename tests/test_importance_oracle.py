@@ -75,7 +75,7 @@ def strings():
 
 
 @pytest.mark.parametrize("random_state", [0, 7])
-def test_regressor_default_score(diabetes, random_state):
+def test_regressor_default_score(diabetes, random_state, keep_tree_paths):
     X, y = diabetes
     model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y)
     ref = sk_pi(model, X, y, n_repeats=6, random_state=random_state)
@@ -123,7 +123,7 @@ def test_multiclass_classifier(multiclass):
     assert_exact(ours, ref)
 
 
-def test_pipeline_with_string_columns(strings):
+def test_pipeline_with_string_columns(strings, keep_tree_paths):
     X, y = strings
     model = make_pipeline(
         ColumnTransformer([("oh", OneHotEncoder(), ["city", "tier"])], remainder="passthrough"),

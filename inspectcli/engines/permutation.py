@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class _Recorder:
         self._est = estimator
         self.called: list[str] = []
         self.opaque = False
+        self.seconds = 0.0  # spent in the prediction methods
 
     def __sklearn_tags__(self) -> Any:
         return self._est.__sklearn_tags__()
@@ -116,7 +118,11 @@ class _Recorder:
             def method(X: Any, *args: Any, **kwargs: Any) -> Any:
                 if name not in self.called:
                     self.called.append(name)
-                return attr(X, *args, **kwargs)
+                t0 = time.perf_counter()
+                try:
+                    return attr(X, *args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - t0
 
             method.__name__ = name
             return method
@@ -505,10 +511,48 @@ def permutation_importance(
     per_feature: list[list[Any]] = [[None] * n_repeats for _ in members]
     fell_back: list[str] = []
     with task_runner(n_jobs, backend, scheduler) as runner:
-        if tree_paths:
-            assert methods is not None
-            try:
-                gen, owners = _tree_path_tasks(
+        progress.start(len(members) * n_repeats, "permutation importance")
+        first = 0  # repeats of the first feature already scored (by the measured trial)
+        try:
+            if tree_paths:
+                assert methods is not None
+                plan = _TreePathPlan(runner, estimator, members, m, n_repeats, methods, memory_budget)
+                if engine == "auto" and (len(members) > 1 or plan.per_task < n_repeats):
+                    # Tree paths pay a structural cost per (feature, tree) that predicting does
+                    # not: with deep trees on few rows (random forests grown to purity) they are
+                    # slower than the model's own predict. Measure instead of guessing: the first
+                    # task runs here, timed, against the baseline's predictions scaled to its rows.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        plan.cache.get(estimator, Xs)  # X through the transformers: once in any case
+                    first = plan.per_task
+                    t0 = time.perf_counter()
+                    scores, fell = _feature_scores_trees(
+                        estimator, Xs, ys, sws, plan.cache, members[0], seed, n, m, 0, first, scorer
+                    )
+                    spent = time.perf_counter() - t0
+                    per_feature[0][:first] = scores
+                    progress.advance(first)
+                    if fell:
+                        fell_back.append(rows_labels[0])
+                    predicting = recorder.seconds * (m / n) * first
+                    if not fell and spent > _TREE_PATHS_MARGIN * predicting:
+                        tree_paths = False
+                        stack = row_exact(estimator)
+                        methods = methods if stack else None
+                        used_engine = "batched" if stack else "sequential"
+                        if not stack and default and scorer_names[0] != "score":
+                            scorer = check_scoring(estimator, scoring=None)
+            if tree_paths:
+                assert methods is not None
+                owners = []
+                gen = plan.run(estimator, Xs, ys, sws, seed, n, first, scorer, progress, owners)
+                for (f, r0, r1), (scores, fell) in zip(owners, gen):
+                    per_feature[f][r0:r1] = scores
+                    if fell and rows_labels[f] not in fell_back:
+                        fell_back.append(rows_labels[f])
+            else:
+                _predicted_scores(
                     runner,
                     estimator,
                     Xs,
@@ -519,40 +563,19 @@ def permutation_importance(
                     n,
                     m,
                     n_repeats,
+                    first,
                     scorer,
                     methods,
                     memory_budget,
                     progress,
+                    per_feature,
                 )
-                for (f, r0, r1), (scores, fell) in zip(owners, gen):
-                    per_feature[f][r0:r1] = scores
-                    if fell and rows_labels[f] not in fell_back:
-                        fell_back.append(rows_labels[f])
-            except (UsageError, ComputationError):
+        except (UsageError, ComputationError):
+            raise
+        except Exception as exc:
+            if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
                 raise
-            except Exception as exc:
-                if raised_in_our_code(exc) and not isinstance(exc, AttributeError):
-                    raise
-                raise _scoring_error(exc, scorer_names, estimator) from exc
-        else:
-            _predicted_scores(
-                runner,
-                estimator,
-                Xs,
-                ys,
-                sws,
-                members,
-                seed,
-                n,
-                m,
-                n_repeats,
-                scorer,
-                methods,
-                memory_budget,
-                progress,
-                per_feature,
-                scorer_names,
-            )
+            raise _scoring_error(exc, scorer_names, estimator) from exc
 
     notes = []
     if fell_back:
@@ -586,50 +609,71 @@ def permutation_importance(
     )
 
 
-def _tree_path_tasks(
-    runner: Any,
-    estimator: Any,
-    Xs: Any,
-    ys: Any,
-    sws: np.ndarray | None,
-    members: list[list[int]],
-    seed: int,
-    n: int,
-    m: int,
-    n_repeats: int,
-    scorer: Any,
-    methods: tuple[str, ...],
-    memory_budget: int,
-    progress: Progress,
-) -> tuple[Any, list[tuple[int, int, int]]]:
-    """Tasks (feature, block of repeats) for the tree-path engine, and their results.
+# engine="auto" keeps tree paths when the first task costs at most this share of predicting it.
+_TREE_PATHS_MARGIN = 0.8
+
+
+class _TreePathPlan:
+    """Tasks (feature, block of repeats) of the tree-path engine.
 
     One task holds all repeats of a feature (the per-feature structure is then built once),
     unless there are fewer features than workers, or the raw sums and outputs of all repeats
     (not counted in the engine's ``max_bytes``) would not fit half of a worker's budget.
     """
-    per_worker = max(1, memory_budget // runner.n_workers)
-    final = final_estimator(estimator)
-    width = len(getattr(final, "classes_", [])) or int(getattr(final, "n_outputs_", 1) or 1)
-    per_repeat = 8 * m * (width * (1 + len(methods)) + 3)  # raw sums, outputs, donors, permutation
-    fit = max(1, (per_worker // 2) // per_repeat)
-    parts = 1 if len(members) >= runner.n_workers else -(-runner.n_workers // len(members))
-    per_task = max(1, min(n_repeats, fit, -(-n_repeats // parts)))
-    tasks, owners = [], []
-    for f, cols in enumerate(members):
-        for r0 in range(0, n_repeats, per_task):
-            r1 = min(r0 + per_task, n_repeats)
-            tasks.append((cols, seed, n, m, r0, r1, scorer))
-            owners.append((f, r0, r1))
-    progress.start(len(members) * n_repeats, "permutation importance")
-    gen = runner.map(
-        _feature_scores_trees,
-        tasks,
-        shared=(estimator, Xs, ys, sws, _TreePathsCache(methods, per_worker // 2)),
-        progress=progress,
-        weights=[o[2] - o[1] for o in owners],
-    )
-    return gen, owners
+
+    def __init__(
+        self,
+        runner: Any,
+        estimator: Any,
+        members: list[list[int]],
+        m: int,
+        n_repeats: int,
+        methods: tuple[str, ...],
+        memory_budget: int,
+    ) -> None:
+        per_worker = max(1, memory_budget // runner.n_workers)
+        final = final_estimator(estimator)
+        width = len(getattr(final, "classes_", [])) or int(getattr(final, "n_outputs_", 1) or 1)
+        per_repeat = 8 * m * (width * (1 + len(methods)) + 3)  # raw sums, outputs, donors, permutation
+        fit = max(1, (per_worker // 2) // per_repeat)
+        parts = 1 if len(members) >= runner.n_workers else -(-runner.n_workers // len(members))
+        self.per_task = max(1, min(n_repeats, fit, -(-n_repeats // parts)))
+        self.runner = runner
+        self.members = members
+        self.m = m
+        self.n_repeats = n_repeats
+        self.cache = _TreePathsCache(methods, per_worker // 2)
+
+    def run(
+        self,
+        estimator: Any,
+        Xs: Any,
+        ys: Any,
+        sws: np.ndarray | None,
+        seed: int,
+        n: int,
+        first: int,
+        scorer: Any,
+        progress: Progress,
+        owners: list[tuple[int, int, int]],
+    ) -> Any:
+        """Results ``(scores, fell back?)`` of every task but the first ``first`` repeats of feature 0.
+
+        ``owners`` receives each task's (feature, r0, r1), in the order of the results.
+        """
+        tasks = []
+        for f, cols in enumerate(self.members):
+            for r0 in range(first if f == 0 else 0, self.n_repeats, self.per_task):
+                r1 = min(r0 + self.per_task, self.n_repeats)
+                tasks.append((cols, seed, n, self.m, r0, r1, scorer))
+                owners.append((f, r0, r1))
+        return self.runner.map(
+            _feature_scores_trees,
+            tasks,
+            shared=(estimator, Xs, ys, sws, self.cache),
+            progress=progress,
+            weights=[o[2] - o[1] for o in owners],
+        )
 
 
 class _TreePathsCache:
@@ -721,14 +765,17 @@ def _predicted_scores(
     n: int,
     m: int,
     n_repeats: int,
+    first: int,
     scorer: Any,
     methods: tuple[str, ...] | None,
     memory_budget: int,
     progress: Progress,
     per_feature: list[list[Any]],
-    scorer_names: list[str],
 ) -> None:
-    """The batched / sequential engines: predict permuted copies, fill ``per_feature``."""
+    """The batched / sequential engines: predict permuted copies, fill ``per_feature``.
+
+    The first ``first`` repeats of feature 0 are already scored.
+    """
     rows_per_chunk = m * n_repeats
     if methods is not None:
         probe_rows = min(m, 512)
@@ -755,27 +802,19 @@ def _predicted_scores(
     per_task = min(n_repeats, per_call * runner.units_per_task(calls))
     tasks, owners = [], []
     for f, cols in enumerate(members):
-        for r0 in range(0, n_repeats, per_task):
+        for r0 in range(first if f == 0 else 0, n_repeats, per_task):
             r1 = min(r0 + per_task, n_repeats)
             tasks.append((cols, seed, n, m, r0, r1, scorer, methods, rows_per_chunk))
             owners.append((f, r0, r1))
-    progress.start(len(members) * n_repeats, "permutation importance")
-    try:
-        gen = runner.map(
-            _feature_scores,
-            tasks,
-            shared=(estimator, Xs, ys, sws),
-            progress=progress,
-            weights=[o[2] - o[1] for o in owners],
-        )
-        for (f, r0, r1), scores in zip(owners, gen):
-            per_feature[f][r0:r1] = scores
-    except (UsageError, ComputationError):
-        raise
-    except Exception as exc:
-        if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
-            raise
-        raise _scoring_error(exc, scorer_names, estimator) from exc
+    gen = runner.map(
+        _feature_scores,
+        tasks,
+        shared=(estimator, Xs, ys, sws),
+        progress=progress,
+        weights=[o[2] - o[1] for o in owners],
+    )
+    for (f, r0, r1), scores in zip(owners, gen):
+        per_feature[f][r0:r1] = scores
 
 
 def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exception:
