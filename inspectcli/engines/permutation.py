@@ -525,19 +525,41 @@ def permutation_importance(
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", UserWarning)
                         plan.cache.get(estimator, Xs)  # X through the transformers: once in any case
-                    first = plan.per_task
-                    t0 = time.perf_counter()
-                    scores, fell = _feature_scores_trees(
-                        estimator, Xs, ys, sws, plan.cache, members[0], seed, n, m, 0, first, scorer
+                    # (They give up as soon as they are sure to lose: that costs at most about
+                    # the margin times one task's predictions.)
+                    from inspectcli.engines.trees import TreePathsTooSlow
+
+                    trial = plan.per_task
+                    limit = (
+                        _TREE_PATHS_MARGIN * recorder.seconds * (m / n) * trial
+                        if np.isfinite(_TREE_PATHS_MARGIN)
+                        else None
                     )
-                    spent = time.perf_counter() - t0
-                    per_feature[0][:first] = scores
-                    progress.advance(first)
-                    if fell:
-                        fell_back.append(rows_labels[0])
-                    predicting = recorder.seconds * (m / n) * first
-                    if not fell and spent > _TREE_PATHS_MARGIN * predicting:
+                    try:
+                        scores, fell = _feature_scores_trees(
+                            estimator,
+                            Xs,
+                            ys,
+                            sws,
+                            plan.cache,
+                            members[0],
+                            seed,
+                            n,
+                            m,
+                            0,
+                            trial,
+                            scorer,
+                            give_up_after=limit,
+                        )
+                    except TreePathsTooSlow:
                         tree_paths = False
+                    else:
+                        first = trial
+                        per_feature[0][:first] = scores
+                        progress.advance(first)
+                        if fell:
+                            fell_back.append(rows_labels[0])
+                    if not tree_paths:
                         stack = row_exact(estimator)
                         methods = methods if stack else None
                         used_engine = "batched" if stack else "sequential"
@@ -722,11 +744,13 @@ def _feature_scores_trees(
     r0: int,
     r1: int,
     scorer: Any,
+    give_up_after: float | None = None,
 ) -> tuple[list[Any], bool]:
     """Scores of repeats [r0, r1) of one feature (group) from tree paths; (scores, fell back?).
 
     On a self-check mismatch the repeats are scored on real permuted data instead
-    (scikit-learn's own steps), and the caller warns.
+    (scikit-learn's own steps), and the caller warns. ``give_up_after``: see
+    engines/trees.PermutedTreePaths.responses (TreePathsTooSlow propagates).
     """
     from inspectcli.engines.trees import TreePathMismatchError
 
@@ -737,7 +761,7 @@ def _feature_scores_trees(
         paths = cache.get(estimator, X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            outs = paths.responses(cols, perms)
+            outs = paths.responses(cols, perms, give_up_after=give_up_after)
     except TreePathMismatchError:
         del perms
         scores = _feature_scores(
