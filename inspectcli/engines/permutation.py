@@ -426,10 +426,13 @@ def permutation_importance(
         (engines/trees.py; bit-identical to the model's own predictions, several times faster on
         large data); "batched" stacks the repeats of a feature into few prediction calls;
         "sequential" predicts once per repeat, as scikit-learn does. "auto" uses tree paths when
-        every method the scorers call is supported (``supports_permuted_tree_paths``), else stacks
-        when the model's predictions are row-exact (tree models behind element-wise
-        transformers: bit-identical results), and predicts per repeat otherwise (BLAS-based
-        models may round a row differently by an ulp depending on its position in a batch).
+        every method the scorers call is supported (``supports_permuted_tree_paths``) and they
+        are faster: the first task runs in-process against a limit of 0.8 times the time the
+        baseline's predictions give for it, and gives up as soon as its projected time exceeds
+        it (deep forests on few rows). Otherwise "auto" stacks when the model's predictions are
+        row-exact (tree models behind element-wise transformers: bit-identical results), and
+        predicts per repeat otherwise (BLAS-based models may round a row differently by an ulp
+        depending on its position in a batch).
         Should the tree paths disagree with the model on their self-check, those features are
         predicted per repeat instead, with a RuntimeWarning.
 
