@@ -73,6 +73,20 @@ def test_pdp_identical_to_n_jobs_1_and_loky(diabetes, scheduler):
         assert np.array_equal(a.average, b.average)
 
 
+def test_pdp_tree_paths_on_workers(diabetes, scheduler):
+    """The tree-path engine sends its feature sets to the workers too: same bits as in-process."""
+    model, X, _ = diabetes
+    kw = dict(grid_resolution=5, kind="both", method="brute", engine="tree-paths")
+    features = ["bmi", "s5", ("bmi", "s5")]
+    ref = partial_dependence(model, X, features, **kw)
+    for run in (dict(n_jobs=2, backend="loky"), dict(backend="dask", scheduler=scheduler)):
+        got = partial_dependence(model, X, features, **kw, **run)
+        for a, b in zip(ref, got):
+            assert b.engine == "tree-paths"
+            assert np.array_equal(a.average, b.average), run
+            assert np.array_equal(a.individual, b.individual), run
+
+
 def test_model_and_data_scattered_once(diabetes, scheduler, monkeypatch):
     from distributed import Client
 

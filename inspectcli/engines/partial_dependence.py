@@ -265,35 +265,39 @@ def partial_dependence(
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
     if use_trees:
+        # One task per feature set, spread over the workers like the batched chunks (each worker
+        # gets its share of the memory budget; Dask receives the model and data once).
         progress.start(len(prepared), "partial dependence (tree paths)")
         fallback = []
-        for i in pending:
-            idx, axes = prepared[i]
-            try:
-                results[i] = _tree_paths(
-                    estimator,
-                    X,
-                    idx,
-                    axes,
+        with task_runner(n_jobs, backend, scheduler) as runner:
+            max_bytes = max(1, memory_budget // 2 // runner.n_workers)
+            tasks = [
+                (
+                    prepared[i][0],
+                    prepared[i][1],
                     names,
-                    columns,
+                    tuple(columns[j][1] for j in prepared[i][0]),
                     response,
-                    sample_weight,
                     want_individual,
                     kind,
-                    memory_budget,
+                    max_bytes,
                 )
-            except trees.TreePathMismatchError as exc:
+                for i in pending
+            ]
+            gen = runner.map(_tree_paths_task, tasks, shared=(estimator, X, sample_weight), progress=progress)
+            for i, (result, mismatch) in zip(pending, gen):
+                if result is not None:
+                    results[i] = result
+                    continue
                 if engine == "tree-paths":
-                    raise ComputationError(f"the tree-paths engine disagrees with the model: {exc}") from exc
+                    raise ComputationError(f"the tree-paths engine disagrees with the model: {mismatch}")
                 warnings.warn(
-                    f"tree-path results disagreed with the model's own predictions ({exc}); "
+                    f"tree-path results disagreed with the model's own predictions ({mismatch}); "
                     "computing by brute-force predictions instead",
                     RuntimeWarning,
                     stacklevel=2,
                 )
                 fallback.append(i)
-            progress.advance(1)
         pending = fallback
     if not pending:
         return results  # type: ignore[return-value]
@@ -398,18 +402,51 @@ def _recursion(
 # tree paths: the same numbers as brute force, from the trees' structure
 
 
+def _tree_paths_task(
+    estimator: Any,
+    X: Any,
+    sample_weight: np.ndarray | None,
+    idx: tuple[int, ...],
+    axes: list[np.ndarray],
+    names: list[str],
+    categorical: tuple[bool, ...],
+    response: Response,
+    want_individual: bool,
+    kind: str,
+    max_bytes: int,
+) -> tuple[PDPResult | None, str | None]:
+    """One feature set through tree paths, in any worker: (result, None) or (None, mismatch)."""
+    try:
+        result = _tree_paths(
+            estimator,
+            X,
+            idx,
+            axes,
+            names,
+            categorical,
+            response,
+            sample_weight,
+            want_individual,
+            kind,
+            max_bytes,
+        )
+    except trees.TreePathMismatchError as exc:
+        return None, str(exc)
+    return result, None
+
+
 def _tree_paths(
     estimator: Any,
     X: Any,
     idx: tuple[int, ...],
     axes: list[np.ndarray],
     names: list[str],
-    columns: Mapping[int, tuple[Any, bool]],
+    categorical: tuple[bool, ...],
     response: Response,
     sample_weight: np.ndarray | None,
     want_individual: bool,
     kind: str,
-    memory_budget: int,
+    max_bytes: int,
 ) -> PDPResult:
     grid = cartesian(axes)
     shape = tuple(len(a) for a in axes)
@@ -423,7 +460,7 @@ def _tree_paths(
             response_method=response.method,
             individual=want_individual,
             sample_weight=sample_weight,
-            max_bytes=memory_budget // 2,
+            max_bytes=max_bytes,
         )
     except (ValueError, TypeError, IndexError) as exc:
         if raised_in_our_code(exc):
@@ -443,7 +480,7 @@ def _tree_paths(
     return PDPResult(
         features=tuple(names[i] for i in idx),
         feature_indices=idx,
-        categorical=tuple(columns[i][1] for i in idx),
+        categorical=categorical,
         grid_values=axes,
         targets=response.targets,
         method="brute",
