@@ -169,6 +169,38 @@ def test_cli_dask_local_cluster_matches_n_jobs_1(cli, samples, tmp_path):
     assert "Traceback" not in dask.stderr
 
 
+def test_cli_compare_shares_one_local_cluster(cli, samples, tmp_path, monkeypatch):
+    """--compare computes twice; with --backend dask and no --scheduler, on one LocalCluster."""
+    from inspectcli.engines import parallel
+
+    started = []
+    real = parallel._local_cluster
+    monkeypatch.setattr(parallel, "_local_cluster", lambda n: started.append(n) or real(n))
+    frame = pd.read_parquet(samples / "diabetes.parquet")
+    frame.iloc[:200].to_parquet(tmp_path / "test.parquet")
+    common = [
+        "importance",
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        "--n-repeats",
+        "3",
+        "--compare",
+        tmp_path / "test.parquet",
+        "--format",
+        "json",
+        "--no-plot",
+    ]
+    one = cli(*common, "--out", tmp_path / "one")
+    dask = cli(*common, "--backend", "dask", "--n-jobs", "2", "--out", tmp_path / "dask")
+    assert one.exit_code == 0, one.stderr
+    assert dask.exit_code == 0, dask.stderr
+    assert started == [2]
+    a, b = (json.loads((tmp_path / d / "importance.json").read_text()) for d in ("one", "dask"))
+    assert a["results"] == b["results"] and a["compare"] == b["compare"] and a["compare"]
+
+
 def test_missing_dask_extra_is_a_usage_error(cli, samples, diabetes, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     r = cli(

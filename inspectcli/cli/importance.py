@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from inspectcli.cli.console import UI
 from inspectcli.cli.handling import handle_errors
 from inspectcli.cli.pdp import split_names
 from inspectcli.engines.batching import parse_memory
-from inspectcli.engines.parallel import check_backend
+from inspectcli.engines.parallel import check_backend, shared_scheduler
 from inspectcli.errors import UsageError
 from inspectcli.loading.data import load_dataset
 from inspectcli.loading.match import check_predicts, check_target, prepare
@@ -234,21 +235,24 @@ def register(app: typer.Typer) -> None:
                     progress=progress,
                 )
 
-        result = run(prep.X, y, prep.sample_weight, inputs.data.name)
-        if result.default_scoring:
-            ui.note(
-                f"scoring with the model's default score ({result.scorers[0].scorer}); choose with --scoring"
-            )
-
         cmp_result, cmp_data = None, None
-        if compare is not None:
-            cmp_data = load_dataset(compare, sep=sep, encoding=encoding, decimal=decimal)
-            for note in cmp_data.notes:
-                ui.note(note)
-            cmp_prep = prepare(est, cmp_data, target=prep.target, sample_weight=sample_weight)
-            check_predicts(est, cmp_prep, cmp_data.name)
-            cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
-            cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight, cmp_data.name)
+        # --compare makes two computations: with --backend dask and no --scheduler, they share
+        # one LocalCluster.
+        twice = compare is not None
+        sharing = shared_scheduler(backend, scheduler, n_jobs) if twice else nullcontext(scheduler)
+        with sharing as scheduler:
+            result = run(prep.X, y, prep.sample_weight, inputs.data.name)
+            if result.default_scoring:
+                scored = result.scorers[0].scorer
+                ui.note(f"scoring with the model's default score ({scored}); choose with --scoring")
+            if compare is not None:
+                cmp_data = load_dataset(compare, sep=sep, encoding=encoding, decimal=decimal)
+                for note in cmp_data.notes:
+                    ui.note(note)
+                cmp_prep = prepare(est, cmp_data, target=prep.target, sample_weight=sample_weight)
+                check_predicts(est, cmp_prep, cmp_data.name)
+                cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
+                cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight, cmp_data.name)
 
         impurity = None
         if mdi:

@@ -77,7 +77,7 @@ def _connect_timeout() -> float:
 @contextmanager
 def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
     """A client for ``scheduler``, or a LocalCluster of ``n_workers`` processes for this run."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         timeout = _connect_timeout()
@@ -103,17 +103,35 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
         finally:
             client.close()
         return
-    with (
-        LocalCluster(
-            n_workers=max(1, n_workers),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port: no clash with other clusters on 8787
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    with _local_cluster(n_workers) as cluster, Client(cluster, set_as_default=False) as client:
         yield client
+
+
+def _local_cluster(n_workers: int) -> Any:
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=max(1, n_workers),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",  # any free port: no clash with other clusters on 8787
+        silence_logs=logging.ERROR,
+    )
+
+
+@contextmanager
+def shared_scheduler(backend: str, scheduler: str | None, n_jobs: int) -> Iterator[str | None]:
+    """The ``scheduler`` for several computations of one command.
+
+    With ``backend="dask"`` and no scheduler, one LocalCluster serves all of them (its address is
+    yielded) instead of one cluster per computation; otherwise ``scheduler`` as given.
+    """
+    if backend != "dask" or scheduler:
+        yield scheduler
+        return
+    check_backend(backend, scheduler)
+    with _local_cluster(effective_n_jobs(n_jobs)) as cluster:
+        yield cluster.scheduler_address
 
 
 #: Packages whose versions must match between this process and the workers: the model is
