@@ -558,10 +558,12 @@ def measure(work: Work, repeats: int, warmup: bool) -> list[Row]:
                 ours_times=times[key],
                 sk_cpu=statistics.median(cpus["sklearn"]),
                 ours_cpu=statistics.median(cpus[key]),
+                n_jobs=work.n_jobs,
             )
         )
     for key, note in work.notes.items():
-        rows.append(Row(work.case, work.what, key, "batched", None, None, None, None, None, None, note))
+        empty = (None,) * 6
+        rows.append(Row(work.case, work.what, key, "batched", *empty, note, n_jobs=work.n_jobs))
     return rows
 
 
@@ -786,8 +788,6 @@ def main() -> None:
                         file=sys.stderr,
                     )
             print(f"  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-            for r in got:
-                r.n_jobs = work.n_jobs
             rows.extend(got)
     serial = [r for r in rows if r.n_jobs == 1]
     par = [r for r in rows if r.n_jobs != 1]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -135,3 +136,32 @@ def raised_in_our_code(exc: BaseException) -> bool:
         files = re.findall(r'File "([^"]+)"', remote) or files
     own = [f for f in files if not _DATA_LIBS.search(f) and not f.startswith("<")]
     return bool(own) and os.path.abspath(own[-1]).startswith(_PACKAGE_DIR)
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's message; ``default`` (None: the type's name) when empty."""
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(exc).__name__ if default is None else default
+
+
+def model_failed(exc: BaseException) -> ComputationError:
+    """The estimator's own exception while predicting, as our exit-4 error."""
+    return ComputationError(
+        f"the model failed while predicting: {type(exc).__name__}: {first_line(exc)}",
+        "this is the estimator's own error; check the data and options",
+    )
+
+
+@contextmanager
+def blame_model() -> Iterator[None]:
+    """Inside: the estimator's ValueError & co become :func:`model_failed`; ours pass unchanged."""
+    try:
+        yield
+    except (UsageError, ComputationError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        if raised_in_our_code(exc):
+            raise
+        raise model_failed(exc) from exc

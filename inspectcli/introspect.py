@@ -22,15 +22,6 @@ class Task:
     def is_classifier(self) -> bool:
         return self.kind in ("binary", "multiclass", "multi-output classification")
 
-    def describe(self) -> str:
-        if self.kind == "binary":
-            return "binary classification"
-        if self.kind == "multiclass":
-            return f"multiclass classification ({len(self.classes or [])} classes)"
-        if self.kind == "multi-output regression":
-            return f"multi-output regression ({self.n_outputs} outputs)"
-        return self.kind
-
 
 def qualified_name(obj: Any) -> str:
     """'sklearn.ensemble.HistGradientBoostingRegressor' for an instance (public module path)."""
@@ -50,6 +41,13 @@ def final_estimator(estimator: Any) -> Any:
     """The last step of a (nested) pipeline, or the estimator itself."""
     while hasattr(estimator, "steps") and isinstance(estimator.steps, list) and estimator.steps:
         estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def first_step(estimator: Any) -> Any:
+    """The first step of a (nested) pipeline, or the estimator itself."""
+    while hasattr(estimator, "steps") and isinstance(estimator.steps, list):
+        estimator = estimator.steps[0][1]
     return estimator
 
 
@@ -141,9 +139,7 @@ def categorical_inputs(estimator: Any) -> set[str]:
     HistGradientBoosting model treats natively as categorical.
     """
     found: set[str] = set()
-    first = estimator
-    while hasattr(first, "steps") and isinstance(first.steps, list):
-        first = first.steps[0][1]
+    first = first_step(estimator)
     transformers = getattr(first, "transformers_", None)
     if transformers is not None:
         names_in = expected_features(first) or []
@@ -167,16 +163,6 @@ def categorical_inputs(estimator: Any) -> set[str]:
     return found
 
 
-RECURSION_CLASSES = (
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-    "HistGradientBoostingClassifier",
-    "HistGradientBoostingRegressor",
-    "DecisionTreeRegressor",
-    "RandomForestRegressor",
-)
-
-
 def supports_recursion(estimator: Any) -> bool:
     """scikit-learn's rule: which bare estimators its 'recursion' PDP method accepts."""
     from sklearn.ensemble import RandomForestRegressor
@@ -194,20 +180,13 @@ def supports_recursion(estimator: Any) -> bool:
 
 def auto_method(estimator: Any, *, has_sample_weight: bool, kind: str) -> str:
     """scikit-learn's choice for method='auto' in partial_dependence."""
-    from sklearn.ensemble import RandomForestRegressor
     from sklearn.ensemble._gb import BaseGradientBoosting
-    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
-        BaseHistGradientBoosting,
-    )
-    from sklearn.tree import DecisionTreeRegressor
 
     if kind != "average" or has_sample_weight:
         return "brute"
-    if isinstance(estimator, BaseGradientBoosting) and estimator.init is None:
-        return "recursion"
-    if isinstance(estimator, (BaseHistGradientBoosting, DecisionTreeRegressor, RandomForestRegressor)):
-        return "recursion"
-    return "brute"
+    if isinstance(estimator, BaseGradientBoosting) and estimator.init is not None:
+        return "brute"
+    return "recursion" if supports_recursion(estimator) else "brute"
 
 
 def response_methods(estimator: Any) -> list[str]:

@@ -44,8 +44,6 @@ def jsonable(obj: Any) -> Any:
         return f if math.isfinite(f) else None
     if obj is None or isinstance(obj, str):
         return obj
-    if isinstance(obj, Path):
-        return str(obj)
     return str(obj)
 
 
@@ -179,17 +177,6 @@ def _discard(temps: Iterable[str]) -> None:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    tmp = _stage(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        _discard([tmp])
-        raise
 
 
 def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list[Path]:

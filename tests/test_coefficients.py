@@ -307,3 +307,16 @@ def test_plot_structure():
     assert "coefficient × feature std" in display.axes_[0].get_xlabel()
     no_cv = plot_coefficients(coefficients(Ridge().fit(X, y), X))
     assert len(no_cv.axes_) == 1 and not no_cv.boxplots_
+
+
+def test_cv_refits_of_array_input_with_feature_names():
+    """Named ndarray columns: the refits' coefficients land under the same names (not NaN)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=60)
+    model = Ridge().fit(X, y)
+    plain = coefficients(model, X, y, cv=3, n_repeats=1)
+    named = coefficients(model, X, y, cv=3, n_repeats=1, feature_names=["a", "b", "c"])
+    assert named.features == ["a", "b", "c"]
+    assert not np.isnan(named.cv.coef).any()
+    np.testing.assert_array_equal(named.cv.coef, plain.cv.coef)

@@ -169,6 +169,23 @@ def test_cli_dask_local_cluster_matches_n_jobs_1(cli, samples, tmp_path):
     assert "Traceback" not in dask.stderr
 
 
+def test_ale_with_pdp_shares_one_local_cluster(diabetes, monkeypatch):
+    """ALE then PD (--with-pdp) with backend dask and no scheduler: one LocalCluster, same numbers."""
+    from inspectcli.engines import parallel
+    from inspectcli.engines.ale import accumulated_local_effects
+
+    model, X, _ = diabetes
+    started = []
+    real = parallel._local_cluster
+    monkeypatch.setattr(parallel, "_local_cluster", lambda n: started.append(n) or real(n))
+    kw = dict(bins=5, with_pdp=True)
+    ref = accumulated_local_effects(model, X, ["bmi", "s5"], **kw)
+    got = accumulated_local_effects(model, X, ["bmi", "s5"], **kw, backend="dask", n_jobs=2)
+    assert started == [2]
+    for a, b in zip(ref, got):
+        assert np.array_equal(a.ale, b.ale) and np.array_equal(a.pdp, b.pdp)
+
+
 def test_cli_compare_shares_one_local_cluster(cli, samples, tmp_path, monkeypatch):
     """--compare computes twice; with --backend dask and no --scheduler, on one LocalCluster."""
     from inspectcli.engines import parallel

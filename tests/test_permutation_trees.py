@@ -543,3 +543,17 @@ def test_responses_give_up_when_too_slow(reg):
     outs = paths.responses([0], perms(X.shape[0]), give_up_after=1e9)["predict"]
     for p, out in zip(perms(X.shape[0]), outs):
         np.testing.assert_array_equal(out, model.predict(permuted(X, [0], p)))
+
+
+def test_no_row_meets_the_free_split_under_a_small_budget():
+    """The free feature splits only where no row goes; with a tiny budget the table of (pattern,
+    donor class) is not built: the rows' own leaves still come out exact."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = np.where(X[:, 1] > 0, 10 + X[:, 0], 0.0)
+    est = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    Xq = X[X[:, 1] < -0.5]
+    ps = [rng.permutation(len(Xq))]
+    for max_bytes in (256 * 2**20, 8):
+        out = tree_path_permuted_responses(est, Xq, [0], ps, response_method="predict", max_bytes=max_bytes)
+        np.testing.assert_array_equal(out[0], est.predict(permuted(Xq, [0], ps[0])))

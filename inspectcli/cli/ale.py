@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
-from inspectcli.cli.console import UI
+from inspectcli.cli.common import (
+    check_feature,
+    decile_marks,
+    emit,
+    load_inputs,
+    parse_random_state,
+    result_files,
+    setup_command,
+    split_names,
+    subsample_rows,
+)
 from inspectcli.cli.handling import handle_errors
-from inspectcli.cli.pdp import parse_count_or_fraction, split_names
 from inspectcli.engines.batching import parse_memory
-from inspectcli.engines.parallel import check_backend
-from inspectcli.errors import UsageError, did_you_mean
-from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
+from inspectcli.errors import UsageError
+from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
 ALE = "Accumulated local effects"
 
@@ -44,35 +49,22 @@ def register(app: typer.Typer) -> None:
     def ale(
         model: o.ModelArg,
         data: o.DataArg,
-        features: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--features",
-                "-f",
-                help="Feature (repeatable, or comma-separated). Default: all.",
-                rich_help_panel=ALE,
-                show_default=False,
-            ),
-        ] = None,
+        features: o.Features = None,
         bins: Annotated[
             int,
             typer.Option(
-                "--bins", help="Quantile bins of numeric features (repeats merged).", rich_help_panel=ALE
+                "--bins",
+                metavar="N",
+                help="Quantile bins of numeric features (repeats merged).",
+                rich_help_panel=ALE,
             ),
         ] = 20,
-        categorical: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--categorical",
-                help="Treat as categorical (repeatable). Text/bool columns always are.",
-                rich_help_panel=ALE,
-                show_default=False,
-            ),
-        ] = None,
+        categorical: o.Categorical = None,
         order: Annotated[
             list[str] | None,
             typer.Option(
                 "--order",
+                metavar="NAME=A,B",
                 help="Order of a categorical feature's levels, FEATURE=a,b,c (repeatable). "
                 "Default: by similarity of the other features.",
                 rich_help_panel=ALE,
@@ -85,27 +77,9 @@ def register(app: typer.Typer) -> None:
                 "--with-pdp", help="Overlay the partial dependence on the same grid.", rich_help_panel=ALE
             ),
         ] = False,
-        response_method: Annotated[
-            str,
-            typer.Option(
-                "--response-method", help="auto | predict_proba | decision_function.", rich_help_panel=ALE
-            ),
-        ] = "auto",
-        class_: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--class",
-                help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
-                rich_help_panel=ALE,
-                show_default=False,
-            ),
-        ] = None,
-        subsample: Annotated[
-            str | None,
-            typer.Option(
-                "--subsample", help="Use N rows, or a FRACTION of them (seeded).", rich_help_panel=ALE
-            ),
-        ] = None,
+        response_method: o.ResponseMethod = "auto",
+        class_: o.Classes = None,
+        subsample: o.Subsample = None,
         target: o.Target = None,
         sample_weight: o.SampleWeight = None,
         trust: o.Trust = None,
@@ -136,11 +110,16 @@ def register(app: typer.Typer) -> None:
         Example: inspect ale model.joblib data.parquet --target y -f age -f bmi --with-pdp
         """
         started = time.perf_counter()
-        ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
-        formats = parse_formats(format)
-        if formats or plot:
-            check_out_dir(out)
-        check_backend(backend, scheduler)
+        ui, formats = setup_command(
+            quiet=quiet,
+            verbose=verbose,
+            json_out=json_out,
+            format=format,
+            plot=plot,
+            out=out,
+            backend=backend,
+            scheduler=scheduler,
+        )
         budget = parse_memory(memory_budget)
         seed = parse_random_state(random_state)
         if bins < 1:
@@ -165,18 +144,7 @@ def register(app: typer.Typer) -> None:
         names = prep.feature_names
 
         def check_name(name: str, option: str) -> str:
-            if name in names:
-                return name
-            if name in (prep.target, sample_weight):
-                raise UsageError(
-                    f"{option} '{name}' is the {'--target' if name == prep.target else '--sample-weight'} "
-                    "column, not a model input",
-                    "choose one of the model's features",
-                )
-            raise UsageError(
-                f"{option}: unknown feature '{name}'{did_you_mean(name, names)}",
-                f"features are: {', '.join(names[:15])}{', …' if len(names) > 15 else ''}",
-            )
+            return check_feature(name, option, prep, sample_weight)
 
         chosen = list(dict.fromkeys(check_name(f, "--features") for f in split_names(features)))
         if not chosen:
@@ -186,15 +154,8 @@ def register(app: typer.Typer) -> None:
         for name in orders:
             check_name(name, "--order")
 
-        X, sw = prep.X, prep.sample_weight
-        n_sub = parse_count_or_fraction(subsample, "--subsample", prep.n_rows)
-        if n_sub is not None and n_sub < prep.n_rows:
-            if n_sub < 2:
-                raise UsageError(f"--subsample {subsample} leaves fewer than 2 rows")
-            rows = np.sort(np.random.RandomState(seed).choice(prep.n_rows, size=n_sub, replace=False))
-            X = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
-            sw = sw[rows] if sw is not None else None
-            ui.note(f"using {n_sub:,} of {prep.n_rows:,} rows (--subsample, seed {seed})")
+        rows = subsample_rows(ui, prep, subsample, seed)
+        X, sw = rows.X, rows.sample_weight
 
         from inspectcli.engines.ale import accumulated_local_effects
 
@@ -238,7 +199,7 @@ def register(app: typer.Typer) -> None:
             "classes": class_ or None,
             "target": prep.target,
             "sample_weight": sample_weight,
-            "subsample": None if n_sub is None or n_sub >= prep.n_rows else n_sub,
+            "subsample": rows.subsample,
             "random_state": seed,
             "quantiles": "type 1 (inverse empirical CDF), repeated edges merged",
             "centering": "bin-count weighted mean of bin midpoints (numeric), of levels (categorical)",
@@ -257,16 +218,9 @@ def register(app: typer.Typer) -> None:
             from inspectcli.plots import figure_bytes
             from inspectcli.plots.ale import plot_ale
 
-            deciles: dict[str, Any] = {}
-            for r in results:
-                if not r.categorical:
-                    col = X[r.feature] if hasattr(X, "columns") else X[:, names.index(r.feature)]
-                    arr = pd.to_numeric(pd.Series(np.asarray(col)), errors="coerce").to_numpy(dtype=float)
-                    if np.isfinite(arr).any():
-                        deciles[r.feature] = np.nanpercentile(arr, np.arange(10, 100, 10))
             display = plot_ale(
                 curves,
-                deciles=deciles,
+                deciles=decile_marks(X, names, [r.feature for r in results if not r.categorical]),
                 title=f"accumulated local effects — {inputs.model.name} on {inputs.data.name}",
             )
             png = figure_bytes(display.figure_)

@@ -11,12 +11,10 @@ from typing import Annotated
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
-from inspectcli.cli.console import UI
+from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files, setup_command
 from inspectcli.cli.handling import handle_errors
-from inspectcli.engines.parallel import check_backend
 from inspectcli.errors import UsageError
-from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
+from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
 COEF = "Coefficients"
 
@@ -40,15 +38,7 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option("--n-repeats", "-r", help="Repeats of the K folds with --cv.", rich_help_panel=COEF),
         ] = 5,
-        class_: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--class",
-                help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
-                rich_help_panel=COEF,
-                show_default=False,
-            ),
-        ] = None,
+        class_: o.Classes = None,
         top: Annotated[
             int | None,
             typer.Option(
@@ -84,11 +74,16 @@ def register(app: typer.Typer) -> None:
         Example: inspect coefficients model.joblib data.csv --target y --cv 5
         """
         started = time.perf_counter()
-        ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
-        formats = parse_formats(format)
-        if formats or plot:
-            check_out_dir(out)
-        check_backend(backend, scheduler)
+        ui, formats = setup_command(
+            quiet=quiet,
+            verbose=verbose,
+            json_out=json_out,
+            format=format,
+            plot=plot,
+            out=out,
+            backend=backend,
+            scheduler=scheduler,
+        )
         seed = parse_random_state(random_state)
         if cv is not None and cv < 2:
             raise UsageError(f"--cv {cv} must be at least 2", "e.g. --cv 5")

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import typer
 
 from inspectcli.cli.console import UI
-from inspectcli.errors import EXIT_COMPUTE, EXIT_INTERRUPTED, InspectError
+from inspectcli.errors import EXIT_COMPUTE, EXIT_INTERRUPTED, InspectError, first_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,7 +97,7 @@ def handle_errors(fn: F) -> F:
             except Exception as exc:  # a bug of ours, or an unforeseen failure: say so plainly
                 if debug:
                     traceback.print_exc(file=sys.stderr)
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                first = first_line(exc, "")
                 ui.error(
                     f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the "
                     "traceback, and please report it"

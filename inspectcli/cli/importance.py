@@ -10,16 +10,21 @@ from typing import Annotated, Any
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
-from inspectcli.cli.console import UI
+from inspectcli.cli.common import (
+    emit,
+    load_inputs,
+    load_matched_data,
+    parse_random_state,
+    result_files,
+    setup_command,
+    split_names,
+)
 from inspectcli.cli.handling import handle_errors
-from inspectcli.cli.pdp import split_names
 from inspectcli.engines.batching import parse_memory
-from inspectcli.engines.parallel import check_backend, shared_scheduler
+from inspectcli.engines.parallel import shared_scheduler
 from inspectcli.errors import UsageError
-from inspectcli.loading.data import load_dataset
-from inspectcli.loading.match import check_predicts, check_target, prepare
-from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
+from inspectcli.loading.match import check_target
+from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
 IMP = "Permutation importance"
 #: Moved to inspectcli.loading.match (it also checks a regressor's target); the old name stays.
@@ -154,11 +159,16 @@ def register(app: typer.Typer) -> None:
         Example: inspect importance model.joblib data.parquet --target y --n-repeats 10 --scoring r2
         """
         started = time.perf_counter()
-        ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
-        formats = parse_formats(format)
-        if formats or plot:
-            check_out_dir(out)
-        check_backend(backend, scheduler)
+        ui, formats = setup_command(
+            quiet=quiet,
+            verbose=verbose,
+            json_out=json_out,
+            format=format,
+            plot=plot,
+            out=out,
+            backend=backend,
+            scheduler=scheduler,
+        )
         budget = parse_memory(memory_budget)
         seed = parse_random_state(random_state)
         if n_repeats < 1:
@@ -215,7 +225,7 @@ def register(app: typer.Typer) -> None:
         if gates:
             gates.check_importance(names, groups, scorers or [default_scorer_name(est) or "score"])
 
-        def run(X: Any, yy: Any, sw: Any, label: str) -> Any:
+        def run(X: Any, yy: Any, sw: Any) -> Any:
             with ui.progress() as progress:
                 return permutation_importance(
                     est,
@@ -241,18 +251,23 @@ def register(app: typer.Typer) -> None:
         twice = compare is not None
         sharing = shared_scheduler(backend, scheduler, n_jobs) if twice else nullcontext(scheduler)
         with sharing as scheduler:
-            result = run(prep.X, y, prep.sample_weight, inputs.data.name)
+            result = run(prep.X, y, prep.sample_weight)
             if result.default_scoring:
                 scored = result.scorers[0].scorer
                 ui.note(f"scoring with the model's default score ({scored}); choose with --scoring")
             if compare is not None:
-                cmp_data = load_dataset(compare, sep=sep, encoding=encoding, decimal=decimal)
-                for note in cmp_data.notes:
-                    ui.note(note)
-                cmp_prep = prepare(est, cmp_data, target=prep.target, sample_weight=sample_weight)
-                check_predicts(est, cmp_prep, cmp_data.name)
+                cmp_data, cmp_prep = load_matched_data(
+                    ui,
+                    est,
+                    compare,
+                    target=prep.target,
+                    sample_weight=sample_weight,
+                    sep=sep,
+                    encoding=encoding,
+                    decimal=decimal,
+                )
                 cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
-                cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight, cmp_data.name)
+                cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight)
 
         impurity = None
         if mdi:

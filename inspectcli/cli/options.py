@@ -10,6 +10,7 @@ import typer
 LOAD = "Loading"
 OUTPUT = "Output"
 RUN = "Execution"
+FEATURES = "Features and targets"
 
 ModelArg = Annotated[
     Path,
@@ -178,3 +179,54 @@ RandomState = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=RUN)]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=RUN)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of errors.", rich_help_panel=RUN)]
+
+# Features and targets (pdp, ale, coefficients)
+Features = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--features",
+        "-f",
+        metavar="NAME",
+        help="Feature (repeatable, or comma-separated). Default: all.",
+        rich_help_panel=FEATURES,
+        show_default=False,
+    ),
+]
+Categorical = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--categorical",
+        metavar="NAME",
+        help="Treat as categorical (repeatable). Text/bool columns always are.",
+        rich_help_panel=FEATURES,
+        show_default=False,
+    ),
+]
+ResponseMethod = Annotated[
+    str,
+    typer.Option(
+        "--response-method",
+        metavar="NAME",
+        help="auto | predict_proba | decision_function.",
+        rich_help_panel=FEATURES,
+    ),
+]
+Classes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--class",
+        metavar="LABEL",
+        help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
+        rich_help_panel=FEATURES,
+        show_default=False,
+    ),
+]
+Subsample = Annotated[
+    str | None,
+    typer.Option(
+        "--subsample",
+        metavar="N|FRACTION",
+        help="Use N rows, or a FRACTION of them (seeded).",
+        rich_help_panel=FEATURES,
+    ),
+]

@@ -11,25 +11,27 @@ import pandas as pd
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.common import emit, load_inputs, parse_random_state, result_files
+from inspectcli.cli.common import (
+    check_feature,
+    decile_marks,
+    emit,
+    feature_column,
+    load_inputs,
+    parse_random_state,
+    result_files,
+    setup_command,
+    split_names,
+    subsample_rows,
+)
 from inspectcli.cli.console import UI
 from inspectcli.cli.handling import handle_errors
 from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.grid import parse_custom_values
-from inspectcli.engines.parallel import check_backend
 from inspectcli.engines.partial_dependence import partial_dependence
-from inspectcli.errors import UsageError, did_you_mean
-from inspectcli.results import check_out_dir, data_block, envelope, model_block, parse_formats, to_json_bytes
+from inspectcli.errors import UsageError
+from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
 PDP = "Partial dependence"
-
-
-def split_names(values: list[str] | None) -> list[str]:
-    """Repeatable options that also accept comma-separated lists."""
-    out: list[str] = []
-    for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out
 
 
 def parse_pairs(values: list[str] | None) -> list[tuple[str, ...]]:
@@ -53,27 +55,6 @@ def parse_percentiles(text: str) -> tuple[float, float]:
     return values  # type: ignore[return-value]
 
 
-def parse_count_or_fraction(text: str | None, option: str, n: int) -> int | None:
-    """'1000' -> 1000 rows, '0.25' -> a quarter of n; None -> None."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise UsageError(f"{option} '{text}' is not a number", "give a row count or a fraction") from exc
-    if value <= 0:
-        raise UsageError(f"{option} {text} must be positive", "give a row count or a fraction")
-    if "." in text or "e" in text.lower():
-        if value > 1:
-            raise UsageError(f"{option} {text}: a fraction must be at most 1", "e.g. 0.5, or a row count")
-        return max(1, int(value * n))
-    return min(int(value), n)
-
-
-def _column(X: Any, names: list[str], name: str) -> Any:
-    return X[name] if hasattr(X, "columns") else X[:, names.index(name)]
-
-
 def _skip_feature(ui: UI, name: str, column: Any) -> bool:
     """When every feature is asked for implicitly, leave out those without a curve (with a note)."""
     values = pd.Series(np.asarray(column, dtype=object)).dropna()
@@ -94,17 +75,7 @@ def register(app: typer.Typer) -> None:
     def pdp(
         model: o.ModelArg,
         data: o.DataArg,
-        features: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--features",
-                "-f",
-                metavar="NAME",
-                help="Feature (repeatable, or comma-separated). Default: all.",
-                rich_help_panel=PDP,
-                show_default=False,
-            ),
-        ] = None,
+        features: o.Features = None,
         pair: Annotated[
             list[str] | None,
             typer.Option(
@@ -149,16 +120,7 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        categorical: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--categorical",
-                metavar="NAME",
-                help="Treat as categorical (repeatable). Text/bool columns always are.",
-                rich_help_panel=PDP,
-                show_default=False,
-            ),
-        ] = None,
+        categorical: o.Categorical = None,
         method: Annotated[
             str,
             typer.Option(
@@ -167,34 +129,9 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=PDP,
             ),
         ] = "auto",
-        response_method: Annotated[
-            str,
-            typer.Option(
-                "--response-method",
-                metavar="NAME",
-                help="auto | predict_proba | decision_function.",
-                rich_help_panel=PDP,
-            ),
-        ] = "auto",
-        class_: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--class",
-                metavar="LABEL",
-                help="Keep only this class (repeatable). Default: every class (binary: the positive one).",
-                rich_help_panel=PDP,
-                show_default=False,
-            ),
-        ] = None,
-        subsample: Annotated[
-            str | None,
-            typer.Option(
-                "--subsample",
-                metavar="N|FRACTION",
-                help="Use N rows, or a FRACTION of them (seeded).",
-                rich_help_panel=PDP,
-            ),
-        ] = None,
+        response_method: o.ResponseMethod = "auto",
+        class_: o.Classes = None,
+        subsample: o.Subsample = None,
         rank: Annotated[
             bool,
             typer.Option(
@@ -232,11 +169,16 @@ def register(app: typer.Typer) -> None:
         Example: inspect pdp model.joblib data.parquet --target y -f age -f bmi --pair age,bmi --kind both
         """
         started = time.perf_counter()
-        ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
-        formats = parse_formats(format)
-        if formats or plot:
-            check_out_dir(out)
-        check_backend(backend, scheduler)
+        ui, formats = setup_command(
+            quiet=quiet,
+            verbose=verbose,
+            json_out=json_out,
+            format=format,
+            plot=plot,
+            out=out,
+            backend=backend,
+            scheduler=scheduler,
+        )
         budget = parse_memory(memory_budget)
         seed = parse_random_state(random_state)
         pct = parse_percentiles(percentiles)
@@ -266,23 +208,12 @@ def register(app: typer.Typer) -> None:
         names = prep.feature_names
 
         def check_name(name: str, option: str) -> str:
-            if name in names:
-                return name
-            if name in (prep.target, sample_weight):
-                raise UsageError(
-                    f"{option} '{name}' is the {'--target' if name == prep.target else '--sample-weight'} "
-                    "column, not a model input",
-                    "choose one of the model's features",
-                )
-            raise UsageError(
-                f"{option}: unknown feature '{name}'{did_you_mean(name, names)}",
-                f"features are: {', '.join(names[:15])}{', …' if len(names) > 15 else ''}",
-            )
+            return check_feature(name, option, prep, sample_weight)
 
         one_way = [check_name(f, "--features") for f in split_names(features)]
         pairs = [tuple(check_name(f, "--pair") for f in p) for p in parse_pairs(pair)]
         if not one_way and not pairs:
-            one_way = [f for f in names if not _skip_feature(ui, f, _column(prep.X, names, f))]
+            one_way = [f for f in names if not _skip_feature(ui, f, feature_column(prep.X, names, f))]
             if not one_way:
                 raise UsageError(
                     f"every feature of '{inputs.data.name}' is constant or missing: no partial dependence "
@@ -300,18 +231,10 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(f"--values '{item}' needs FEATURE=v1,v2,…", "e.g. --values age=20,40,60")
             fname, _, vals = item.partition("=")
             fname = check_name(fname.strip(), "--values")
-            col = prep.X[fname] if hasattr(prep.X, "columns") else prep.X[:, names.index(fname)]
-            custom[fname] = parse_custom_values(vals, col, fname)
+            custom[fname] = parse_custom_values(vals, feature_column(prep.X, names, fname), fname)
 
-        X, sw, row_ids = prep.X, prep.sample_weight, np.arange(prep.n_rows)
-        n_sub = parse_count_or_fraction(subsample, "--subsample", prep.n_rows)
-        if n_sub is not None and n_sub < prep.n_rows:
-            if n_sub < 2:
-                raise UsageError(f"--subsample {subsample} leaves fewer than 2 rows", "ask for more rows")
-            row_ids = np.sort(np.random.RandomState(seed).choice(prep.n_rows, size=n_sub, replace=False))
-            X = X.iloc[row_ids] if hasattr(X, "iloc") else X[row_ids]
-            sw = sw[row_ids] if sw is not None else None
-            ui.note(f"using {n_sub:,} of {prep.n_rows:,} rows (--subsample, seed {seed})")
+        rows = subsample_rows(ui, prep, subsample, seed)
+        X, sw, row_ids = rows.X, rows.sample_weight, rows.ids
 
         # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
         helpers = [f for p in pairs if len(p) == 2 for f in p if f not in one_way]
@@ -369,7 +292,7 @@ def register(app: typer.Typer) -> None:
             "classes": class_ or None,
             "target": prep.target,
             "sample_weight": sample_weight,
-            "subsample": None if n_sub is None or n_sub >= prep.n_rows else n_sub,
+            "subsample": rows.subsample,
             "ice_lines": ice_lines,
             "rank": rank,
             "random_state": seed,
@@ -394,16 +317,11 @@ def register(app: typer.Typer) -> None:
             from inspectcli.plots import figure_bytes
             from inspectcli.plots.pdp import plot_pdp
 
-            deciles = {}
-            for f in {f for c in curves for f in c.features}:
-                col = X[f] if hasattr(X, "columns") else X[:, names.index(f)]
-                if not any(c.categorical[c.features.index(f)] for c in curves if f in c.features):
-                    arr = pd.to_numeric(pd.Series(np.asarray(col)), errors="coerce").to_numpy(dtype=float)
-                    if np.isfinite(arr).any():
-                        deciles[f] = np.nanpercentile(arr, np.arange(10, 100, 10))
+            drawn = {f for c in curves for f in c.features}
+            numeric = drawn - {f for c in curves for f, cat in zip(c.features, c.categorical) if cat}
             display = plot_pdp(
                 curves,
-                deciles=deciles,
+                deciles=decile_marks(X, names, numeric),
                 random_state=seed,
                 max_ice_lines=ice_lines or 250,
                 title=f"{inputs.model.name} on {inputs.data.name}",

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +48,21 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
-from inspectcli.engines.frames import assemble, column, like_column, widen_integer_columns
+from inspectcli.engines.frames import (
+    assemble,
+    check_sample_weight,
+    column,
+    feature_names_of,
+    like_column,
+    resolve_feature,
+    widen_integer_columns,
+)
 from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
-from inspectcli.engines.parallel import task_runner
-from inspectcli.engines.partial_dependence import feature_names_of, resolve_feature
+from inspectcli.engines.parallel import shared_scheduler, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
-from inspectcli.errors import ComputationError, UsageError, raised_in_our_code
+from inspectcli.errors import UsageError, blame_model, model_failed
 from inspectcli.introspect import task_of
 
 
@@ -331,10 +339,7 @@ def accumulated_local_effects(
     progress = progress or NullProgress()
     names = feature_names_of(X, feature_names)
     n = X.shape[0]
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=float)
-        if sample_weight.shape != (n,):
-            raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({n},)")
+    sample_weight = check_sample_weight(sample_weight, n)
     specs = [features] if isinstance(features, (str, int, np.integer)) else list(features)
     if not specs:
         raise UsageError("no features given", "name at least one with -f/--features")
@@ -356,44 +361,46 @@ def accumulated_local_effects(
             if names[j] in orders:
                 raise UsageError(f"--order applies to categorical features; '{names[j]}' is numeric")
             plans.append(_plan_numeric(X, j, names[j], bins))
-    for p in plans:
-        if len(p.valid) == 0:
-            raise UsageError(f"feature '{names[p.j]}' has only missing values")
 
-    preds = _predict_plans(estimator, X, plans, response, memory_budget, n_jobs, backend, scheduler, progress)
-    results = []
-    for plan, pr in zip(plans, preds):
-        ale, counts, wsum = _finish(plan, pr, sample_weight)
-        results.append(
-            ALEResult(
-                feature=names[plan.j],
-                feature_index=plan.j,
-                categorical=plan.categorical,
-                grid=plan.grid,
-                ale=ale,
-                counts=counts,
-                targets=response.targets,
-                response_method=response.method,
-                n_missing=plan.n_missing,
-                order=plan.order,
-                weights=wsum,
+    # With --with-pdp two computations follow each other: one Dask cluster for both.
+    sharing = shared_scheduler(backend, scheduler, n_jobs) if with_pdp else nullcontext(scheduler)
+    with sharing as scheduler:
+        preds = _predict_plans(
+            estimator, X, plans, response, memory_budget, n_jobs, backend, scheduler, progress
+        )
+        results = []
+        for plan, pr in zip(plans, preds):
+            ale, counts, wsum = _finish(plan, pr, sample_weight)
+            results.append(
+                ALEResult(
+                    feature=names[plan.j],
+                    feature_index=plan.j,
+                    categorical=plan.categorical,
+                    grid=plan.grid,
+                    ale=ale,
+                    counts=counts,
+                    targets=response.targets,
+                    response_method=response.method,
+                    n_missing=plan.n_missing,
+                    order=plan.order,
+                    weights=wsum,
+                )
             )
-        )
-    if with_pdp:
-        _add_pdp(
-            estimator,
-            X,
-            results,
-            names,
-            response_method,
-            classes,
-            sample_weight,
-            memory_budget,
-            n_jobs,
-            backend,
-            scheduler,
-            progress,
-        )
+        if with_pdp:
+            _add_pdp(
+                estimator,
+                X,
+                results,
+                names,
+                response_method,
+                classes,
+                sample_weight,
+                memory_budget,
+                n_jobs,
+                backend,
+                scheduler,
+                progress,
+            )
     return results
 
 
@@ -408,45 +415,53 @@ def _predict_plans(
     scheduler: str | None,
     progress: Progress,
 ) -> list[np.ndarray]:
-    """Predictions of every plan's virtual rows, in chunks under the memory budget."""
-    frames = [widen_integer_columns(X, {p.j: p.values}) if not p.categorical else X for p in plans]
-    first, X0 = plans[0], frames[0]
+    """Predictions of every plan's virtual rows, in chunks under the memory budget.
+
+    The chunks of all plans go to the workers in one map (grouped into tasks as for partial
+    dependence), so the model and data are sent once and no worker waits between features.
+    """
+    numeric = {p.j: p.values for p in plans if not p.categorical}
+    Xw = widen_integer_columns(X, numeric) if numeric else X
+    first = plans[0]
     m0 = len(first.rows)
 
     def probe(k: int) -> Any:
-        return _predict_rows(estimator, X0, response, first.j, first.rows[:k], first.values[:k])
+        return _predict_rows(estimator, Xw, response, first.j, first.rows[:k], first.values[:k])
 
     try:
         small, large = min(64, m0), min(512, m0)
         bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if m0 > 1 else 64.0
     except Exception as exc:
-        raise _compute_error(exc) from exc
-    total = sum(len(p.rows) for p in plans)
-    progress.start(total, "accumulated local effects (predicting)")
-    out = []
+        raise model_failed(exc) from exc
+    progress.start(sum(len(p.rows) for p in plans), "accumulated local effects (predicting)")
     with task_runner(n_jobs, backend, scheduler) as runner:
-        plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers)
-        for p, Xw in zip(plans, frames):
-            ranges = plan.ranges(len(p.rows))
-            tasks = [(p.j, p.rows[a:b], p.values[a:b]) for a, b in ranges]
-            try:
-                parts = list(
-                    runner.map(
-                        _predict_rows,
-                        tasks,
-                        shared=(estimator, Xw, response),
-                        progress=progress,
-                        weights=[b - a for a, b in ranges],
-                    )
-                )
-            except (UsageError, ComputationError):
-                raise
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-                if raised_in_our_code(exc):
-                    raise
-                raise _compute_error(exc) from exc
-            out.append(np.concatenate(parts) if parts else np.empty((0, response.n_targets)))
-    return out
+        chunking = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers)
+        pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(len(p.rows))]
+        group = runner.units_per_task(len(pieces))
+        owned = [pieces[t : t + group] for t in range(0, len(pieces), group)]
+        tasks = [
+            ([(plans[i].j, plans[i].rows[a:b], plans[i].values[a:b]) for i, a, b in task],) for task in owned
+        ]
+        parts: list[list[np.ndarray]] = [[] for _ in plans]
+        with blame_model():
+            gen = runner.map(
+                _predict_blocks,
+                tasks,
+                shared=(estimator, Xw, response),
+                progress=progress,
+                weights=[sum(b - a for _, a, b in task) for task in owned],
+            )
+            for task, outs in zip(owned, gen):
+                for (i, _, _), out in zip(task, outs):
+                    parts[i].append(out)
+    return [np.concatenate(ps) if ps else np.empty((0, response.n_targets)) for ps in parts]
+
+
+def _predict_blocks(
+    estimator: Any, X: Any, response: Response, blocks: list[tuple[int, np.ndarray, np.ndarray]]
+) -> list[np.ndarray]:
+    """One task: ``_predict_rows`` for each (feature, rows, values) block, in order."""
+    return [_predict_rows(estimator, X, response, j, rows, values) for j, rows, values in blocks]
 
 
 def _add_pdp(
@@ -488,11 +503,3 @@ def _add_pdp(
         assert pd_res.average is not None
         weights = r.weights if r.weights is not None else r.counts
         r.pdp = center(np.asarray(pd_res.average, dtype=float), weights, r.categorical)
-
-
-def _compute_error(exc: BaseException) -> ComputationError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ComputationError(
-        f"the model failed while predicting: {type(exc).__name__}: {text}",
-        "this is the estimator's own error; check the data and options",
-    )

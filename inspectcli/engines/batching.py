@@ -58,14 +58,6 @@ def parse_memory(text: str | int) -> int:
     return value
 
 
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def measure_bytes_per_row(run: Callable[[int], Any], *, small: int = 128, large: int = 1024) -> float:
     """Peak bytes allocated per row by ``run(k)`` (build a k-row batch and predict it).
 
@@ -100,10 +92,6 @@ class ChunkPlan:
     bytes_per_row: float
     budget: int
     n_workers: int
-
-    @property
-    def chunk_bytes(self) -> float:
-        return self.rows_per_chunk * self.bytes_per_row
 
     def ranges(self, total_rows: int, align: int = 1) -> list[tuple[int, int]]:
         """Contiguous [start, stop) ranges covering ``total_rows``.

@@ -24,11 +24,13 @@ import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from inspectcli.engines.frames import check_sample_weight, feature_names_of
 from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.impurity import input_sources
 from inspectcli.engines.linear import (
@@ -44,7 +46,7 @@ from inspectcli.engines.linear import (
 )
 from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import ComputationError, UsageError
+from inspectcli.errors import ComputationError, UsageError, first_line
 from inspectcli.introspect import categorical_inputs, task_of
 
 SMALL_FIT_CELLS = 2_000_000  # rows × columns below which refits use one BLAS thread
@@ -61,7 +63,7 @@ class CVCoefficients:
     feature_std: np.ndarray  # (n_fits, n_features): std of each fold's training rows as fed to the model
     convergence_warnings: int = 0
 
-    @property
+    @cached_property
     def scaled(self) -> np.ndarray:
         """(n_fits, n_targets, n_features): each fit's coefficients × its own feature std."""
         return self.coef * self.feature_std[:, None, :]
@@ -70,26 +72,26 @@ class CVCoefficients:
     def n_fits(self) -> int:
         return int(self.coef.shape[0])
 
-    @property
+    @cached_property
     def mean(self) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(self.scaled, axis=0)
 
-    @property
+    @cached_property
     def std(self) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanstd(self.scaled, axis=0)
 
-    @property
+    @cached_property
     def sign_flips(self) -> np.ndarray:
         """(n_targets, n_features): positive in some folds and negative in others."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return (np.nanmin(self.coef, axis=0) < 0) & (np.nanmax(self.coef, axis=0) > 0)
 
-    @property
+    @cached_property
     def unstable(self) -> np.ndarray:
         """(n_targets, n_features): the spread over folds exceeds the size of the mean."""
         return self.std > np.abs(self.mean)
@@ -169,15 +171,8 @@ def coefficients(
     Coefficients
     """
     parts = linear_parts(estimator)
-    names = (
-        [str(f) for f in feature_names]
-        if feature_names is not None
-        else ([str(c) for c in X.columns] if hasattr(X, "columns") else [f"x{i}" for i in range(X.shape[1])])
-    )
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=float)
-        if sample_weight.shape != (X.shape[0],):
-            raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({X.shape[0]},)")
+    names = feature_names_of(X, feature_names)
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
     coef_all = coef_matrix(parts.linear)
     rows = target_rows(estimator, parts.linear, coef_all, classes)
     coef, intercept = select_rows(parts.linear, rows)
@@ -231,6 +226,7 @@ def coefficients(
             y,
             out_names,
             rows,
+            input_names=names,
             n_splits=cv,
             n_repeats=n_repeats,
             random_state=random_state,
@@ -365,6 +361,7 @@ def cross_validated(
     out_names: list[str],
     rows: TargetRows,
     *,
+    input_names: list[str] | None = None,
     n_splits: int,
     n_repeats: int = 5,
     random_state: int | None = 0,
@@ -377,7 +374,8 @@ def cross_validated(
     """Refit clones of the model on each training fold of RepeatedKFold; coefficients per fit.
 
     The same folds as ``cross_validate(model, X, y, cv=RepeatedKFold(n_splits, n_repeats,
-    random_state), return_estimator=True)``, fits in fold order.
+    random_state), return_estimator=True)``, fits in fold order. ``input_names``: X's column
+    names (default: its own, or x0, x1, …), as the coefficients' feature names were made from.
     """
     from sklearn.model_selection import RepeatedKFold
 
@@ -389,9 +387,7 @@ def cross_validated(
     if n_splits > n:
         raise UsageError(f"--cv {n_splits} is more folds than the data's {n} rows", "use fewer folds")
     progress = progress or NullProgress()
-    input_names = (
-        [str(c) for c in X.columns] if hasattr(X, "columns") else [f"x{i}" for i in range(X.shape[1])]
-    )
+    input_names = feature_names_of(X, input_names)
     splitter = RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=random_state)
     tasks = [(train,) for train, _ in splitter.split(np.zeros((n, 1)))]
     progress.start(len(tasks), f"refitting on {n_splits}-fold × {n_repeats}")
@@ -419,7 +415,7 @@ def cross_validated(
             ) from exc
         raise ComputationError(f"refitting the model failed: {type(exc).__name__}: {exc}") from exc
     except (ValueError, ArithmeticError, IndexError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc, "")
         raise ComputationError(
             f"refitting the model on a fold failed: {type(exc).__name__}: {first}",
             "this is the estimator's own error; a fold may lack a class or a category — try fewer folds",

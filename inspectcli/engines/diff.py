@@ -188,16 +188,10 @@ def _diff_importance(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     for scorer in common:
         feats_old = {f["feature"]: f for f in blocks_old[scorer]["features"]}
         feats_new = {f["feature"]: f for f in blocks_new[scorer]["features"]}
-        missing = [f for f in feats_old if f not in feats_new]
-        added = [f for f in feats_new if f not in feats_old]
-        if missing or added:
-            parts = []
-            if missing:
-                parts.append(f"only in OLD: {shorten(missing)}")
-            if added:
-                parts.append(f"only in NEW: {shorten(added)}")
+        unmatched = _only_in(list(feats_old), list(feats_new))
+        if unmatched:
             raise ValidationError(
-                f"the two files rank different features or groups ({'; '.join(parts)})",
+                f"the two files rank different features or groups ({unmatched})",
                 "compare runs over the same features, --group and --cluster-threshold",
             )
         for name, f_old in feats_old.items():
@@ -292,16 +286,10 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
         )
     e_old = {_key(e): e for e in old["results"]}
     e_new = {_key(e): e for e in new["results"]}
-    missing = [_label(k) for k in e_old if k not in e_new]
-    added = [_label(k) for k in e_new if k not in e_old]
-    if missing or added:
-        parts = []
-        if missing:
-            parts.append(f"only in OLD: {shorten(missing)}")
-        if added:
-            parts.append(f"only in NEW: {shorten(added)}")
+    unmatched = _only_in([_label(k) for k in e_old], [_label(k) for k in e_new])
+    if unmatched:
         raise ValidationError(
-            f"the two files hold different curves ({'; '.join(parts)})",
+            f"the two files hold different curves ({unmatched})",
             "compare runs with the same -f/--pair and --class",
         )
     out = Diff("pdp")
@@ -364,3 +352,15 @@ def _a(kind: Any) -> str:
     if not isinstance(kind, str):
         return f"a {kind!r}"
     return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
+def _only_in(old: list[str], new: list[str]) -> str:
+    """'only in OLD: a; only in NEW: b' for the names one side lacks ('' when both match)."""
+    parts = []
+    missing = [name for name in old if name not in new]
+    added = [name for name in new if name not in old]
+    if missing:
+        parts.append(f"only in OLD: {shorten(missing)}")
+    if added:
+        parts.append(f"only in NEW: {shorten(added)}")
+    return "; ".join(parts)

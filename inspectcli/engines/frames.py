@@ -9,11 +9,13 @@ ndarray for models fitted on arrays.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from inspectcli.errors import UsageError, did_you_mean
 
 
 def column(X: Any, j: int) -> Any:
@@ -149,3 +151,37 @@ def widen_integer_columns(X: Any, positions: Mapping[int, np.ndarray]) -> Any:
     if arr.dtype.kind in "iub" and not all(integral(v) for v in positions.values()):
         return arr.astype(np.float64)
     return arr
+
+
+def feature_names_of(X: Any, feature_names: Sequence[str] | None = None) -> list[str]:
+    """Column names: ``feature_names``, else X's columns, else x0, x1, …"""
+    if feature_names is not None:
+        return [str(f) for f in feature_names]
+    if hasattr(X, "columns"):
+        return [str(c) for c in X.columns]
+    return [f"x{i}" for i in range(X.shape[1])]
+
+
+def resolve_feature(spec: str | int, names: Sequence[str]) -> int:
+    """A feature's column position from its name (or position)."""
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if not 0 <= int(spec) < len(names):
+            raise UsageError(f"feature index {spec} is out of range", f"there are {len(names)} features")
+        return int(spec)
+    name = str(spec)
+    if name in names:
+        return list(names).index(name)
+    raise UsageError(
+        f"unknown feature '{name}'{did_you_mean(name, names)}",
+        "features are: " + ", ".join(list(names)[:15]) + (", …" if len(names) > 15 else ""),
+    )
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray | None:
+    """``sample_weight`` as a float array of ``n_rows`` values (None stays None)."""
+    if sample_weight is None:
+        return None
+    sample_weight = np.asarray(sample_weight, dtype=float)
+    if sample_weight.shape != (n_rows,):
+        raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({n_rows},)")
+    return sample_weight

@@ -53,7 +53,7 @@ def _values(column: Any) -> np.ndarray:
     return np.asarray(column)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (so messages read 3, not np.int64(3))."""
     return value.item() if isinstance(value, np.generic) else value
 
@@ -136,7 +136,7 @@ def feature_grid(
         raise UsageError(f"feature '{name}' has only missing values", "choose another feature")
     if uniques.size == 1:
         raise UsageError(
-            f"feature '{name}' is constant (every row is {_plain(uniques[0])!r}): its partial dependence "
+            f"feature '{name}' is constant (every row is {plain(uniques[0])!r}): its partial dependence "
             "would be a single point",
             f"choose another feature, or give a grid with --values {name}=v1,v2,…",
         )
@@ -149,7 +149,7 @@ def feature_grid(
     if np.allclose(emp[0], emp[1]):
         raise UsageError(
             f"percentiles {percentiles[0]},{percentiles[1]} of '{name}' are the same value "
-            f"({_plain(emp[0])!r}), so no grid can be built",
+            f"({plain(emp[0])!r}), so no grid can be built",
             "widen --percentiles (e.g. 0,1) or give --values",
         )
     return np.linspace(emp[0], emp[1], num=grid_resolution, endpoint=True)

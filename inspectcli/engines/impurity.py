@@ -103,7 +103,6 @@ def impurity_importance(
             values[c] = values.get(c, 0.0) + float(share)
         elif len(src) > 1:
             mixed.append(out)
-    unmapped = [c for c in feature_names if c not in values]
     note = None
     if mixed:
         note = (
@@ -114,7 +113,7 @@ def impurity_importance(
         touched = {c for out, src in zip(out_names, sources) if len(src) > 1 for c in src}
         for c in touched:
             values.pop(c, None)
-        unmapped = [c for c in feature_names if c not in values]
+    unmapped = [c for c in feature_names if c not in values]
     ordered = {c: values[c] for c in feature_names if c in values}
     return ImpurityImportance(name, ordered, transformed, unmapped, note)
 

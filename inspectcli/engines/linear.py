@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from inspectcli.engines.response import match_label
+from inspectcli.engines.response import binary_class, match_label
 from inspectcli.errors import UsageError
 from inspectcli.introspect import task_of
 
@@ -120,13 +120,7 @@ def target_rows(estimator: Any, linear: Any, coef: np.ndarray, classes: Sequence
         labels = list(task.classes)
         wanted = [match_label(c, labels) for c in classes] if classes else None
         if coef.shape[0] == 1 and len(labels) == 2:
-            chosen = list(dict.fromkeys(wanted)) if wanted else [labels[1]]
-            if len(chosen) > 1:
-                raise UsageError(
-                    "--class given twice for a binary model; its classes' coefficients mirror each other",
-                    "keep one --class",
-                )
-            label = chosen[0]
+            label = binary_class(labels, wanted, "coefficients")
             sign = -1.0 if label == labels[0] else 1.0
             return TargetRows((label,), (label,), (sign,))
         keep = list(dict.fromkeys(wanted)) if wanted else labels

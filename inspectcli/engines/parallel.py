@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import UsageError
+from inspectcli.errors import UsageError, first_line
 
 BACKENDS = ("loky", "threading", "dask")
 #: Tasks per worker that engines aim at when they group chunks into tasks: enough to balance the
@@ -84,7 +84,7 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
         try:
             client = Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = first_line(exc)
             raise UsageError(
                 f"cannot reach the Dask scheduler at '{scheduler}' ({text})",
                 "check the address (tcp://HOST:8786) and that the scheduler runs",
@@ -168,7 +168,7 @@ def _check_workers(client: Any, scheduler: str) -> None:
     try:
         remote = client.run(package_versions)
     except Exception as exc:  # e.g. ModuleNotFoundError: inspectcli is not installed there
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         raise UsageError(
             f"the Dask workers at '{scheduler}' cannot run inspectcli's tasks ({type(exc).__name__}: {text})",
             "install the same inspectcli[dask] and scikit-learn versions on every worker",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,26 @@ import numpy as np
 
 from inspectcli.engines import trees
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
-from inspectcli.engines.frames import assemble, integral, like_column, widen_integer_columns
+from inspectcli.engines.frames import (
+    assemble,
+    check_sample_weight,
+    feature_names_of,
+    integral,
+    like_column,
+    resolve_feature,
+    widen_integer_columns,
+)
 from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid, is_categorical_dtype
-from inspectcli.engines.parallel import check_backend, task_runner
+from inspectcli.engines.parallel import check_backend, shared_scheduler, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
-from inspectcli.errors import ComputationError, UsageError, did_you_mean, raised_in_our_code
+from inspectcli.errors import (
+    ComputationError,
+    UsageError,
+    blame_model,
+    model_failed,
+    raised_in_our_code,
+)
 from inspectcli.introspect import auto_method, supports_recursion, task_of
 
 KINDS = ("average", "individual", "both")
@@ -62,29 +77,6 @@ class PDPResult:
     @property
     def grid_shape(self) -> tuple[int, ...]:
         return tuple(len(v) for v in self.grid_values)
-
-
-def feature_names_of(X: Any, feature_names: Sequence[str] | None = None) -> list[str]:
-    if feature_names is not None:
-        return [str(f) for f in feature_names]
-    if hasattr(X, "columns"):
-        return [str(c) for c in X.columns]
-    return [f"x{i}" for i in range(X.shape[1])]
-
-
-def resolve_feature(spec: str | int, names: Sequence[str]) -> int:
-    """A feature's column position from its name (or position)."""
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        if not 0 <= int(spec) < len(names):
-            raise UsageError(f"feature index {spec} is out of range", f"there are {len(names)} features")
-        return int(spec)
-    name = str(spec)
-    if name in names:
-        return list(names).index(name)
-    raise UsageError(
-        f"unknown feature '{name}'{did_you_mean(name, names)}",
-        "features are: " + ", ".join(list(names)[:15]) + (", …" if len(names) > 15 else ""),
-    )
 
 
 def _as_sets(features: FeatureSpec | Sequence[FeatureSpec]) -> list[tuple[str | int, ...]]:
@@ -168,10 +160,7 @@ def partial_dependence(
     progress = progress or NullProgress()
     names = feature_names_of(X, feature_names)
     n_rows = X.shape[0]
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=float)
-        if sample_weight.shape != (n_rows,):
-            raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({n_rows},)")
+    sample_weight = check_sample_weight(sample_weight, n_rows)
 
     task = task_of(estimator)
     if task.kind == "other":
@@ -264,56 +253,42 @@ def partial_dependence(
             )
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
-    if use_trees:
-        # One task per feature set, spread over the workers like the batched chunks (each worker
-        # gets its share of the memory budget; Dask receives the model and data once).
-        progress.start(len(prepared), "partial dependence (tree paths)")
-        fallback = []
-        with task_runner(n_jobs, backend, scheduler) as runner:
-            max_bytes = max(1, memory_budget // 2 // runner.n_workers)
-            tasks = [
-                (
-                    prepared[i][0],
-                    prepared[i][1],
-                    names,
-                    tuple(columns[j][1] for j in prepared[i][0]),
-                    response,
-                    want_individual,
-                    kind,
-                    max_bytes,
-                )
-                for i in pending
-            ]
-            gen = runner.map(_tree_paths_task, tasks, shared=(estimator, X, sample_weight), progress=progress)
-            for i, (result, mismatch) in zip(pending, gen):
-                if result is not None:
-                    results[i] = result
-                    continue
-                if engine == "tree-paths":
-                    raise ComputationError(f"the tree-paths engine disagrees with the model: {mismatch}")
-                warnings.warn(
-                    f"tree-path results disagreed with the model's own predictions ({mismatch}); "
-                    "computing by brute-force predictions instead",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                fallback.append(i)
-        pending = fallback
-    if not pending:
-        return results  # type: ignore[return-value]
-    computed = _batched(
-        estimator,
-        X,
-        [prepared[i] for i in pending],
-        response,
-        sample_weight,
-        want_individual,
-        memory_budget,
-        n_jobs,
-        backend,
-        scheduler,
-        progress,
-    )
+    # Tree paths, then brute force for the sets they could not do: one Dask cluster for both.
+    sharing = shared_scheduler(backend, scheduler, n_jobs) if use_trees else nullcontext(scheduler)
+    with sharing as scheduler:
+        if use_trees:
+            pending = _tree_path_results(
+                estimator,
+                X,
+                prepared,
+                names,
+                columns,
+                response,
+                sample_weight,
+                kind,
+                engine,
+                memory_budget,
+                n_jobs,
+                backend,
+                scheduler,
+                progress,
+                results,
+            )
+        if not pending:
+            return results  # type: ignore[return-value]
+        computed = _batched(
+            estimator,
+            X,
+            [prepared[i] for i in pending],
+            response,
+            sample_weight,
+            want_individual,
+            memory_budget,
+            n_jobs,
+            backend,
+            scheduler,
+            progress,
+        )
     for slot, (avg, ind) in zip(pending, computed):
         idx, axes = prepared[slot]
         results[slot] = PDPResult(
@@ -402,6 +377,53 @@ def _recursion(
 # tree paths: the same numbers as brute force, from the trees' structure
 
 
+def _tree_path_results(
+    estimator: Any,
+    X: Any,
+    prepared: list[tuple[tuple[int, ...], list[np.ndarray]]],
+    names: list[str],
+    columns: Mapping[int, tuple[Any, bool]],
+    response: Response,
+    sample_weight: np.ndarray | None,
+    kind: str,
+    engine: str,
+    memory_budget: int,
+    n_jobs: int,
+    backend: str,
+    scheduler: str | None,
+    progress: Progress,
+    results: list[PDPResult | None],
+) -> list[int]:
+    """Fill ``results`` through tree paths; the positions whose self-check failed (to predict).
+
+    One task per feature set, spread over the workers like the batched chunks (each worker gets
+    its share of the memory budget; Dask receives the model and data once).
+    """
+    progress.start(len(prepared), "partial dependence (tree paths)")
+    fallback = []
+    with task_runner(n_jobs, backend, scheduler) as runner:
+        max_bytes = max(1, memory_budget // 2 // runner.n_workers)
+        tasks = [
+            (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes)
+            for idx, axes in prepared
+        ]
+        gen = runner.map(_tree_paths_task, tasks, shared=(estimator, X, sample_weight), progress=progress)
+        for i, (result, mismatch) in enumerate(gen):
+            if result is not None:
+                results[i] = result
+                continue
+            if engine == "tree-paths":
+                raise ComputationError(f"the tree-paths engine disagrees with the model: {mismatch}")
+            warnings.warn(
+                f"tree-path results disagreed with the model's own predictions ({mismatch}); "
+                "computing by brute-force predictions instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            fallback.append(i)
+    return fallback
+
+
 def _tree_paths_task(
     estimator: Any,
     X: Any,
@@ -411,7 +433,6 @@ def _tree_paths_task(
     names: list[str],
     categorical: tuple[bool, ...],
     response: Response,
-    want_individual: bool,
     kind: str,
     max_bytes: int,
 ) -> tuple[PDPResult | None, str | None]:
@@ -426,7 +447,6 @@ def _tree_paths_task(
             categorical,
             response,
             sample_weight,
-            want_individual,
             kind,
             max_bytes,
         )
@@ -444,10 +464,10 @@ def _tree_paths(
     categorical: tuple[bool, ...],
     response: Response,
     sample_weight: np.ndarray | None,
-    want_individual: bool,
     kind: str,
     max_bytes: int,
 ) -> PDPResult:
+    want_individual = kind != "average"
     grid = cartesian(axes)
     shape = tuple(len(a) for a in axes)
     Xw = _working_frame(X, idx, grid)
@@ -532,7 +552,6 @@ def _predict_chunk(
     sample_weight: np.ndarray | None,
     idx: tuple[int, ...],
     grid: np.ndarray,
-    method: str,
     response: Response,
     start: int,
     stop: int,
@@ -547,7 +566,7 @@ def _predict_chunk(
     rows = build_rows(X, idx, grid, start, stop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        raw = getattr(estimator, method)(rows)
+        raw = getattr(estimator, response.method)(rows)
     del rows
     preds = np.asarray(response.select(raw), dtype=np.float64)
     if not reduce:
@@ -562,13 +581,12 @@ def _predict_chunks(
     sample_weight: np.ndarray | None,
     idx: tuple[int, ...],
     grid: np.ndarray,
-    method: str,
     response: Response,
     chunks: list[tuple[int, int, bool]],
 ) -> list[np.ndarray]:
     """One task: ``_predict_chunk`` for each (start, stop, reduce) in order, on one worker."""
     return [
-        _predict_chunk(estimator, X, sample_weight, idx, grid, method, response, a, b, reduce)
+        _predict_chunk(estimator, X, sample_weight, idx, grid, response, a, b, reduce)
         for a, b, reduce in chunks
     ]
 
@@ -597,16 +615,18 @@ def _batched(
     large = min(512, total0)
     small = min(64, max(1, large // 2))
 
+    X0 = _batched_frame(X, keys[0])  # (widened once, outside the measured step)
+
     def probe(m: int) -> Any:
-        X0 = _batched_frame(X, keys[0])
-        return _predict_chunk(estimator, X0, None, idx0, grid0, response.method, response, 0, m)
+        return _predict_chunk(estimator, X0, None, idx0, grid0, response, 0, m)
 
     try:
         bpr = measure_bytes_per_row(probe, small=small, large=large) if total0 > 1 else 64.0
     except Exception as exc:  # the model's own failure, on the very first batch
         if raised_in_our_code(exc):
             raise
-        raise _compute_error(exc) from exc
+        raise model_failed(exc) from exc
+    X0 = None  # (a widened copy is made again per key below)
 
     averages = [np.empty((len(grid), k)) for grid in grids]
     individuals = [np.empty((len(grid), n, k)) if want_individual else None for grid in grids]
@@ -631,10 +651,10 @@ def _batched(
         progress.start(sum(len(g) * n for g in grids), "partial dependence (predicting)")
         for key, items in tasks.items():
             Xw = _batched_frame(X, key)
-            try:
+            with blame_model():
                 gen = runner.map(
                     _predict_chunks,
-                    [(prepared[s][0], grids[s], response.method, response, block) for s, block in items],
+                    [(prepared[s][0], grids[s], response, block) for s, block in items],
                     shared=(estimator, Xw, sample_weight),
                     progress=progress,
                     weights=[sum(b - a for a, b, _ in block) for _, block in items],
@@ -642,12 +662,6 @@ def _batched(
                 for (s, block), outs in zip(items, gen):
                     for (a, b, reduced), out in zip(block, outs):
                         _absorb((s, a, b), out, reduced, n, sample_weight, averages, individuals, pending)
-            except (UsageError, ComputationError):
-                raise
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-                if raised_in_our_code(exc):
-                    raise
-                raise _compute_error(exc) from exc
             del Xw
     outputs: list[tuple[np.ndarray, np.ndarray | None]] = []
     for s in range(len(grids)):
@@ -703,11 +717,3 @@ def _average(block: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
     if block.shape[1] == 1:
         return np.atleast_1d(np.average(block[:, 0], axis=0, weights=sample_weight))
     return np.average(block, axis=0, weights=sample_weight)
-
-
-def _compute_error(exc: BaseException) -> ComputationError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ComputationError(
-        f"the model failed while predicting: {type(exc).__name__}: {text}",
-        "this is the estimator's own error; check the data and options",
-    )

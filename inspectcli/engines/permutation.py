@@ -28,7 +28,7 @@ import numbers
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from inspectcli.errors import (
     UsageError,
     ValidationError,
     closest,
+    first_line,
     raised_in_our_code,
     shorten,
 )
@@ -375,10 +376,21 @@ def _feature_scores(
                     )
                     for name in methods
                 }
-            for i in range(len(repeats)):
-                replay = _Replay(estimator, {k: v[i * m : (i + 1) * m] for k, v in outs.items()})
-                scores.append(_score(scorer, replay, X, y, sample_weight))
+            per_repeat = ({k: v[i * m : (i + 1) * m] for k, v in outs.items()} for i in range(len(repeats)))
+            scores.extend(_replayed_scores(estimator, per_repeat, scorer, X, y, sample_weight))
     return scores
+
+
+def _replayed_scores(
+    estimator: Any,
+    outputs: Iterable[Mapping[str, np.ndarray]],
+    scorer: Any,
+    X: Any,
+    y: Any,
+    sample_weight: np.ndarray | None,
+) -> list[Any]:
+    """The scorer's value on each repeat, from that repeat's ``{method: output}``."""
+    return [_score(scorer, _Replay(estimator, out), X, y, sample_weight) for out in outputs]
 
 
 def permutation_importance(
@@ -490,18 +502,9 @@ def permutation_importance(
     if tree_paths:
         used_engine = "tree-paths"
     else:
-        # Stack copies only when it cannot change a single bit of any prediction (engine="auto"),
-        # or when asked to (engine="batched": BLAS-based models may then differ by an ulp).
-        stack = engine == "batched" or (engine == "auto" and row_exact(estimator))
-        if recorder.opaque or not methods or not stack:
-            methods = None
-        used_engine = "batched" if methods is not None else "sequential"
-    if methods is None and default and scorer_names[0] != "score":
-        # Predicting per repeat with the default scoring: call the model's own score(), as
-        # scikit-learn does. Same numbers as the named r2 / accuracy scorer (score() is that
-        # metric on predict()), without the scorer's response-method machinery on every call
-        # (measured: 0.86x scikit-learn's speed on the cancer pipeline with the named scorer).
-        scorer = check_scoring(estimator, scoring=None)
+        methods, used_engine, scorer = _prediction_engine(
+            engine, estimator, methods, recorder.opaque, default, scorer_names, scorer
+        )
 
     _, sub_rows = _rng_for_feature(seed, n, m)
     if sub_rows is not None:
@@ -524,50 +527,22 @@ def permutation_importance(
                     # Tree paths pay a structural cost per (feature, tree) that predicting does
                     # not: with deep trees on few rows (random forests grown to purity) they are
                     # slower than the model's own predict. Measure instead of guessing: the first
-                    # task runs here, timed, against the baseline's predictions scaled to its rows.
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        plan.cache.get(estimator, Xs)  # X through the transformers: once in any case
-                    # (They give up as soon as they are sure to lose: that costs at most about
-                    # the margin times one task's predictions.)
-                    from inspectcli.engines.trees import TreePathsTooSlow
-
-                    trial = plan.per_task
-                    limit = (
-                        _TREE_PATHS_MARGIN * recorder.seconds * (m / n) * trial
-                        if np.isfinite(_TREE_PATHS_MARGIN)
-                        else None
+                    # task runs here against the baseline's predictions scaled to its rows.
+                    predicting = recorder.seconds * (m / n) * plan.per_task
+                    trial = _tree_path_trial(
+                        plan, estimator, Xs, ys, sws, members[0], seed, n, scorer, predicting
                     )
-                    try:
-                        scores, fell = _feature_scores_trees(
-                            estimator,
-                            Xs,
-                            ys,
-                            sws,
-                            plan.cache,
-                            members[0],
-                            seed,
-                            n,
-                            m,
-                            0,
-                            trial,
-                            scorer,
-                            give_up_after=limit,
-                        )
-                    except TreePathsTooSlow:
+                    if trial is None:
                         tree_paths = False
+                        methods, used_engine, scorer = _prediction_engine(
+                            engine, estimator, methods, False, default, scorer_names, scorer
+                        )
                     else:
-                        first = trial
-                        per_feature[0][:first] = scores
+                        first = plan.per_task
+                        per_feature[0][:first], fell = trial
                         progress.advance(first)
                         if fell:
                             fell_back.append(rows_labels[0])
-                    if not tree_paths:
-                        stack = row_exact(estimator)
-                        methods = methods if stack else None
-                        used_engine = "batched" if stack else "sequential"
-                        if not stack and default and scorer_names[0] != "score":
-                            scorer = check_scoring(estimator, scoring=None)
             if tree_paths:
                 assert methods is not None
                 owners = []
@@ -634,6 +609,71 @@ def permutation_importance(
     )
 
 
+def _prediction_engine(
+    engine: str,
+    estimator: Any,
+    methods: tuple[str, ...] | None,
+    opaque: bool,
+    default: bool,
+    scorer_names: list[str],
+    scorer: Any,
+) -> tuple[tuple[str, ...] | None, str, Any]:
+    """Without tree paths: (methods to stack, or None to predict per repeat; engine; scorer)."""
+    # Stack copies only when it cannot change a single bit of any prediction (engine="auto"),
+    # or when asked to (engine="batched": BLAS-based models may then differ by an ulp).
+    stack = engine == "batched" or (engine == "auto" and row_exact(estimator))
+    if opaque or not methods or not stack:
+        methods = None
+    if methods is None and default and scorer_names[0] != "score":
+        # Predicting per repeat with the default scoring: call the model's own score(), as
+        # scikit-learn does. Same numbers as the named r2 / accuracy scorer (score() is that
+        # metric on predict()), without the scorer's response-method machinery on every call
+        # (measured: 0.86x scikit-learn's speed on the cancer pipeline with the named scorer).
+        scorer = check_scoring(estimator, scoring=None)
+    return methods, ("batched" if methods is not None else "sequential"), scorer
+
+
+def _tree_path_trial(
+    plan: _TreePathPlan,
+    estimator: Any,
+    Xs: Any,
+    ys: Any,
+    sws: np.ndarray | None,
+    cols: list[int],
+    seed: int,
+    n: int,
+    scorer: Any,
+    predicting: float,
+) -> tuple[list[Any], bool] | None:
+    """The first task (repeats [0, per_task) of ``cols``) through tree paths, or None as soon as
+    they are sure to take longer than ``_TREE_PATHS_MARGIN`` × ``predicting`` seconds (the
+    model's own predictions of the same rows): a lost trial costs about that much."""
+    from inspectcli.engines.trees import TreePathsTooSlow
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plan.cache.get(estimator, Xs)  # X through the transformers: once in any case
+    limit = _TREE_PATHS_MARGIN * predicting if np.isfinite(_TREE_PATHS_MARGIN) else None
+    try:
+        return _feature_scores_trees(
+            estimator,
+            Xs,
+            ys,
+            sws,
+            plan.cache,
+            cols,
+            seed,
+            n,
+            plan.m,
+            0,
+            plan.per_task,
+            scorer,
+            give_up_after=limit,
+        )
+    except TreePathsTooSlow:
+        return None
+
+
 # engine="auto" keeps tree paths when the first task costs at most this share of predicting it.
 _TREE_PATHS_MARGIN = 0.8
 
@@ -686,12 +726,8 @@ class _TreePathPlan:
 
         ``owners`` receives each task's (feature, r0, r1), in the order of the results.
         """
-        tasks = []
-        for f, cols in enumerate(self.members):
-            for r0 in range(first if f == 0 else 0, self.n_repeats, self.per_task):
-                r1 = min(r0 + self.per_task, self.n_repeats)
-                tasks.append((cols, seed, n, self.m, r0, r1, scorer))
-                owners.append((f, r0, r1))
+        owners.extend(_repeat_blocks(len(self.members), self.n_repeats, self.per_task, first))
+        tasks = [(self.members[f], seed, n, self.m, r0, r1, scorer) for f, r0, r1 in owners]
         return self.runner.map(
             _feature_scores_trees,
             tasks,
@@ -773,12 +809,20 @@ def _feature_scores_trees(
         return scores, True
     del perms
     scores = []
+    per_repeat = ({name: outs[name][i] for name in methods} for i in range(r1 - r0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        for i in range(r1 - r0):
-            replay = _Replay(estimator, {name: outs[name][i] for name in methods})
-            scores.append(_score(scorer, replay, X, y, sample_weight))
-    return scores, False
+        return _replayed_scores(estimator, per_repeat, scorer, X, y, sample_weight), False
+
+
+def _repeat_blocks(
+    n_features: int, n_repeats: int, per_task: int, first: int
+) -> Iterator[tuple[int, int, int]]:
+    """(feature, r0, r1) of every task: blocks of ``per_task`` repeats, the first ``first``
+    repeats of feature 0 left out (already scored)."""
+    for f in range(n_features):
+        for r0 in range(first if f == 0 else 0, n_repeats, per_task):
+            yield f, r0, min(r0 + per_task, n_repeats)
 
 
 def _predicted_scores(
@@ -827,12 +871,8 @@ def _predicted_scores(
     per_call = n_repeats if methods is None else max(1, min(n_repeats, rows_per_chunk // m))
     calls = len(members) * -(-n_repeats // per_call)
     per_task = min(n_repeats, per_call * runner.units_per_task(calls))
-    tasks, owners = [], []
-    for f, cols in enumerate(members):
-        for r0 in range(first if f == 0 else 0, n_repeats, per_task):
-            r1 = min(r0 + per_task, n_repeats)
-            tasks.append((cols, seed, n, m, r0, r1, scorer, methods, rows_per_chunk))
-            owners.append((f, r0, r1))
+    owners = list(_repeat_blocks(len(members), n_repeats, per_task, first))
+    tasks = [(members[f], seed, n, m, r0, r1, scorer, methods, rows_per_chunk) for f, r0, r1 in owners]
     gen = runner.map(
         _feature_scores,
         tasks,
@@ -845,7 +885,7 @@ def _predicted_scores(
 
 
 def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exception:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     text = text.replace(_Recorder.__name__, type(estimator).__name__)
     kind = "classifier" if is_classifier(estimator) else "regressor"
     one_class = ("only one label", "Only one class present", "should be a binary", "fewer than two")

@@ -62,6 +62,20 @@ def match_label(label: str, classes: Sequence[Any]) -> Any:
     )
 
 
+def binary_class(classes: Sequence[Any], wanted: Sequence[Any] | None, what: str) -> Any:
+    """The one class a binary model's output stands for: the positive one unless ``wanted``.
+
+    Both classes would mirror each other (their ``what`` are negations or complements).
+    """
+    chosen = list(dict.fromkeys(wanted)) if wanted else [classes[1]]
+    if len(chosen) > 1:
+        raise UsageError(
+            f"--class given twice for a binary model; its classes' {what} mirror each other",
+            "keep one --class",
+        )
+    return chosen[0]
+
+
 def resolve_response(
     estimator: Any,
     *,
@@ -116,16 +130,7 @@ def resolve_response(
     classes = list(task.classes or [])
     wanted = [match_label(c, classes) for c in classes_wanted] if classes_wanted else None
     if len(classes) == 2:
-        labels = wanted or [classes[1]]
-        if len(labels) > 1:
-            labels = list(dict.fromkeys(labels))
-        if len(labels) > 1:
-            # both classes of a binary model: positive column and its complement
-            raise UsageError(
-                "--class given twice for a binary model; its classes' curves mirror each other",
-                "keep one --class",
-            )
-        label = labels[0]
+        label = binary_class(classes, wanted, "curves")
         if method == "predict_proba":
             return Response(method, (label,), (classes.index(label),))
         return Response(method, (label,), None, negate=(label == classes[0]))

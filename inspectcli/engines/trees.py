@@ -318,14 +318,33 @@ def _labels(est: Any, encoded: np.ndarray) -> np.ndarray:
     return est.classes_[encoded]
 
 
+def _check_boosting_response(est: Any, response_method: str, is_clf: bool, labels: bool) -> None:
+    """Boosting: regressors predict; classifiers give probabilities, decisions (and labels)."""
+    allowed: tuple[str, ...] = ("predict_proba", "decision_function") if is_clf else ("predict",)
+    if is_clf and labels:
+        allowed += ("predict",)
+    _check_response(est, response_method, allowed)
+
+
+def _raw_decision(raw: np.ndarray) -> np.ndarray:
+    """A boosting classifier's decision_function: (n,) for one raw column, else (n, k)."""
+    return raw.ravel() if raw.shape[1] == 1 else raw
+
+
+def _boosting_labels(est: Any, raw: np.ndarray, *, strict: bool) -> np.ndarray:
+    """Predicted classes from raw decisions: one column positive (``> 0`` when ``strict``, as
+    HistGradientBoosting; ``>= 0`` as GradientBoosting), else the argmax."""
+    if raw.shape[1] == 1:
+        positive = raw.ravel() > 0 if strict else raw.ravel() >= 0
+        return _labels(est, positive.astype(int))
+    return _labels(est, np.argmax(raw, axis=1))
+
+
 def _hgb_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
     from sklearn._loss.link import IdentityLink
 
     is_clf = isinstance(est, HistGradientBoostingClassifier)
-    allowed = ("predict_proba", "decision_function") if is_clf else ("predict",)
-    if is_clf and labels:
-        allowed += ("predict",)
-    _check_response(est, response_method, allowed)
+    _check_boosting_response(est, response_method, is_clf, labels)
     for attr in ("_predictors", "_baseline_prediction", "_bin_mapper", "_loss", "_preprocess_X"):
         if not hasattr(est, attr):
             raise _Unsupported(f"HistGradientBoosting lacks {attr}")
@@ -351,15 +370,13 @@ def _hgb_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
         # is 0), argmax otherwise.
 
         def finalize(raw: np.ndarray) -> np.ndarray:
-            if raw.shape[1] == 1:
-                return _labels(est, (raw.ravel() > 0).astype(int))
-            return _labels(est, np.argmax(raw, axis=1))
+            return _boosting_labels(est, raw, strict=True)
 
         linear = False
     elif is_clf:
 
         def finalize(raw: np.ndarray) -> np.ndarray:
-            return raw.ravel() if raw.shape[1] == 1 else raw
+            return _raw_decision(raw)
 
         linear = True
     else:
@@ -398,10 +415,7 @@ def _gb_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
     from sklearn.utils.validation import validate_data
 
     is_clf = isinstance(est, GradientBoostingClassifier)
-    allowed = ("predict_proba", "decision_function") if is_clf else ("predict",)
-    if is_clf and labels:
-        allowed += ("predict",)
-    _check_response(est, response_method, allowed)
+    _check_boosting_response(est, response_method, is_clf, labels)
     init = est.init_
     if isinstance(init, str):
         if init != "zero":
@@ -431,22 +445,20 @@ def _gb_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
     if is_clf and response_method == "predict_proba":
 
         def finalize(raw: np.ndarray) -> np.ndarray:
-            return loss.predict_proba(raw.ravel() if raw.shape[1] == 1 else raw)
+            return loss.predict_proba(_raw_decision(raw))
 
         linear = False
     elif is_clf and response_method == "predict":
         # GradientBoostingClassifier.predict: ">= 0" on the raveled decision, argmax otherwise.
 
         def finalize(raw: np.ndarray) -> np.ndarray:
-            if raw.shape[1] == 1:
-                return _labels(est, (raw.ravel() >= 0).astype(int))
-            return _labels(est, np.argmax(raw, axis=1))
+            return _boosting_labels(est, raw, strict=False)
 
         linear = False
     else:
 
         def finalize(raw: np.ndarray) -> np.ndarray:
-            return raw.ravel() if raw.shape[1] == 1 else raw
+            return _raw_decision(raw)
 
         linear = True
 
@@ -672,6 +684,39 @@ def _plan(estimator: Any, response_method: str, labels: bool = False) -> _Plan:
 # --------------------------------------------------------------------------------------
 # Building the inputs
 # --------------------------------------------------------------------------------------
+
+
+def _checked_plan(estimator: Any, response_method: str, labels: bool = False) -> _Plan:
+    """:func:`_plan`, its refusal as the ValueError of the public functions."""
+    try:
+        return _plan(estimator, response_method, labels=labels)
+    except _Unsupported as exc:
+        raise ValueError(f"tree paths cannot reproduce this estimator: {exc}") from exc
+
+
+@dataclass
+class _ModelSpace:
+    """X as the trees see it, and where each of their input columns comes from."""
+
+    cols: np.ndarray  # (n_model_columns, n) float64, one row per model input column
+    nan_cols: np.ndarray  # (n_model_columns,) the column holds a NaN
+    source: np.ndarray  # (n_model_columns,) the column of X that feeds it
+    init: np.ndarray | None  # the estimator's starting raw values, when it has them
+
+
+def _model_space(plan: _Plan, X: Any) -> _ModelSpace:
+    """X through the column-wise prefix and the model's own validation, transformed once."""
+    spec = plan.spec
+    Xt = X if plan.prefix is None else plan.prefix.transform(X)
+    Xv, cols = _dense_model(spec, Xt)
+    source = spec.model_source(Xt)
+    prefix_src = plan.prefix_source(X)
+    if prefix_src is not None:
+        source = prefix_src[source]
+    if source.shape[0] != cols.shape[0]:
+        raise ValueError("could not map the model's columns to the columns of X")
+    init = None if spec.init is None else np.asarray(spec.init(Xv), dtype=np.float64)
+    return _ModelSpace(cols, np.isnan(cols).any(axis=1), source, init)
 
 
 def _with_free(X: Any, rows: np.ndarray, free: Sequence[int], values: np.ndarray) -> Any:
@@ -1312,10 +1357,7 @@ def tree_path_responses(
     TreePathMismatchError
         If the self-check against the estimator's real predictions fails.
     """
-    try:
-        plan = _plan(estimator, response_method)
-    except _Unsupported as exc:
-        raise ValueError(f"tree paths cannot reproduce this estimator: {exc}") from exc
+    plan = _checked_plan(estimator, response_method)
     spec = plan.spec
     if sp.issparse(X):
         raise TypeError("sparse X is not supported; pass a dense array or a DataFrame")
@@ -1343,28 +1385,21 @@ def tree_path_responses(
 
     # Model space: transform X once and the G grid rows once (valid because the prefix is
     # column-wise and row-wise), and find the model columns fed by the free inputs.
-    Xt = X if plan.prefix is None else plan.prefix.transform(X)
-    Xv, cols = _dense_model(spec, Xt)
+    space = _model_space(plan, X)
     x_grid = _with_free(X, np.zeros(n_grid, dtype=np.intp), free, grid)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the same warnings were raised for X just above
         gt = x_grid if plan.prefix is None else plan.prefix.transform(x_grid)
         _, gcols = _dense_model(spec, gt)
-    source = spec.model_source(Xt)
-    prefix_src = plan.prefix_source(X)
-    if prefix_src is not None:
-        source = prefix_src[source]
-    if source.shape[0] != cols.shape[0]:
-        raise ValueError("could not map the model's columns to the columns of X")
-    model_free = np.isin(source, free)
+    model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
         topos=topos,
-        cols=cols,
-        nan_cols=np.isnan(cols).any(axis=1),
-        init=None if spec.init is None else np.asarray(spec.init(Xv), dtype=np.float64),
+        cols=space.cols,
+        nan_cols=space.nan_cols,
+        init=space.init,
         n_grid=n_grid,
     )
 
@@ -1391,6 +1426,21 @@ def tree_path_responses(
     return average, ind
 
 
+def _check_rows(n: int) -> np.ndarray:
+    """The rows the self-checks predict for real: up to _CHECK_ROWS, spread over the data."""
+    return np.unique(np.linspace(0, n - 1, min(n, _CHECK_ROWS)).round().astype(np.intp))
+
+
+def _agrees(ours: np.ndarray, ref: np.ndarray) -> bool:
+    """Our outputs equal the estimator's: exactly for labels, to rounding of sums otherwise."""
+    if ours.shape != ref.shape:
+        return False
+    if ref.dtype.kind not in "fc" or ours.dtype.kind not in "fc":
+        return bool(np.array_equal(ours, ref))
+    scale = float(np.nanmax(np.abs(ref))) if ref.size else 1.0
+    return bool(np.allclose(ours, ref, rtol=1e-9, atol=1e-11 * max(1.0, scale), equal_nan=True))
+
+
 def _self_check(
     estimator: Any,
     response_method: str,
@@ -1401,8 +1451,7 @@ def _self_check(
     ind: np.ndarray | None,
 ) -> None:
     """Compare a few (row, grid point) pairs with the estimator's own response method."""
-    n = ctx.cols.shape[1]
-    rows = np.unique(np.linspace(0, n - 1, min(n, _CHECK_ROWS)).round().astype(np.intp))
+    rows = _check_rows(ctx.cols.shape[1])
     points = np.linspace(0, ctx.n_grid - 1, min(ctx.n_grid, _CHECK_POINTS))
     points = np.unique(points.round().astype(np.intp))
     if ind is None:
@@ -1417,10 +1466,7 @@ def _self_check(
         warnings.simplefilter("ignore")
         ref = np.asarray(getattr(estimator, response_method)(x_check), dtype=np.float64)
     ours = ours.reshape((rr.size, *ours.shape[2:]))
-    scale = float(np.nanmax(np.abs(ref))) if ref.size else 1.0
-    if ours.shape != ref.shape or not np.allclose(
-        ours, ref, rtol=1e-9, atol=1e-11 * max(1.0, scale), equal_nan=True
-    ):
+    if not _agrees(ours, ref):
         what = f"the estimator's own {response_method}"
         raise TreePathMismatchError(f"tree-path responses disagree with {what} on a self-check")
 
@@ -1723,6 +1769,34 @@ def _pattern_leaves(
     return _walk(tree, rcols, np.isnan(rcols).any(axis=1), follow, tree.is_leaf, reps.size, _ROW_WALK_RATIO)
 
 
+def _row_codes(
+    tree: _Tree, follow: np.ndarray, cols: np.ndarray, nan_cols: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Every row's pattern, free splits (not in ``follow``) both ways: :func:`_row_patterns`
+    for small trees, a level walk for large ones.
+
+    Returns (codes, n_patterns, reps, uniques, rows, nodes): ``reps`` and ``uniques`` as in
+    :func:`_row_patterns` (both None when no row branches: the codes are leaf ranks); ``rows``
+    and ``nodes`` the walk's (row, leaf) particles when it was a level walk, else None.
+    """
+    n = cols.shape[1]
+    if tree.n_nodes * _ROW_WALK_RATIO <= max(n, 1) or tree.n_nodes <= 3:
+        return (*_row_patterns(tree, follow, cols, nan_cols), None, None)
+    rows, nodes = _walk(tree, cols, nan_cols, follow, tree.is_leaf, n)
+    if rows.size == n:
+        codes = np.empty(n, dtype=np.intp)
+        codes[rows] = tree.leaf_rank[nodes]
+        return codes, tree.n_leaves, None, None, rows, nodes
+    codes, reps = _set_codes(rows, tree.leaf_rank[nodes], n, tree.n_leaves)
+    return codes, reps.size, reps, None, rows, nodes
+
+
+def _own_leaf_values(tree: _Tree, cols: np.ndarray, nan_cols: np.ndarray) -> np.ndarray:
+    """(n, k) values of the leaf each row reaches with its own values (every split followed)."""
+    codes = _row_codes(tree, ~tree.is_leaf, cols, nan_cols)[0]
+    return tree.values[np.flatnonzero(tree.is_leaf)][codes]
+
+
 def _permuted_lookup(
     tree: _Tree,
     fr: _Frontiers,
@@ -1741,46 +1815,19 @@ def _permuted_lookup(
     n = cols.shape[1]
     k = tree.values.shape[1]
     follow = ~tree.is_leaf & ~fr.free_split
-    node_walk = tree.n_nodes * _ROW_WALK_RATIO <= max(n, 1) or tree.n_nodes <= 3
-    if not fr.has_free[0]:
-        # No free split: every permutation gives each row its own leaf.
-        if node_walk:
-            codes, _, _, _ = _row_patterns(tree, follow, cols, nan_cols)
-            return _ConstLookup(tree.values[np.flatnonzero(tree.is_leaf)][codes])
-        rows, nodes = _walk(tree, cols, nan_cols, follow, tree.is_leaf, n)
-        values = np.empty((n, k), dtype=np.float64)
-        values[rows] = tree.values[nodes]
-        return _ConstLookup(values)
-    dc = _donor_classes(tree, fr, gcols, gnan, max_bytes)
-    rows = nodes = reps = uniques = None
-    if node_walk:
-        codes, n_pat, reps, uniques = _row_patterns(tree, follow, cols, nan_cols)
-    else:  # large trees: level-synchronous walk of (row, node) particles
-        rows, nodes = _walk(tree, cols, nan_cols, follow, tree.is_leaf, n)
-        if rows.size == n:
-            codes = np.empty(n, dtype=np.intp)
-            codes[rows] = tree.leaf_rank[nodes]
-            n_pat = tree.n_leaves
-        else:
-            codes, reps = _set_codes(rows, tree.leaf_rank[nodes], n, tree.n_leaves)
-            n_pat = reps.size
+    codes, n_pat, reps, uniques, rows, nodes = _row_codes(tree, follow, cols, nan_cols)
     if reps is None and uniques is None:
-        # No row meets a free split: the pattern is the row's leaf.
-        leaf = np.flatnonzero(tree.is_leaf)
-        p = tree.leaf_rank[leaf]
-        if dc.n_cls == 1:
-            return _ConstLookup(tree.values[leaf][codes])
-    elif dc.member is None or n_pat * dc.n_cls * k * 8 > max_bytes // 4 or n_pat * dc.n_cls > 16 * n:
+        # No row meets a free split: each row's own leaf, whatever its donor.
+        return _ConstLookup(tree.values[np.flatnonzero(tree.is_leaf)][codes])
+    dc = _donor_classes(tree, fr, gcols, gnan, max_bytes)
+    if dc.member is None or n_pat * dc.n_cls * k * 8 > max_bytes // 4 or n_pat * dc.n_cls > 16 * n:
         if rows is None:
             rows, nodes = _walk(tree, cols, nan_cols, follow, tree.is_leaf, n)
         return _IncidenceLookup(tree, fr, rows, nodes, n, dc)
-    else:
-        p, leaf = _pattern_leaves(tree, follow, cols, reps, uniques)
+    p, leaf = _pattern_leaves(tree, follow, cols, reps, uniques)
     del rows, nodes
-    assert dc.member is not None
     # Leaf of (pattern, class): the pattern's leaf under a frontier the class reaches. Exactly
     # one per pair; copying leaf values (no arithmetic) keeps them exact.
-    # (Leaves no row reaches are patterns too when no row branches; their pairs are unused.)
     c_idx, i_idx = np.nonzero(dc.member[:, fr.front_of[leaf]])
     table_leaf = np.zeros((n_pat, dc.n_cls), dtype=np.intp)
     table_leaf[p[i_idx], c_idx] = leaf[i_idx]
@@ -1865,29 +1912,8 @@ def tree_path_permuted_responses(
     TreePathMismatchError
         If the self-check against the estimator's real predictions fails.
     """
-    return permuted_responses(estimator, X, free, permutations, (response_method,), max_bytes=max_bytes)[
-        response_method
-    ]
-
-
-def permuted_responses(
-    estimator: Any,
-    X: Any,
-    free: Sequence[int],
-    permutations: Sequence[np.ndarray],
-    response_methods: Sequence[str],
-    *,
-    max_bytes: int = 256 * 2**20,
-) -> dict[str, list[np.ndarray]]:
-    """:func:`tree_path_permuted_responses` for several methods from one set of raw sums.
-
-    Returns
-    -------
-    dict
-        ``{method: [output per permutation]}``.
-    """
-    paths = PermutedTreePaths(estimator, X, response_methods, max_bytes=max_bytes)
-    return paths.responses(free, permutations)
+    paths = PermutedTreePaths(estimator, X, (response_method,), max_bytes=max_bytes)
+    return paths.responses(free, permutations)[response_method]
 
 
 @dataclass
@@ -1966,12 +1992,7 @@ class PermutedTreePaths:
         methods = list(dict.fromkeys(response_methods))
         if not methods:
             raise ValueError("no response method given")
-        plans = {}
-        for method in methods:
-            try:
-                plans[method] = _plan(estimator, method, labels=True)
-            except _Unsupported as exc:
-                raise ValueError(f"tree paths cannot reproduce this estimator: {exc}") from exc
+        plans = {method: _checked_plan(estimator, method, labels=True) for method in methods}
         plan = plans[methods[0]]
         spec = plan.spec
         for other in plans.values():
@@ -1994,18 +2015,25 @@ class PermutedTreePaths:
         self.max_bytes = int(max_bytes)
         self._plans = plans
         self._spec = spec
-        Xt = X if plan.prefix is None else plan.prefix.transform(X)
-        Xv, self._cols = _dense_model(spec, Xt)
-        source = spec.model_source(Xt)
-        prefix_src = plan.prefix_source(X)
-        if prefix_src is not None:
-            source = prefix_src[source]
-        if source.shape[0] != self._cols.shape[0]:
-            raise ValueError("could not map the model's columns to the columns of X")
-        self._source = source
-        self._nan_cols = np.isnan(self._cols).any(axis=1)
-        self._init = None if spec.init is None else np.asarray(spec.init(Xv), dtype=np.float64).reshape(-1)
+        space = _model_space(plan, X)
+        self._cols, self._nan_cols, self._source = space.cols, space.nan_cols, space.source
+        self._init = None if space.init is None else space.init.reshape(-1)
         self._shapes: list[_Shape | None] = [None] * len(spec.trees)
+        # Each row's own leaf values per tree, for the free sets a tree never splits on (the
+        # same for all of them); kept while they fit half of max_bytes, else recomputed.
+        self._own: dict[int, _ConstLookup] = {}
+        self._own_bytes = 0
+
+    def _own_leaves(self, t: int) -> _ConstLookup:
+        """Tree ``t`` has no free split: every row keeps its own leaf (cached within budget)."""
+        lookup = self._own.get(t)
+        if lookup is None:
+            lookup = _ConstLookup(_own_leaf_values(self._spec.trees[t], self._cols, self._nan_cols))
+            size = lookup.values.nbytes
+            if self._own_bytes + size <= self.max_bytes // 2:
+                self._own[t] = lookup
+                self._own_bytes += size
+        return lookup
 
     def responses(
         self, free: Sequence[int], permutations: Sequence[np.ndarray], *, give_up_after: float | None = None
@@ -2059,13 +2087,19 @@ class PermutedTreePaths:
             shape = self._shapes[t]
             if shape is None:
                 shape = self._shapes[t] = _shape(tree)
-            fr = _frontiers_of(tree, shape, model_free)
-            lookup = _permuted_lookup(tree, fr, cols, self._nan_cols, gcols, gnan, max_bytes)
+            if model_free[shape.split_cols].any():
+                fr = _frontiers_of(tree, shape, model_free)
+                lookup = _permuted_lookup(tree, fr, cols, self._nan_cols, gcols, gnan, max_bytes)
+            else:
+                lookup = self._own_leaves(t)
             lookup.add(acc, donors, tree.out_cols, chunk)
             del lookup
             if give_up_after is not None:
-                spent = time.perf_counter() - loop_start
-                if set_up + spent * len(spec.trees) / (t + 1) > give_up_after:
+                # Extrapolated once a tenth of the trees (or ten) are done: the first trees also
+                # pay one-off costs and timer noise, which must not decide alone.
+                spent, done, total = time.perf_counter() - loop_start, t + 1, len(spec.trees)
+                projected = spent * total / done if 10 * done >= total or done >= 10 else spent
+                if set_up + projected > give_up_after:
                     trees = f"{t + 1} of {len(spec.trees)} trees"
                     raise TreePathsTooSlow(f"{spent:.3g} s for {trees}; the limit is {give_up_after:.3g} s")
         del donors
@@ -2097,8 +2131,7 @@ def _permuted_self_check(
     """Compare a few rows of the first and last permutation with the real response method."""
     from inspectcli.engines.frames import assemble, column, take
 
-    n = X.shape[0]
-    rows = np.unique(np.linspace(0, n - 1, min(n, _CHECK_ROWS)).round().astype(np.intp))
+    rows = _check_rows(X.shape[0])
     which = sorted({0, len(perms) - 1})
     src = np.concatenate([rows] * len(which))
     donors = np.concatenate([perms[r][rows] for r in which])
@@ -2107,13 +2140,6 @@ def _permuted_self_check(
         warnings.simplefilter("ignore")
         ref = np.asarray(getattr(estimator, response_method)(x_check))
     ours = np.concatenate([outputs[r][rows] for r in which])
-    if ours.shape != ref.shape:
-        same = False
-    elif ref.dtype.kind not in "fc" or ours.dtype.kind not in "fc":
-        same = bool(np.array_equal(ours, ref))
-    else:
-        scale = float(np.nanmax(np.abs(ref))) if ref.size else 1.0
-        same = bool(np.allclose(ours, ref, rtol=1e-9, atol=1e-11 * max(1.0, scale), equal_nan=True))
-    if not same:
+    if not _agrees(ours, ref):
         what = f"the estimator's own {response_method}"
         raise TreePathMismatchError(f"permuted tree-path responses disagree with {what} on a self-check")

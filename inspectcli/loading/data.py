@@ -43,10 +43,6 @@ class Dataset:
     #: Every column the file holds (``frame`` may hold only those asked for).
     columns_in_file: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if not self.columns_in_file:
-            self.columns_in_file = [str(c) for c in self.frame.columns]
-
     @property
     def n_rows(self) -> int:
         return len(self.frame)

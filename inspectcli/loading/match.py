@@ -25,7 +25,7 @@ from inspectcli.errors import (
     did_you_mean,
     shorten,
 )
-from inspectcli.introspect import categorical_inputs, expected_features, n_features_in, task_of
+from inspectcli.introspect import categorical_inputs, expected_features, first_step, n_features_in, task_of
 from inspectcli.loading.data import Dataset
 
 
@@ -252,9 +252,7 @@ def _coerce_dtypes(estimator: Any, X: pd.DataFrame, notes: list[str]) -> pd.Data
 
 
 def _encoder_category_kinds(estimator: Any, column: str) -> str | None:
-    first = estimator
-    while hasattr(first, "steps") and isinstance(first.steps, list):
-        first = first.steps[0][1]
+    first = first_step(estimator)
     for _, trans, cols in getattr(first, "transformers_", []):
         cols_list = [str(c) for c in np.atleast_1d(cols)]
         if column not in cols_list:
@@ -455,15 +453,14 @@ def take_rows(X: Any, rows: np.ndarray) -> Any:
     return X[rows]
 
 
-def check_predicts(estimator: Any, prepared: Prepared, where: str, method: str = "predict") -> Any:
+def check_predicts(estimator: Any, prepared: Prepared, where: str) -> Any:
     """Predict on a few telling rows first, so a failure is explained before any long work."""
     rows = probe_rows(prepared.X)
     sample = take_rows(prepared.X, rows)
-    fn = getattr(estimator, method, None) or estimator.predict
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return fn(sample)
+            return estimator.predict(sample)
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from inspectcli.plots import new_figure
-from inspectcli.plots.pdp import _rug
+from inspectcli.plots.pdp import _rug, _title
 from inspectcli.render import label
 from inspectcli.reports.ale import ALECurve
 
@@ -46,11 +46,7 @@ def _ylabel(c: ALECurve) -> str:
 
 
 def _class_name(c: ALECurve) -> str:
-    if c.target is None:
-        return ""
-    if c.response_method in ("predict_proba", "decision_function"):
-        return f"class {label(c.target)}"
-    return f"output {c.target}"
+    return _title(c) or ""  # type: ignore[arg-type]
 
 
 def plot_ale(

@@ -64,8 +64,6 @@ def plot_coefficients(
             pos, np.nan_to_num(res.scaled[t, idx]), color=colors, alpha=0.85, height=0.7
         )
         ax.axvline(0, color="k", linewidth=0.8)
-        ax.set_yticks(pos, names)
-        ax.set_ylim(0.3, len(idx) + 0.7)
         xlabel = "coefficient × feature std"
         if res.target_transform is not None:
             xlabel += f" (on {res.target_transform}(y))"
@@ -76,9 +74,6 @@ def plot_coefficients(
         if target is not None:
             head = f"{'class' if res.is_classifier else 'output'} {label(target)}: " + head
         ax.set_title(head, fontsize="medium")
-        for tick in ax.get_yticklabels():
-            if tick.get_text() in flagged:
-                tick.set_color(FLAG_COLOR)
         display.order_[k] = names[::-1]
         display.flagged_[k] = flagged
         legend = []
@@ -102,10 +97,6 @@ def plot_coefficients(
                 patch.set_facecolor(ONE_HOT_COLOR if res.one_hot[j] else NUMERIC_COLOR)
                 patch.set_alpha(0.5)
             bx.axvline(0, color="k", linestyle="--", linewidth=0.8)
-            ax.set_yticks(pos, names)  # boxplot() reset the shared ticks
-            ax.set_ylim(0.3, len(idx) + 0.7)
-            for tick in ax.get_yticklabels():
-                tick.set_color(FLAG_COLOR if tick.get_text() in flagged else "black")
             bx.tick_params(labelleft=False)
             bx.set_xlabel("coefficient × feature std, per refit")
             cvr = res.cv
@@ -115,6 +106,11 @@ def plot_coefficients(
             display.boxplots_[k + 1] = bp
             display.order_[k + 1] = names[::-1]
             display.flagged_[k + 1] = flagged
+        ax.set_yticks(pos, names)  # after boxplot(), which resets the row's shared ticks
+        ax.set_ylim(0.3, len(idx) + 0.7)
+        for tick in ax.get_yticklabels():
+            if tick.get_text() in flagged:
+                tick.set_color(FLAG_COLOR)
     if title:
         fig.suptitle(title)
     return display

@@ -14,6 +14,7 @@ from scipy.cluster import hierarchy
 from inspectcli.engines.correlation import Clustering
 from inspectcli.engines.impurity import ImpurityImportance
 from inspectcli.engines.permutation import PermutationImportance
+from inspectcli.reports.importance import order as rank_order
 
 
 @dataclass
@@ -45,10 +46,7 @@ def plot_importance(
 ) -> ImportanceDisplay:
     """One boxplot panel per scorer (and per dataset with ``compare``), plus MDI bars."""
     first = result.scorers[0]
-    order = np.argsort(-first.importances_mean, kind="stable")  # as the table: ties in data order
-    if top:
-        order = order[:top]
-    order = order[::-1]  # boxplots are drawn bottom-up: most important on top
+    order = rank_order(first, top)[::-1]  # boxplots are drawn bottom-up: most important on top
     names = [result.features[i] for i in order]
     panels: list[tuple[str, PermutationImportance, int]] = []
     for s, block in enumerate(result.scorers):

@@ -91,6 +91,24 @@ def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.RandomState(seed).choice(n, size=limit, replace=False))
 
 
+def _ice_lines(
+    display: PDPDisplay, i: int, ax: Axes, x: np.ndarray, c: PDPCurve, max_ice: int, seed: int, alpha: float
+) -> np.ndarray:
+    """Draw a subsample of ``c``'s ICE lines against ``x``; returns the rows kept."""
+    keep = _sample(len(c.individual), max_ice, seed)  # type: ignore[arg-type]
+    segs = [np.column_stack([x, row]) for row in c.individual[keep]]  # type: ignore[index]
+    lc = LineCollection(
+        segs,
+        colors=ICE_COLOR,
+        alpha=alpha,
+        linewidths=0.5,
+        label=f"ICE ({len(keep)} of {len(c.individual)} rows)",  # type: ignore[arg-type]
+    )
+    ax.add_collection(lc)
+    display.ice_lines_[i] = lc
+    return keep
+
+
 def plot_pdp(
     curves: Sequence[PDPCurve],
     *,
@@ -146,17 +164,7 @@ def _numeric_1d(
     lines = []
     for c in group:
         if c.individual is not None:
-            keep = _sample(len(c.individual), max_ice, seed)
-            segs = [np.column_stack([x, row]) for row in c.individual[keep]]
-            lc = LineCollection(
-                segs,
-                colors=ICE_COLOR,
-                alpha=0.25,
-                linewidths=0.5,
-                label=f"ICE ({len(keep)} of {len(c.individual)} rows)",
-            )
-            ax.add_collection(lc)
-            display.ice_lines_[i] = lc
+            _ice_lines(display, i, ax, x, c, max_ice, seed, alpha=0.25)
         if c.average is not None:
             color = PD_COLOR if len(group) == 1 else None
             name = "average" if len(group) == 1 else _title(c)
@@ -184,16 +192,7 @@ def _categorical_1d(
         width = 0.8 / len(group)
         for k, c in enumerate(group):
             if c.individual is not None:
-                keep = _sample(len(c.individual), max_ice, seed)
-                segs = [np.column_stack([pos, row]) for row in c.individual[keep]]
-                lc = LineCollection(
-                    segs,
-                    colors=ICE_COLOR,
-                    alpha=0.2,
-                    linewidths=0.5,
-                    label=f"ICE ({len(keep)} of {len(c.individual)} rows)",
-                )
-                ax.add_collection(lc)
+                keep = _ice_lines(display, i, ax, pos, c, max_ice, seed, alpha=0.2)
                 ax.scatter(
                     np.repeat(pos, len(keep)),
                     c.individual[keep].T.reshape(-1),
@@ -201,7 +200,6 @@ def _categorical_1d(
                     color=ICE_COLOR,
                     alpha=0.3,
                 )
-                display.ice_lines_[i] = lc
                 if c.average is not None:
                     (line,) = ax.plot(pos, c.average, "o", color=PD_COLOR, markersize=8, label="average")
                     lines.append(line)

@@ -10,6 +10,7 @@ import numpy as np
 from rich.table import Table
 
 from inspectcli.engines.ale import ALEResult
+from inspectcli.engines.grid import plain
 from inspectcli.render import fmt, label, sparkline
 from inspectcli.results import csv_bytes
 
@@ -28,10 +29,6 @@ class ALECurve:
     n_missing: int = 0
     order: str | None = None
     pdp: np.ndarray | None = None
-
-    @property
-    def span(self) -> float:
-        return float(np.nanmax(self.ale) - np.nanmin(self.ale))
 
 
 def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
@@ -55,10 +52,6 @@ def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
     return curves
 
 
-def _value(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
 def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
     """The ``results`` list of ale.json."""
     out = []
@@ -68,7 +61,7 @@ def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
             "categorical": [c.categorical],
             "target": c.target,
             "response_method": c.response_method,
-            "grid": [[_value(v) for v in c.grid]],
+            "grid": [[plain(v) for v in c.grid]],
             "ale": c.ale.tolist(),
             "counts": [int(n) for n in c.counts],
             "n_missing": c.n_missing,
@@ -96,7 +89,7 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
                     count: Any = int(c.counts[k])
                 else:
                     count = int(c.counts[k - 1]) if k > 0 else None
-                row = ["" if c.target is None else c.target, k, _value(g), c.ale[k], count]
+                row = ["" if c.target is None else c.target, k, plain(g), c.ale[k], count]
                 if with_pdp:
                     row.append(c.pdp[k] if c.pdp is not None else None)
                 yield [c.feature, *row]

@@ -14,11 +14,17 @@ from inspectcli.render import bar, fmt
 from inspectcli.results import csv_bytes
 
 
+def order(block: ScorerImportances, top: int | None = None) -> np.ndarray:
+    """Row positions by decreasing mean importance (ties in data order), the first ``top``."""
+    idx = np.argsort(-block.importances_mean, kind="stable")
+    return idx[:top] if top else idx
+
+
 def ranks(block: ScorerImportances) -> np.ndarray:
     """1 = largest mean importance (ties keep data order)."""
-    order = np.argsort(-block.importances_mean, kind="stable")
-    out = np.empty(len(order), dtype=int)
-    out[order] = np.arange(1, len(order) + 1)
+    order_ = order(block)
+    out = np.empty(len(order_), dtype=int)
+    out[order_] = np.arange(1, len(order_) + 1)
     return out
 
 
@@ -91,11 +97,9 @@ def table(
     if impurity is not None:
         t.add_column("MDI", justify="right")
     means, stds = block.importances_mean, block.importances_std
-    order = np.argsort(-means, kind="stable")
-    if top:
-        order = order[:top]
+    rows = order(block, top)
     peak = float(np.max(means)) if len(means) else 0.0
-    for r, i in enumerate(order):
+    for r, i in enumerate(rows):
         name = result.features[i]
         cols = result.columns[i]
         shown = name if cols == [name] else f"{name} ({', '.join(cols)})"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from inspectcli.engines.grid import plain
 from inspectcli.engines.interaction import h_squared, pd_variability
 from inspectcli.engines.partial_dependence import PDPResult
 from inspectcli.render import fmt, label, sparkline
@@ -157,14 +158,14 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
             values = [[c.grid[d][p[d]] for d in range(c.ndim)] + [""] * (dims - c.ndim) for p in points]
             if c.average is not None:
                 for p, vals in zip(points, values):
-                    yield [name, _target(c.target), *[_cell(v) for v in vals], "average", "", c.average[p]]
+                    yield [name, _target(c.target), *[plain(v) for v in vals], "average", "", c.average[p]]
             if c.individual is not None:
                 for line, row in enumerate(c.rows if c.rows is not None else range(len(c.individual))):
                     for p, vals in zip(points, values):
                         yield [
                             name,
                             _target(c.target),
-                            *[_cell(v) for v in vals],
+                            *[plain(v) for v in vals],
                             "individual",
                             int(row),
                             c.individual[(line, *p)],
@@ -175,12 +176,6 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
 
 def _target(t: Any) -> Any:
     return "" if t is None else t
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def table(curves: Sequence[PDPCurve], *, title: str = "partial dependence") -> Table:
@@ -227,12 +222,3 @@ def table(curves: Sequence[PDPCurve], *, title: str = "partial dependence") -> T
             )
         t.add_row(*cells)
     return t
-
-
-def spread(curves: Sequence[PDPCurve], features: Sequence[str], target: Any = None) -> float:
-    """max − min of a curve's average (for --fail-if range(feature))."""
-    for c in curves:
-        match = list(c.features) == list(features) and (target is None or c.target == target)
-        if match and c.average is not None:
-            return float(np.nanmax(c.average) - np.nanmin(c.average))
-    raise KeyError(features)
