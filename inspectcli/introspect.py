@@ -113,12 +113,20 @@ def expected_features(estimator: Any) -> list[str] | None:
     """Column names the estimator was fitted on, when it knows them."""
     names = getattr(estimator, "feature_names_in_", None)
     if names is None:
-        return None
+        from inspectcli.gbm import feature_names
+
+        # CatBoost keeps its names in feature_names_ only
+        return feature_names(first_step(estimator))
     return [str(n) for n in names]
 
 
 def n_features_in(estimator: Any) -> int | None:
     n = getattr(estimator, "n_features_in_", None)
+    if not n:
+        from inspectcli.gbm import n_features
+
+        # CatBoost reports n_features_in_ == 0 once unpickled; its names tell the count
+        n = n_features(first_step(estimator)) or n
     return int(n) if n is not None else None
 
 
@@ -160,6 +168,11 @@ def categorical_inputs(estimator: Any) -> set[str]:
     names = expected_features(est)
     if mask is not None and names is not None and est is estimator:
         found.update(n for n, m in zip(names, mask) if m)
+    if est is first:
+        from inspectcli.gbm import categorical_features
+
+        # LightGBM categorical_feature, XGBoost enable_categorical, CatBoost cat_features
+        found.update(categorical_features(est))
     return found
 
 

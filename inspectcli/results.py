@@ -23,7 +23,7 @@ from inspectcli import __version__
 from inspectcli.errors import UsageError
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMATS = ("json", "csv")
 
 
@@ -92,6 +92,21 @@ def model_block(loaded: Any) -> dict[str, Any]:
         "class": qualified_name(loaded.estimator),
         "steps": pipeline_steps(loaded.estimator),
         "sklearn_version_saved": loaded.sklearn_version_saved,
+        "library": library_block(loaded),
+    }
+
+
+def library_block(loaded: Any) -> dict[str, Any] | None:
+    """{name, version (installed), saved_version} for LightGBM / XGBoost / CatBoost models, else None."""
+    from inspectcli.gbm import installed_version
+
+    name = getattr(loaded, "library", None)
+    if name is None:
+        return None
+    return {
+        "name": name,
+        "version": installed_version(name),
+        "saved_version": getattr(loaded, "library_version_saved", None),
     }
 
 

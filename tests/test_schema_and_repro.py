@@ -22,7 +22,10 @@ from tests.conftest import WINE_TRUST
 #: "schema_version" const), then record the new fingerprint here.
 #: A schema for a new kind of file changes no existing format: its fingerprint replaces the old one
 #: under the same version (as when ale and coefficients were added to version 1).
-FINGERPRINTS = {1: "35aa010bcea5b167ab24d7ccf384dcfbd9c9f01bc5fcbadffb80e53d2c15ce73"}
+FINGERPRINTS = {
+    1: "35aa010bcea5b167ab24d7ccf384dcfbd9c9f01bc5fcbadffb80e53d2c15ce73",
+    2: "cb8b19b856f6384ac147650f51376089a849935723ab9e66b9f797ab85218c67",  # model.library (GBM libraries)
+}
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 
 

@@ -28,13 +28,23 @@ from inspectcli.introspect import (
 from inspectcli.loading.data import load_dataset
 from inspectcli.loading.match import check_predicts, prepare
 from inspectcli.loading.model import LoadedModel, load_model
-from inspectcli.results import SCHEMA_VERSION, jsonable, to_json_bytes
+from inspectcli.results import SCHEMA_VERSION, jsonable, library_block, to_json_bytes
 
 
 def _tree_paths(est: Any, method: str) -> bool:
     from inspectcli.engines.trees import supports_tree_paths
 
     return bool(supports_tree_paths(est, method))
+
+
+def _builtin_label(est: Any) -> str | None:
+    from inspectcli.gbm import builtin_importance
+
+    final = final_estimator(est)
+    if not hasattr(final, "feature_importances_"):
+        return None
+    kind = builtin_importance(final)
+    return kind.title if kind is not None else "MDI (training data)"
 
 
 def describe_model(loaded: LoadedModel) -> dict[str, Any]:
@@ -71,7 +81,9 @@ def describe_model(loaded: LoadedModel) -> dict[str, Any]:
         "pdp_methods": methods,
         "tree_path_engine": fast,
         "has_feature_importances": hasattr(final_estimator(est), "feature_importances_"),
+        "builtin_importance": _builtin_label(est),
         "sklearn_version_saved": loaded.sklearn_version_saved,
+        "library": library_block(loaded),
         "notes": loaded.notes,
     }
 
@@ -142,10 +154,26 @@ def _table_model(m: dict[str, Any]) -> Table:
     if m["tree_path_engine"]:
         pdp += "  (brute uses the fast tree-path engine)"
     t.add_row("pdp methods", pdp)
-    t.add_row("impurity importance", "yes" if m["has_feature_importances"] else "no")
+    builtin = m.get("builtin_importance")
+    t.add_row("built-in importance", builtin if m["has_feature_importances"] and builtin else "no")
     t.add_row("file", f"{m['format']}, {m['size_bytes']:,} bytes")
     t.add_row("sha256", m["sha256"])
-    t.add_row("saved with", f"scikit-learn {m['sklearn_version_saved']}")
+    lib = m.get("library")
+    if lib is not None:
+        from inspectcli.gbm import LIBRARIES
+
+        title = LIBRARIES[lib["name"]].title
+        text = f"{title} {lib['version'] or '(not installed)'} installed"
+        saved = lib["saved_version"]
+        if saved is None:
+            text += "; the file does not record the version that saved it"
+        elif saved != lib["version"]:
+            text += f"; saved with {saved}: results may differ from the original"
+        else:
+            text += "; saved with the same version"
+        t.add_row("library", Text(text, style="yellow" if saved and saved != lib["version"] else ""))
+    if m["sklearn_version_saved"] is not None:
+        t.add_row("saved with", f"scikit-learn {m['sklearn_version_saved']}")
     return t
 
 

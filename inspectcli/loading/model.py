@@ -57,6 +57,10 @@ class LoadedModel:
     size_bytes: int
     sklearn_version_saved: str | None
     notes: list[str] = field(default_factory=list)
+    #: 'lightgbm' / 'xgboost' / 'catboost' when the final estimator is theirs
+    library: str | None = None
+    #: the version of that library that saved the file, where the file records it
+    library_version_saved: str | None = None
 
     @property
     def name(self) -> str:
@@ -149,6 +153,10 @@ def load_model(
     -------
     LoadedModel
     """
+    from inspectcli.loading.native import is_mlflow_folder
+
+    if is_mlflow_folder(path):
+        return _load_mlflow(path, trust=trust, sha256=sha256, allow_pickle=allow_pickle, strict=strict)
     p = check_readable_file(path, "model", ModelLoadError)
     digest = sha256_of(p)
     if sha256 is not None:
@@ -164,9 +172,15 @@ def load_model(
         head = fh.read(512)
     fmt = sniff_model_format(head)
     if fmt is None:
+        from inspectcli.loading.native import sniff_native
+
+        native = sniff_native(head)
+        if native is not None:
+            return _load_native_file(p, native, digest, str(path))
         raise ModelLoadError(
             f"model file '{path}' {_describe_unknown(head)}",
-            "give a model saved with joblib.dump, pickle.dump or skops.io.dump",
+            "give a model saved with joblib.dump, pickle.dump or skops.io.dump, a LightGBM / XGBoost /"
+            " CatBoost model file, or an MLflow model folder",
         )
     notes: list[str] = []
     family = "skops" if fmt == "skops" else "pickle"
@@ -207,6 +221,9 @@ def load_model(
             )
         notes.append(msg + "; results may differ from the original (--strict makes this an error)")
     check_estimator_object(estimator, str(path))
+    from inspectcli.gbm import library_of, saved_version_of_object
+    from inspectcli.introspect import unwrap_final
+
     return LoadedModel(
         estimator=estimator,
         path=str(path),
@@ -215,7 +232,59 @@ def load_model(
         size_bytes=p.stat().st_size,
         sklearn_version_saved=saved_version or sklearn.__version__,
         notes=notes,
+        library=library_of(estimator),
+        library_version_saved=saved_version_of_object(unwrap_final(estimator)),
     )
+
+
+def _load_native_file(p: Path, fmt: str, digest: str, path: str) -> LoadedModel:
+    """A LightGBM / XGBoost / CatBoost model file: no code inside, so no pickle trust needed."""
+    from inspectcli.loading.native import NATIVE_EXTENSIONS, NATIVE_FORMATS, load_native
+
+    estimator, saved = load_native(p.read_bytes(), fmt, path)
+    notes: list[str] = []
+    by_name = NATIVE_EXTENSIONS.get(p.suffix.lower(), fmt)
+    if by_name is not None and by_name != fmt and p.suffix.lower() in EXTENSIONS:
+        notes.append(
+            f"'{p.name}' is named like a {EXTENSIONS[p.suffix.lower()]} file but its content is {fmt}"
+        )
+    elif by_name is not None and by_name != fmt:
+        notes.append(f"'{p.name}' is named like a {by_name} file but its content is {fmt}")
+    return LoadedModel(
+        estimator=estimator,
+        path=path,
+        sha256=digest,
+        format=fmt,
+        size_bytes=p.stat().st_size,
+        sklearn_version_saved=None,
+        notes=notes,
+        library=NATIVE_FORMATS[fmt],
+        library_version_saved=saved,
+    )
+
+
+def _load_mlflow(
+    folder: str | os.PathLike[str],
+    *,
+    trust: Sequence[str],
+    sha256: str | None,
+    allow_pickle: bool | None,
+    strict: bool,
+) -> LoadedModel:
+    """An MLflow model folder: the flavour's model file, loaded under the same rules as any file."""
+    from inspectcli.loading.native import mlflow_model_file, mlflow_saved_version
+
+    file, flavour, conf = mlflow_model_file(folder)
+    loaded = load_model(file, trust=trust, sha256=sha256, allow_pickle=allow_pickle, strict=strict)
+    loaded.path = str(folder)
+    loaded.format = f"mlflow {flavour} flavour: {file.name} ({loaded.format})"
+    loaded.notes = [
+        n for n in loaded.notes if "is named like" not in n and "no known model extension" not in n
+    ]
+    saved = mlflow_saved_version(flavour, conf)
+    if saved is not None:
+        loaded.library_version_saved = saved
+    return loaded
 
 
 def _load_skops(p: Path, trust: Sequence[str]) -> Any:
@@ -250,6 +319,13 @@ def _load_pickle(p: Path, fmt: str) -> Any:
     try:
         return joblib.load(p)
     except ModuleNotFoundError as exc:
+        from inspectcli.gbm import LIBRARIES
+
+        lib = LIBRARIES.get((exc.name or "").split(".")[0])
+        if lib is not None:
+            raise ModelLoadError(
+                f"model file '{p}' holds a {lib.title} model, and {lib.module} is not installed", lib.pip
+            ) from exc
         raise ModelLoadError(
             f"model file '{p}' needs the Python module '{exc.name}', which is not installed",
             f"install the package that provides '{exc.name}' in this environment",

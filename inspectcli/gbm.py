@@ -1,0 +1,217 @@
+"""LightGBM, XGBoost and CatBoost: what each library keeps where, in one place.
+
+The three libraries' scikit-learn-API wrappers (``LGBMRegressor``, ``XGBClassifier``,
+``CatBoostRegressor``, ...) are scikit-learn estimators as far as ``partial_dependence`` and
+``permutation_importance`` go, but each keeps its feature names, categorical features, version and
+built-in importance somewhere of its own:
+
+============  ==========================  ===================================  ==============================
+library       feature names               categorical features                 ``feature_importances_``
+============  ==========================  ===================================  ==============================
+LightGBM      ``feature_name_``           model text ``feature_infos``          ``importance_type``: split
+              (``Column_i`` when none)    (a value list, not ``[min:max]``)     count (default) or total gain
+XGBoost       ``get_booster()``           ``feature_types == "c"``              ``importance_type``: gain
+              ``.feature_names``          (``enable_categorical``)              (default), weight, cover, ...
+CatBoost      ``feature_names_``          ``get_cat_feature_indices()``         PredictionValuesChange
+              (``"0"``, ``"1"`` … none)   (``cat_features``)                    (LossFunctionChange: ranking)
+============  ==========================  ===================================  ==============================
+
+None of this module imports a library at import time: it looks at the module of the object it is
+given, so a model of a library that is not installed never reaches it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Library:
+    """A gradient-boosting library: import name, name to show, pip extra."""
+
+    module: str
+    title: str
+    extra: str
+
+    @property
+    def pip(self) -> str:
+        return f"pip install 'inspectcli[{self.extra}]'"
+
+
+LIBRARIES: dict[str, Library] = {
+    "lightgbm": Library("lightgbm", "LightGBM", "lightgbm"),
+    "xgboost": Library("xgboost", "XGBoost", "xgboost"),
+    "catboost": Library("catboost", "CatBoost", "catboost"),
+}
+
+
+def library_of_object(obj: Any) -> str | None:
+    """'lightgbm' / 'xgboost' / 'catboost' when ``obj`` is one of theirs, else None."""
+    root = type(obj).__module__.split(".")[0]
+    return root if root in LIBRARIES else None
+
+
+def library_of(estimator: Any) -> str | None:
+    """The library of the model's final estimator (through pipelines and target wrappers)."""
+    from inspectcli.introspect import unwrap_final
+
+    return library_of_object(unwrap_final(estimator))
+
+
+def installed_version(library: str) -> str | None:
+    """The installed version of ``library``, or None when it is not installed."""
+    import importlib
+
+    try:
+        module = importlib.import_module(library)
+    except ImportError:
+        return None
+    return str(getattr(module, "__version__", "unknown"))
+
+
+def _auto_names(names: list[str], library: str) -> bool:
+    """True for the names a library makes up when it was fitted on an array."""
+    if library == "lightgbm":
+        return names == [f"Column_{i}" for i in range(len(names))]
+    if library == "catboost":
+        return names == [str(i) for i in range(len(names))]
+    return False
+
+
+def feature_names(est: Any) -> list[str] | None:
+    """Input column names the library recorded for a bare model, or None (fitted on an array)."""
+    lib = library_of_object(est)
+    if lib is None:
+        return None
+    names: Any = None
+    if lib == "catboost":
+        names = getattr(est, "feature_names_", None)
+    elif lib == "lightgbm":
+        names = getattr(est, "feature_names_in_", None)
+    elif lib == "xgboost":
+        try:
+            names = est.get_booster().feature_names
+        except Exception:
+            names = None
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    return None if not names or _auto_names(names, lib) else names
+
+
+def n_features(est: Any) -> int | None:
+    """How many columns a bare model reads (CatBoost reports ``n_features_in_ == 0`` once pickled)."""
+    lib = library_of_object(est)
+    if lib == "catboost":
+        names = getattr(est, "feature_names_", None)
+        return len(names) if names is not None else None
+    if lib == "xgboost":
+        try:
+            return int(est.get_booster().num_features())
+        except Exception:
+            return None
+    if lib == "lightgbm":
+        n = getattr(est, "n_features_", None)
+        return int(n) if n is not None else None
+    return None
+
+
+def _lightgbm_categorical(est: Any) -> list[int]:
+    """Indices of the features LightGBM treats as categorical, from the model text."""
+    booster = getattr(est, "booster_", None) or est
+    text = booster.model_to_string(num_iteration=0)
+    match = re.search(r"^feature_infos=(.*)$", text, flags=re.MULTILINE)
+    if match is None:
+        return []
+    infos = match.group(1).split(" ")
+    # numeric: [min:max]; unused: none; categorical: the category codes seen, joined with ':'
+    return [i for i, info in enumerate(infos) if not info.startswith("[") and info != "none"]
+
+
+def categorical_features(est: Any) -> list[str]:
+    """Names of the input columns a bare LightGBM / XGBoost / CatBoost model splits as categories."""
+    lib = library_of_object(est)
+    if lib is None:
+        return []
+    names = feature_names(est)
+    if names is None:
+        n = n_features(est) or 0
+        names = [str(i) for i in range(n)]
+    idx: list[int] = []
+    try:
+        if lib == "lightgbm":
+            idx = _lightgbm_categorical(est)
+        elif lib == "xgboost":
+            types = est.get_booster().feature_types or []
+            idx = [i for i, t in enumerate(types) if t == "c"]
+        elif lib == "catboost":
+            idx = [int(i) for i in est.get_cat_feature_indices()]
+    except Exception:
+        return []
+    return [names[i] for i in idx if i < len(names)]
+
+
+def lightgbm_categories(est: Any) -> dict[str, list[Any]]:
+    """The categories LightGBM recorded for pandas ``category`` columns (``pandas_categorical``)."""
+    booster = getattr(est, "booster_", None) or est
+    saved = getattr(booster, "pandas_categorical", None)
+    if not saved:
+        return {}
+    cats = categorical_features(est)
+    return {c: list(v) for c, v in zip(cats, saved)}
+
+
+@dataclass(frozen=True)
+class BuiltinImportance:
+    """What a library's ``feature_importances_`` measures."""
+
+    label: str  # short, for a table column: "split count", "gain", "PredictionValuesChange"
+    title: str  # for a plot: "LightGBM split count (training data)"
+    library: str
+
+
+def builtin_importance(est: Any) -> BuiltinImportance | None:
+    """The meaning of a LightGBM / XGBoost / CatBoost model's ``feature_importances_``.
+
+    LightGBM counts splits (``importance_type="split"``, its default) or sums their gain;
+    XGBoost's scikit-learn API reports normalised ``importance_type`` (gain by default for trees);
+    CatBoost's default ``FeatureImportance`` is PredictionValuesChange (LossFunctionChange for
+    ranking losses).
+    """
+    lib = library_of_object(est)
+    if lib is None:
+        return None
+    title = LIBRARIES[lib].title
+    if lib == "lightgbm":
+        kind = str(getattr(est, "importance_type", "split") or "split")
+        label = {"split": "split count", "gain": "total gain"}.get(kind, kind)
+    elif lib == "xgboost":
+        kind = getattr(est, "importance_type", None)
+        if kind is None:
+            booster = getattr(est, "booster", None)
+            kind = "weight" if booster == "gblinear" else "gain"
+        label = {"gain": "gain", "weight": "weight (split count)", "cover": "cover"}.get(kind, str(kind))
+    else:
+        label = "PredictionValuesChange"
+        try:
+            loss = str(est.get_all_params().get("loss_function", ""))
+        except Exception:
+            loss = ""
+        if any(key in loss for key in ("YetiRank", "PairLogit", "QueryRMSE", "QuerySoftMax", "Lambda")):
+            label = "LossFunctionChange"
+    return BuiltinImportance(label=label, title=f"{title} {label} (training data)", library=lib)
+
+
+def saved_version_of_object(est: Any) -> str | None:
+    """The library version recorded inside a loaded model, where the library records one."""
+    lib = library_of_object(est)
+    if lib == "catboost":
+        try:
+            info = est.get_metadata()["catboost_version_info"]
+        except Exception:
+            return None
+        match = re.search(r"tags/v(\d+\.\d+(?:\.\d+)?)", str(info))
+        return match.group(1) if match else None
+    return None

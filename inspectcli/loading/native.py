@@ -1,0 +1,298 @@
+"""The gradient-boosting libraries' own model files, and MLflow model folders.
+
+Native files hold trees and parameters, no code, so they load without pickle trust:
+
+============  =================================  ==============================================
+library       file (from)                        recognised by
+============  =================================  ==============================================
+LightGBM      model text (``booster.save_model``) ``tree\\nversion=`` at the start
+XGBoost       ``.json`` / ``.ubj`` (``save_model``) JSON or UBJSON whose first key is ``learner``
+CatBoost      ``.cbm`` (``save_model``)            the ``CBM1`` magic
+============  =================================  ==============================================
+
+Each is loaded into the library's scikit-learn-API class (regressor or classifier, read from the
+objective in the file) so that scikit-learn's ``partial_dependence`` and ``permutation_importance``
+accept it. Classes are read from the file where it keeps them (CatBoost class names, XGBoost's
+``scikit_learn`` attribute); LightGBM and plain XGBoost boosters only know class *indices* 0..k-1.
+
+An MLflow model folder is a directory with an ``MLmodel`` YAML file: its ``flavors`` name the
+library and the model file inside the folder. Pickle and skops files found there go through the
+same ``--no-pickle`` / ``--sha256`` / ``--trust`` rules as any model file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+from inspectcli.errors import ModelLoadError
+from inspectcli.gbm import LIBRARIES
+
+#: native format -> library
+NATIVE_FORMATS = {
+    "lightgbm-text": "lightgbm",
+    "xgboost-json": "xgboost",
+    "xgboost-ubj": "xgboost",
+    "catboost-cbm": "catboost",
+}
+NATIVE_EXTENSIONS = {
+    ".txt": "lightgbm-text",
+    ".lgb": "lightgbm-text",
+    ".model": None,
+    ".json": "xgboost-json",
+    ".ubj": "xgboost-ubj",
+    ".xgb": None,
+    ".cbm": "catboost-cbm",
+    ".cb": "catboost-cbm",
+}
+
+LIGHTGBM_CLASSIFIER_OBJECTIVES = ("binary", "multiclass", "multiclassova")
+XGBOOST_CLASSIFIER_OBJECTIVES = ("binary:logistic", "binary:hinge", "multi:softprob", "multi:softmax")
+CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
+
+
+def sniff_native(head: bytes) -> str | None:
+    """The native GBM format these leading bytes belong to, or None."""
+    if head.startswith((b"tree\nversion=", b"tree\r\nversion=")):
+        return "lightgbm-text"
+    if head.startswith(b"CBM1"):
+        return "catboost-cbm"
+    if head.startswith(b"{") and re.match(rb"\{[iUIlL].{0,8}learner", head[:24], flags=re.DOTALL):
+        return "xgboost-ubj"
+    if re.match(rb'\s*\{\s*"learner"\s*:', head):
+        return "xgboost-json"
+    return None
+
+
+def _import(library: str, path: str, fmt: str) -> Any:
+    import importlib
+
+    lib = LIBRARIES[library]
+    try:
+        return importlib.import_module(library)
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"model file '{path}' is a {lib.title} model ({fmt}), and {lib.module} is not installed",
+            lib.pip,
+        ) from exc
+
+
+def _damaged(path: str, fmt: str, exc: BaseException) -> ModelLoadError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelLoadError(
+        f"model file '{path}' is a damaged {fmt} file ({detail[:200]})",
+        "save the model again with the library's save_model",
+    )
+
+
+def load_native(data: bytes, fmt: str, path: str) -> tuple[Any, str | None]:
+    """Load a native model file's bytes into the library's scikit-learn-API class.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    fmt : str
+        One of :data:`NATIVE_FORMATS` (from :func:`sniff_native`).
+    path : str
+        The file's name, for messages.
+
+    Returns
+    -------
+    estimator : LGBMModel, XGBModel or CatBoost estimator
+    saved_version : str or None
+        The library version that wrote the file, where the file records it.
+    """
+    library = NATIVE_FORMATS[fmt]
+    module = _import(library, path, fmt)
+    if library == "lightgbm":
+        return _load_lightgbm(module, data, path, fmt), None
+    if library == "xgboost":
+        return _load_xgboost(module, data, path, fmt)
+    return _load_catboost(module, data, path, fmt)
+
+
+def _load_lightgbm(lgb: Any, data: bytes, path: str, fmt: str) -> Any:
+    import numpy as np
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, fmt, exc) from exc
+    if "\nend of trees" not in text:
+        raise _damaged(path, fmt, ValueError("no 'end of trees' line: the file is cut short"))
+    try:
+        booster = lgb.Booster(model_str=text)
+    except Exception as exc:  # LightGBMError, ValueError on a damaged text
+        raise _damaged(path, fmt, exc) from exc
+    match = re.search(r"^objective=(\S+)", text, flags=re.MULTILINE)
+    objective = match.group(1) if match else "regression"
+    if objective in LIGHTGBM_CLASSIFIER_OBJECTIVES:
+        model = lgb.LGBMClassifier(objective=objective)
+        n_classes = 2 if objective == "binary" else int(re.search(r"num_class=(\d+)", text).group(1))
+        from lightgbm.sklearn import _LGBMLabelEncoder
+
+        model._le = _LGBMLabelEncoder().fit(np.arange(n_classes))
+        model._classes = model._le.classes_
+        model._n_classes = n_classes
+        model._class_map = {int(c): int(c) for c in model._classes}
+    else:
+        model = lgb.LGBMRegressor(objective=objective)
+    model._Booster = booster
+    model._n_features = booster.num_feature()
+    model._n_features_in = booster.num_feature()
+    names = booster.feature_name()
+    model._fitted_with_feature_names = names != [f"Column_{i}" for i in range(len(names))]
+    model._objective = objective
+    model.fitted_ = True
+    return model
+
+
+def _xgboost_version(data: bytes, fmt: str) -> str | None:
+    if fmt == "xgboost-json":
+        try:
+            version = json.loads(data).get("version")
+        except (ValueError, AttributeError):
+            return None
+        return ".".join(str(v) for v in version) if isinstance(version, list) else None
+    tail = data[-64:]
+    at = tail.rfind(b"\x07version[")
+    if at < 0:
+        return None
+    body = tail[at + len(b"\x07version[") :]
+    sizes = {b"i": (1, ">b"), b"U": (1, ">B"), b"I": (2, ">h"), b"l": (4, ">i"), b"L": (8, ">q")}
+    parts: list[int] = []
+    try:
+        if body[:1] == b"#":  # [#L<count> then typed values
+            body = body[1 + 1 + sizes[body[1:2]][0] :]
+        while body and body[:1] in sizes and len(parts) < 3:
+            size, code = sizes[body[:1]]
+            parts.append(struct.unpack(code, body[1 : 1 + size])[0])
+            body = body[1 + size :]
+    except (KeyError, struct.error):
+        return None
+    return ".".join(map(str, parts)) if len(parts) == 3 else None
+
+
+def _load_xgboost(xgb: Any, data: bytes, path: str, fmt: str) -> tuple[Any, str | None]:
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(data))
+        config = json.loads(booster.save_config())
+    except Exception as exc:  # XGBoostError on a damaged file
+        raise _damaged(path, fmt, exc) from exc
+    objective = str(config.get("learner", {}).get("objective", {}).get("name", ""))
+    kind = None
+    try:
+        attr = booster.attr("scikit_learn")
+        if attr:
+            kind = json.loads(attr).get("_estimator_type")
+    except Exception:
+        kind = None
+    if kind is None:
+        kind = "classifier" if objective in XGBOOST_CLASSIFIER_OBJECTIVES else "regressor"
+    cls = xgb.XGBClassifier if kind == "classifier" else xgb.XGBRegressor
+    model = cls()
+    try:
+        model.load_model(bytearray(data))
+    except Exception as exc:
+        raise _damaged(path, fmt, exc) from exc
+    return model, _xgboost_version(data, fmt)
+
+
+def _load_catboost(cb: Any, data: bytes, path: str, fmt: str) -> tuple[Any, str | None]:
+    from inspectcli.gbm import saved_version_of_object
+
+    generic = cb.CatBoost()
+    try:
+        generic.load_model(blob=data)
+        loss = str(generic.get_all_params().get("loss_function", ""))
+    except Exception as exc:  # CatBoostError on a damaged file
+        raise _damaged(path, fmt, exc) from exc
+    cls = cb.CatBoostClassifier if loss.split(":")[0] in CATBOOST_CLASSIFIER_LOSSES else cb.CatBoostRegressor
+    model = cls()
+    model.load_model(blob=data)
+    return model, saved_version_of_object(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# MLflow model folders
+
+#: flavours we load, in order of preference, with the MLmodel key naming the model file
+MLFLOW_FLAVOURS = {
+    "lightgbm": "data",
+    "xgboost": "data",
+    "catboost": "data",
+    "sklearn": "pickled_model",
+}
+
+
+def is_mlflow_folder(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "MLmodel").is_file()
+
+
+def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
+    """The model file an MLflow folder's ``MLmodel`` points to.
+
+    Returns
+    -------
+    file : Path
+        The model file inside the folder.
+    flavour : str
+        'lightgbm', 'xgboost', 'catboost' or 'sklearn'.
+    conf : dict
+        That flavour's section of ``MLmodel`` (versions, serialization format, model class).
+    """
+    import yaml
+
+    folder = Path(folder)
+    meta = folder / "MLmodel"
+    try:
+        doc = yaml.safe_load(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ModelLoadError(
+            f"MLflow model folder '{folder}' has an unreadable MLmodel file ({type(exc).__name__})",
+            "save the model again with mlflow's save_model",
+        ) from exc
+    flavours = doc.get("flavors") if isinstance(doc, dict) else None
+    if not isinstance(flavours, dict):
+        raise ModelLoadError(
+            f"MLflow model folder '{folder}': its MLmodel file has no 'flavors' section",
+            "save the model again with mlflow's save_model",
+        )
+    for name, key in MLFLOW_FLAVOURS.items():
+        conf = flavours.get(name)
+        if not isinstance(conf, dict) or not conf.get(key):
+            continue
+        file = (folder / str(conf[key])).resolve()
+        if folder.resolve() not in file.parents:
+            raise ModelLoadError(
+                f"MLflow model folder '{folder}': its {name} flavour points outside the folder",
+                "give a folder written by mlflow's save_model",
+            )
+        if file.is_dir():  # older layouts keep the file one level down
+            inner = sorted(f for f in file.iterdir() if f.is_file())
+            if len(inner) == 1:
+                file = inner[0]
+        if not file.is_file():
+            raise ModelLoadError(
+                f"MLflow model folder '{folder}': its {name} flavour names '{conf[key]}', which is missing",
+                "copy the whole folder mlflow wrote",
+            )
+        return file, name, conf
+    found = ", ".join(sorted(flavours)) or "none"
+    raise ModelLoadError(
+        f"MLflow model folder '{folder}' has no flavour inspect can load (it has: {found})",
+        "save the model with mlflow.sklearn, mlflow.lightgbm, mlflow.xgboost or mlflow.catboost",
+    )
+
+
+def mlflow_saved_version(flavour: str, conf: dict[str, Any]) -> str | None:
+    """The library version the MLmodel file says saved the model."""
+    key = {"lightgbm": "lgb_version", "xgboost": "xgb_version", "catboost": "catboost_version"}.get(flavour)
+    value = conf.get(key) if key else None
+    return str(value) if value else None
