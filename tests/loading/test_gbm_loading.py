@@ -1,0 +1,258 @@
+"""Loading LightGBM / XGBoost / CatBoost models: joblib, native files, MLflow folders, bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+
+from inspectcli.errors import ModelLoadError
+from inspectcli.introspect import categorical_inputs, expected_features, n_features_in, task_of
+from inspectcli.loading.model import load_model
+from tests.gbm_models import LEVELS, LIBS, TASKS, fit, make_data, save_native
+
+pytest.importorskip("lightgbm")
+pytest.importorskip("xgboost")
+pytest.importorskip("catboost")
+
+NATIVE = {"lightgbm": ["model.txt"], "xgboost": ["model.json", "model.ubj"], "catboost": ["model.cbm"]}
+
+
+@pytest.fixture(scope="module")
+def models():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {(lib, task): fit(lib, task) for lib in LIBS for task in TASKS}
+
+
+def _outputs(model, X):
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(X)
+    return model.predict(X)
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize("task", TASKS)
+def test_joblib_and_native_files(models, tmp_path, lib, task):
+    model, X, _ = models[lib, task]
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = load_model(tmp_path / "m.joblib")
+    assert loaded.library == lib
+    est = loaded.estimator
+    assert expected_features(est) == ["x0", "x1", "x2", "c"]
+    assert n_features_in(est) == 4  # CatBoost says 0 once unpickled
+    assert categorical_inputs(est) == {"c"}
+    assert task_of(est).kind == task
+    for name in NATIVE[lib]:
+        save_native(model, lib, str(tmp_path / name))
+        native = load_model(tmp_path / name)
+        assert native.library == lib and native.sklearn_version_saved is None
+        assert native.format.startswith(lib)
+        assert type(native.estimator).__name__ == type(model).__name__
+        assert expected_features(native.estimator) == ["x0", "x1", "x2", "c"]
+        assert categorical_inputs(native.estimator) == {"c"}
+        assert task_of(native.estimator).kind == task
+        np.testing.assert_array_equal(_outputs(native.estimator, X), _outputs(model, X))
+        if task != "regression":
+            # CatBoost and the scikit-learn attribute of XGBoost keep the labels; LightGBM its indices
+            assert list(native.estimator.classes_) == list(model.classes_)
+        if lib != "lightgbm":
+            assert native.library_version_saved == __import__(lib).__version__
+
+
+def test_native_files_need_no_pickle_trust(models, tmp_path):
+    model, X, _ = models["lightgbm", "binary"]
+    save_native(model, "lightgbm", str(tmp_path / "m.txt"))
+    loaded = load_model(tmp_path / "m.txt", allow_pickle=False)
+    np.testing.assert_array_equal(loaded.estimator.predict_proba(X), model.predict_proba(X))
+
+
+def test_unnamed_columns(tmp_path):
+    import catboost as cb
+    import lightgbm as lgb
+
+    X, y = make_data("catboost", "regression")
+    Xn = X[["x0", "x1", "x2"]].to_numpy()
+    for model, name in (
+        (cb.CatBoostRegressor(iterations=3, verbose=0, allow_writing_files=False).fit(Xn, y), "cb.cbm"),
+        (lgb.LGBMRegressor(n_estimators=3, verbose=-1).fit(Xn, y), "lgb.txt"),
+    ):
+        save_native(model, type(model).__module__.split(".")[0], str(tmp_path / name))
+        for path in (tmp_path / name, tmp_path / "m.joblib"):
+            joblib.dump(model, tmp_path / "m.joblib")
+            est = load_model(path).estimator
+            assert expected_features(est) is None
+            assert n_features_in(est) == 3
+
+
+def test_info_through_the_cli(models, tmp_path, cli):
+    model, X, y = models["catboost", "multiclass"]
+    joblib.dump(model, tmp_path / "cb.joblib")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    run = cli("info", tmp_path / "cb.joblib", tmp_path / "d.parquet", "--target", "y", "--json")
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    m = doc["model"]
+    assert m["library"] == {
+        "name": "catboost",
+        "version": __import__("catboost").__version__,
+        "saved_version": __import__("catboost").__version__,
+    }
+    assert [f["kind"] for f in m["features"]] == ["numeric"] * 3 + ["categorical"]
+    assert m["builtin_importance"] == "CatBoost PredictionValuesChange (training data)"
+    assert doc["data"]["prediction"]["ok"]
+    # the issue's example: CatBoost PD through the CLI
+    run = cli(
+        "pdp",
+        tmp_path / "cb.joblib",
+        tmp_path / "d.parquet",
+        "--target",
+        "y",
+        "-f",
+        "x0",
+        "--no-plot",
+        "--out",
+        tmp_path / "out",
+    )
+    assert run.exit_code == 0, run.stderr
+
+
+def test_pipeline_ending_in_a_gbm(tmp_path, cli):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from tests.gbm_models import make_model
+
+    X, y = make_data("lightgbm", "regression")
+    pipe = Pipeline([("keep", FunctionTransformer()), ("lgbm", make_model("lightgbm", "regression"))])
+    joblib.dump(pipe.fit(X, y), tmp_path / "p.joblib")
+    loaded = load_model(tmp_path / "p.joblib")
+    assert loaded.library == "lightgbm"
+    run = cli("info", tmp_path / "p.joblib", "--json")
+    assert json.loads(run.stdout)["model"]["library"]["name"] == "lightgbm"
+
+
+# --------------------------------------------------------------------------------------------
+# MLflow model folders, made with mlflow's own save_model
+
+
+@pytest.fixture(scope="module")
+def mlflow_folders(models, tmp_path_factory):
+    pytest.importorskip("mlflow")
+    import mlflow.catboost
+    import mlflow.lightgbm
+    import mlflow.sklearn
+    import mlflow.xgboost
+
+    root = tmp_path_factory.mktemp("mlflow")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # pip_requirements given: mlflow would otherwise infer them in a subprocess (~15 s each)
+        reqs = {"pip_requirements": []}
+        mlflow.lightgbm.save_model(models["lightgbm", "binary"][0], root / "lightgbm", **reqs)
+        mlflow.xgboost.save_model(models["xgboost", "multiclass"][0], root / "xgboost", **reqs)
+        mlflow.catboost.save_model(models["catboost", "regression"][0], root / "catboost", **reqs)
+        mlflow.sklearn.save_model(
+            models["lightgbm", "regression"][0], root / "sklearn", serialization_format="cloudpickle", **reqs
+        )
+    return root
+
+
+@pytest.mark.slow
+def test_mlflow_folders(models, mlflow_folders):
+    for name, key in (("xgboost", "multiclass"), ("catboost", "regression"), ("sklearn", "regression")):
+        lib = "lightgbm" if name == "sklearn" else name
+        model, X, _ = models[lib, key]
+        loaded = load_model(mlflow_folders / name)
+        assert loaded.path == str(mlflow_folders / name)
+        assert loaded.format.startswith(f"mlflow {name} flavour")
+        assert loaded.library == lib
+        np.testing.assert_array_equal(_outputs(loaded.estimator, X), _outputs(model, X))
+
+
+@pytest.mark.slow
+def test_mlflow_skops_and_pickle_rules(models, mlflow_folders):
+    # mlflow.lightgbm saves the scikit-learn API model with skops: its types must be trusted
+    with pytest.raises(ModelLoadError, match=r"--trust lightgbm\.sklearn\.LGBMClassifier"):
+        load_model(mlflow_folders / "lightgbm")
+    trust = ["collections.OrderedDict", "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier"]
+    model, X, _ = models["lightgbm", "binary"]
+    loaded = load_model(mlflow_folders / "lightgbm", trust=trust)
+    np.testing.assert_array_equal(loaded.estimator.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(ModelLoadError, match="pickle-based files are refused"):
+        load_model(mlflow_folders / "sklearn", allow_pickle=False)
+    with pytest.raises(ModelLoadError, match="does not match --sha256"):
+        load_model(mlflow_folders / "sklearn", sha256="0" * 64)
+
+
+# --------------------------------------------------------------------------------------------
+# bad input: one line, exit 3, nothing written
+
+
+def _cut(path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("name", ["model.txt", "model.json", "model.ubj", "model.cbm"])
+def test_damaged_native_file(models, tmp_path, cli, name):
+    lib = {"txt": "lightgbm", "json": "xgboost", "ubj": "xgboost", "cbm": "catboost"}[name.split(".")[1]]
+    model, X, y = models[lib, "regression"]
+    save_native(model, lib, str(tmp_path / name))
+    _cut(tmp_path / name)
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    run = cli(
+        "pdp", tmp_path / name, tmp_path / "d.parquet", "--target", "y", "-f", "x0", "--out", tmp_path / "out"
+    )
+    assert run.exit_code == 3, run.stderr
+    assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: ")
+    assert "damaged" in run.stderr or "not a model" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_of_another_kind(tmp_path, cli):
+    (tmp_path / "model.json").write_text('{"trees": [1, 2, 3]}')
+    run = cli("info", tmp_path / "model.json")
+    assert run.exit_code == 3 and "holds JSON text, not a model" in run.stderr
+
+
+def test_mlflow_folder_without_a_supported_flavour(tmp_path, cli):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: my_module\n    data: model\n"
+        "  tensorflow:\n    saved_model_dir: tfmodel\n"
+    )
+    run = cli("info", folder)
+    assert run.exit_code == 3
+    assert run.err_lines == [
+        f"error: MLflow model folder '{folder}' has no flavour inspect can load (it has: python_function,"
+        " tensorflow) — save the model with mlflow.sklearn, mlflow.lightgbm, mlflow.xgboost"
+        " or mlflow.catboost"
+    ]
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_missing_library(models, tmp_path, cli, monkeypatch, lib):
+    model, _, _ = models[lib, "regression"]
+    native = tmp_path / NATIVE[lib][0]
+    save_native(model, lib, str(native))
+    joblib.dump(model, tmp_path / "m.joblib")
+    for mod in [m for m in sys.modules if m == lib or m.startswith(lib + ".")]:
+        monkeypatch.setitem(sys.modules, mod, None)
+    for path in (native, tmp_path / "m.joblib"):
+        run = cli("info", path)
+        assert run.exit_code == 3, run.stderr
+        assert len(run.err_lines) == 1
+        assert f"and {lib} is not installed — pip install 'inspectcli[{lib}]'" in run.stderr
+
+
+def test_lightgbm_categories_kept(models, tmp_path):
+    model = models["lightgbm", "regression"][0]
+    save_native(model, "lightgbm", str(tmp_path / "m.txt"))
+    est = load_model(tmp_path / "m.txt").estimator
+    assert est.booster_.pandas_categorical == [LEVELS]
