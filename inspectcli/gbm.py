@@ -26,6 +26,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+#: The float32 rule, in the JSON of PDs of XGBoost models (and the README).
+FLOAT32_AVERAGE_NOTE = (
+    "XGBoost predicts in float32: each partial dependence is the float64 mean of the model's own "
+    "float32 predictions (exact for what the model outputs); scikit-learn's partial_dependence "
+    "averages them in float32 and differs by ~1e-7 relative. ICE values are the predictions, identical"
+)
+
 
 @dataclass(frozen=True)
 class Library:
@@ -201,7 +208,8 @@ def builtin_importance(est: Any) -> BuiltinImportance | None:
             loss = ""
         if any(key in loss for key in ("YetiRank", "PairLogit", "QueryRMSE", "QuerySoftMax", "Lambda")):
             label = "LossFunctionChange"
-    return BuiltinImportance(label=label, title=f"{title} {label} (training data)", library=lib)
+    shares = ", normalised to sum 1" if lib == "xgboost" else ""
+    return BuiltinImportance(label=label, title=f"{title} {label} (training data{shares})", library=lib)
 
 
 def saved_version_of_object(est: Any) -> str | None:

@@ -275,7 +275,7 @@ def register(app: typer.Typer) -> None:
 
             impurity = impurity_importance(est, prep.X, names, random_state=seed)
             if impurity is not None and impurity.note:
-                ui.note("MDI: " + impurity.note)
+                ui.note(f"{impurity.kind}: " + impurity.note)
 
         from inspectcli.reports import importance as report
 

@@ -297,6 +297,10 @@ def register(app: typer.Typer) -> None:
             "rank": rank,
             "random_state": seed,
         }
+        from inspectcli.gbm import FLOAT32_AVERAGE_NOTE, library_of
+
+        if library_of(est) == "xgboost":
+            params["average_note"] = FLOAT32_AVERAGE_NOTE
         gate_report = None
         if gates:
             from inspectcli.gates import evaluate_pdp

@@ -1,5 +1,9 @@
 """Impurity-based importance (MDI) of tree models, mapped back to the input columns.
 
+LightGBM, XGBoost and CatBoost models report their own kind of built-in importance in
+``feature_importances_`` (split count, gain, PredictionValuesChange, ...): it is mapped the same
+way and labelled for what it is (``kind``), never as "MDI" (see inspectcli/gbm.py).
+
 scikit-learn's user guide (5.2.2) contrasts it with permutation importance: MDI is computed on the
 training data and favours high-cardinality features. For a pipeline the final estimator's
 ``feature_importances_`` refer to *transformed* features; a one-hot encoded column's share is the
@@ -35,10 +39,16 @@ class ImpurityImportance:
     transformed: list[dict[str, Any]] = field(default_factory=list)  # name, mdi, sources
     unmapped: list[str] = field(default_factory=list)  # input columns without an MDI
     note: str | None = None
+    #: what the values measure: "MDI" for scikit-learn's trees, else the library's own kind
+    #: ("split count", "total gain", "gain", "weight (split count)", "cover", "PredictionValuesChange")
+    kind: str = "MDI"
+    #: a plot title: "MDI (RandomForestClassifier, training data)", "LightGBM split count (training data)"
+    title: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "estimator": self.estimator,
+            "kind": self.kind,
             "values": self.values,
             "unmapped": self.unmapped,
             "transformed": self.transformed,
@@ -66,13 +76,33 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def impurity_importance(
     estimator: Any, X: Any, feature_names: list[str], random_state: int = 0
 ) -> ImpurityImportance | None:
-    """MDI of the model per input column, or None when the model has no feature_importances_."""
+    """MDI (or a GBM library's built-in importance) per input column; None without feature_importances_."""
     final = final_estimator(estimator)
     mdi = getattr(final, "feature_importances_", None)
     if mdi is None:
         return None
     mdi = np.asarray(mdi, dtype=float)
     name = type(final).__name__
+    result = _impurity_importance(estimator, final, mdi, name, X, feature_names, random_state)
+    from inspectcli.gbm import builtin_importance
+
+    builtin = builtin_importance(final)
+    if builtin is not None:
+        result.kind, result.title = builtin.label, builtin.title
+    else:
+        result.title = f"MDI ({name}, training data)"
+    return result
+
+
+def _impurity_importance(
+    estimator: Any,
+    final: Any,
+    mdi: np.ndarray,
+    name: str,
+    X: Any,
+    feature_names: list[str],
+    random_state: int,
+) -> ImpurityImportance:
     if final is estimator:
         if len(mdi) != len(feature_names):
             return ImpurityImportance(

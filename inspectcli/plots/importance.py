@@ -86,8 +86,8 @@ def plot_importance(
         display.bars_[len(axes) - 1] = ax.barh(
             range(1, len(names) + 1), np.nan_to_num(vals), color="tab:gray"
         )
-        ax.set_xlabel("mean decrease in impurity")
-        ax.set_title(f"MDI ({impurity.estimator}, training data)")
+        ax.set_xlabel("mean decrease in impurity" if impurity.kind == "MDI" else impurity.kind)
+        ax.set_title(impurity.title or f"{impurity.kind} ({impurity.estimator}, training data)")
     if title:
         fig.suptitle(title)
     return display

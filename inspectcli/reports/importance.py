@@ -95,7 +95,7 @@ def table(
         cmp_block = compare.scorer(block.scorer)
         t.add_column(f"{compare_name}: mean ± std", justify="right")
     if impurity is not None:
-        t.add_column("MDI", justify="right")
+        t.add_column(impurity.kind, justify="right")
     means, stds = block.importances_mean, block.importances_std
     rows = order(block, top)
     peak = float(np.max(means)) if len(means) else 0.0

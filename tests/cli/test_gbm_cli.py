@@ -1,0 +1,143 @@
+"""LightGBM / XGBoost / CatBoost models through the real CLI: numbers, categoricals and labels."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+
+from tests.gbm_models import LEVELS, LIBS, fit
+
+pytest.importorskip("lightgbm")
+pytest.importorskip("xgboost")
+pytest.importorskip("catboost")
+
+LABELS = {
+    "lightgbm": ("split count", "LightGBM split count (training data)"),
+    "xgboost": ("gain", "XGBoost gain (training data, normalised to sum 1)"),
+    "catboost": ("PredictionValuesChange", "CatBoost PredictionValuesChange (training data)"),
+}
+
+
+@pytest.fixture(scope="module", params=LIBS)
+def files(request, tmp_path_factory):
+    lib = request.param
+    root = tmp_path_factory.mktemp(lib)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, X, y = fit(lib, "multiclass" if lib == "catboost" else "regression")
+    joblib.dump(model, root / "m.joblib")
+    X.assign(y=y).to_parquet(root / "d.parquet")
+    return lib, root, model, X, y
+
+
+def test_pdp_equals_sklearn(files, cli, tmp_path):
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    lib, root, model, X, _ = files
+    run = cli(
+        "pdp",
+        root / "m.joblib",
+        root / "d.parquet",
+        "--target",
+        "y",
+        "-f",
+        "x0",
+        "-f",
+        "c",
+        "--grid-resolution",
+        "7",
+        "--no-plot",
+        "--json",
+        "--out",
+        tmp_path / "o",
+    )
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert ("average_note" in doc["parameters"]) == (lib == "xgboost")
+    for entry in doc["results"]:
+        [feature] = entry["features"]
+        grid = entry["grid"][0]
+        theirs = sk_pd(
+            model,
+            X,
+            [feature],
+            kind="average",
+            method="brute",
+            custom_values={feature: grid},
+            categorical_features=["c"] if feature == "c" else None,
+        )["average"]
+        k = 0 if entry["target"] is None else list(model.classes_).index(entry["target"])
+        tol = 1e-5 if lib == "xgboost" else 1e-10  # float32 rule, see tests/engines/test_gbm_oracle.py
+        np.testing.assert_allclose(entry["average"], theirs[k], rtol=tol, atol=0)
+        assert entry["categorical"] == [feature == "c"]
+
+
+def test_importance_and_labels(files, cli, tmp_path):
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    lib, root, model, X, y = files
+    run = cli(
+        "importance",
+        root / "m.joblib",
+        root / "d.parquet",
+        "--target",
+        "y",
+        "--n-repeats",
+        "3",
+        "--random-state",
+        "0",
+        "--out",
+        tmp_path / "o",
+    )
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads((tmp_path / "o" / "importance.json").read_text())
+    theirs = sk_pi(model, X, y, n_repeats=3, random_state=0)
+    for row in doc["results"][0]["features"]:
+        i = list(X.columns).index(row["feature"])
+        assert row["importances"] == theirs.importances[i].tolist()
+    label, title = LABELS[lib]
+    assert doc["impurity"]["kind"] == label
+    assert label in run.stdout and "MDI" not in run.stdout
+    assert (tmp_path / "o" / "importance.png").exists()
+
+    from inspectcli import permutation_importance
+    from inspectcli.engines.impurity import impurity_importance
+    from inspectcli.plots.importance import plot_importance
+
+    impurity = impurity_importance(model, X, list(X.columns))
+    assert impurity.title == title
+    display = plot_importance(permutation_importance(model, X, y, n_repeats=2), impurity=impurity)
+    assert display.axes_[-1].get_title() == title
+    assert display.axes_[-1].get_xlabel() == label
+
+
+def test_ale_with_a_categorical_feature(files, cli, tmp_path):
+    _, root, *_ = files
+    run = cli(
+        "ale",
+        root / "m.joblib",
+        root / "d.parquet",
+        "--target",
+        "y",
+        "-f",
+        "x1",
+        "-f",
+        "c",
+        "--no-plot",
+        "--json",
+        "--out",
+        tmp_path / "o",
+    )
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    first = doc["results"][0]["target"]  # one entry per class of a classifier
+    [cat] = [r for r in doc["results"] if r["features"] == ["c"] and r["target"] == first]
+    assert cat["categorical"] == [True]
+    assert sorted(cat["grid"][0]) == sorted(LEVELS)
+    assert sum(cat["counts"]) == 240 and all(np.isfinite(cat["ale"]))
+    [num] = [r for r in doc["results"] if r["features"] == ["x1"] and r["target"] == first]
+    assert num["n_missing"] == 22  # NaN rows of x1 are left out of ALE, and counted
