@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -21,6 +22,35 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_COMPUTE = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM (a CI job cancelled), raised like Ctrl-C's KeyboardInterrupt so clean-up runs."""
+
+
+def safe_text(text: object, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control / invisible formatting character shown as an escape.
+
+    Names read from files (column names, class labels, type names, paths) reach the terminal only
+    through this: ``'\\x1b[2J'`` is printed as those six characters, never as a clear-screen, and
+    bidi overrides or zero-width characters cannot disguise a name.
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        if ch.isprintable() or ch == " " or (keep_newlines and ch == "\n"):
+            out.append(ch)
+        elif unicodedata.category(ch) == "Zs":
+            out.append(" ")
+        else:
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+            )
+    return "".join(out)
 
 
 class InspectError(Exception):

@@ -20,14 +20,12 @@ from typing import Any, TypeVar
 import typer
 
 from inspectcli.cli.console import UI
-from inspectcli.errors import EXIT_COMPUTE, EXIT_INTERRUPTED, InspectError, first_line
+from inspectcli.errors import EXIT_COMPUTE, EXIT_INTERRUPTED, InspectError, Terminated, first_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Terminated(BaseException):
-    """SIGTERM (a CI job cancelled), raised like Ctrl-C's KeyboardInterrupt so clean-up runs."""
-
+__all__ = ["Terminated", "handle_errors"]
 
 EXIT_TERMINATED = 128 + 15
 
