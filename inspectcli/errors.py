@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -63,6 +64,9 @@ class InspectError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the hint when sent back from a worker process
+        return (type(self), (self.message, self.hint))
+
     def __str__(self) -> str:
         text = " ".join(self.message.split())
         if self.hint:
@@ -104,6 +108,18 @@ class ComputationError(InspectError):
     """The model itself failed while predicting or scoring."""
 
     exit_code = EXIT_COMPUTE
+
+
+class ModelExited(ComputationError):
+    """The model's code raised SystemExit (or another BaseException but Ctrl-C) to end the run."""
+
+
+def model_exited(exc: BaseException) -> ModelExited:
+    """A model's SystemExit & co as our exit-4 error: a model may not end the run, whatever the code."""
+    return ModelExited(
+        f"the model's code raised {type(exc).__name__}({first_line(exc, '')}) and tried to end the run",
+        "nothing was written and no --fail-if passed; a model may not stop the process",
+    )
 
 
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:

@@ -168,12 +168,12 @@ def test_text_is_still_not_a_pickle(tmp_path, cli, content, words):
     assert words in r.stderr
 
 
-def test_model_file_size_is_bounded(files, tmp_path):
+def test_model_file_size_is_bounded(files, tmp_path, cli):
     good, _evil, _marker, _digest = files
     big = tmp_path / "big.joblib"
     big.write_bytes(good.read_bytes() + b"\0" * (2 * 2**20))
-    r = _inspect("info", big, env={"INSPECT_MAX_MODEL_SIZE": "1MiB"})
-    assert r.returncode == 3, r.stderr
+    r = cli("info", big, env={"INSPECT_MAX_MODEL_SIZE": "1MiB"})
+    assert r.exit_code == 3, r.stderr
     assert "larger than the 1.0 MiB" in r.stderr and "INSPECT_MAX_MODEL_SIZE" in r.stderr
     # a FIFO has no size to check first: the bound holds while reading
     fifo = tmp_path / "stream.joblib"
@@ -185,5 +185,5 @@ def test_model_file_size_is_bounded(files, tmp_path):
         writer.wait()
     assert r.returncode == 3, r.stderr
     assert "larger than the 1.0 MiB" in r.stderr
-    r = _inspect("info", good, env={"INSPECT_MAX_MODEL_SIZE": "lots"})
-    assert r.returncode == 2 and "INSPECT_MAX_MODEL_SIZE 'lots'" in r.stderr
+    r = cli("info", good, env={"INSPECT_MAX_MODEL_SIZE": "lots"})
+    assert r.exit_code == 2 and "INSPECT_MAX_MODEL_SIZE 'lots'" in r.stderr
