@@ -87,14 +87,23 @@ class UI:
         self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
-        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet.
+        """A result table: on stdout, or on stderr when --json owns stdout (then not when quiet).
 
+        ``--quiet`` silences messages, not results: the table on stdout still prints.
         Text in tables is shown literally: a column named ``a[1]`` or ``[red]`` is not markup.
-        Cells that should be styled are passed as rich ``Text`` objects.
+        Cells that should be styled are passed as rich ``Text`` objects. Tables are fitted to
+        the terminal's width (render.fit_table: numbers whole, the sparkline column gives way).
         """
-        if self.quiet:
+        if self.quiet and self.json_mode:
             return
-        self.out.print(literal(renderable))
+        from rich.table import Table
+
+        from inspectcli.render import fit_table
+
+        shown = literal(renderable)
+        if isinstance(shown, Table):
+            shown = fit_table(shown, self.out.width)
+        self.out.print(shown)
 
     def json(self, data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8"))

@@ -8,7 +8,11 @@ Methods (what is computed) and engines (how) are separate:
   points into each predict call, in chunks sized by engines/batching.py and spread over workers
   by engines/parallel.py. ``engine="auto"`` takes tree-paths where it applies.
 - ``method="recursion"`` is scikit-learn's own tree recursion (average over the training data).
-- ``method="auto"`` chooses as scikit-learn does.
+  Only when asked: for gradient boosting its values leave out the model's baseline (initial
+  prediction), so they are not on the model's output scale (``recursion_note`` says so).
+- ``method="auto"`` is brute force: the model's own outputs, averaged (unlike scikit-learn's
+  ``auto``, which picks recursion for tree ensembles); through tree paths where they apply, so
+  it is as fast.
 
 Averages are taken per grid point with ``np.average`` over all rows in one call, exactly as
 scikit-learn does, whatever the chunking: results do not depend on the budget or worker count.
@@ -46,9 +50,11 @@ from inspectcli.errors import (
     model_failed,
     raised_in_our_code,
 )
-from inspectcli.introspect import auto_method, supports_recursion, task_of
+from inspectcli.introspect import final_estimator, supports_recursion, task_of
 
 KINDS = ("average", "individual", "both")
+#: Other names of kinds: ``ice`` is the usual name of individual curves, ``pd`` of their average.
+KIND_ALIASES = {"ice": "individual", "pd": "average", "pdp": "average"}
 METHODS = ("auto", "brute", "recursion")
 ENGINES = ("auto", "batched", "tree-paths")
 
@@ -77,6 +83,41 @@ class PDPResult:
     @property
     def grid_shape(self) -> tuple[int, ...]:
         return tuple(len(v) for v in self.grid_values)
+
+
+def normalize_kind(kind: str) -> str:
+    """``kind`` with its aliases resolved (``ice`` -> ``individual``); unknown kinds are usage errors."""
+    kind = KIND_ALIASES.get(kind.strip().lower(), kind.strip().lower())
+    if kind not in KINDS:
+        raise UsageError(
+            f"--kind '{kind}' is not one of {', '.join(KINDS)}",
+            "choose one of them (ice is another name for individual)",
+        )
+    return kind
+
+
+def recursion_note(estimator: Any) -> str | None:
+    """What a user must know about ``method="recursion"`` values of ``estimator``, or None.
+
+    For gradient boosting (GradientBoosting* and HistGradientBoosting*), scikit-learn's recursion
+    leaves out the boosting's initial prediction, the baseline: the curve has the right shape, but
+    it is shifted away from the model's outputs (and, for classifiers, is on the decision scale).
+    """
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import BaseHistGradientBoosting
+
+    est = final_estimator(estimator)
+    if not isinstance(est, (BaseGradientBoosting, BaseHistGradientBoosting)):
+        return None
+    base = getattr(est, "_baseline_prediction", None)
+    shown = ""
+    if base is not None and np.size(base) == 1:
+        shown = f" ({float(np.ravel(base)[0]):.4g})"
+    return (
+        f"--method recursion: the values omit the baseline (initial prediction{shown}) of "
+        f"{type(est).__name__}: the shape is right, the level is not the model's output; the default "
+        "(brute) gives the model's own averages"
+    )
 
 
 def _as_sets(features: FeatureSpec | Sequence[FeatureSpec]) -> list[tuple[str | int, ...]]:
@@ -135,6 +176,8 @@ def partial_dependence(
     percentiles, grid_resolution, custom_values :
         The grid, as in scikit-learn (custom_values maps a feature name to its values).
     method : {"auto", "brute", "recursion"}
+        ``"auto"`` is ``"brute"`` (exact averages of the model's outputs); ``"recursion"`` only
+        when asked (see ``recursion_note``).
     kind : {"average", "individual", "both"}
     engine : {"auto", "batched", "tree-paths"}
         How brute force is computed; the numbers are the same.
@@ -149,8 +192,7 @@ def partial_dependence(
     -------
     list of PDPResult, one per feature set, in the order given.
     """
-    if kind not in KINDS:
-        raise UsageError(f"--kind '{kind}' is not one of {', '.join(KINDS)}", "choose one of them")
+    kind = normalize_kind(kind)
     if method not in METHODS:
         raise UsageError(f"--method '{method}' is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
@@ -179,7 +221,7 @@ def partial_dependence(
             "use --method brute (or auto)",
         )
     if method == "auto":
-        method = auto_method(estimator, has_sample_weight=sample_weight is not None, kind=kind)
+        method = "brute"
     if method == "recursion":
         if not supports_recursion(estimator):
             raise UsageError(
