@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,13 @@ from inspectcli.engines.frames import (
     resolve_feature,
     widen_integer_columns,
 )
-from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid, is_categorical_dtype
+from inspectcli.engines.grid import (
+    cartesian,
+    check_grid_options,
+    feature_grid,
+    is_categorical_dtype,
+    order_levels,
+)
 from inspectcli.engines.parallel import check_backend, shared_scheduler, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
@@ -50,7 +56,7 @@ from inspectcli.errors import (
     model_failed,
     raised_in_our_code,
 )
-from inspectcli.introspect import final_estimator, supports_recursion, task_of
+from inspectcli.introspect import encoder_categories, final_estimator, supports_recursion, task_of
 
 KINDS = ("average", "individual", "both")
 #: Other names of kinds: ``ice`` is the usual name of individual curves, ``pd`` of their average.
@@ -79,6 +85,8 @@ class PDPResult:
     response_method: str
     average: np.ndarray | None
     individual: np.ndarray | None
+    #: {categorical feature: where its level order came from}: given | categories | model | sorted
+    level_order: dict[str, str] = field(default_factory=dict)
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -145,6 +153,7 @@ def partial_dependence(
     percentiles: tuple[float, float] = (0.05, 0.95),
     grid_resolution: int = 100,
     custom_values: Mapping[str | int, Any] | None = None,
+    orders: Mapping[str | int, Sequence[Any]] | None = None,
     method: str = "auto",
     kind: str = "average",
     engine: str = "auto",
@@ -175,6 +184,10 @@ def partial_dependence(
         Keep only these classes of a classifier (by label text).
     percentiles, grid_resolution, custom_values :
         The grid, as in scikit-learn (custom_values maps a feature name to its values).
+    orders : {feature: every level, in order}, optional
+        The order of a categorical feature's levels. Without it: the categories' order of a
+        pandas Categorical column that is ordered, else the order of the model's encoder
+        (``categories_``), else sorted (scikit-learn's order). ``PDPResult.order`` says which.
     method : {"auto", "brute", "recursion"}
         ``"auto"`` is ``"brute"`` (exact averages of the model's outputs); ``"recursion"`` only
         when asked (see ``recursion_note``).
@@ -241,6 +254,7 @@ def partial_dependence(
     custom = {}
     for key, vals in (custom_values or {}).items():
         custom[resolve_feature(key, names)] = np.asarray(vals)
+    given_orders = {resolve_feature(k, names): list(v) for k, v in (orders or {}).items()}
 
     sets = []
     for spec in _as_sets(features):
@@ -262,26 +276,44 @@ def partial_dependence(
         categorical = idx in cat_idx or is_categorical_dtype(col)
         columns[idx] = (col, categorical)
 
-    prepared = []
-    for idx in sets:
-        axes = [
-            feature_grid(
-                columns[i][0],
-                name=names[i],
-                categorical=columns[i][1],
-                percentiles=percentiles,
-                grid_resolution=grid_resolution,
-                custom=custom.get(i),
+    model_orders: dict[str, list[Any]] | None = None
+    level_orders: dict[int, str] = {}
+    grids: dict[int, np.ndarray] = {}
+    for i in {i for s in sets for i in s}:
+        grid = feature_grid(
+            columns[i][0],
+            name=names[i],
+            categorical=columns[i][1],
+            percentiles=percentiles,
+            grid_resolution=grid_resolution,
+            custom=custom.get(i),
+        )
+        if columns[i][1] and i not in custom:
+            if model_orders is None and i not in given_orders:
+                model_orders = encoder_categories(estimator)
+            grid, level_orders[i] = order_levels(
+                grid, columns[i][0], names[i], given_orders.get(i), (model_orders or {}).get(names[i])
             )
-            for i in idx
-        ]
-        prepared.append((idx, axes))
+        elif i in given_orders:
+            raise UsageError(
+                f"--order {names[i]}: '{names[i]}' is not categorical here",
+                "--order applies to categorical features (or give --values for a numeric grid)",
+            )
+        grids[i] = grid
+    prepared = [(idx, [grids[i] for i in idx]) for idx in sets]
+
+    def with_orders(done: list[PDPResult]) -> list[PDPResult]:
+        for r in done:
+            r.level_order = {names[i]: level_orders[i] for i in r.feature_indices if i in level_orders}
+        return done
 
     if method == "recursion":
-        return [
-            _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
-            for idx, axes in prepared
-        ]
+        return with_orders(
+            [
+                _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
+                for idx, axes in prepared
+            ]
+        )
 
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
     want_individual = kind in ("individual", "both")
@@ -317,7 +349,7 @@ def partial_dependence(
                 results,
             )
         if not pending:
-            return results  # type: ignore[return-value]
+            return with_orders(results)  # type: ignore[arg-type]
         computed = _batched(
             estimator,
             X,
@@ -345,7 +377,7 @@ def partial_dependence(
             average=avg if kind != "individual" else None,
             individual=ind,
         )
-    return results  # type: ignore[return-value]
+    return with_orders(results)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------

@@ -253,3 +253,28 @@ def table(
     if caption:
         t.caption = "\n".join(caption)
     return t
+
+
+def pair_counts(
+    X: Any, names: Sequence[str], curves: Sequence[PDPCurve]
+) -> dict[tuple[str, ...], np.ndarray]:
+    """Rows of X in each (level a, level b) cell of every categorical pair's grid.
+
+    Returns {(a, b): int array of shape (len(grid a), len(grid b))}; a cell with 0 rows is a
+    combination the data never shows (its PD value is an extrapolation).
+    """
+    import pandas as pd
+
+    out: dict[tuple[str, ...], np.ndarray] = {}
+    for c in curves:
+        if c.ndim != 2 or not all(c.categorical) or c.features in out:
+            continue
+        cols = []
+        for f in c.features:
+            col = X[f] if hasattr(X, "columns") else np.asarray(X)[:, list(names).index(f)]
+            cols.append(pd.Series(np.asarray(col, dtype=object)).astype(str).to_numpy())
+        ga = [str(v) for v in c.grid[0]]
+        gb = [str(v) for v in c.grid[1]]
+        table = pd.crosstab(cols[0], cols[1]).reindex(index=ga, columns=gb, fill_value=0)
+        out[c.features] = table.to_numpy(dtype=int)
+    return out
