@@ -88,7 +88,7 @@ def _damaged(path: str, fmt: str, exc: BaseException) -> ModelLoadError:
     )
 
 
-def load_native(data: bytes, fmt: str, path: str) -> tuple[Any, str | None]:
+def load_native(data: bytes, fmt: str, path: str) -> Any:
     """Load a native model file's bytes into the library's scikit-learn-API class.
 
     Parameters
@@ -102,17 +102,29 @@ def load_native(data: bytes, fmt: str, path: str) -> tuple[Any, str | None]:
 
     Returns
     -------
-    estimator : LGBMModel, XGBModel or CatBoost estimator
-    saved_version : str or None
-        The library version that wrote the file, where the file records it.
+    LGBMModel, XGBModel or CatBoost estimator
     """
     library = NATIVE_FORMATS[fmt]
     module = _import(library, path, fmt)
     if library == "lightgbm":
-        return _load_lightgbm(module, data, path, fmt), None
+        return _load_lightgbm(module, data, path, fmt)
     if library == "xgboost":
         return _load_xgboost(module, data, path, fmt)
     return _load_catboost(module, data, path, fmt)
+
+
+def saved_library_version(estimator: Any, data: bytes, native_format: str | None) -> str | None:
+    """The LightGBM / XGBoost / CatBoost version that saved the model, where the file records it.
+
+    XGBoost files carry a ``version`` field; CatBoost models (native or pickled) their build
+    information; LightGBM model text and pickles of LightGBM / XGBoost models record none.
+    """
+    from inspectcli.gbm import saved_version_of_object
+    from inspectcli.introspect import unwrap_final
+
+    if native_format in ("xgboost-json", "xgboost-ubj"):
+        return _xgboost_version(data, native_format)
+    return saved_version_of_object(unwrap_final(estimator))
 
 
 def _load_lightgbm(lgb: Any, data: bytes, path: str, fmt: str) -> Any:
@@ -177,7 +189,7 @@ def _xgboost_version(data: bytes, fmt: str) -> str | None:
     return ".".join(map(str, parts)) if len(parts) == 3 else None
 
 
-def _load_xgboost(xgb: Any, data: bytes, path: str, fmt: str) -> tuple[Any, str | None]:
+def _load_xgboost(xgb: Any, data: bytes, path: str, fmt: str) -> Any:
     booster = xgb.Booster()
     try:
         booster.load_model(bytearray(data))
@@ -200,12 +212,10 @@ def _load_xgboost(xgb: Any, data: bytes, path: str, fmt: str) -> tuple[Any, str 
         model.load_model(bytearray(data))
     except Exception as exc:
         raise _damaged(path, fmt, exc) from exc
-    return model, _xgboost_version(data, fmt)
+    return model
 
 
-def _load_catboost(cb: Any, data: bytes, path: str, fmt: str) -> tuple[Any, str | None]:
-    from inspectcli.gbm import saved_version_of_object
-
+def _load_catboost(cb: Any, data: bytes, path: str, fmt: str) -> Any:
     generic = cb.CatBoost()
     try:
         generic.load_model(blob=data)
@@ -215,7 +225,7 @@ def _load_catboost(cb: Any, data: bytes, path: str, fmt: str) -> tuple[Any, str 
     cls = cb.CatBoostClassifier if loss.split(":")[0] in CATBOOST_CLASSIFIER_LOSSES else cb.CatBoostRegressor
     model = cls()
     model.load_model(blob=data)
-    return model, saved_version_of_object(model)
+    return model
 
 
 # ---------------------------------------------------------------------------------------------
