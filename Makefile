@@ -45,6 +45,8 @@ demo: $(MODELS)
 	$(INSPECT) info sample_models/wine_rf.skops sample_models/wine.parquet --target target --trust sklearn.tree._tree.Tree
 	$(INSPECT) info sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count
 	$(INSPECT) info sample_models/friedman_hgb.joblib sample_models/friedman.parquet --target y
+	$(INSPECT) info sample_models/bikes_lgbm.txt sample_models/bikes.parquet --target count
+	$(INSPECT) info sample_models/bikes_xgb.json sample_models/bikes.parquet --target count
 	@echo "== inspect pdp =="
 	$(INSPECT) pdp sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
 		-f bmi -f s5 -f bp -f age --kind both --ice-lines 100 --centered --out $(OUT)/diabetes-ice
@@ -54,6 +56,10 @@ demo: $(MODELS)
 		-f hour -f temp -f season -f weekday --pair hour,weekday --out $(OUT)/bikes
 	$(INSPECT) pdp sample_models/wine_rf.skops sample_models/wine.parquet --target target \
 		--trust sklearn.tree._tree.Tree -f proline -f flavanoids --class 1 --out $(OUT)/wine
+	$(INSPECT) pdp sample_models/bikes_lgbm.txt sample_models/bikes.parquet --target count \
+		-f hour -f temp -f season -f weekday --grid-resolution 20 --out $(OUT)/bikes-lgbm
+	$(INSPECT) pdp sample_models/bikes_xgb.json sample_models/bikes.parquet --target count \
+		-f hour -f temp -f season -f weekday --grid-resolution 20 --out $(OUT)/bikes-xgb
 	@echo "== inspect importance =="
 	$(INSPECT) importance sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet \
 		--target target --n-repeats 10 --cluster-threshold 0.5 --out $(OUT)/diabetes
@@ -65,6 +71,10 @@ demo: $(MODELS)
 	$(INSPECT) importance sample_models/bikes_hgb.joblib sample_models/bikes.parquet \
 		--target count --n-repeats 5 --max-samples 5000 --group calendar=season,weekday \
 		--out $(OUT)/bikes
+	$(INSPECT) importance sample_models/bikes_lgbm.joblib sample_models/bikes.parquet \
+		--target count --n-repeats 5 --max-samples 5000 --out $(OUT)/bikes-lgbm
+	$(INSPECT) importance sample_models/bikes_xgb.json sample_models/bikes.parquet \
+		--target count --n-repeats 5 --max-samples 5000 --out $(OUT)/bikes-xgb
 	@echo "== inspect coefficients =="
 	$(INSPECT) coefficients sample_models/cancer_logreg.joblib sample_models/cancer.csv --target target \
 		--cv 5 --out $(OUT)/cancer
@@ -118,3 +128,4 @@ bench-quick: $(MODELS)
 clean:
 	rm -rf $(OUT) inspect-out .pytest_cache .ruff_cache
 	rm -f sample_models/*.joblib sample_models/*.skops sample_models/*.parquet sample_models/*.csv $(MODELS)
+	rm -f sample_models/*.txt sample_models/*.json

@@ -170,6 +170,50 @@ def lightgbm_categories(est: Any) -> dict[str, list[Any]]:
     return {c: list(v) for c, v in zip(cats, saved)}
 
 
+def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
+    """Text columns a LightGBM / XGBoost model splits as categories, as pandas ``category`` columns.
+
+    Both libraries take categorical columns only with the ``category`` dtype, which CSV files (and
+    Parquet files written from text columns) do not carry. LightGBM's categories are set to the
+    ones it saved (``pandas_categorical``, in its order, which its codes refer to); XGBoost (>= 3.1)
+    recodes categories by value itself. CatBoost takes text as it is.
+    """
+    import pandas as pd
+
+    from inspectcli.introspect import first_step
+
+    est = first_step(estimator)
+    lib = library_of_object(est)
+    if lib not in ("lightgbm", "xgboost") or not hasattr(X, "columns"):
+        return X
+    cats = categorical_features(est)
+    known = lightgbm_categories(est) if lib == "lightgbm" else {}
+    changed = []
+    out = X
+    for col in cats:
+        if col not in X.columns or isinstance(X[col].dtype, pd.CategoricalDtype):
+            continue
+        s = X[col]
+        if pd.api.types.is_numeric_dtype(s) and lib == "xgboost":
+            continue
+        if out is X:
+            out = X.copy()
+        levels = known.get(col)
+        if (
+            levels is not None
+            and len(levels)
+            and not isinstance(levels[0], str)
+            and not pd.api.types.is_numeric_dtype(s)
+        ):
+            levels = None
+        out[col] = pd.Categorical(s, categories=levels) if levels is not None else pd.Categorical(s)
+        changed.append(col)
+    if changed:
+        title = LIBRARIES[lib].title
+        notes.append(f"reading {', '.join(changed)} as categories, as the {title} model splits them as such")
+    return out
+
+
 @dataclass(frozen=True)
 class BuiltinImportance:
     """What a library's ``feature_importances_`` measures."""

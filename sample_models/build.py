@@ -13,6 +13,11 @@ the directory given as the first argument) and are git-ignored.
 | wine_rf.skops + wine.parquet         | RandomForestClassifier, 3 classes, saved with skops |
 | bikes_hgb.joblib + bikes.parquet     | Pipeline(ColumnTransformer(OneHotEncoder, passthrough), HGB) |
 | friedman_hgb.joblib + friedman.parquet | HistGradientBoostingRegressor on make_friedman1 50,000 x 10 |
+| bikes_lgbm.joblib, bikes_lgbm.txt    | LGBMRegressor, season/weekday/weather categorical  |
+| bikes_xgb.joblib, bikes_xgb.json     | XGBRegressor, enable_categorical (same columns)    |
+
+The LightGBM and XGBoost models are built when those libraries are installed (the dev extra has
+them); they read bikes.parquet, whose text columns inspect turns into the categories they split on.
 """
 
 from __future__ import annotations
@@ -152,12 +157,46 @@ def build_friedman(out: Path) -> None:
     _write_parquet(df.assign(y=y), out / "friedman.parquet")
 
 
+def _bikes_categorical() -> tuple[pd.DataFrame, pd.Series]:
+    df = make_bikes()
+    X, y = df.drop(columns="count"), df["count"]
+    for col, levels in (("season", SEASONS), ("weekday", WEEKDAYS), ("weather", WEATHERS)):
+        X[col] = pd.Categorical(X[col], categories=levels)
+    return X, y
+
+
+def build_bikes_gbm(out: Path) -> None:
+    """LightGBM and XGBoost on the bikes data, categorical columns split natively."""
+    try:
+        import lightgbm as lgb
+        import xgboost as xgb
+    except ImportError:
+        print("skipping bikes_gbm: pip install 'inspectcli[lightgbm,xgboost]'")
+        return
+    X, y = _bikes_categorical()
+    lgbm = lgb.LGBMRegressor(n_estimators=200, num_leaves=31, random_state=0, n_jobs=1, verbose=-1)
+    lgbm.fit(X, y, categorical_feature=["season", "weekday", "weather"])
+    joblib.dump(lgbm, out / "bikes_lgbm.joblib")
+    lgbm.booster_.save_model(out / "bikes_lgbm.txt")
+    xgbm = xgb.XGBRegressor(
+        n_estimators=200,
+        max_depth=6,
+        learning_rate=0.1,
+        enable_categorical=True,
+        tree_method="hist",
+        n_jobs=1,
+    ).fit(X, y)
+    joblib.dump(xgbm, out / "bikes_xgb.joblib")
+    xgbm.save_model(out / "bikes_xgb.json")
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     "diabetes": build_diabetes,
     "cancer": build_cancer,
     "wine": build_wine,
     "bikes": build_bikes,
     "friedman": build_friedman,
+    "bikes_gbm": build_bikes_gbm,
 }
 
 

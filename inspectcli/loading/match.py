@@ -248,7 +248,9 @@ def _coerce_dtypes(estimator: Any, X: pd.DataFrame, notes: list[str]) -> pd.Data
                 changed.append(col)
     if changed:
         notes.append(f"reading {shorten(changed)} as text, as the model's encoder was fitted on text")
-    return out
+    from inspectcli.gbm import as_model_categories
+
+    return as_model_categories(estimator, out, notes)
 
 
 def _encoder_category_kinds(estimator: Any, column: str) -> str | None:

@@ -141,3 +141,35 @@ def test_ale_with_a_categorical_feature(files, cli, tmp_path):
     assert sum(cat["counts"]) == 240 and all(np.isfinite(cat["ale"]))
     [num] = [r for r in doc["results"] if r["features"] == ["x1"] and r["target"] == first]
     assert num["n_missing"] == 22  # NaN rows of x1 are left out of ALE, and counted
+
+
+@pytest.mark.parametrize("lib", ["lightgbm", "xgboost"])
+def test_text_columns_read_as_the_model_categories(lib, cli, tmp_path):
+    """CSV has no category dtype: text columns become the categories the model splits on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, X, y = fit(lib, "regression")
+    joblib.dump(model, tmp_path / "m.joblib")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    X.assign(c=X["c"].astype(str), y=y).to_csv(tmp_path / "d.csv", index=False)
+    docs = []
+    for data in ("d.parquet", "d.csv"):
+        run = cli(
+            "pdp",
+            tmp_path / "m.joblib",
+            tmp_path / data,
+            "--target",
+            "y",
+            "-f",
+            "c",
+            "-f",
+            "x0",
+            "--no-plot",
+            "--json",
+            "--out",
+            tmp_path / data.replace(".", "-"),
+        )
+        assert run.exit_code == 0, run.stderr
+        docs.append(json.loads(run.stdout)["results"])
+    assert "as categories" in run.stderr
+    assert [r["average"] for r in docs[0]] == [r["average"] for r in docs[1]]
