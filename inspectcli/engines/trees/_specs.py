@@ -412,6 +412,17 @@ def _forest_or_tree_spec(est: Any, response_method: str, labels: bool = False) -
     )
 
 
+def _lightgbm_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
+    from inspectcli.engines.trees._lightgbm import lightgbm_spec
+
+    return lightgbm_spec(est, response_method, labels)
+
+
+def _is_lightgbm(est: Any) -> bool:
+    kind = type(est)
+    return kind.__module__ == "lightgbm.sklearn" and kind.__name__ in ("LGBMRegressor", "LGBMClassifier")
+
+
 @dataclass(frozen=True)
 class _Family:
     """A supported model family: which estimators it takes and how it reads them."""
@@ -429,6 +440,9 @@ _FAMILIES: list[_Family] = [
         lambda est: type(est) in _FORESTS or type(est) in _SINGLE_TREES,
         _forest_or_tree_spec,
     ),
+    # LightGBM's scikit-learn API, from its model text (_lightgbm.py). XGBoost sums its trees in
+    # float32 and CatBoost applies CTRs to categories: neither is reproduced (brute force).
+    _Family("LightGBM", _is_lightgbm, _lightgbm_spec),
 ]
 
 

@@ -1,0 +1,160 @@
+"""LightGBM through the tree-path engine: its outputs are the model's own predictions.
+
+Rows with NaN (trees that saw NaN in training, and trees that did not: NaN is then 0.0), values
+exactly at split thresholds and their float64 / float32 neighbours, unseen and missing categories.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inspectcli import partial_dependence, permutation_importance
+from tests.gbm_models import LEVELS, TASKS, fit, make_data, make_model
+
+pytest.importorskip("lightgbm")
+
+
+@pytest.fixture(scope="module")
+def models():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {task: fit("lightgbm", task) for task in TASKS}
+
+
+def _thresholds(model, feature: int) -> np.ndarray:
+    """Every numerical threshold the model uses on ``feature``."""
+    text = model.booster_.model_to_string()
+    found = []
+    for block in text.split("\nTree=")[1:]:
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if "split_feature" not in fields:
+            continue
+        feats = [int(v) for v in fields["split_feature"].split()]
+        thr = [float(v) for v in fields["threshold"].split()]
+        kinds = [int(v) for v in fields["decision_type"].split()]
+        found += [t for f, t, d in zip(feats, thr, kinds) if f == feature and not d & 1]
+    return np.unique(found)
+
+
+def _edges(thresholds: np.ndarray) -> np.ndarray:
+    """Thresholds, their float64 neighbours, and the float32 values around them."""
+    t = thresholds
+    t32 = t.astype(np.float32)
+    vals = [
+        t,
+        np.nextafter(t, -np.inf),
+        np.nextafter(t, np.inf),
+        t32.astype(np.float64),
+        np.nextafter(t32, np.float32(-np.inf)).astype(np.float64),
+        np.nextafter(t32, np.float32(np.inf)).astype(np.float64),
+    ]
+    return np.unique(np.concatenate(vals))
+
+
+def _hard_rows(X: pd.DataFrame, model) -> pd.DataFrame:
+    """X plus rows at thresholds of x2, NaN in every numeric column, missing / unseen categories."""
+    x2 = _edges(_thresholds(model, 2))
+    extra = X.iloc[np.arange(len(x2)) % len(X)].copy()
+    extra["x2"] = x2
+    nan_rows = X.iloc[:8].copy()
+    nan_rows[["x0", "x1", "x2"]] = np.nan
+    out = pd.concat([X, extra, nan_rows], ignore_index=True)
+    # a category the model never saw (LightGBM reads it as NaN) and a missing one
+    out["c"] = out["c"].cat.add_categories(["purple"])
+    out.loc[len(X) : len(X) + 3, "c"] = "purple"
+    out.loc[len(X) + 4 : len(X) + 6, "c"] = np.nan
+    return out
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_ice_equals_the_model_on_hard_rows(models, task):
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    model, X, _ = models[task]
+    rows = _hard_rows(X, model)
+    grid = np.concatenate([_edges(_thresholds(model, 0)), [np.nan]])
+    [ours] = partial_dependence(
+        model, rows, ["x0"], kind="individual", custom_values={"x0": grid}, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pd(model, rows, ["x0"], kind="individual", custom_values={"x0": grid})
+    np.testing.assert_array_equal(ours.individual, theirs["individual"])
+    [cat] = partial_dependence(model, rows, ["c"], kind="both", engine="tree-paths")
+    assert cat.engine == "tree-paths"
+    levels = cat.grid_values[0]
+    for j, level in enumerate(levels):
+        moved = rows.assign(c=pd.Categorical([level] * len(rows), categories=rows["c"].cat.categories))
+        pred = model.predict_proba(moved) if task != "regression" else model.predict(moved)[:, None]
+        pred = pred[:, 1:] if task == "binary" else pred  # the positive class, as scikit-learn
+        np.testing.assert_array_equal(cat.individual[:, :, j], np.asarray(pred).T)
+        np.testing.assert_allclose(cat.average[:, j], np.asarray(pred).mean(axis=0), rtol=1e-12)
+
+
+def test_trees_that_never_saw_nan():
+    """missing_type None: LightGBM turns NaN into 0.0 before the comparison."""
+    X, y = make_data("lightgbm", "regression")
+    X["x1"] = X["x1"].fillna(0.25)
+    model = make_model("lightgbm", "regression").fit(X, y)
+    kinds = re.findall(r"^decision_type=(.*)$", model.booster_.model_to_string(), flags=re.MULTILINE)
+    assert all((int(d) >> 2) & 3 == 0 for line in kinds for d in line.split())  # missing type None
+    rows = X.copy()
+    rows.loc[::3, ["x1", "x2"]] = np.nan
+    grid = np.array([-1.0, 0.0, np.nan, 0.5])
+    [ours] = partial_dependence(
+        model, rows, ["x0"], kind="individual", custom_values={"x0": grid}, engine="tree-paths"
+    )
+    for j, v in enumerate(grid):
+        np.testing.assert_array_equal(ours.individual[0, :, j], model.predict(rows.assign(x0=v)))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_permutation_importance_through_tree_paths(models, task):
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    model, X, y = models[task]
+    scoring = "r2" if task == "regression" else "neg_log_loss"
+    ours = permutation_importance(
+        model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+    order = [list(X.columns).index(f) for f in ours.features]
+    np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+
+
+def test_self_check_falls_back_to_predicting(models, monkeypatch):
+    """A tree form that disagrees with the model is caught at run time; brute force answers."""
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    from inspectcli.engines.trees import _lightgbm
+
+    real = _lightgbm._tree
+
+    def off_by_a_bit(fields, out_col):
+        tree = real(fields, out_col)
+        tree.values = tree.values + 1e-3
+        return tree
+
+    monkeypatch.setattr(_lightgbm, "_tree", off_by_a_bit)
+    model, X, _ = models["regression"]
+    with pytest.warns(RuntimeWarning, match="disagreed with the model's own predictions"):
+        [ours] = partial_dependence(model, X, ["x0"], kind="both", grid_resolution=5)
+    assert ours.engine == "batched"
+    theirs = sk_pd(model, X, ["x0"], kind="both", custom_values={"x0": ours.grid_values[0]})
+    np.testing.assert_array_equal(ours.individual, theirs["individual"])
+
+
+def test_unsupported_lightgbm_models_go_to_brute_force():
+    from inspectcli.engines.trees import supports_tree_paths
+
+    X, y = make_data("lightgbm", "multiclass")
+    ova = make_model("lightgbm", "multiclass", objective="multiclassova").fit(X, y)
+    assert not supports_tree_paths(ova, "predict_proba")
+    linear = make_model("lightgbm", "regression", linear_tree=True).fit(X[["x0", "x2"]], y)
+    assert not supports_tree_paths(linear, "predict")
+    assert LEVELS  # (the shared levels of tests/gbm_models.py)
