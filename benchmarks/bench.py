@@ -1,7 +1,8 @@
 """inspectcli against scikit-learn on the same work, in one process, interleaved.
 
     python benchmarks/bench.py [--quick] [--repeats 3] [--write benchmarks/RESULTS.md]
-                               [--cases friedman_hgb,bikes_hgb] [--no-parallel] [--no-memory]
+                               [--cases friedman_hgb,bikes_hgb,friedman_lgbm,friedman_xgb]
+                               [--no-parallel] [--no-memory]
 
 For every case the same model and data go through scikit-learn (``partial_dependence(method=
 "brute")``, ``permutation_importance``) and through inspectcli's API, in turns (sklearn, ours,
@@ -110,6 +111,28 @@ def ensure_rf() -> Path:
         DATA.mkdir(parents=True, exist_ok=True)
         frame = pd.read_parquet(SAMPLES / "friedman.parquet").iloc[:5000]
         model = RandomForestRegressor(n_estimators=100, min_samples_leaf=5, random_state=0, n_jobs=1)
+        model.fit(frame.drop(columns="y"), frame["y"])
+        joblib.dump(model, path)
+    return path
+
+
+def ensure_gbm(library: str) -> Path | None:
+    """LightGBM / XGBoost (100 trees, one thread) on the 50,000-row Friedman sample data."""
+    path = DATA / f"friedman_{library}.joblib"
+    if not path.exists():
+        try:
+            if library == "lgbm":
+                import lightgbm as lgb
+
+                model = lgb.LGBMRegressor(n_estimators=100, random_state=0, n_jobs=1, verbose=-1)
+            else:
+                import xgboost as xgb
+
+                model = xgb.XGBRegressor(n_estimators=100, max_depth=6, tree_method="hist", n_jobs=1)
+        except ImportError:
+            return None
+        DATA.mkdir(parents=True, exist_ok=True)
+        frame = pd.read_parquet(SAMPLES / "friedman.parquet")
         model.fit(frame.drop(columns="y"), frame["y"])
         joblib.dump(model, path)
     return path
@@ -451,6 +474,19 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
         works.append(
             imp_work("diabetes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH)
         )
+    for lib in ("lgbm", "xgb"):
+        case = f"friedman_{lib}"
+        path = ensure_gbm(lib) if want(case) and not quick else None
+        if path is None:
+            continue
+        model = joblib.load(path)
+        frame = pd.read_parquet(SAMPLES / "friedman.parquet")
+        X, y = frame.drop(columns="y"), frame["y"].to_numpy()
+        g = {"grid_resolution": 10}
+        works.append(
+            pdp_work(case, "PDP all 10 features, grid 10", model, X, list(X.columns), sk_kw=g, ours_kw=g)
+        )
+        works.append(imp_work(case, "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH))
     if want("friedman_rf") and not quick:
         model = joblib.load(ensure_rf())
         frame = pd.read_parquet(SAMPLES / "friedman.parquet").iloc[:5000]
@@ -641,6 +677,8 @@ def _versions() -> dict[str, str]:
         "pyarrow",
         "dask",
         "distributed",
+        "lightgbm",
+        "xgboost-cpu",
     ):
         try:
             out[pkg] = importlib.metadata.version(pkg)
