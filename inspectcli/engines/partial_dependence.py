@@ -26,6 +26,7 @@ import numpy as np
 
 from inspectcli.engines import trees
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.finite import NonFinite, flag_pdp
 from inspectcli.engines.frames import (
     assemble,
     check_sample_weight,
@@ -73,6 +74,7 @@ class PDPResult:
     response_method: str
     average: np.ndarray | None
     individual: np.ndarray | None
+    non_finite: NonFinite | None = None  # where the model returned NaN / inf (engines/finite.py)
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -236,10 +238,12 @@ def partial_dependence(
         prepared.append((idx, axes))
 
     if method == "recursion":
-        return [
-            _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
-            for idx, axes in prepared
-        ]
+        return flag_pdp(
+            [
+                _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
+                for idx, axes in prepared
+            ]
+        )
 
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
     want_individual = kind in ("individual", "both")
@@ -275,7 +279,7 @@ def partial_dependence(
                 results,
             )
         if not pending:
-            return results  # type: ignore[return-value]
+            return flag_pdp(results)
         computed = _batched(
             estimator,
             X,
@@ -303,7 +307,7 @@ def partial_dependence(
             average=avg if kind != "individual" else None,
             individual=ind,
         )
-    return results  # type: ignore[return-value]
+    return flag_pdp(results)
 
 
 # --------------------------------------------------------------------------------------------

@@ -211,11 +211,14 @@ def table(curves: Sequence[PDPCurve], *, title: str = "partial dependence") -> T
         else:
             span = " × ".join(str(len(g)) for g in c.grid)
             curve = ""
-        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        arr = np.asarray(values, dtype=float)
+        ok = arr[np.isfinite(arr)]  # NaN / inf from the model: undefined (engines/finite.py)
+        lo, hi = (float(ok.min()), float(ok.max())) if ok.size else (np.nan, np.nan)
         cells = [c.name]
         if show_target:
             cells.append("" if c.target is None else str(c.target))
-        cells += [span, fmt(lo), fmt(hi), fmt(hi - lo), curve]
+        span_text = fmt(hi - lo) if ok.size == arr.size else "undefined"
+        cells += [span, fmt(lo), fmt(hi), span_text, curve]
         if extra:
             cells.append(
                 f"#{c.rank}" if c.rank is not None else (f"H²={fmt(c.h2, 3)}" if c.h2 is not None else "")

@@ -6,6 +6,7 @@ signals or other processes are involved; the in-process ``cli`` fixture elsewher
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad
+from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad, NaNRegressor
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS = b'{"previous": "run"}\n'
@@ -80,9 +81,19 @@ def test_sys_exit_while_unpickling_is_an_input_error(ws):
 def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, extra):
     out = _previous(tmp_path / "out")
     r = inspect_(
-        "pdp", ws / model, ws / "data.csv", "--target", "y", "-f", "a", *extra,
-        "--fail-if", "range(a) > 100", "--out", out,
-    )  # fmt: skip
+        "pdp",
+        ws / model,
+        ws / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "a",
+        *extra,
+        "--fail-if",
+        "range(a) > 100",
+        "--out",
+        out,
+    )
     assert r.returncode == 4, (r.returncode, r.stderr)
     assert "the model's code raised" in r.stderr and "tried to end the run" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["pdp.json"]
@@ -90,7 +101,112 @@ def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, 
 
 
 def test_model_ending_importance_is_exit_4(ws, cli, tmp_path):
-    r = cli("importance", ws / "exit.joblib", ws / "data.csv", "--target", "y", "--n-repeats", "2",
-            "--out", tmp_path / "o", "--fail-if", "mean(a) < -1000")  # fmt: skip
+    r = cli(
+        "importance",
+        ws / "exit.joblib",
+        ws / "data.csv",
+        "--target",
+        "y",
+        "--n-repeats",
+        "2",
+        "--out",
+        tmp_path / "o",
+        "--fail-if",
+        "mean(a) < -1000",
+    )
     assert r.exit_code == 4, r.stderr
     assert "SystemExit(0)" in r.stderr
+
+
+# --- defect 3: non-finite model outputs --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nan_models(ws) -> Path:
+    frame = pd.read_csv(ws / "data.csv")
+    X, y = frame.drop(columns="y"), frame["y"]
+    joblib.dump(NaNRegressor(threshold=1.0).fit(X, y), ws / "somenan.joblib")
+    joblib.dump(NaNRegressor(threshold=-np.inf).fit(X, y), ws / "allnan.joblib")
+    joblib.dump(NaNRegressor(threshold=1.0, value=np.inf).fit(X, y), ws / "someinf.joblib")
+    return ws
+
+
+def test_nan_at_some_grid_points_fails_the_gate(nan_models, tmp_path):
+    out = tmp_path / "out"
+    r = inspect_(
+        "pdp",
+        nan_models / "somenan.joblib",
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "a",
+        "--grid-resolution",
+        "60",
+        "--fail-if",
+        "range(a) > 100",
+        "--out",
+        out,
+        "--no-plot",
+    )
+    assert r.returncode == 1, r.stderr
+    assert "the model returned NaN for 'a' at" in r.stderr and "of 60 grid point(s) (a = " in r.stderr
+    doc = json.loads((out / "pdp.json").read_text())
+    avg = doc["results"][0]["average"]
+    assert None in avg and any(v is not None for v in avg)
+    assert doc["gates"]["passed"] is False
+    assert doc["gates"]["conditions"][0]["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("model", "gate", "words"),
+    [
+        ("allnan.joblib", "range(a) < 1000", "returned NaN for 'a' at 10 of 10 grid point(s)"),
+        ("someinf.joblib", "range(a) < 1", "returned inf for 'a'"),
+        ("somenan.joblib", "range > 1000", "returned NaN for 'b' at 10 of 10 grid point(s)"),
+    ],
+)
+def test_every_gate_touching_an_undefined_value_fails(nan_models, cli, tmp_path, model, gate, words):
+    r = cli(
+        "pdp",
+        nan_models / model,
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "a",
+        "-f",
+        "b",
+        "--grid-resolution",
+        "10",
+        "--kind",
+        "both",
+        "--fail-if",
+        gate,
+        "--out",
+        tmp_path,
+        "--no-plot",
+    )
+    assert r.exit_code == 1, r.stderr
+    assert words in r.stderr
+    assert "All-NaN slice" not in r.stderr
+    if model == "somenan.joblib":  # ICE: the rows are named too (rows with a > 1)
+        assert "row(s) of the data (rows " in r.stderr
+
+
+def test_nan_predictions_in_importance_name_the_rows(nan_models, cli, tmp_path):
+    frame = pd.read_csv(nan_models / "data.csv")
+    first = int(np.flatnonzero(frame["a"] > 1.0)[0])
+    r = cli(
+        "importance",
+        nan_models / "somenan.joblib",
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "--n-repeats",
+        "2",
+        "--out",
+        tmp_path,
+    )
+    assert r.exit_code == 4, r.stderr
+    assert "predict returned NaN for" in r.stderr and f"(rows {first}, " in r.stderr
