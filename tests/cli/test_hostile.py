@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +212,175 @@ def test_nan_predictions_in_importance_name_the_rows(nan_models, cli, tmp_path):
     )
     assert r.exit_code == 4, r.stderr
     assert "predict returned NaN for" in r.stderr and f"(rows {first}, " in r.stderr
+
+
+# --- defect 4: a result set is replaced as a whole, or not at all -----------------------------------
+
+OLD = b"old run\n"
+SET = ("pdp.json", "pdp.csv", "pdp.png")
+
+
+def _old_set(out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SET:
+        (out / name).write_bytes(OLD)
+    return out
+
+
+def _assert_one_run(out: Path) -> str:
+    """The set in ``out`` is the old one or the new one, whole: never a mix."""
+    old = [n for n in SET if (out / n).read_bytes() == OLD]
+    assert old in ([], list(SET)), f"a mix of two runs: {old} are old, the rest new"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary files left"
+    return "old" if old else "new"
+
+
+PDP_ARGS = (
+    "pdp",
+    ROOT / "sample_models" / "diabetes_hgb.joblib",
+    ROOT / "sample_models" / "diabetes.parquet",
+    "--target",
+    "target",
+    "-f",
+    "bmi",
+    "-f",
+    "bp",
+    "--grid-resolution",
+    "5",
+)
+
+# Sends SIGTERM to itself from inside the first os.replace of the commit (after the first rename).
+KILL_IN_COMMIT = """
+import os, runpy, signal, sys
+real = os.replace
+def replace(src, dst, **kw):
+    real(src, dst, **kw)
+    if str(dst).endswith(("pdp.json", "pdp.csv", "pdp.png")):
+        os.replace = real
+        os.kill(os.getpid(), signal.SIGTERM)
+os.replace = replace
+sys.argv = ["inspect", *sys.argv[1:]]
+runpy.run_module("inspectcli", run_name="__main__")
+"""
+
+
+def test_sigterm_between_renames_leaves_one_whole_set(samples, tmp_path):
+    out = _old_set(tmp_path / "out")
+    r = subprocess.run(
+        [sys.executable, "-c", KILL_IN_COMMIT, *map(str, PDP_ARGS), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 143, r.stderr
+    assert "Traceback" not in r.stderr
+    assert _assert_one_run(out) == "new"  # the signal waited for the commit to finish
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="strace is not installed (make ci-deps)")
+def test_sigterm_injected_at_rename_by_strace(samples, tmp_path):
+    out = _old_set(tmp_path / "out")
+    cmd = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        os.devnull,
+        "-e",
+        "trace=rename,renameat,renameat2",
+        "-e",
+        "inject=rename,renameat,renameat2:signal=SIGTERM:when=1",
+        sys.executable,
+        "-m",
+        "inspectcli",
+        *map(str, PDP_ARGS),
+        "--out",
+        str(out),
+    ]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    if "ptrace" in r.stderr and r.returncode != 143:
+        pytest.skip(f"strace cannot trace here: {r.stderr.strip()[:200]}")
+    assert r.returncode == 143, r.stderr
+    assert _assert_one_run(out) == "new"
+
+
+def test_files_of_the_old_set_the_new_run_does_not_write_are_removed(samples, cli, tmp_path):
+    out = _old_set(tmp_path / "out")
+    (out / "notes.txt").write_bytes(b"mine\n")
+    r = cli(*PDP_ARGS, "--no-plot", "--format", "json", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "pdp.json"]
+
+
+def test_a_failed_rename_puts_the_old_set_back(samples, cli, tmp_path):
+    out = _old_set(tmp_path / "out")
+    (out / "pdp.png").unlink()
+    (out / "pdp.png").mkdir()  # os.replace(file, directory) fails: after pdp.json and pdp.csv
+    (out / "pdp.png" / "x").write_bytes(b"x")
+    r = cli(*PDP_ARGS, "--out", out)
+    assert r.exit_code == 2, r.stderr
+    assert "the previous ones are kept" in r.stderr
+    assert (out / "pdp.json").read_bytes() == OLD and (out / "pdp.csv").read_bytes() == OLD
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+# --- defect 10: result files respect the umask -------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o022])
+def test_result_files_respect_the_umask(samples, cli, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        r = cli(*PDP_ARGS, "--kind", "both", "--out", tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert r.exit_code == 0, r.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
+    assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+# --- defect 5: signals from the first instruction of main() ------------------------------------------
+
+# Sends the signal to itself while the app is imported (``typer`` is imported) or while click parses
+# the options; runs the real entry point the way `python -m inspectcli` does.
+SIGNAL_AT = """
+import importlib.abc, os, runpy, signal, sys
+when, sig = sys.argv[1], getattr(signal, sys.argv[2])
+class Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if when == "import" and name == "typer":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), sig)
+        return None
+sys.meta_path.insert(0, Hook())
+if when == "parse":
+    import click, typer.core
+    core = getattr(typer.core, "_click", click).core
+    real = core.Command.parse_args
+    def parse_args(self, ctx, args):
+        if self.name == "pdp":
+            os.kill(os.getpid(), sig)
+        return real(self, ctx, args)
+    core.Command.parse_args = parse_args
+sys.argv = ["inspect", "pdp", "model.joblib", "data.csv", "-f", "a"]
+runpy.run_module("inspectcli", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "sig", "code", "word"),
+    [
+        ("import", "SIGTERM", 143, "terminated"),
+        ("parse", "SIGTERM", 143, "terminated"),
+        ("import", "SIGINT", 130, "interrupted"),
+        ("parse", "SIGINT", 130, "interrupted"),
+    ],
+)
+def test_signals_before_the_command_runs(when, sig, code, word):
+    r = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AT, when, sig], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert not r.stderr.strip() or r.stderr.strip().splitlines()[-1].startswith(f"error: {word}")
