@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -384,3 +385,69 @@ def test_signals_before_the_command_runs(when, sig, code, word):
     assert r.returncode == code, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr
     assert not r.stderr.strip() or r.stderr.strip().splitlines()[-1].startswith(f"error: {word}")
+
+
+# --- defect 7: terminal escapes read from files ------------------------------------------------------
+
+ESC = "\x1b[2J\x1b]0;pwned\x07"
+
+
+def _skops_with_type(tmp_path: Path, module: str) -> Path:
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeRegressor
+
+    X = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) % 3})
+    path = tmp_path / "m.skops"
+    sio.dump(DecisionTreeRegressor(max_depth=2).fit(X, X["a"]), path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    schema = json.loads(members["schema.json"])
+    schema["__module__"] = module
+    members["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    return path
+
+
+def test_skops_type_names_are_escaped_and_never_suggested(cli, tmp_path):
+    path = _skops_with_type(tmp_path, "evil" + ESC)
+    r = cli("info", path)
+    assert r.exit_code == 3, r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    assert "evil\\x1b[2J" in r.stderr
+    assert "--trust evil" not in r.stderr and "do not trust this file" in r.stderr
+    # a plain untrusted name is still offered, shell-quoted
+    r = cli("info", _skops_with_type(tmp_path, "mypkg.models"))
+    assert r.exit_code == 3 and "--trust mypkg.models.DecisionTreeRegressor" in r.stderr
+
+
+def test_column_names_and_labels_from_data_are_escaped(cli, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.RandomState(0)
+    col = "a" + ESC
+    X = pd.DataFrame({col: rng.normal(size=60), "b": rng.normal(size=60)})
+    y = np.where(X[col] > 0, "yes" + ESC, "no")
+    joblib.dump(LogisticRegression().fit(X, y), tmp_path / "m.joblib")
+    X.assign(y=y).to_csv(tmp_path / "d.csv", index=False)
+    for args in (
+        ["info", tmp_path / "m.joblib", tmp_path / "d.csv", "--target", "y"],
+        [
+            "pdp",
+            tmp_path / "m.joblib",
+            tmp_path / "d.csv",
+            "--target",
+            "y",
+            "-f",
+            "b",
+            "--no-plot",
+            "--out",
+            tmp_path / "o",
+            "--class",
+            "nope",
+        ],
+    ):
+        r = cli(*args)
+        assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr, r.stdout + r.stderr
+        assert "\\x1b[2J" in r.stdout + r.stderr
