@@ -76,6 +76,10 @@ class ComputationError(InspectError):
     exit_code = EXIT_COMPUTE
 
 
+class ClusterError(ComputationError):
+    """The Dask cluster stopped answering, or lost its workers, during a run (exit 4)."""
+
+
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """Names among ``choices`` that look like ``name`` (for 'did you mean' hints)."""
     choices = [str(c) for c in choices]
