@@ -286,6 +286,7 @@ def test_workers_with_other_versions_are_refused(diabetes, scheduler, monkeypatc
     assert version_mismatches(here, {"tcp://w:1": here, "tcp://w:2": other}) == [
         f"scikit-learn 1.0.2 on tcp://w:2 (here {here['scikit-learn']})"
     ]
+
     async def run(self, fn, *a, **k):  # what Client.run's coroutine answers (called with a time bound)
         return {"tcp://w:2": other}
 
