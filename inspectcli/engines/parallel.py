@@ -99,6 +99,12 @@ def _connect_timeout() -> float:
 @contextmanager
 def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
     """A client for ``scheduler``, or a LocalCluster of ``n_workers`` processes for this run."""
+    with _quiet_client_logs(), _client(scheduler, n_workers) as client:
+        yield client
+
+
+@contextmanager
+def _client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
     from distributed import Client
 
     timeout = _connect_timeout()
@@ -133,6 +139,29 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
             _close(client, timeout)
 
 
+@contextmanager
+def _quiet_client_logs() -> Iterator[None]:
+    """Distributed's client logs tracebacks when its scheduler goes away (while it reconnects, and
+    when it is closed then): the run reports that itself, in one line. Its loggers (``distributed``
+    and its children, which dask's config gives levels of their own) are silenced meanwhile,
+    unless the caller set ``distributed`` to DEBUG."""
+    if logging.getLogger("distributed").level == logging.DEBUG:
+        yield
+        return
+    names = ["distributed"] + [
+        n for n in list(logging.root.manager.loggerDict) if n.startswith("distributed.")
+    ]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _ncores(client: Any, address: str, timeout: float) -> dict[str, int]:
     """{worker: threads} from the scheduler, or a ClusterError when it does not answer in time."""
     from distributed import CancelledError
@@ -140,9 +169,13 @@ def _ncores(client: Any, address: str, timeout: float) -> dict[str, int]:
     try:
         return dict(client.ncores(callback_timeout=timeout))
     except (OSError, *_TIMEOUTS, CancelledError, RuntimeError) as exc:
+        why = (
+            f"no reply in {timeout:g} s"
+            if isinstance(exc, _TIMEOUTS)
+            else f"{type(exc).__name__}: {first_line(exc)}"
+        )
         raise ClusterError(
-            f"the Dask scheduler at '{address}' stopped answering ({type(exc).__name__}: "
-            f"{first_line(exc, 'no reply')}; waited {timeout:g} s)",
+            f"the Dask scheduler at '{address}' stopped answering ({why})",
             "check that the scheduler and its workers run, then run the command again",
         ) from exc
 
@@ -326,7 +359,7 @@ def _dask_map(
         objects = [obj for obj in shared if obj is not None]  # None (no weights) is not worth a future
         if objects:
             scattered = _on_cluster(
-                address, timeout, lambda: client.scatter(objects, broadcast=True, hash=False)
+                client, address, timeout, lambda: client.scatter(objects, broadcast=True, hash=False)
             )
         refs = iter(scattered)
         args = [next(refs) if obj is not None else None for obj in shared]
@@ -352,7 +385,7 @@ def _result(client: Any, address: str, future: Any, timeout: float) -> Any:
     while True:
         try:
             # (the task's own exception is returned here, not raised: a TimeoutError is the wait's)
-            _on_cluster(address, timeout, lambda: future.exception(timeout=DASK_POLL), poll=True)
+            _on_cluster(client, address, timeout, lambda: future.exception(timeout=DASK_POLL), poll=True)
             break
         except _TIMEOUTS:
             pass
@@ -374,10 +407,12 @@ def _result(client: Any, address: str, future: Any, timeout: float) -> Any:
         if not isinstance(future.exception(), KilledWorker):
             return future.result()
     fetch = max(RESULT_FETCH_TIMEOUT, timeout)
-    return _on_cluster(address, fetch, lambda: future.result(timeout=fetch))
+    return _on_cluster(client, address, fetch, lambda: future.result(timeout=fetch))
 
 
-def _on_cluster(address: str, timeout: float, call: Callable[[], Any], poll: bool = False) -> Any:
+def _on_cluster(
+    client: Any, address: str, timeout: float, call: Callable[[], Any], poll: bool = False
+) -> Any:
     """``call()``, with the cluster's own failures (scheduler lost, workers killed) as ClusterError.
 
     ``poll``: a TimeoutError is the poll's and propagates unchanged.
@@ -396,8 +431,14 @@ def _on_cluster(address: str, timeout: float, call: Callable[[], Any], poll: boo
             "check that the scheduler and its workers run, then run the command again",
         ) from None
     except (CancelledError, CommClosedError) as exc:
+        what = f"{type(exc).__name__}: {first_line(exc, 'no detail')}"[:160]
+        if client.status == "running" and _answers(client, timeout):
+            raise ClusterError(
+                f"the Dask workers of the scheduler at '{address}' went away during the run ({what})",
+                "check the workers (dask worker logs), then run the command again",
+            ) from exc
         raise ClusterError(
-            f"lost the connection to the Dask scheduler at '{address}' during the run ({type(exc).__name__})",
+            f"lost the connection to the Dask scheduler at '{address}' during the run ({what})",
             "check that the scheduler runs (its log says why it stopped), then run the command again",
         ) from exc
     except KilledWorker as exc:
@@ -405,6 +446,15 @@ def _on_cluster(address: str, timeout: float, call: Callable[[], Any], poll: boo
             f"the Dask workers at '{address}' died while running a task ({first_line(exc)})",
             "the worker logs say why (memory limit? a crash in the model?); fix that and run again",
         ) from exc
+
+
+def _answers(client: Any, timeout: float) -> bool:
+    """Whether the scheduler still answers ``client`` within ``timeout``."""
+    try:
+        client.ncores(callback_timeout=timeout)
+    except Exception:  # any failure to answer is a no
+        return False
+    return True
 
 
 def _advance(gen: Iterator[Any], weights: Sequence[int], progress: Progress) -> Iterator[Any]:
