@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import ClusterError, UsageError, first_line
+from inspectcli.errors import ClusterError, Terminated, UsageError, first_line, model_exited
 
 BACKENDS = ("loky", "threading", "dask")
 #: Tasks per worker that engines aim at when they group chunks into tasks: enough to balance the
@@ -315,6 +315,7 @@ class TaskRunner:
         ``weights`` are the progress units each task is worth.
         """
         progress = progress or NullProgress()
+        fn = _Guarded(fn)
         weights = list(weights) if weights is not None else [1] * len(tasks)
         if self._client is None and (self._parallel is None or len(tasks) <= 1):
             for task, w in zip(tasks, weights):
@@ -352,7 +353,8 @@ def _dask_map(
     """``TaskRunner.map`` on a Dask client: scatter ``shared`` once, submit every task, yield the
     results in task order, release every future at the end."""
     timeout = _connect_timeout()
-    run = f"inspect-{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
+    name = getattr(getattr(fn, "fn", fn), "__name__", "task")  # (fn: a _Guarded function)
+    run = f"inspect-{name}-{uuid.uuid4().hex}"
     scattered: list[Any] = []
     futures: list[Any] = []
     try:
@@ -455,6 +457,25 @@ def _answers(client: Any, timeout: float) -> bool:
     except Exception:  # any failure to answer is a no
         return False
     return True
+
+
+class _Guarded:
+    """``fn``, but SystemExit & co raised inside (by the model's code) become ModelExited.
+
+    An exception, unlike a SystemExit, comes back from any worker (a Dask worker would stop, a
+    thread of joblib's pool would end silently) and is reported as the model's failure (exit 4).
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.fn(*args)
+        except (Exception, KeyboardInterrupt, Terminated):
+            raise
+        except BaseException as exc:
+            raise model_exited(exc) from None
 
 
 def _advance(gen: Iterator[Any], weights: Sequence[int], progress: Progress) -> Iterator[Any]:
