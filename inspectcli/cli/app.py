@@ -85,9 +85,9 @@ def _root(
 
 
 def _register() -> None:
-    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, schema
+    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, report, schema
 
-    for module in (info, pdp, importance, ale, coefficients, diff, schema):
+    for module in (info, pdp, importance, ale, coefficients, diff, report, schema):
         module.register(app)
 
 

@@ -243,3 +243,13 @@ Subsample = Annotated[
         rich_help_panel=FEATURES,
     ),
 ]
+Summary = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary",
+        metavar="FILE.md",
+        help="Also write a short markdown summary (top rows, failed gates) for a CI job summary.",
+        rich_help_panel=OUTPUT,
+        show_default=False,
+    ),
+]

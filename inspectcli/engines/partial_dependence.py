@@ -3,7 +3,7 @@
 Methods (what is computed) and engines (how) are separate:
 
 - ``method="brute"`` averages real predictions over the rows. Engines:
-  ``"tree-paths"`` (engines/trees.py) reads tree ensembles' structure and gives the same numbers
+  ``"tree-paths"`` (engines/trees/) reads tree ensembles' structure and gives the same numbers
   without predicting every (row, grid point); ``"batched"`` stacks the copies of X for many grid
   points into each predict call, in chunks sized by engines/batching.py and spread over workers
   by engines/parallel.py. ``engine="auto"`` takes tree-paths where it applies.

@@ -15,7 +15,7 @@ Scorers that do more than call ``predict`` / ``predict_proba`` / ``decision_func
 callables, estimators with their own ``score``) are run on real permuted data instead: same
 numbers, no stacking.
 
-Tree ensembles (engines/trees.py: HistGradientBoosting, GradientBoosting, forests, single trees,
+Tree ensembles (engines/trees/: HistGradientBoosting, GradientBoosting, forests, single trees,
 and pipelines of column-wise transformers before them) need no prediction at all: permuting a
 column is "ICE at one grid point per row", so per feature the trees' row patterns and donor
 classes are computed once and every repeat is a table lookup per (row, tree), summed in the
@@ -553,7 +553,7 @@ def permutation_importance(
         See engines/batching.py and engines/parallel.py.
     engine : {"auto", "tree-paths", "batched", "sequential"}
         "tree-paths" computes the permuted outputs of tree models from the trees' structure
-        (engines/trees.py; bit-identical to the model's own predictions, several times faster on
+        (engines/trees/; bit-identical to the model's own predictions, several times faster on
         large data); "batched" stacks the repeats of a feature into few prediction calls;
         "sequential" predicts once per repeat, as scikit-learn does. "auto" uses tree paths when
         every method the scorers call is supported (``supports_permuted_tree_paths``) and they
