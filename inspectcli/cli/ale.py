@@ -146,11 +146,11 @@ def register(app: typer.Typer) -> None:
         def check_name(name: str, option: str) -> str:
             return check_feature(name, option, prep, sample_weight)
 
-        chosen = list(dict.fromkeys(check_name(f, "--features") for f in split_names(features)))
+        chosen = list(dict.fromkeys(check_name(f, "--features") for f in split_names(features, strip=False)))
         if not chosen:
             chosen = list(names)
             ui.note(f"no -f/--features given: computing all {len(names)} features")
-        cats = [check_name(c, "--categorical") for c in split_names(categorical)]
+        cats = [check_name(c, "--categorical") for c in split_names(categorical, strip=False)]
         for name in orders:
             check_name(name, "--order")
 

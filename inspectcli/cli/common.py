@@ -99,10 +99,10 @@ def load_matched_data(
         infer_target=infer_target,
         require_target=require_target,
     )
+    if probe:
+        check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
     for note in prepared.notes:
         ui.note(note)
-    if probe:
-        check_predicts(estimator, prepared, data.name)
     return data, prepared
 
 
@@ -126,11 +126,15 @@ def setup_command(
     return ui, formats
 
 
-def split_names(values: list[str] | None) -> list[str]:
-    """Repeatable options that also accept comma-separated lists."""
+def split_names(values: list[str] | None, *, strip: bool = True) -> list[str]:
+    """Repeatable options that also accept comma-separated lists.
+
+    With ``strip=False`` (column names) the pieces keep their spaces: ``' a'`` may be a column;
+    :func:`check_feature` falls back to the stripped name when the exact one is not a feature.
+    """
     out: list[str] = []
     for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
+        out.extend((p.strip() if strip else p) for p in v.split(",") if p.strip())
     return out
 
 
@@ -156,6 +160,8 @@ def check_feature(name: str, option: str, prep: Prepared, sample_weight: str | N
     names = prep.feature_names
     if name in names:
         return name
+    if name.strip() in names:  # '-f "a, b"': names are exact, the spaces after commas are not
+        return name.strip()
     if name in (prep.target, sample_weight):
         raise UsageError(
             f"{option} '{name}' is the {'--target' if name == prep.target else '--sample-weight'} "

@@ -37,7 +37,7 @@ PDP = "Partial dependence"
 def parse_pairs(values: list[str] | None) -> list[tuple[str, ...]]:
     pairs = []
     for v in values or []:
-        parts = tuple(p.strip() for p in v.replace(":", ",").split(",") if p.strip())
+        parts = tuple(p for p in v.replace(":", ",").split(",") if p.strip())
         if len(parts) < 2:
             raise UsageError(f"--pair '{v}' needs two features", "write --pair A,B")
         pairs.append(parts)
@@ -210,7 +210,7 @@ def register(app: typer.Typer) -> None:
         def check_name(name: str, option: str) -> str:
             return check_feature(name, option, prep, sample_weight)
 
-        one_way = [check_name(f, "--features") for f in split_names(features)]
+        one_way = [check_name(f, "--features") for f in split_names(features, strip=False)]
         pairs = [tuple(check_name(f, "--pair") for f in p) for p in parse_pairs(pair)]
         if not one_way and not pairs:
             one_way = [f for f in names if not _skip_feature(ui, f, feature_column(prep.X, names, f))]
@@ -224,13 +224,13 @@ def register(app: typer.Typer) -> None:
         one_way = list(dict.fromkeys(one_way))
         if gates:
             gates.check_pdp(one_way, pairs, names, kind, classes=class_)
-        cats = [check_name(c, "--categorical") for c in split_names(categorical)]
+        cats = [check_name(c, "--categorical") for c in split_names(categorical, strip=False)]
         custom: dict[str, np.ndarray] = {}
         for item in values or []:
             if "=" not in item:
                 raise UsageError(f"--values '{item}' needs FEATURE=v1,v2,…", "e.g. --values age=20,40,60")
             fname, _, vals = item.partition("=")
-            fname = check_name(fname.strip(), "--values")
+            fname = check_name(fname, "--values")
             custom[fname] = parse_custom_values(vals, feature_column(prep.X, names, fname), fname)
 
         rows = subsample_rows(ui, prep, subsample, seed)
