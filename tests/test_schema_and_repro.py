@@ -22,7 +22,11 @@ from tests.conftest import WINE_TRUST
 #: "schema_version" const), then record the new fingerprint here.
 #: A schema for a new kind of file changes no existing format: its fingerprint replaces the old one
 #: under the same version (as when ale and coefficients were added to version 1).
-FINGERPRINTS = {1: "35aa010bcea5b167ab24d7ccf384dcfbd9c9f01bc5fcbadffb80e53d2c15ce73"}
+FINGERPRINTS = {
+    1: "35aa010bcea5b167ab24d7ccf384dcfbd9c9f01bc5fcbadffb80e53d2c15ce73",
+    # 2: data gains format, files, where and sample (issue #19)
+    2: "c9d616c137624967c954bc4fb6a0844269aef4426e6233da056909eb6afc7831",
+}
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 
 

@@ -19,6 +19,7 @@ from inspectcli.cli.common import (
     result_files,
     setup_command,
     split_names,
+    subsample_plan,
     subsample_rows,
 )
 from inspectcli.cli.handling import handle_errors
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
         sep: o.Sep = None,
         encoding: o.Encoding = None,
         decimal: o.Decimal = None,
+        where: o.Where = None,
         out: o.Out = Path("inspect-out"),
         format: o.Format = "json,csv",
         plot: o.Plot = True,
@@ -139,6 +141,8 @@ def register(app: typer.Typer) -> None:
             sep=sep,
             encoding=encoding,
             decimal=decimal,
+            where=where,
+            rows=subsample_plan(subsample, seed),
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
@@ -154,7 +158,7 @@ def register(app: typer.Typer) -> None:
         for name in orders:
             check_name(name, "--order")
 
-        rows = subsample_rows(ui, prep, subsample, seed)
+        rows = subsample_rows(ui, prep, subsample, seed, drawn=inputs.data.sample)
         X, sw = rows.X, rows.sample_weight
 
         from inspectcli.engines.ale import accumulated_local_effects

@@ -21,6 +21,7 @@ from inspectcli.cli.common import (
     result_files,
     setup_command,
     split_names,
+    subsample_plan,
     subsample_rows,
 )
 from inspectcli.cli.console import UI
@@ -148,6 +149,7 @@ def register(app: typer.Typer) -> None:
         sep: o.Sep = None,
         encoding: o.Encoding = None,
         decimal: o.Decimal = None,
+        where: o.Where = None,
         out: o.Out = Path("inspect-out"),
         format: o.Format = "json,csv",
         plot: o.Plot = True,
@@ -203,6 +205,8 @@ def register(app: typer.Typer) -> None:
             sep=sep,
             encoding=encoding,
             decimal=decimal,
+            where=where,
+            rows=subsample_plan(subsample, seed),
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
@@ -233,7 +237,7 @@ def register(app: typer.Typer) -> None:
             fname = check_name(fname, "--values")
             custom[fname] = parse_custom_values(vals, feature_column(prep.X, names, fname), fname)
 
-        rows = subsample_rows(ui, prep, subsample, seed)
+        rows = subsample_rows(ui, prep, subsample, seed, drawn=inputs.data.sample)
         X, sw, row_ids = rows.X, rows.sample_weight, rows.ids
 
         # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
