@@ -62,9 +62,14 @@ def load_inputs(
     rows: RowPlan | None = None,
 ) -> Inputs:
     """Load the model, read only the columns it needs, match them and try a first prediction."""
-    model = load_model(
-        model_path, trust=trust or (), sha256=sha256, allow_pickle=False if no_pickle else None, strict=strict
-    )
+    with ui.status(f"loading {Path(model_path).name}"):
+        model = load_model(
+            model_path,
+            trust=trust or (),
+            sha256=sha256,
+            allow_pickle=False if no_pickle else None,
+            strict=strict,
+        )
     for note in model.notes:
         ui.warn(note) if "scikit-learn" in note else ui.note(note)
     data, prepared = load_matched_data(
@@ -107,17 +112,18 @@ def load_matched_data(
     with ``rows``, only the positions it draws from their count (Parquet / Arrow: only the row
     groups holding them).
     """
-    source = open_data(data_path, sep=sep, encoding=encoding, decimal=decimal, where=where)
     names = expected_features(estimator)
-    columns = None
-    if names is not None:
-        columns = [*names, *(c for c in (target, sample_weight) if c)]
-        if infer_target and target is None:
-            others = [c for c in source.columns if c not in names and c != sample_weight]
-            columns += others if len(others) == 1 else []
-    # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
-    positions = rows.draw(source.n_rows) if rows is not None and source.n_rows >= 2 else None
-    data = source.read(columns, rows=positions)
+    with ui.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
+        source = open_data(data_path, sep=sep, encoding=encoding, decimal=decimal, where=where)
+        columns = None
+        if names is not None:
+            columns = [*names, *(c for c in (target, sample_weight) if c)]
+            if infer_target and target is None:
+                others = [c for c in source.columns if c not in names and c != sample_weight]
+                columns += others if len(others) == 1 else []
+        # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
+        positions = rows.draw(source.n_rows) if rows is not None and source.n_rows >= 2 else None
+        data = source.read(columns, rows=positions)
     if rows is not None and positions is not None:
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
@@ -131,7 +137,8 @@ def load_matched_data(
         require_target=require_target,
     )
     if probe:
-        check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+        with ui.status(f"checking that the model predicts on {data.name}"):
+            check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
     for note in prepared.notes:
         ui.note(note)
     return data, prepared
