@@ -101,8 +101,11 @@ class _Figures:
         data = json.dumps(fig.hover_json(), separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
         ice = f' data-ice="{_e(fig.ice_id)}"' if fig.ice_id else ""
         cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+        # at most its natural size (1 pt = 4/3 CSS px): small multiples and wide figures alike
+        m = re.search(r'viewBox="0 0 ([\d.]+) ', fig.svg)
+        size = f' style="max-width:{float(m.group(1)) * 4 / 3:.0f}px"' if m else ""
         return (
-            f'<figure class="plot {cls}"{ice}>{fig.svg}'
+            f'<figure class="plot {cls}"{ice}{size}>{fig.svg}'
             f'<script type="application/json" class="hover">{data}</script>{cap}</figure>'
         )
 
