@@ -396,6 +396,8 @@ def register(app: typer.Typer) -> None:
             from inspectcli.reports.html.inputs import read_results
 
             inp = read_results(from_)
+            for w in inp.warnings:
+                ui.warn(w.removeprefix("warning: "))
             dest = out or (from_[0] if from_[0].is_dir() else from_[0].parent)
             check_out_dir(dest)
             files = {"report.html": _page(build_page, inp, title, timings, limit)}

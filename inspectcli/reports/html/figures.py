@@ -142,6 +142,7 @@ def curve_figure(
     lines: Sequence[tuple[str, str, Sequence[Any], str]],
     ice: Sequence[Sequence[Any]] | None = None,
     deciles: Sequence[float] | None = None,
+    ylim: tuple[float, float] | None = None,
     size: tuple[float, float] = (3.9, 2.9),
 ) -> SVGFigure:
     """One feature's curves: ``lines`` are (name, colour, values, style) drawn over optional ICE lines.
@@ -162,10 +163,10 @@ def curve_figure(
         lc = LineCollection(segs, colors=ICE_COLOR, alpha=0.25, linewidths=0.6)
         lc.set_gid(ice_id)
         ax.add_collection(lc)
-    for name, color, values, style in lines:
+    for k, (name, color, values, style) in enumerate(lines):
         ys = _finite(values)
         marker = "o" if categorical else None
-        ax.plot(
+        (line,) = ax.plot(
             xs,
             ys,
             style,
@@ -175,9 +176,12 @@ def curve_figure(
             marker=marker,
             markersize=3.5,
         )
+        line.set_gid(f"{prefix}-line{k}")
     if not categorical:
         _rug(ax, deciles)
     ax.autoscale_view()
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_title(title, loc="left")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
