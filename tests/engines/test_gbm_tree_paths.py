@@ -1,4 +1,4 @@
-"""LightGBM through the tree-path engine: its outputs are the model's own predictions.
+"""LightGBM and XGBoost through the tree-path engine: its outputs are the model's own predictions.
 
 Rows with NaN (trees that saw NaN in training, and trees that did not: NaN is then 0.0), values
 exactly at split thresholds and their float64 / float32 neighbours, unseen and missing categories.
@@ -19,15 +19,33 @@ from tests.gbm_models import LEVELS, TASKS, fit, make_data, make_model
 pytest.importorskip("lightgbm")
 
 
+CASES = [("lightgbm", task) for task in TASKS] + [("xgboost", "regression")]
+
+
 @pytest.fixture(scope="module")
 def models():
+    pytest.importorskip("xgboost")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {task: fit("lightgbm", task) for task in TASKS}
+        out = {task: fit("lightgbm", task) for task in TASKS}
+        out["xgboost", "regression"] = fit("xgboost", "regression")
+        return out
 
 
 def _thresholds(model, feature: int) -> np.ndarray:
     """Every numerical threshold the model uses on ``feature``."""
+    if type(model).__module__.startswith("xgboost"):
+        import json
+
+        doc = json.loads(bytes(model.get_booster().save_raw("json")))
+        found = []
+        for t in doc["learner"]["gradient_booster"]["model"]["trees"]:
+            for f, c, kind, left in zip(
+                t["split_indices"], t["split_conditions"], t["split_type"], t["left_children"]
+            ):
+                if f == feature and kind == 0 and left != -1:
+                    found.append(float(np.float32(c)))
+        return np.unique(found)
     text = model.booster_.model_to_string()
     found = []
     for block in text.split("\nTree=")[1:]:
@@ -71,11 +89,11 @@ def _hard_rows(X: pd.DataFrame, model) -> pd.DataFrame:
     return out
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_ice_equals_the_model_on_hard_rows(models, task):
+@pytest.mark.parametrize(("lib", "task"), CASES)
+def test_ice_equals_the_model_on_hard_rows(models, lib, task):
     from sklearn.inspection import partial_dependence as sk_pd
 
-    model, X, _ = models[task]
+    model, X, _ = models[task] if lib == "lightgbm" else models[lib, task]
     rows = _hard_rows(X, model)
     grid = np.concatenate([_edges(_thresholds(model, 0)), [np.nan]])
     [ours] = partial_dependence(
@@ -92,7 +110,10 @@ def test_ice_equals_the_model_on_hard_rows(models, task):
         pred = model.predict_proba(moved) if task != "regression" else model.predict(moved)[:, None]
         pred = pred[:, 1:] if task == "binary" else pred  # the positive class, as scikit-learn
         np.testing.assert_array_equal(cat.individual[:, :, j], np.asarray(pred).T)
-        np.testing.assert_allclose(cat.average[:, j], np.asarray(pred).mean(axis=0), rtol=1e-12)
+        # the mean of the model's outputs (XGBoost: the float64 mean of its float32 predictions)
+        np.testing.assert_allclose(
+            cat.average[:, j], np.asarray(pred, dtype=np.float64).mean(axis=0), rtol=1e-12
+        )
 
 
 def test_trees_that_never_saw_nan():
@@ -112,11 +133,11 @@ def test_trees_that_never_saw_nan():
         np.testing.assert_array_equal(ours.individual[0, :, j], model.predict(rows.assign(x0=v)))
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_permutation_importance_through_tree_paths(models, task):
+@pytest.mark.parametrize(("lib", "task"), CASES)
+def test_permutation_importance_through_tree_paths(models, lib, task):
     from sklearn.inspection import permutation_importance as sk_pi
 
-    model, X, y = models[task]
+    model, X, y = models[task] if lib == "lightgbm" else models[lib, task]
     scoring = "r2" if task == "regression" else "neg_log_loss"
     ours = permutation_importance(
         model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
@@ -147,6 +168,19 @@ def test_self_check_falls_back_to_predicting(models, monkeypatch):
     assert ours.engine == "batched"
     theirs = sk_pd(model, X, ["x0"], kind="both", custom_values={"x0": ours.grid_values[0]})
     np.testing.assert_array_equal(ours.individual, theirs["individual"])
+
+
+def test_xgboost_sums_in_float32(models):
+    """Sums in float64 would differ from XGBoost's predictions in the last float32 bits."""
+    from inspectcli.engines.trees._specs import _model_spec
+
+    model, X, _ = models["xgboost", "regression"]
+    spec = _model_spec(model, "predict")
+    assert spec.raw_dtype is np.float32 and not spec.linear
+    [ours] = partial_dependence(model, X, ["x0"], kind="both", grid_resolution=9, engine="tree-paths")
+    assert ours.individual.dtype == np.float32
+    exact = np.array([model.predict(X.assign(x0=v)).astype(np.float64).mean() for v in ours.grid_values[0]])
+    np.testing.assert_array_equal(ours.average[0], exact)
 
 
 def test_unsupported_lightgbm_models_go_to_brute_force():

@@ -179,6 +179,9 @@ class _Spec:
     # which hand ``finalize`` raw arrays laid out exactly as the estimator's own).
     init_on_zeros: bool = True
     order: str = "C"
+    # The floating type the estimator adds its trees in: float64, or float32 for XGBoost, whose
+    # running sums are rounded to float32 after every tree (the engines then sum in float32 too).
+    raw_dtype: Any = np.float64
 
 
 def _identity_source(est: Any, Xt: Any) -> np.ndarray:
@@ -423,6 +426,17 @@ def _is_lightgbm(est: Any) -> bool:
     return kind.__module__ == "lightgbm.sklearn" and kind.__name__ in ("LGBMRegressor", "LGBMClassifier")
 
 
+def _xgboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
+    from inspectcli.engines.trees._xgboost import xgboost_spec
+
+    return xgboost_spec(est, response_method, labels)
+
+
+def _is_xgboost_regressor(est: Any) -> bool:
+    kind = type(est)
+    return kind.__module__ == "xgboost.sklearn" and kind.__name__ == "XGBRegressor"
+
+
 @dataclass(frozen=True)
 class _Family:
     """A supported model family: which estimators it takes and how it reads them."""
@@ -440,9 +454,11 @@ _FAMILIES: list[_Family] = [
         lambda est: type(est) in _FORESTS or type(est) in _SINGLE_TREES,
         _forest_or_tree_spec,
     ),
-    # LightGBM's scikit-learn API, from its model text (_lightgbm.py). XGBoost sums its trees in
-    # float32 and CatBoost applies CTRs to categories: neither is reproduced (brute force).
+    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost regressors, from
+    # their JSON, summed in float32 as XGBoost does (_xgboost.py). CatBoost (CTRs on categories)
+    # is not reproduced (brute force).
     _Family("LightGBM", _is_lightgbm, _lightgbm_spec),
+    _Family("XGBoost", _is_xgboost_regressor, _xgboost_spec),
 ]
 
 

@@ -93,7 +93,7 @@ class _Context:
 
 
 def _patterns(
-    tree: _Tree, topo: _Topo, rows: np.ndarray, nodes: np.ndarray, n: int
+    tree: _Tree, topo: _Topo, rows: np.ndarray, nodes: np.ndarray, n: int, dtype: Any = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group rows by the set of leaves they reach and tabulate each group's outputs.
 
@@ -117,6 +117,8 @@ def _patterns(
         s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
         # Exactly one stored product per (pattern, grid class) is non-zero: exact.
         table[:, :, j] = (s @ topo.bt).toarray()
+    if dtype is not np.float64:
+        table = table.astype(dtype)  # leaf values of a float32 model: exact
     return codes, table
 
 
@@ -138,13 +140,17 @@ class _Accumulator:
     estimator's float64 sums exactly, however the trees are split into blocks.
     """
 
-    def __init__(self, n: int, width: int, init: np.ndarray | None, capacity: int) -> None:
+    def __init__(
+        self, n: int, width: int, init: np.ndarray | None, capacity: int, dtype: Any = np.float64
+    ) -> None:
+        # float32 stack and CSR entries: scipy's kernel then adds in float32, as XGBoost does
+        self.dtype = dtype
         self.n = n
         self.width = width
         self.capacity = max(capacity, 2 * n + 1)
         self.acc: np.ndarray | None = None
         self.init = init
-        self.stack = np.empty((min(self.capacity, n + 64), width), dtype=np.float64)
+        self.stack = np.empty((min(self.capacity, n + 64), width), dtype=dtype)
         self.codes: list[np.ndarray] = []
         self._start_block()
 
@@ -172,7 +178,7 @@ class _Accumulator:
                 need = self.offset + n_pat
             if need > self.stack.shape[0]:
                 size = min(self.capacity, max(need, 2 * self.stack.shape[0]))
-                grown = np.empty((max(size, need), self.width), dtype=np.float64)
+                grown = np.empty((max(size, need), self.width), dtype=self.dtype)
                 grown[: self.offset] = self.stack[: self.offset]
                 self.stack = grown
         view = self.stack[self.offset : need].reshape(n_pat, g_class.size, -1)
@@ -191,7 +197,11 @@ class _Accumulator:
         for j, column in enumerate(columns):
             indices[:, j] = column
         a = sp.csr_matrix(
-            (np.ones(nnz), indices.reshape(-1), np.arange(0, nnz + 1, per_row, dtype=idx_dtype)),
+            (
+                np.ones(nnz, dtype=self.dtype),
+                indices.reshape(-1),
+                np.arange(0, nnz + 1, per_row, dtype=idx_dtype),
+            ),
             shape=(self.n, self.offset),
         )
         del indices
@@ -201,7 +211,7 @@ class _Accumulator:
     def result(self) -> np.ndarray:
         self.flush()
         if self.acc is None:  # no trees
-            base = np.zeros(self.width) if self.init is None else self.init
+            base = np.zeros(self.width, dtype=self.dtype) if self.init is None else self.init
             self.acc = np.tile(base, (self.n, 1))
         return self.acc
 
@@ -215,18 +225,19 @@ def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndar
     G = ctx.n_grid
     groups = _groups(spec)
     whole = len(groups) == 1 and groups[0][0] == tuple(range(spec.n_raw))
-    raw = None if whole else np.empty((n, G, spec.n_raw), dtype=np.float64)
+    dtype = spec.raw_dtype
+    raw = None if whole else np.empty((n, G, spec.n_raw), dtype=dtype)
     for out_cols, members in groups:
         k = len(out_cols)
         init = None
         if ctx.init is not None:
-            init = np.broadcast_to(ctx.init[list(out_cols)], (G, k)).reshape(-1)
+            init = np.broadcast_to(ctx.init[list(out_cols)], (G, k)).reshape(-1).astype(dtype)
         capacity = max_bytes // (2 * G * k * 8)
-        acc = _Accumulator(n, G * k, init, capacity)
+        acc = _Accumulator(n, G * k, init, capacity, dtype)
         for t in members:
             tree, topo = spec.trees[t], ctx.topos[t]
             rows, nodes = _walk(tree, cols, nan_cols, topo.follow_rows, topo.leaf_stop, n)
-            codes, table = _patterns(tree, topo, rows, nodes, n)
+            codes, table = _patterns(tree, topo, rows, nodes, n, dtype)
             del rows, nodes
             acc.add(codes, table, topo.g_class)
         prod = acc.result().reshape(n, G, k)

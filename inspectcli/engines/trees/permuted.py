@@ -445,7 +445,8 @@ class PermutedTreePaths:
         del bins
 
         # Raw sums (n_raw, P, n), started as the estimator starts them.
-        acc = np.zeros((spec.n_raw, n_perm, n), dtype=np.float64)
+        # (float32 for XGBoost: float64 values added into float32 sums round as float32 additions)
+        acc = np.zeros((spec.n_raw, n_perm, n), dtype=spec.raw_dtype)
         if self._init is not None:
             if spec.init_on_zeros:
                 acc += self._init[:, None, None]
