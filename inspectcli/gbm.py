@@ -175,8 +175,8 @@ def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
 
     Both libraries take categorical columns only with the ``category`` dtype, which CSV files (and
     Parquet files written from text columns) do not carry. LightGBM's categories are set to the
-    ones it saved (``pandas_categorical``, in its order, which its codes refer to); XGBoost (>= 3.1)
-    recodes categories by value itself. CatBoost takes text as it is.
+    ones it saved (``pandas_categorical``, in its order, which its codes refer to); XGBoost's to the
+    ones it stored (>= 3.1: it re-codes by value itself). CatBoost takes text as it is.
     """
     import pandas as pd
 
@@ -187,7 +187,7 @@ def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
     if lib not in ("lightgbm", "xgboost") or not hasattr(X, "columns"):
         return X
     cats = categorical_features(est)
-    known = lightgbm_categories(est) if lib == "lightgbm" else {}
+    known = lightgbm_categories(est) if lib == "lightgbm" else xgboost_categories(est)
     changed = []
     out = X
     for col in cats:
@@ -212,6 +212,15 @@ def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
         title = LIBRARIES[lib].title
         notes.append(f"reading {', '.join(changed)} as categories, as the {title} model splits them as such")
     return out
+
+
+def xgboost_categories(est: Any) -> dict[str, list[Any]]:
+    """The categories XGBoost (>= 3.1) stored for its categorical features, in training order."""
+    try:
+        stored = est.get_booster().get_categories(export_to_arrow=True).to_arrow()
+    except Exception:  # older XGBoost: none stored
+        return {}
+    return {str(name): arr.to_pylist() for name, arr in stored if arr is not None}
 
 
 @dataclass(frozen=True)

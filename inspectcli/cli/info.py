@@ -33,8 +33,9 @@ from inspectcli.results import SCHEMA_VERSION, jsonable, library_block, to_json_
 
 def _tree_paths(est: Any, method: str) -> bool:
     from inspectcli.engines.trees import supports_tree_paths
+    from inspectcli.engines.trees.grid import pd_prefers_predicting
 
-    return bool(supports_tree_paths(est, method))
+    return bool(supports_tree_paths(est, method)) and not pd_prefers_predicting(est, method)
 
 
 def _builtin_label(est: Any) -> str | None:

@@ -322,6 +322,10 @@ def partial_dependence(
     use_trees = False
     if engine in ("auto", "tree-paths"):
         use_trees = trees.supports_tree_paths(estimator, response.method)
+        if use_trees and engine == "auto":
+            from inspectcli.engines.trees.grid import pd_prefers_predicting
+
+            use_trees = not pd_prefers_predicting(estimator, response.method)
         if engine == "tree-paths" and not use_trees:
             raise UsageError(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",

@@ -181,6 +181,10 @@ def test_xgboost_sums_in_float32(models):
     assert ours.individual.dtype == np.float32
     exact = np.array([model.predict(X.assign(x0=v)).astype(np.float64).mean() for v in ours.grid_values[0]])
     np.testing.assert_array_equal(ours.average[0], exact)
+    # XGBoost predicts faster than float32 tree paths can sum: engine="auto" predicts for PDs
+    [auto] = partial_dependence(model, X, ["x0"], grid_resolution=9)
+    assert auto.engine == "batched"
+    np.testing.assert_array_equal(auto.average, ours.average)
 
 
 def test_unsupported_lightgbm_models_go_to_brute_force():
