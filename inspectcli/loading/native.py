@@ -38,16 +38,6 @@ NATIVE_FORMATS = {
     "xgboost-ubj": "xgboost",
     "catboost-cbm": "catboost",
 }
-NATIVE_EXTENSIONS = {
-    ".txt": "lightgbm-text",
-    ".lgb": "lightgbm-text",
-    ".model": None,
-    ".json": "xgboost-json",
-    ".ubj": "xgboost-ubj",
-    ".xgb": None,
-    ".cbm": "catboost-cbm",
-    ".cb": "catboost-cbm",
-}
 
 LIGHTGBM_CLASSIFIER_OBJECTIVES = ("binary", "multiclass", "multiclassova")
 XGBOOST_CLASSIFIER_OBJECTIVES = ("binary:logistic", "binary:hinge", "multi:softprob", "multi:softmax")
