@@ -201,6 +201,8 @@ def _section_importance(inp: ReportInput, figs: _Figures, top: int) -> str:
         return _skipped("importance", inp)
     params = doc.get("parameters") or {}
     impurity = (doc.get("impurity") or {}).get("values") or {}
+    # MDI for scikit-learn's trees; a GBM library's own kind (split count, gain, ...) otherwise
+    kind = str((doc.get("impurity") or {}).get("kind") or "MDI")
     out = []
     n_rows = (doc.get("data") or {}).get("n_used")
     out.append(
@@ -216,7 +218,8 @@ def _section_importance(inp: ReportInput, figs: _Figures, top: int) -> str:
             names = [f["feature"] for f in shown]
             mdi = None
             if impurity:
-                mdi = ("MDI (impurity)", [_mdi(impurity, f["columns"]) for f in shown])
+                label = "MDI (impurity)" if kind == "MDI" else kind
+                mdi = (label, [_mdi(impurity, f["columns"]) for f in shown])
             extra = [", ".join(f["columns"]) if f["columns"] != [f["feature"]] else "" for f in shown]
             fig = fg.box_figure(
                 prefix=figs.prefix(),
@@ -229,9 +232,10 @@ def _section_importance(inp: ReportInput, figs: _Figures, top: int) -> str:
             )
             cap = f"Top {len(shown)} of {len(feats)}." if len(feats) > len(shown) else ""
             if mdi:
-                cap += " Right: impurity importance (MDI) of the fitted trees, summed over a cluster."
+                what = "impurity importance (MDI)" if kind == "MDI" else f"the library's built-in {kind}"
+                cap += f" Right: {what} of the fitted trees, summed over a cluster."
             out.append(figs.html(fig, cap.strip(), cls="wide"))
-        head = ["#", "feature", "columns", "mean", "std", "repeats"] + (["MDI"] if impurity else [])
+        head = ["#", "feature", "columns", "mean", "std", "repeats"] + ([kind] if impurity else [])
         rows = []
         for f in feats:
             reps = f.get("importances") or []
@@ -546,7 +550,7 @@ def _notes(inp: ReportInput) -> str:
         notes += [n for n in doc.get("notes") or [] if isinstance(n, str) and n not in notes]
         imp = doc.get("impurity") if part == "importance" else None
         if imp and imp.get("note"):
-            notes.append("MDI: " + imp["note"])
+            notes.append(f"{imp.get('kind') or 'MDI'}: " + imp["note"])
         if st.get("status") == "failed":
             notes.insert(0, f"error: {st.get('reason')}")
         if notes:
