@@ -231,8 +231,12 @@ MLFLOW_FLAVOURS = {
 
 
 def is_mlflow_folder(path: str | Path) -> bool:
+    """True for a directory holding an ``MLmodel`` file (a path that cannot be used is not one)."""
     p = Path(path)
-    return p.is_dir() and (p / "MLmodel").is_file()
+    try:
+        return p.is_dir() and (p / "MLmodel").is_file()
+    except (OSError, ValueError):  # ENAMETOOLONG, embedded NUL, ...: the file reader says why
+        return False
 
 
 def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
