@@ -521,9 +521,11 @@ def test_auto_predicts_when_tree_paths_are_slower(reg, monkeypatch, n_jobs):
     model = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
     ref = sk_pi(model, X, y, n_repeats=4, random_state=0, scoring=["r2", "neg_mean_absolute_error"])
     calls = []
-    real = permutation._feature_scores_trees
+    real = permutation.tree_paths._feature_scores_trees
     monkeypatch.setattr(
-        permutation, "_feature_scores_trees", lambda *a, **k: calls.append(a[5]) or real(*a, **k)
+        permutation.tree_paths,
+        "_feature_scores_trees",
+        lambda *a, **k: calls.append(a[5].cols) or real(*a, **k),
     )
     kw = dict(n_repeats=4, random_state=0, scoring=["r2", "neg_mean_absolute_error"], n_jobs=n_jobs)
     monkeypatch.setattr(permutation, "_TREE_PATHS_MARGIN", 0.0)
