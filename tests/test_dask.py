@@ -133,10 +133,10 @@ def test_importance_identical_batched_and_sequential(diabetes, samples, schedule
     cancer = load_model(samples / "cancer_logreg.joblib").estimator
     frame = pd.read_csv(samples / "cancer.csv").iloc[:200]
     Xc, yc = frame.drop(columns="target"), frame["target"].to_numpy()
-    ref = permutation_importance(cancer, Xc, yc, n_repeats=2, random_state=0, max_samples=100)
-    got = permutation_importance(
-        cancer, Xc, yc, n_repeats=2, random_state=0, max_samples=100, backend="dask", scheduler=scheduler
-    )
+    # (engine="auto" derives its labels in-process: the linear engine)
+    kw = dict(n_repeats=2, random_state=0, max_samples=100, engine="sequential")
+    ref = permutation_importance(cancer, Xc, yc, **kw)
+    got = permutation_importance(cancer, Xc, yc, **kw, backend="dask", scheduler=scheduler)
     assert ref.engine == got.engine == "sequential"
     assert np.array_equal(ref.scorers[0].importances, got.scorers[0].importances)
 

@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET
 from inspectcli.engines.parallel import check_backend, task_runner
+from inspectcli.engines.permutation.linear import linear_labels, linear_scores
 from inspectcli.engines.permutation.predicted import _predicted_scores, _prediction_engine
 from inspectcli.engines.permutation.sampling import (
     _resolve_max_samples,
@@ -68,7 +69,7 @@ __all__ = [
     "resolve_groups",
 ]
 
-ENGINES = ("auto", "tree-paths", "batched", "sequential")
+ENGINES = ("auto", "tree-paths", "linear", "batched", "sequential")
 
 
 @dataclass
@@ -154,10 +155,14 @@ def permutation_importance(
     feature_names : names for ndarray columns.
     memory_budget, n_jobs, backend, scheduler, progress :
         See engines/batching.py and engines/parallel.py.
-    engine : {"auto", "tree-paths", "batched", "sequential"}
+    engine : {"auto", "tree-paths", "linear", "batched", "sequential"}
         "tree-paths" computes the permuted outputs of tree models from the trees' structure
         (engines/trees/; bit-identical to the model's own predictions, several times faster on
-        large data); "batched" stacks the repeats of a feature into few prediction calls;
+        large data); "linear" derives the permuted labels of linear classifiers (behind
+        column-wise transformers, scorers that only call predict) from the change of the
+        decision function, predicting for real only repeats with a row within rounding of the
+        threshold (engines/permutation/linear.py; the model's own labels); "batched" stacks the
+        repeats of a feature into few prediction calls;
         "sequential" predicts once per repeat, as scikit-learn does. "auto" uses tree paths when
         every method the scorers call is supported (``supports_permuted_tree_paths``) and they
         are faster: the first task runs in-process against a limit of 0.8 times the time the
@@ -165,7 +170,7 @@ def permutation_importance(
         it (deep forests on few rows). Otherwise "auto" stacks when the model's predictions are
         row-exact (tree models behind element-wise transformers: bit-identical results), and
         predicts per repeat otherwise (BLAS-based models may round a row differently by an ulp
-        depending on its position in a batch).
+        depending on its position in a batch); before those it uses "linear" where it applies.
         Should the tree paths disagree with the model on their self-check, those features are
         predicted per repeat instead, with a RuntimeWarning.
 
@@ -220,13 +225,6 @@ def permutation_importance(
             "it needs a scikit-learn tree model (behind column-wise transformers) and a scorer "
             "that only calls predict / predict_proba / decision_function; use engine 'auto'",
         )
-    if tree_paths:
-        used_engine = "tree-paths"
-    else:
-        methods, used_engine, scorer = _prediction_engine(
-            engine, estimator, methods, recorder.opaque, default, scorer_names, scorer
-        )
-
     _, sub_rows = _rng_for_feature(seed, n, m)
     if sub_rows is not None:
         Xs = X.iloc[sub_rows] if hasattr(X, "iloc") else X[sub_rows]
@@ -234,6 +232,27 @@ def permutation_importance(
         sws = sample_weight[sub_rows] if sample_weight is not None else None
     else:
         Xs, ys, sws = X, y, sample_weight
+
+    linear = None
+    if not tree_paths and engine in ("auto", "linear") and not recorder.opaque:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            linear = linear_labels(estimator, methods, Xs)
+    if engine == "linear" and linear is None:
+        raise UsageError(
+            f"engine 'linear' cannot reproduce {type(final_estimator(estimator)).__name__} "
+            f"with scorer {', '.join(scorer_names)}",
+            "it needs a scikit-learn linear classifier (behind column-wise transformers) and a "
+            "scorer that only calls predict; use engine 'auto'",
+        )
+    if tree_paths:
+        used_engine = "tree-paths"
+    elif linear is not None:
+        used_engine = "linear"
+    else:
+        methods, used_engine, scorer = _prediction_engine(
+            engine, estimator, methods, recorder.opaque, default, scorer_names, scorer
+        )
 
     # The call's settings; each task adds its feature (group) and block of repeats.
     task = _Task(cols=[], r0=0, r1=0, seed=seed, n_rows=n, m=m, scorer=scorer, methods=methods)
@@ -273,7 +292,11 @@ def permutation_importance(
                         progress.advance(first)
                         if fell:
                             fell_back.append(rows_labels[0])
-            if tree_paths:
+            if linear is not None:
+                linear_scores(
+                    linear, (estimator, Xs, ys, sws), members, task, n_repeats, progress, per_feature
+                )
+            elif tree_paths:
                 assert methods is not None
                 owners = []
                 gen = plan.run(estimator, Xs, ys, sws, task, first, progress, owners)
