@@ -479,6 +479,18 @@ def test_self_check_detects_mismatch(reg_data, monkeypatch):
     monkeypatch.setattr(tree_grid, "_raw_rows", broken)
     with pytest.raises(TreePathMismatchError):
         run(model, X, [0], make_grid(X, [0]))
+    # the average path (no ICE): reachable leaves computed wrongly, in the average and the check
+    from inspectcli.engines.trees import _reach
+
+    real_reach = _reach.reach_bits
+
+    def shifted(*args):
+        return np.roll(real_reach(*args), 1, axis=0)
+
+    monkeypatch.setattr(_reach, "reach_bits", shifted)
+    monkeypatch.setattr(tree_grid, "reach_bits", shifted)
+    with pytest.raises(TreePathMismatchError):
+        run(model, X, [0], make_grid(X, [0]), individual=False)
 
 
 def test_argument_errors(reg_data):
