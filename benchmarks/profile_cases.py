@@ -53,7 +53,9 @@ def case(name: str):
         return lambda: partial_dependence(m, X, list(X.columns), grid_resolution=100, method="brute")
     if name == "friedman_hgb_ice":
         m, X, y = _load("friedman_hgb", "y")
-        return lambda: partial_dependence(m, X, list(X.columns[:2]), grid_resolution=10, kind="both", method="brute")
+        return lambda: partial_dependence(
+            m, X, list(X.columns[:2]), grid_resolution=10, kind="both", method="brute"
+        )
     if name == "friedman_hgb_importance":
         m, X, y = _load("friedman_hgb", "y")
         return lambda: permutation_importance(m, X, y, n_repeats=10, random_state=0)
