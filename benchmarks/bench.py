@@ -385,6 +385,10 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
             works.append(
                 imp_work("friedman_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH)
             )
+            g100 = {"grid_resolution": 100}
+            works.append(
+                pdp_work("friedman_hgb", "PDP x0, grid 100", model, X, names[:1], sk_kw=g100, ours_kw=g100)
+            )
             if parallel:
                 works.append(
                     pdp_work(

@@ -157,7 +157,7 @@ def test_bikes_groups_and_compare(cli, samples, tmp_path):
     [
         (["--target", "nope"], 3, "column 'nope' given with --target is not in 'diabetes.parquet'"),
         (["--target", "target", "--scoring", "r3"], 2, "unknown scorer 'r3' (did you mean 'r2'"),
-        (["--target", "target", "--scoring", "roc_auc"], 2, "does not fit this model"),
+        (["--target", "target", "--scoring", "roc_auc"], 2, "is a classification scorer"),
         (["--target", "target", "--n-repeats", "0"], 2, "--n-repeats 0"),
         (["--target", "target", "--max-samples", "1.5"], 2, "--max-samples 1.5 is out of range"),
         (["--target", "target", "--max-samples", "5000"], 2, "out of range: the data has 442 rows"),

@@ -48,9 +48,14 @@ def load_inputs(
     probe: bool = True,
 ) -> Inputs:
     """Load the model, read only the columns it needs, match them and try a first prediction."""
-    model = load_model(
-        model_path, trust=trust or (), sha256=sha256, allow_pickle=False if no_pickle else None, strict=strict
-    )
+    with ui.status(f"loading {Path(model_path).name}"):
+        model = load_model(
+            model_path,
+            trust=trust or (),
+            sha256=sha256,
+            allow_pickle=False if no_pickle else None,
+            strict=strict,
+        )
     for note in model.notes:
         ui.warn(note) if "scikit-learn" in note else ui.note(note)
     data, prepared = load_matched_data(
@@ -88,7 +93,8 @@ def load_matched_data(
     columns = None
     if names is not None and not infer_target:
         columns = [*names, *(c for c in (target, sample_weight) if c)]
-    data = load_dataset(data_path, columns=columns, sep=sep, encoding=encoding, decimal=decimal)
+    with ui.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
+        data = load_dataset(data_path, columns=columns, sep=sep, encoding=encoding, decimal=decimal)
     for note in data.notes:
         ui.note(note)
     prepared = prepare(
@@ -102,7 +108,8 @@ def load_matched_data(
     for note in prepared.notes:
         ui.note(note)
     if probe:
-        check_predicts(estimator, prepared, data.name)
+        with ui.status(f"checking that the model predicts on {data.name}"):
+            check_predicts(estimator, prepared, data.name)
     return data, prepared
 
 

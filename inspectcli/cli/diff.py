@@ -15,6 +15,7 @@ from inspectcli.cli.common import emit
 from inspectcli.cli.console import UI
 from inspectcli.cli.handling import handle_errors
 from inspectcli.errors import InputError
+from inspectcli.reports.summary import check_summary, diff_summary, write_summary
 from inspectcli.results import SCHEMA_VERSION, check_out_dir, to_json_bytes
 
 ResultArg = Annotated[Path, typer.Argument(help="A pdp.json or importance.json file.", show_default=False)]
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
         old: ResultArg,
         new: ResultArg,
         fail_if: o.FailIf = None,
+        summary: o.Summary = None,
         out: Annotated[
             Path | None,
             typer.Option(
@@ -92,6 +94,7 @@ def register(app: typer.Typer) -> None:
         ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
         if out is not None:
             check_out_dir(out)
+        check_summary(summary)
         gates = None
         if fail_if:
             from inspectcli.gates import parse_conditions
@@ -141,6 +144,7 @@ def register(app: typer.Typer) -> None:
         json_bytes = to_json_bytes(doc)
         files = {"diff.json": json_bytes} if out is not None else {}
         emit(ui, out or Path("."), files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, diff_summary(doc))
 
         from inspectcli.reports.diff import tables
 

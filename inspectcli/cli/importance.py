@@ -24,6 +24,7 @@ from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.parallel import shared_scheduler
 from inspectcli.errors import UsageError
 from inspectcli.loading.match import check_target
+from inspectcli.reports.summary import check_summary, importance_summary, write_summary
 from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
 IMP = "Permutation importance"
@@ -130,6 +131,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = True,
         fail_if: o.FailIf = None,
+        summary: o.Summary = None,
         sample_weight: o.SampleWeight = None,
         trust: o.Trust = None,
         sha256: o.Sha256 = None,
@@ -169,6 +171,7 @@ def register(app: typer.Typer) -> None:
             backend=backend,
             scheduler=scheduler,
         )
+        check_summary(summary)
         budget = parse_memory(memory_budget)
         seed = parse_random_state(random_state)
         if n_repeats < 1:
@@ -346,6 +349,7 @@ def register(app: typer.Typer) -> None:
             extra=extra_files,
         )
         emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, importance_summary(doc))
         if clustering is not None:
             ui.show(report.clusters_table(clustering.groups(), clustering.excluded))
         for block in result.scorers:

@@ -10,6 +10,7 @@ import typer
 LOAD = "Loading"
 OUTPUT = "Output"
 RUN = "Execution"
+MESSAGES = "Messages"
 FEATURES = "Features and targets"
 
 ModelArg = Annotated[
@@ -176,9 +177,21 @@ RandomState = Annotated[
         rich_help_panel=RUN,
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=RUN)]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=RUN)]
-Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of errors.", rich_help_panel=RUN)]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Only errors on stderr (notes, warnings and progress hidden); results still print.",
+        rich_help_panel=MESSAGES,
+    ),
+]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=MESSAGES)
+]
+Debug = Annotated[
+    bool, typer.Option("--debug", help="Show the traceback of errors.", rich_help_panel=MESSAGES)
+]
 
 # Features and targets (pdp, ale, coefficients)
 Features = Annotated[
@@ -228,5 +241,15 @@ Subsample = Annotated[
         metavar="N|FRACTION",
         help="Use N rows, or a FRACTION of them (seeded).",
         rich_help_panel=FEATURES,
+    ),
+]
+Summary = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary",
+        metavar="FILE.md",
+        help="Also write a short markdown summary (top rows, failed gates) for a CI job summary.",
+        rich_help_panel=OUTPUT,
+        show_default=False,
     ),
 ]

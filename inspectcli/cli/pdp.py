@@ -29,6 +29,7 @@ from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.grid import parse_custom_values
 from inspectcli.engines.partial_dependence import partial_dependence
 from inspectcli.errors import UsageError
+from inspectcli.reports.summary import check_summary, pdp_summary, write_summary
 from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
 PDP = "Partial dependence"
@@ -139,6 +140,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         fail_if: o.FailIf = None,
+        summary: o.Summary = None,
         target: o.Target = None,
         sample_weight: o.SampleWeight = None,
         trust: o.Trust = None,
@@ -179,6 +181,7 @@ def register(app: typer.Typer) -> None:
             backend=backend,
             scheduler=scheduler,
         )
+        check_summary(summary)
         budget = parse_memory(memory_budget)
         seed = parse_random_state(random_state)
         pct = parse_percentiles(percentiles)
@@ -336,6 +339,7 @@ def register(app: typer.Typer) -> None:
             png=png,
         )
         emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, pdp_summary(doc))
         ui.show(
             report.table(
                 curves,

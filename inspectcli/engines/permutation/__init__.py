@@ -45,12 +45,15 @@ from inspectcli.engines.permutation.sampling import (
 )
 from inspectcli.engines.permutation.scoring import (
     RESPONSE_METHODS,
+    SCORER_ALIASES,
     _Recorder,
     _score,
     _scoring_error,
     build_scorer,
     check_scorer_names,
+    check_scorers_fit,
     default_scorer_name,
+    scorer_change_label,
 )
 from inspectcli.engines.permutation.tree_paths import _tree_path_trial, _TreePathPlan
 from inspectcli.engines.progress import NullProgress, Progress
@@ -60,13 +63,16 @@ from inspectcli.introspect import final_estimator
 __all__ = [
     "ENGINES",
     "RESPONSE_METHODS",
+    "SCORER_ALIASES",
     "PermutationImportance",
     "ScorerImportances",
     "build_scorer",
     "check_scorer_names",
+    "check_scorers_fit",
     "default_scorer_name",
     "permutation_importance",
     "resolve_groups",
+    "scorer_change_label",
 ]
 
 ENGINES = ("auto", "tree-paths", "linear", "batched", "sequential")
