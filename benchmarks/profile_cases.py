@@ -1,9 +1,9 @@
 """cProfile of our side of the benchmark cases: writes benchmarks/profiles/<case>.txt (top functions).
 
-    python benchmarks/profile_cases.py [case ...]   # cases: see CASES below
+    python benchmarks/profile_cases.py [--out DIR] [case ...]   # cases: see CASES below
 
-n_jobs=1, BLAS/OpenMP at one thread, as in bench.py. The .txt files hold the cumulative and the
-internal-time tables (top 30 each) of one run after one warm-up run.
+n_jobs=1, BLAS/OpenMP at one thread, as in bench.py. Files go to benchmarks/profiles/ (or DIR);
+each holds the cumulative and the internal-time tables (top 30 each) of one run after a warm-up.
 """
 
 from __future__ import annotations
@@ -88,8 +88,12 @@ CASES = [
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in sys.argv[1:] or CASES:
+    args = sys.argv[1:]
+    out = OUT
+    if args[:1] == ["--out"]:
+        out, args = Path(args[1]), args[2:]
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args or CASES:
         run = case(name)
         with threadpool_limits(limits=1):
             run()
@@ -106,7 +110,7 @@ def main() -> None:
         stats = pstats.Stats(prof, stream=buf).strip_dirs()
         stats.sort_stats("cumulative").print_stats(30)
         stats.sort_stats("tottime").print_stats(30)
-        (OUT / f"{name}.txt").write_text(buf.getvalue())
+        (out / f"{name}.txt").write_text(buf.getvalue())
         print(f"{name}: {wall:.3f} s", flush=True)
 
 

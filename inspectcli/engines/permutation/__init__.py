@@ -243,7 +243,7 @@ def permutation_importance(
     if not tree_paths and engine in ("auto", "linear") and not recorder.opaque:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            linear = linear_labels(estimator, methods, Xs)
+            linear = linear_labels(estimator, methods, Xs, memory_budget // 2)
     if engine == "linear" and linear is None:
         raise UsageError(
             f"engine 'linear' cannot reproduce {type(final_estimator(estimator)).__name__} "
