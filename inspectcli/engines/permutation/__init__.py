@@ -41,6 +41,7 @@ from inspectcli.engines.permutation.sampling import (
     _resolve_max_samples,
     _rng_for_feature,
     _Task,
+    importance_rows,
     resolve_groups,
 )
 from inspectcli.engines.permutation.scoring import (
@@ -70,6 +71,7 @@ __all__ = [
     "check_scorer_names",
     "check_scorers_fit",
     "default_scorer_name",
+    "importance_rows",
     "permutation_importance",
     "resolve_groups",
     "scorer_change_label",
@@ -139,6 +141,7 @@ def permutation_importance(
     scheduler: str | None = None,
     progress: Progress | None = None,
     engine: str = "auto",
+    population: int | None = None,
 ) -> PermutationImportance:
     """Permutation importance of each column (or group of columns) of X.
 
@@ -179,6 +182,11 @@ def permutation_importance(
         depending on its position in a batch); before those it uses "linear" where it applies.
         Should the tree paths disagree with the model on their self-check, those features are
         predicted per repeat instead, with a RuntimeWarning.
+    population : int, optional
+        X holds only the ``max_samples`` rows scikit-learn would draw from a dataset of
+        ``population`` rows (:func:`importance_rows`, in that order), e.g. read alone from a large
+        dataset. The permutations are then scikit-learn's on the full dataset, bit for bit; the
+        baseline score is taken on these rows (scikit-learn scores it on all rows).
 
     Returns
     -------
@@ -199,7 +207,10 @@ def permutation_importance(
     if not hasattr(X, "iloc"):
         X = np.asarray(X)
     rows_labels, members = resolve_groups(names, groups)
-    m = _resolve_max_samples(max_samples, n)
+    n_draw = n if population is None else int(population)
+    m = _resolve_max_samples(max_samples, n_draw)
+    if population is not None and m != n:
+        raise UsageError(f"X has {n} rows, not the {m} rows drawn from {n_draw} (see importance_rows)")
     y = np.asarray(y) if y is not None else None
     if y is not None and len(y) != n:
         raise UsageError(f"y has {len(y)} rows but X has {n}")
@@ -231,8 +242,8 @@ def permutation_importance(
             "it needs a scikit-learn tree model (behind column-wise transformers) and a scorer "
             "that only calls predict / predict_proba / decision_function; use engine 'auto'",
         )
-    _, sub_rows = _rng_for_feature(seed, n, m)
-    if sub_rows is not None:
+    _, sub_rows = _rng_for_feature(seed, n_draw, m)
+    if sub_rows is not None and population is None:
         Xs = X.iloc[sub_rows] if hasattr(X, "iloc") else X[sub_rows]
         ys = y[sub_rows] if y is not None else None
         sws = sample_weight[sub_rows] if sample_weight is not None else None
@@ -261,7 +272,7 @@ def permutation_importance(
         )
 
     # The call's settings; each task adds its feature (group) and block of repeats.
-    task = _Task(cols=[], r0=0, r1=0, seed=seed, n_rows=n, m=m, scorer=scorer, methods=methods)
+    task = _Task(cols=[], r0=0, r1=0, seed=seed, n_rows=n_draw, m=m, scorer=scorer, methods=methods)
     per_feature: list[list[Any]] = [[None] * n_repeats for _ in members]
     fell_back: list[str] = []
     with task_runner(n_jobs, backend, scheduler) as runner:
@@ -353,7 +364,7 @@ def permutation_importance(
         scorers=blocks,
         n_repeats=n_repeats,
         max_samples=m,
-        n_rows=n,
+        n_rows=n_draw,
         random_seed=seed,
         engine=used_engine,
         default_scoring=default,

@@ -63,6 +63,18 @@ def _resolve_max_samples(max_samples: float | int, n: int) -> int:
     return m
 
 
+def importance_rows(random_state: int | None, n_rows: int, max_samples: float | int) -> np.ndarray | None:
+    """The rows :func:`permutation_importance` permutes when ``max_samples`` < ``n_rows``, else None.
+
+    Positions into a dataset of ``n_rows`` rows, in scikit-learn's order: read those rows alone
+    and pass ``population=n_rows`` to get its permutations without holding the whole dataset.
+    """
+    m = _resolve_max_samples(max_samples, n_rows)
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max + 1))
+    _, rows = _rng_for_feature(seed, n_rows, m)
+    return rows
+
+
 def resolve_groups(
     names: Sequence[str], groups: Mapping[str, Sequence[str]] | None
 ) -> tuple[list[str], list[list[int]]]:

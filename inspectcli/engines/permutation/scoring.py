@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 
+from inspectcli.engines.finite import check_predictions
 from inspectcli.errors import (
     ComputationError,
     UsageError,
@@ -43,9 +44,11 @@ class _Recorder:
                     self.called.append(name)
                 t0 = time.perf_counter()
                 try:
-                    return attr(X, *args, **kwargs)
+                    out = attr(X, *args, **kwargs)
                 finally:
                     self.seconds += time.perf_counter() - t0
+                check_predictions(out, method=name, what="the data")
+                return out
 
             method.__name__ = name
             return method
