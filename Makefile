@@ -83,7 +83,7 @@ images: demo
 	cp $(OUT)/bikes/ale.png docs/images/ale_bikes.png
 
 test: $(MODELS)
-	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 EXIT_OK = 0
@@ -23,21 +23,61 @@ EXIT_COMPUTE = 4
 EXIT_INTERRUPTED = 130
 
 
-class InspectError(Exception):
-    """Base class: a message for the user and the exit code it maps to."""
+#: A parameter named in a message: `max_samples`, or `method=brute` with the value given to it
+#: (`features!`: the long flag alone, for a parameter whose flag has a short alias).
+PARAM = re.compile(r"`([a-z][a-z0-9_]*!?)(?:=([^`]*))?`")
+
+
+def _as_python(name: str, value: str | None) -> str:
+    name = name.rstrip("!")
+    return name if value is None else f"{name}={value}"
+
+
+def render_params(text: str, spell: Callable[[str, str | None], str] = _as_python) -> str:
+    """``text`` with each `param` / `param=value` marker spelled by ``spell(name, value)``.
+
+    Library messages name parameters as the Python caller knows them (``max_samples=2.5``); the
+    CLI spells the same markers as its flags (``--max-samples 2.5``), see cli/handling.py.
+    """
+    return PARAM.sub(lambda m: spell(m.group(1), m.group(2)), text)
+
+
+class InspectError(ValueError):
+    """Base class: a message for the user, the parameter it is about, and the exit code it maps to.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong. Parameters are written as markers: `max_samples` or `method=brute`.
+    hint : str or None, default=None
+        What to do about it.
+    param : str or None, default=None
+        The parameter the error is about (default: the first one the message names).
+
+    Every error is a ``ValueError``, so library callers can catch it as one; ``str()`` names
+    parameters as Python does (``max_samples``), :meth:`render` as the command line does.
+    """
 
     exit_code: int = EXIT_INPUT
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if param is None:
+            m = PARAM.search(message)
+            param = m.group(1).rstrip("!") if m else None
+        self.param = param
+
+    def render(self, spell: Callable[[str, str | None], str] = _as_python) -> str:
+        """The one-line text ``<what> — <hint>``, parameters spelled by ``spell(name, value)``."""
+        text = render_params(" ".join(self.message.split()), spell)
+        if self.hint:
+            return f"{text} — {render_params(' '.join(self.hint.split()), spell)}"
+        return text
 
     def __str__(self) -> str:
-        text = " ".join(self.message.split())
-        if self.hint:
-            return f"{text} — {' '.join(self.hint.split())}"
-        return text
+        return self.render()
 
 
 class GateFailed(InspectError):
@@ -159,7 +199,7 @@ def blame_model() -> Iterator[None]:
     """Inside: the estimator's ValueError & co become :func:`model_failed`; ours pass unchanged."""
     try:
         yield
-    except (UsageError, ComputationError):
+    except InspectError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         if raised_in_our_code(exc):

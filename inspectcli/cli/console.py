@@ -73,7 +73,7 @@ class UI:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[dim]note:[/dim] {escape(message)}", soft_wrap=True)
+            self.err.print(f"[dim]note:[/dim] {escape(_flags(message))}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if self.verbose and not self.quiet:
@@ -81,7 +81,7 @@ class UI:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+            self.err.print(f"[yellow]warning:[/yellow] {escape(_flags(message))}", soft_wrap=True)
 
     def error(self, message: str) -> None:
         self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
@@ -168,3 +168,10 @@ class ProgressReporter:
     def advance(self, n: int = 1) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, n)
+
+
+def _flags(message: str) -> str:
+    """Library notes name parameters (`strict`); the terminal names their flags (--strict)."""
+    from inspectcli.cli.handling import cli_text
+
+    return cli_text(message)

@@ -52,16 +52,16 @@ def effective_n_jobs(n_jobs: int | None) -> int:
 def check_backend(backend: str, scheduler: str | None) -> None:
     """Usage errors for a backend that does not exist, or that is not installed."""
     if backend not in BACKENDS:
-        raise UsageError(f"--backend '{backend}' is not one of {', '.join(BACKENDS)}", "choose one of them")
+        raise UsageError(f"`backend='{backend}'` is not one of {', '.join(BACKENDS)}", "choose one of them")
     if scheduler and backend != "dask":
-        raise UsageError("--scheduler only applies with --backend dask", "add --backend dask")
+        raise UsageError("`scheduler` only applies with `backend=dask`", "add `backend=dask`")
     if backend == "dask":
         try:
             import dask  # noqa: F401
             import distributed  # noqa: F401
         except ImportError as exc:
             raise UsageError(
-                "--backend dask needs the dask extra, which is not installed",
+                "`backend=dask` needs the dask extra, which is not installed",
                 "pip install 'inspectcli[dask]'",
             ) from exc
 

@@ -101,13 +101,13 @@ def load_dataset(
     if sep is not None:
         sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
         if len(sep) != 1:
-            raise UsageError(f"--sep '{sep}' must be one character", "for example --sep ';'")
+            raise UsageError(f"`sep='{sep}'` must be one character", "for example `sep=';'`")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
             raise UsageError(
-                f"--encoding '{encoding}' is not an encoding Python knows",
+                f"`encoding='{encoding}'` is not an encoding Python knows",
                 "try utf-8, latin-1 or cp1252",
             ) from exc
     if path == "-":
@@ -223,7 +223,7 @@ def _decode_sample(head: bytes, encoding: str, where: str) -> str:
         raise DataLoadError(
             f"data '{where}' is not valid {encoding} text (byte 0x{head[exc.start]:02x} at "
             f"offset {exc.start})",
-            "pass its encoding, e.g. --encoding latin-1 or --encoding cp1252",
+            "pass its encoding, e.g. `encoding=latin-1` or `encoding=cp1252`",
         ) from exc
 
 
@@ -278,7 +278,7 @@ def _read_csv(
                 decimal = ","
                 notes.append(
                     f"'{where}' uses decimal commas (1,5 = 1.5); reading them as numbers"
-                    " (pass --decimal . to keep them as text)"
+                    " (pass `decimal=.` to keep them as text)"
                 )
     try:
         frame = pd.read_csv(
@@ -293,14 +293,14 @@ def _read_csv(
     except UnicodeDecodeError as exc:
         raise DataLoadError(
             f"data '{where}' is not valid {enc} text ({exc.reason} at byte {exc.start})",
-            "pass its encoding, e.g. --encoding latin-1 or --encoding cp1252",
+            "pass its encoding, e.g. `encoding=latin-1` or `encoding=cp1252`",
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataLoadError(f"data '{where}' holds no table", "give a header and rows") from exc
     except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
         raise DataLoadError(
             f"cannot parse '{where}' as CSV (delimiter {sep!r}): {str(exc).strip()}",
-            "pass the delimiter with --sep",
+            "pass the delimiter with `sep`",
         ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     unnamed = [c for c in frame.columns if c.startswith("Unnamed: ")]

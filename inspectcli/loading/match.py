@@ -84,19 +84,19 @@ def prepare(
     frame = data.frame
     notes: list[str] = []
     if target is not None and target not in frame.columns:
-        raise _column_error(data, target, "--target")
+        raise _column_error(data, target, "`target`")
     if sample_weight is not None and sample_weight not in frame.columns:
-        raise _column_error(data, sample_weight, "--sample-weight")
+        raise _column_error(data, sample_weight, "`sample_weight`")
     if target is not None and target == sample_weight:
         raise UsageError(
-            f"column '{target}' is given as both --target and --sample-weight",
+            f"column '{target}' is given as both `target` and `sample_weight`",
             "the weights must be another column than the target",
         )
 
     names = expected_features(estimator)
     reserved = {c for c in (target, sample_weight) if c is not None}
     if names is not None:
-        for option, col in (("--target", target), ("--sample-weight", sample_weight)):
+        for option, col in (("`target`", target), ("`sample_weight`", sample_weight)):
             if col is not None and col in names:
                 raise UsageError(
                     f"column '{col}' given with {option} is one of the model's input features",
@@ -132,7 +132,7 @@ def prepare(
             raise ValidationError(
                 f"the model was fitted on {n_in} unnamed columns but '{data.name}' has {len(cols)}"
                 + (" besides the target" if target else ""),
-                "pass --target for the column to leave out, or give data with the same columns",
+                "pass `target` for the column to leave out, or give data with the same columns",
             )
         X = frame[cols]
         feature_names = [str(c) for c in cols]
@@ -146,7 +146,7 @@ def prepare(
             hint = f"columns not read by the model: {shorten(others)}"
         else:
             hint = f"'{data.name}' holds only the model's inputs: add the column the model predicts"
-        raise UsageError("no target column: give it with --target", hint)
+        raise UsageError("no target column: give it with `target`", hint)
     if len(frame) < min_rows:
         raise ValidationError(
             f"'{data.name}' has {len(frame)} row(s); this needs at least {min_rows}",
@@ -203,7 +203,7 @@ def check_target(estimator: Any, y: np.ndarray, where: str, target: str) -> np.n
             raise ValidationError(
                 f"target column '{target}' in '{where}' holds text in {int(bad.sum())} row(s) "
                 f"(e.g. '{example}'), and the model is a regressor",
-                "give the numeric column the model predicts with --target",
+                "give the numeric column the model predicts with `target`",
             )
         return numbers.to_numpy(dtype=float).reshape(values.shape)
     return values
@@ -328,7 +328,7 @@ def explain_prediction_error(
         rows = f" in {n_text} row(s)" if n_text else ""
         hint = "convert the column to numbers, or drop those rows"
         if example and re.fullmatch(r"-?\d+,\d+", example):
-            hint = "the file uses decimal commas: pass --decimal ,"
+            hint = "the file uses decimal commas: pass `decimal=,`"
         return ValidationError(
             f"column '{col or '?'}' in '{where}' holds text{rows}{sample} where the model expects numbers",
             hint,

@@ -154,10 +154,10 @@ def load_model(
     if sha256 is not None:
         expected = sha256.strip().lower()
         if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
-            raise UsageError(f"--sha256 '{sha256}' is not a SHA-256 hex digest", "give 64 hex characters")
+            raise UsageError(f"`sha256='{sha256}'` is not a SHA-256 hex digest", "give 64 hex characters")
         if expected != digest:
             raise ModelLoadError(
-                f"model file '{path}' does not match --sha256: it has SHA-256 {digest}, not {expected}",
+                f"model file '{path}' does not match `sha256`: it has SHA-256 {digest}, not {expected}",
                 "the file changed; check where it came from before loading it",
             )
     with open(p, "rb") as fh:
@@ -181,7 +181,7 @@ def load_model(
     if family == "pickle" and not allow_pickle:
         raise ModelLoadError(
             f"model file '{path}' is a {fmt} file, and pickle-based files are refused here"
-            " (--no-pickle or INSPECT_NO_PICKLE)",
+            " (`no_pickle` or INSPECT_NO_PICKLE)",
             "save the model with skops.io.dump and pass the .skops file",
         )
 
@@ -202,10 +202,10 @@ def load_model(
         )
         if strict:
             raise ModelLoadError(
-                msg + " (--strict)",
-                f"install scikit-learn=={saved_version}, or drop --strict to accept the risk",
+                msg + " (`strict`)",
+                f"install scikit-learn=={saved_version}, or drop `strict` to accept the risk",
             )
-        notes.append(msg + "; results may differ from the original (--strict makes this an error)")
+        notes.append(msg + "; results may differ from the original (`strict` makes this an error)")
     check_estimator_object(estimator, str(path))
     return LoadedModel(
         estimator=estimator,
@@ -229,7 +229,7 @@ def _load_skops(p: Path, trust: Sequence[str]) -> Any:
         ) from exc
     refused = [t for t in untrusted if t not in set(trust)]
     if refused:
-        flags = " ".join(f"--trust {t}" for t in refused)
+        flags = " ".join(f"`trust={t}`" for t in refused)
         raise ModelLoadError(
             f"skops file '{p.name}' holds {len(refused)} type(s) skops does not trust by default: "
             + ", ".join(refused),
