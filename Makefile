@@ -9,7 +9,7 @@ OUT    ?= demo_output
 INSPECT := $(BIN)/inspect
 PYTEST_ARGS ?=
 
-.PHONY: all venv models demo images test lint format bench bench-quick clean
+.PHONY: all venv models demo images test lint format bench bench-quick clean browser
 
 all: test
 
@@ -26,6 +26,16 @@ $(MODELS): $(STAMP) sample_models/build.py
 	@touch $(MODELS)
 
 models: $(MODELS)
+
+# Debian's chromium for the report's browser test (tests/reports/test_report_browser.py): installed
+# with apt when missing and we are root (CI is); otherwise that test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get) for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "browser: apt-get could not install chromium; the browser test will be skipped"; \
+	  else echo "browser: chromium is missing and cannot be installed here (not root, or no apt-get); the browser test will be skipped"; fi; }
 
 demo: $(MODELS)
 	@rm -rf $(OUT) && mkdir -p $(OUT)
@@ -70,6 +80,11 @@ demo: $(MODELS)
 		--fail-if "low(sex) > 0.01" --fail-if "rank(bmi) > 3" --out $(OUT)/diabetes-seed1 || [ $$? -eq 1 ]
 	$(INSPECT) diff $(OUT)/diabetes/importance.json $(OUT)/diabetes-seed1/importance.json \
 		--fail-if "rank_change > 2" --fail-if "gap > 0.01" --out $(OUT)/diff
+	@echo "== inspect report (one HTML page per model) =="
+	$(INSPECT) report sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
+		--out $(OUT)/report-diabetes --summary $(OUT)/report-diabetes/summary.md
+	$(INSPECT) report sample_models/cancer_logreg.joblib sample_models/cancer.csv --target target \
+		--scoring roc_auc --out $(OUT)/report-cancer --summary $(OUT)/report-cancer/summary.md
 	@echo "results and plots written under $(OUT)/"
 
 # Refresh the README's pictures from a demo run.
@@ -81,8 +96,9 @@ images: demo
 	cp $(OUT)/diabetes/correlation.png docs/images/correlation_diabetes.png
 	cp $(OUT)/cancer/coefficients.png docs/images/coefficients_cancer.png
 	cp $(OUT)/bikes/ale.png docs/images/ale_bikes.png
+	$(BIN)/python docs/screenshot.py $(OUT)/report-diabetes/report.html docs/images/report_diabetes.png
 
-test: $(MODELS)
+test: $(MODELS) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -21,6 +23,35 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_COMPUTE = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM (a CI job cancelled), raised like Ctrl-C's KeyboardInterrupt so clean-up runs."""
+
+
+def safe_text(text: object, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control / invisible formatting character shown as an escape.
+
+    Names read from files (column names, class labels, type names, paths) reach the terminal only
+    through this: ``'\\x1b[2J'`` is printed as those six characters, never as a clear-screen, and
+    bidi overrides or zero-width characters cannot disguise a name.
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        if ch.isprintable() or ch == " " or (keep_newlines and ch == "\n"):
+            out.append(ch)
+        elif unicodedata.category(ch) == "Zs":
+            out.append(" ")
+        else:
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+            )
+    return "".join(out)
 
 
 #: A parameter named in a message: `max_samples`, or `method=brute` with the value given to it
@@ -76,6 +107,9 @@ class InspectError(ValueError):
             return f"{text} — {render_params(' '.join(self.hint.split()), spell)}"
         return text
 
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the hint when sent back from a worker process
+        return (type(self), (self.message, self.hint))
+
     def __str__(self) -> str:
         return self.render()
 
@@ -114,6 +148,18 @@ class ComputationError(InspectError):
     """The model itself failed while predicting or scoring."""
 
     exit_code = EXIT_COMPUTE
+
+
+class ModelExited(ComputationError):
+    """The model's code raised SystemExit (or another BaseException but Ctrl-C) to end the run."""
+
+
+def model_exited(exc: BaseException) -> ModelExited:
+    """A model's SystemExit & co as our exit-4 error: a model may not end the run, whatever the code."""
+    return ModelExited(
+        f"the model's code raised {type(exc).__name__}({first_line(exc, '')}) and tried to end the run",
+        "nothing was written and no --fail-if passed; a model may not stop the process",
+    )
 
 
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:

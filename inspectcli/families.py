@@ -9,8 +9,10 @@ its bases, so subclasses belong too) and the engines that apply beyond the model
 - ``impurity``: impurity (MDI) importance from ``feature_importances_``;
 - ``coefficients``: ``inspect coefficients``.
 
-To support a new library (LightGBM, XGBoost, CatBoost), add its row here and its model reader in
-the tree engine; ``inspect info`` and the engines read this table.
+To support a new library (LightGBM, XGBoost, CatBoost), add its row here and its spec builder in
+``engines/trees/_specs.py`` (the only code that reads a family's private attributes);
+``tests/engines/test_families.py`` checks that the two agree. The tree engine itself accepts
+exact classes only (a subclass may predict differently); the rows here match subclasses too.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def _f(name: str, classes: tuple[str, ...], *engines: str) -> Family:
 
 
 _SKE = "sklearn.ensemble"
+_TREE = "sklearn.tree._classes"
 FAMILIES: tuple[Family, ...] = (
+    # name, classes (module.Class as in the __mro__), engines
     _f(
         "HistGradientBoosting",
         (f"{_SKE}._hist_gradient_boosting.gradient_boosting.BaseHistGradientBoosting",),
@@ -52,16 +56,19 @@ FAMILIES: tuple[Family, ...] = (
     _f(
         "ExtraTrees",
         (f"{_SKE}._forest.ExtraTreesRegressor", f"{_SKE}._forest.ExtraTreesClassifier"),
+        "tree-paths",
         "impurity",
     ),
-    _f("DecisionTreeRegressor", ("sklearn.tree._classes.DecisionTreeRegressor",), "recursion", "impurity"),
-    _f("DecisionTreeClassifier", ("sklearn.tree._classes.DecisionTreeClassifier",), "impurity"),
+    _f("DecisionTreeRegressor", (f"{_TREE}.DecisionTreeRegressor",), "recursion", "tree-paths", "impurity"),
+    _f(
+        "DecisionTreeClassifier and ExtraTree",
+        (f"{_TREE}.DecisionTreeClassifier", f"{_TREE}.ExtraTreeRegressor", f"{_TREE}.ExtraTreeClassifier"),
+        "tree-paths",
+        "impurity",
+    ),
     _f(
         "linear",
-        (
-            "sklearn.linear_model._base.LinearModel",
-            "sklearn.linear_model._base.LinearClassifierMixin",
-        ),
+        ("sklearn.linear_model._base.LinearModel", "sklearn.linear_model._base.LinearClassifierMixin"),
         "coefficients",
     ),
 )

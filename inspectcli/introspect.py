@@ -175,17 +175,6 @@ def supports_recursion(estimator: Any) -> bool:
     return applies("recursion", estimator)
 
 
-def auto_method(estimator: Any, *, has_sample_weight: bool, kind: str) -> str:
-    """scikit-learn's choice for method='auto' in partial_dependence."""
-    from sklearn.ensemble._gb import BaseGradientBoosting
-
-    if kind != "average" or has_sample_weight:
-        return "brute"
-    if isinstance(estimator, BaseGradientBoosting) and estimator.init is not None:
-        return "brute"
-    return "recursion" if supports_recursion(estimator) else "brute"
-
-
 def response_methods(estimator: Any) -> list[str]:
     """Prediction methods the estimator offers, in scikit-learn's order of preference."""
     return [
@@ -251,3 +240,49 @@ def row_exact(estimator: Any) -> bool:
     if type(final).__name__ not in ROW_EXACT_ESTIMATORS or not type(final).__module__.startswith("sklearn."):
         return False
     return all(_row_exact_transformer(s) for _, s in pre)
+
+
+def encoder_categories(estimator: Any) -> dict[str, list[Any]]:
+    """{input column: its categories in the model's order} from the encoders a pipeline starts with.
+
+    Read from ``categories_`` of a OneHotEncoder / OrdinalEncoder that a ColumnTransformer at the
+    start of a pipeline routes named columns to (nested pipelines included), or that starts the
+    pipeline itself. Columns no encoder names are absent.
+    """
+    found: dict[str, list[Any]] = {}
+
+    def from_encoder(enc: Any, cols: list[str]) -> None:
+        while hasattr(enc, "steps") and isinstance(enc.steps, list):
+            enc = next((s for _, s in enc.steps if hasattr(s, "categories_")), None)
+            if enc is None:
+                return
+        cats = getattr(enc, "categories_", None)
+        if cats is None or len(cats) != len(cols):
+            return
+        for name, values in zip(cols, cats):
+            found.setdefault(name, [v for v in np.asarray(values).tolist() if v == v])  # NaN dropped
+
+    first = first_step(estimator)
+    transformers = getattr(first, "transformers_", None)
+    if transformers is not None:
+        names_in = expected_features(first) or []
+        for _, trans, cols in transformers:
+            if trans in ("drop", "passthrough"):
+                continue
+            named = []
+            for c in np.atleast_1d(cols):
+                if isinstance(c, (bool, np.bool_)):
+                    named = []
+                    break
+                if isinstance(c, (int, np.integer)):
+                    if not names_in:
+                        named = []
+                        break
+                    named.append(names_in[int(c)])
+                else:
+                    named.append(str(c))
+            if named:
+                from_encoder(trans, named)
+    elif hasattr(first, "categories_"):
+        from_encoder(first, expected_features(first) or [])
+    return found

@@ -23,7 +23,7 @@ from inspectcli import __version__
 from inspectcli.errors import UsageError
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMATS = ("json", "csv")
 
 

@@ -372,5 +372,7 @@ def test_plot_structure():
     np.testing.assert_allclose([b.get_height() for b in bars], results[1].ale[0])
     assert [t.get_text() for t in display.axes_[1].get_xticklabels()] == [str(v) for v in results[1].grid]
     assert display.axes_[1].get_xlabel().startswith("c")
-    legend = [t.get_text() for t in display.axes_[1].get_legend().get_texts()]
+    # one legend for the figure, below the panels, none on the curves
+    legend = [t.get_text() for t in display.legend_.get_texts()]
     assert legend[0] == "ALE" and legend[1].startswith("PD")
+    assert display.axes_[0].get_legend() is None and display.axes_[1].get_legend() is None

@@ -127,7 +127,7 @@ def test_wine_skops_multiclass_with_mdi(cli, samples, tmp_path):
     assert list(doc["impurity"]["values"]) == names
     np.testing.assert_array_equal([doc["impurity"]["values"][n] for n in names], forest.feature_importances_)
     # the table shows the same numbers as the JSON (4 significant digits)
-    from inspectcli.render import fmt
+    from inspectcli.formatting import fmt
 
     top = max(names, key=doc["impurity"]["values"].get)
     assert fmt(doc["impurity"]["values"][top]) in r.stdout
@@ -167,7 +167,7 @@ def test_bikes_groups_and_compare(cli, samples, tmp_path):
     [
         (["--target", "nope"], 3, "column 'nope' given with --target is not in 'diabetes.parquet'"),
         (["--target", "target", "--scoring", "r3"], 2, "unknown scorer 'r3' (did you mean 'r2'"),
-        (["--target", "target", "--scoring", "roc_auc"], 2, "does not fit this model"),
+        (["--target", "target", "--scoring", "roc_auc"], 2, "is a classification scorer"),
         (["--target", "target", "--n-repeats", "0"], 2, "--n-repeats 0"),
         (["--target", "target", "--max-samples", "1.5"], 2, "--max-samples 1.5 is out of range"),
         (["--target", "target", "--max-samples", "5000"], 2, "out of range: the data has 442 rows"),

@@ -48,12 +48,12 @@ from sklearn.tree import (
 from sklearn.utils.extmath import cartesian
 from threadpoolctl import threadpool_limits
 
-from inspectcli.engines import trees as engine
 from inspectcli.engines.trees import (
     TreePathMismatchError,
     supports_tree_paths,
     tree_path_responses,
 )
+from inspectcli.engines.trees import grid as tree_grid
 
 RTOL = 1e-10
 ATOL = 1e-12
@@ -471,12 +471,12 @@ def test_hgb_native_categorical(categorical_frame):
 def test_self_check_detects_mismatch(reg_data, monkeypatch):
     X, y = reg_data
     model = HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(X, y)
-    real = engine._raw_rows
+    real = tree_grid._raw_rows
 
     def broken(*args):
         return real(*args) + 1e-6
 
-    monkeypatch.setattr(engine, "_raw_rows", broken)
+    monkeypatch.setattr(tree_grid, "_raw_rows", broken)
     with pytest.raises(TreePathMismatchError):
         run(model, X, [0], make_grid(X, [0]))
 

@@ -223,7 +223,7 @@ def test_group_of_one_is_the_feature_and_groups_permute_together(diabetes):
         ({"scoring": "r3"}, "did you mean 'r2'"),
         ({"groups": {"g": ["bmi", "nope"]}}, "unknown column 'nope'"),
         ({"groups": {"g": ["bmi", "bp"], "h": ["bp", "s1"]}}, "two groups"),
-        ({"scoring": "roc_auc"}, "does not fit this model"),
+        ({"scoring": "roc_auc"}, "is a classification scorer"),
     ],
 )
 def test_usage_errors(diabetes, kwargs, match):

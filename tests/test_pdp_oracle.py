@@ -216,9 +216,10 @@ def test_recursion_matches_sklearn(diabetes, binary, multiclass):
     [ours] = partial_dependence(model, X, [("bmi", "bp")], method="recursion", grid_resolution=20)
     assert ours.method == ours.engine == "recursion"
     assert_same(ours, ref)
-    # auto chooses recursion for HGB, as scikit-learn does
-    [auto] = partial_dependence(model, X, ["bmi"])
-    assert auto.method == "recursion"
+    # auto is brute force (the model's outputs, through tree paths), unlike scikit-learn's auto
+    [auto] = partial_dependence(model, X, ["bmi"], grid_resolution=20)
+    assert (auto.method, auto.engine) == ("brute", "tree-paths")
+    assert_same(auto, sk_pd(model, X, ["bmi"], method="brute", grid_resolution=20))
     Xb, yb = binary
     gb = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(Xb, yb)
     ref = sk_pd(gb, Xb, ["f1"], method="recursion", grid_resolution=10)

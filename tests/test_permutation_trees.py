@@ -42,6 +42,9 @@ from inspectcli.engines.trees import (
     supports_tree_paths,
     tree_path_permuted_responses,
 )
+from inspectcli.engines.trees import _plan as tree_plan
+from inspectcli.engines.trees import _walk as tree_walk
+from inspectcli.engines.trees import permuted as tree_permuted
 from inspectcli.errors import UsageError
 
 N = 300
@@ -61,7 +64,7 @@ def _auto_keeps_tree_paths(keep_tree_paths):
 @pytest.fixture(params=["levels", "nodes"])
 def walk(request, monkeypatch):
     """Both row walks: level-synchronous (large trees / few rows) and node by node (_row_patterns)."""
-    monkeypatch.setattr(engine, "_ROW_WALK_RATIO", 0 if request.param == "nodes" else 10**9)
+    monkeypatch.setattr(tree_walk, "_ROW_WALK_RATIO", 0 if request.param == "nodes" else 10**9)
     return request.param
 
 
@@ -307,7 +310,7 @@ def test_arguments_and_self_check(reg, monkeypatch):
         tree_path_permuted_responses(est, X, [9], [np.arange(N)], response_method="predict")
     with pytest.raises(ValueError, match="cannot reproduce"):
         tree_path_permuted_responses(Ridge().fit(X, y), X, [0], [np.arange(N)], response_method="predict")
-    for lookup in (engine._TableLookup, engine._ConstLookup):
+    for lookup in (tree_permuted._TableLookup, tree_permuted._ConstLookup):
 
         def wrong(self, acc, donors, out_cols, chunk, real=lookup.add):
             real(self, acc, donors, out_cols, chunk)
@@ -463,19 +466,48 @@ def test_explicit_engine(reg):
         permutation_importance(model, X, y, n_repeats=2, engine="tree-paths", scoring=score)
 
 
+def _frontiers_by_levels(tree, model_free):
+    """Reference: frontiers by one pass over the levels per step (the first version)."""
+    internal = ~tree.is_leaf
+    free_split = internal & model_free[tree.feature]
+    has_free = np.zeros(tree.n_nodes, dtype=bool)
+    for level in reversed(tree.levels):
+        nodes = level[internal[level]]
+        if nodes.size:
+            has_free[nodes] = free_split[nodes] | has_free[tree.left[nodes]] | has_free[tree.right[nodes]]
+    anc = np.full(tree.n_nodes, -1, dtype=np.intp)
+    if not has_free[0]:
+        anc[0] = 0
+    for level in tree.levels:
+        nodes = level[internal[level]]
+        parent_anc = anc[nodes]
+        for child in (tree.left[nodes], tree.right[nodes]):
+            anc[child] = np.where(parent_anc >= 0, parent_anc, np.where(has_free[child], -1, child))
+    fronts = np.flatnonzero(anc == np.arange(tree.n_nodes))
+    col_of = np.full(tree.n_nodes, -1, dtype=np.intp)
+    col_of[fronts] = np.arange(fronts.size)
+    front_of = np.where(anc >= 0, col_of[np.maximum(anc, 0)], -1)
+    return {
+        "free_split": free_split,
+        "has_free": has_free,
+        "n_front": fronts.size,
+        "col_of": col_of,
+        "front_of": front_of,
+    }
+
+
 def test_cached_frontiers_match(reg, multi):
     X, y = reg
     for est in (
         RandomForestRegressor(n_estimators=3, random_state=0).fit(X, y),
         HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(X, y),
     ):
-        for tree in engine._plan(est, "predict").spec.trees:
-            shape = engine._shape(tree)
+        for tree in tree_plan._plan(est, "predict").spec.trees:
             for free in ([0], [4], [1, 3], [0, 1, 2, 3, 4]):
                 model_free = np.isin(np.arange(5), free)
-                a, b = engine._frontiers(tree, model_free), engine._frontiers_of(tree, shape, model_free)
+                a, b = _frontiers_by_levels(tree, model_free), tree_walk._frontiers(tree, model_free)
                 for field in ("free_split", "has_free", "n_front", "col_of", "front_of"):
-                    np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+                    np.testing.assert_array_equal(a[field], getattr(b, field))
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

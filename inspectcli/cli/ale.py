@@ -17,7 +17,7 @@ ALE = "Accumulated local effects"
 def register(app: typer.Typer) -> None:
     @app.command("ale")
     @handle_errors
-    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGES)
+    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGE_FLAGS)
     def ale(
         model: o.ModelArg,
         data: o.DataArg,

@@ -15,6 +15,9 @@ from typer.core import TyperGroup
 from inspectcli import __version__
 from inspectcli.cli.console import UI
 from inspectcli.cli.handling import _on_sigterm
+from inspectcli.cli.helptypes import install as _plain_help_types
+
+_plain_help_types()
 
 #: The click Typer runs on (recent Typer versions vendor their own copy).
 _click: Any = getattr(typer.core, "_click", click)
@@ -86,9 +89,9 @@ def _root(
 
 
 def _register() -> None:
-    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, schema
+    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, report, schema
 
-    for module in (info, pdp, importance, ale, coefficients, diff, schema):
+    for module in (info, pdp, importance, ale, coefficients, diff, report, schema):
         module.register(app)
 
 

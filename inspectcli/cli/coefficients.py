@@ -19,7 +19,7 @@ COEF = "Coefficients"
 def register(app: typer.Typer) -> None:
     @app.command("coefficients")
     @handle_errors
-    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION_NO_BUDGET, o.MESSAGES)
+    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION_NO_BUDGET, o.MESSAGE_FLAGS)
     def coefficients(
         model: o.ModelArg,
         data: o.DataArg,

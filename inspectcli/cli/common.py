@@ -19,6 +19,21 @@ def split_names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def parse_random_state(value: str | None) -> int:
+    """'0' -> 0; 'none' -> a fresh seed drawn now (recorded in the results)."""
+    from inspectcli.workflows._inputs import resolve_seed
+
+    if value is None or value.strip().lower() in ("none", "random", ""):
+        return resolve_seed(None)
+    try:
+        seed = int(value)
+    except ValueError as exc:
+        raise UsageError(f"--random-state '{value}' is not an integer", "give e.g. 0, or 'none'") from exc
+    if not 0 <= seed < 2**32:
+        raise UsageError(f"--random-state {seed} is out of range", "use 0 … 4294967295")
+    return seed
+
+
 def name_lists(values: list[str] | None, flag: str, needs: str, example: str) -> dict[str, str]:
     """['NAME=a,b', …] -> {'NAME': 'a,b'}: --group, --order, --values."""
     out: dict[str, str] = {}

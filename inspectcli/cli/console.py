@@ -87,50 +87,66 @@ class UI:
         self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
-        """A result table: on stdout, or on stderr when --json owns stdout; none when quiet.
+        """A result table: on stdout, or on stderr when --json owns stdout (then not when quiet).
 
+        ``--quiet`` silences messages, not results: the table on stdout still prints.
         Text in tables is shown literally: a column named ``a[1]`` or ``[red]`` is not markup.
-        Cells that should be styled are passed as rich ``Text`` objects.
+        Cells that should be styled are passed as rich ``Text`` objects. Tables are fitted to
+        the terminal's width (render.fit_table: numbers whole, the sparkline column gives way).
         """
-        if self.quiet:
+        if self.quiet and self.json_mode:
             return
-        self.out.print(literal(renderable))
+        from rich.table import Table
+
+        from inspectcli.formatting import fit_table
+
+        shown = literal(renderable)
+        if isinstance(shown, Table):
+            shown = fit_table(shown, self.out.width)
+        self.out.print(shown)
 
     def json(self, data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8"))
         sys.stdout.flush()
 
-    @contextmanager
-    def progress(self) -> Iterator[ProgressReporter]:
-        """A progress bar on stderr, only when stderr is a terminal and not quiet."""
-        enabled = (
+    def _live(self) -> bool:
+        """Whether live displays (progress bars, spinners) may be drawn on stderr."""
+        return (
             not self.quiet
             and self.err.is_terminal
             and _isatty(sys.stderr)  # not when FORCE_COLOR makes a CI log look like a terminal
             and not os.environ.get("INSPECT_NO_PROGRESS")
         )
-        if not enabled:
+
+    @contextmanager
+    def status(self, text: str) -> Iterator[None]:
+        """A spinner with ``text`` on stderr while a step without a count runs (loading files)."""
+        if not self._live():
+            yield
+            return
+        with self.err.status(escape(text), spinner="dots"):
+            yield
+
+    @contextmanager
+    def progress(self) -> Iterator[ProgressReporter]:
+        """A progress bar on stderr, only when stderr is a terminal and not quiet."""
+        if not self._live():
             yield ProgressReporter(None)
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            _eta_column(),
             console=self.err,
             transient=True,
         ) as bar:
-            yield ProgressReporter(bar)
+            reporter = ProgressReporter(bar)
+            reporter.start(None, "preparing")  # drawn at once; the engine's own task replaces it
+            yield reporter
 
 
 def literal(renderable: Any) -> Any:
@@ -151,6 +167,32 @@ def literal(renderable: Any) -> Any:
     return renderable
 
 
+def remaining_text(elapsed: float | None, completed: float, total: float | None) -> str:
+    """'eta 0:01:23' from the average pace so far (elapsed / completed), 'eta …' before any step.
+
+    rich's own estimate waits for a steady speed over many steps; engines report few large steps
+    (one per feature), so it shows '-:--:--' for most of a run. The average pace is known after
+    the first step.
+    """
+    if total is None or not elapsed or completed <= 0:
+        return "eta …"
+    if completed >= total:
+        return "eta 0:00:00"
+    left = round(elapsed / completed * (total - completed))
+    return f"eta {left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
+
+
+def _eta_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class EtaColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(remaining_text(task.elapsed, task.completed, task.total), style="progress.remaining")
+
+    return EtaColumn()
+
+
 class ProgressReporter:
     """The engines' progress protocol (start / advance) drawn as a rich bar, or nothing."""
 
@@ -158,7 +200,7 @@ class ProgressReporter:
         self._bar = bar
         self._task: Any = None
 
-    def start(self, total: int, description: str) -> None:
+    def start(self, total: int | None, description: str) -> None:
         if self._bar is None:
             return
         if self._task is not None:

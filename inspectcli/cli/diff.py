@@ -17,11 +17,12 @@ ResultArg = Annotated[Path, typer.Argument(help="A pdp.json or importance.json f
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     @handle_errors
-    @o.shared(o.MESSAGES)
+    @o.shared(o.MESSAGE_FLAGS)
     def diff(
         old: ResultArg,
         new: ResultArg,
         fail_if: o.FailIf = None,
+        summary: o.Summary = None,
         out: Annotated[
             Path | None,
             typer.Option(
@@ -44,7 +45,10 @@ def register(app: typer.Typer) -> None:
             from inspectcli.results import check_out_dir
 
             check_out_dir(out)
+        from inspectcli.reports.summary import check_summary, diff_summary, write_summary
         from inspectcli.results import to_json_bytes
+
+        check_summary(summary)
         from inspectcli.workflows.diff import run_diff
 
         result = run_diff(old, new, tuple(fail_if or ()))
@@ -53,6 +57,7 @@ def register(app: typer.Typer) -> None:
         json_bytes = to_json_bytes(result.document)
         files = {"diff.json": json_bytes} if out is not None else {}
         emit(ui, out or Path("."), files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, diff_summary(result.document))
 
         from inspectcli.reports.diff import tables
 

@@ -21,14 +21,20 @@ from typing import Any, TypeVar
 import typer
 
 from inspectcli.cli.console import UI
-from inspectcli.errors import EXIT_COMPUTE, EXIT_INTERRUPTED, InspectError, first_line, render_params
+from inspectcli.errors import (
+    EXIT_COMPUTE,
+    EXIT_INTERRUPTED,
+    InspectError,
+    Terminated,
+    first_line,
+    model_exited,
+    render_params,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Terminated(BaseException):
-    """SIGTERM (a CI job cancelled), raised like Ctrl-C's KeyboardInterrupt so clean-up runs."""
-
+__all__ = ["Terminated", "handle_errors"]
 
 EXIT_TERMINATED = 128 + 15
 
@@ -99,6 +105,11 @@ def _show_warnings(ui: UI, caught: list[warnings.WarningMessage]) -> None:
         )
 
 
+def _worker_died(exc: BaseException) -> bool:
+    """A joblib / loky / Dask worker process ended while running a task (the model's code, or a crash)."""
+    return type(exc).__name__ in ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
+
+
 def handle_errors(fn: F) -> F:
     """Run a command: InspectError -> 'error: …' + its exit code; Ctrl-C -> 130; others -> 4.
 
@@ -129,7 +140,22 @@ def handle_errors(fn: F) -> F:
             except Terminated:
                 ui.error("terminated (SIGTERM)")
                 raise typer.Exit(EXIT_TERMINATED) from None
+            except MemoryError:
+                if debug:
+                    traceback.print_exc(file=sys.stderr)
+                ui.error(
+                    "out of memory: this run needs more memory than the machine (or its limits) allows "
+                    "— lower --memory-budget, --n-repeats or --grid-resolution, or use --subsample"
+                )
+                raise typer.Exit(EXIT_COMPUTE) from None
             except Exception as exc:  # a bug of ours, or an unforeseen failure: say so plainly
+                if _worker_died(exc):
+                    ui.error(
+                        f"a worker process died while running the model ({type(exc).__name__}: "
+                        f"{first_line(exc, '')}) — the model may exit or crash its process; rerun "
+                        "with --n-jobs 1 to see its own error"
+                    )
+                    raise typer.Exit(EXIT_COMPUTE) from None
                 if debug:
                     traceback.print_exc(file=sys.stderr)
                 first = first_line(exc, "")
@@ -137,6 +163,11 @@ def handle_errors(fn: F) -> F:
                     f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the "
                     "traceback, and please report it"
                 )
+                raise typer.Exit(EXIT_COMPUTE) from None
+            except BaseException as exc:  # SystemExit & co from the model's code: never the run's end
+                if debug:
+                    traceback.print_exc(file=sys.stderr)
+                ui.error(str(model_exited(exc)))
                 raise typer.Exit(EXIT_COMPUTE) from None
             finally:
                 _show_warnings(ui, caught)

@@ -21,7 +21,7 @@ def _option(flags: tuple[str, ...], metavar: str | None, help: str, **kw: Any) -
 def register(app: typer.Typer) -> None:
     @app.command("importance")
     @handle_errors
-    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGES)
+    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGE_FLAGS)
     def importance(
         model: o.ModelArg,
         data: o.DataArg,
@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
             bool, _option(("--mdi/--no-mdi",), None, "Show impurity importance of tree models.")
         ] = True,
         fail_if: o.FailIf = None,
+        summary: o.Summary = None,
         load: o.LoadFlags = o.LoadFlags(),
         output: o.OutputFlags = o.OutputFlags(),
         run: o.RunFlags = o.RunFlags(),
@@ -82,6 +83,9 @@ def register(app: typer.Typer) -> None:
         """
         ui = messages.ui(json_mode=output.json_out)
         formats = output.formats()
+        from inspectcli.reports.summary import check_summary, write_summary
+
+        check_summary(summary)
         execution = run.execution(ui)
         seed = run.seed()
         if top is not None and top < 1:
@@ -133,6 +137,9 @@ def register(app: typer.Typer) -> None:
             png=png,
             extra=extra,
         )
+        from inspectcli.reports.summary import importance_summary
+
+        write_summary(summary, importance_summary(result.document))
         if clustering is not None:
             ui.show(report.clusters_table(clustering.groups(), clustering.excluded))
         for block in imp.scorers:

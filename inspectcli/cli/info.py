@@ -67,10 +67,20 @@ def _table_data(d: dict[str, Any]) -> Any:
     return t
 
 
+def with_flags(result: Any) -> Any:
+    """An InfoRun whose notes and error name flags (``--strict``), as the CLI says them."""
+    result.model["notes"] = [cli_text(n) for n in result.model["notes"]]
+    if result.data is not None:
+        result.data["notes"] = [cli_text(n) for n in result.data["notes"]]
+        if result.problem is not None:
+            result.data["prediction"]["error"] = cli_message(result.problem)
+    return result
+
+
 def register(app: typer.Typer) -> None:
     @app.command("info")
     @handle_errors
-    @o.shared(o.LOADING_MODEL, o.MESSAGES)
+    @o.shared(o.LOADING_MODEL, o.MESSAGE_FLAGS)
     def info(
         model: o.ModelArg,
         data: o.OptionalDataArg = None,
@@ -86,14 +96,8 @@ def register(app: typer.Typer) -> None:
         ui = messages.ui(json_mode=json_out)
         from inspectcli.workflows.info import run_info
 
-        result = run_info(load.source(model, data, target), ui)
-        # The facts name parameters as the library does; here they name flags.
+        result = with_flags(run_info(load.source(model, data, target), ui))
         facts, data_facts = result.model, result.data
-        facts["notes"] = [cli_text(n) for n in facts["notes"]]
-        if data_facts is not None:
-            data_facts["notes"] = [cli_text(n) for n in data_facts["notes"]]
-            if result.problem is not None:
-                data_facts["prediction"]["error"] = cli_message(result.problem)
         ui.show(_table_model(facts))
         if data_facts is not None:
             ui.show(_table_data(data_facts))

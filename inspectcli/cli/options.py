@@ -19,6 +19,7 @@ import typer
 LOAD = "Loading"
 OUTPUT = "Output"
 RUN = "Execution"
+MESSAGES = "Messages"
 FEATURES = "Features and targets"
 
 ModelArg = Annotated[
@@ -185,9 +186,21 @@ RandomState = Annotated[
         rich_help_panel=RUN,
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=RUN)]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=RUN)]
-Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of errors.", rich_help_panel=RUN)]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Only errors on stderr (notes, warnings and progress hidden); results still print.",
+        rich_help_panel=MESSAGES,
+    ),
+]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=MESSAGES)
+]
+Debug = Annotated[
+    bool, typer.Option("--debug", help="Show the traceback of errors.", rich_help_panel=MESSAGES)
+]
 
 # Features and targets (pdp, ale, coefficients)
 Features = Annotated[
@@ -239,6 +252,16 @@ Subsample = Annotated[
         rich_help_panel=FEATURES,
     ),
 ]
+Summary = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary",
+        metavar="FILE.md",
+        help="Also write a short markdown summary (top rows, failed gates) for a CI job summary.",
+        rich_help_panel=OUTPUT,
+        show_default=False,
+    ),
+]
 
 
 # -- groups of options, added to a command's signature once ------------------------------------------
@@ -288,36 +311,18 @@ def shared(*groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return decorate
 
 
-@dataclass(frozen=True)
 class LoadFlags:
-    """--trust, --sha256, --no-pickle, --strict and the CSV options (and --sample-weight)."""
+    """--trust, --sha256, --no-pickle, --strict and the CSV options (and --sample-weight), as given."""
 
-    trust: list[str] | None = None
-    sha256: str | None = None
-    no_pickle: bool = False
-    strict: bool = False
-    sep: str | None = None
-    encoding: str | None = None
-    decimal: str | None = None
-    sample_weight: str | None = None
+    def __init__(self, **flags: Any) -> None:
+        self.flags = flags
 
     def source(self, model: Path | str, data: str | None, target: str | None) -> Any:
-        """The workflows' Source for these flags."""
+        """The workflows' Source (:class:`inspectcli.workflows.Source`) for these flags."""
         from inspectcli.workflows._inputs import Source
 
-        return Source(
-            model=model,
-            data=data,
-            target=target,
-            sample_weight=self.sample_weight,
-            trust=tuple(self.trust or ()),
-            sha256=self.sha256,
-            no_pickle=self.no_pickle,
-            strict=self.strict,
-            sep=self.sep,
-            encoding=self.encoding,
-            decimal=self.decimal,
-        )
+        flags = {**self.flags, "trust": tuple(self.flags.get("trust") or ())}
+        return Source(model=model, data=data, target=target, **flags)
 
 
 _LOAD = (
@@ -349,7 +354,7 @@ class Messages:
         return UI(quiet=self.quiet, verbose=self.verbose, json_mode=json_mode)
 
 
-MESSAGES = Group(
+MESSAGE_FLAGS = Group(
     "messages", (("quiet", Quiet, False), ("verbose", Verbose, False), ("debug", Debug, False)), Messages
 )
 
@@ -406,20 +411,11 @@ class RunFlags:
         ex.check()
         return ex.replace(memory_budget=parse_memory(self.memory_budget))
 
-    def seed(self) -> int | None:
-        """--random-state as an integer; None for 'none' (a fresh seed, drawn and recorded)."""
-        from inspectcli.errors import UsageError
+    def seed(self) -> int:
+        """--random-state as an integer ('none': a fresh seed, drawn now and recorded)."""
+        from inspectcli.cli.common import parse_random_state
 
-        value = self.random_state
-        if value is None or value.strip().lower() in ("none", "random", ""):
-            return None
-        try:
-            seed = int(value)
-        except ValueError as exc:
-            raise UsageError(f"--random-state '{value}' is not an integer", "give e.g. 0, or 'none'") from exc
-        if not 0 <= seed < 2**32:
-            raise UsageError(f"--random-state {seed} is out of range", "use 0 … 4294967295")
-        return seed
+        return parse_random_state(self.random_state)
 
 
 _RUN = (

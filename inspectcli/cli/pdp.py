@@ -42,7 +42,7 @@ def _option(flags: str, metavar: str, help: str, **kw: Any) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command("pdp")
     @handle_errors
-    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGES)
+    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGE_FLAGS)
     def pdp(
         model: o.ModelArg,
         data: o.DataArg,
@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         fail_if: o.FailIf = None,
+        summary: o.Summary = None,
         target: o.Target = None,
         load: o.LoadFlags = o.LoadFlags(),
         output: o.OutputFlags = o.OutputFlags(),
@@ -100,6 +101,9 @@ def register(app: typer.Typer) -> None:
         """
         ui = messages.ui(json_mode=output.json_out)
         formats = output.formats()
+        from inspectcli.reports.summary import check_summary, write_summary
+
+        check_summary(summary)
         execution = run.execution(ui)
         seed = run.seed()
         from inspectcli.workflows.pdp import PdpOptions, run_pdp
@@ -142,6 +146,9 @@ def register(app: typer.Typer) -> None:
         write_results(
             ui, output, formats, "pdp", result.document, csv=lambda: report.csv_data(result.curves), png=png
         )
+        from inspectcli.reports.summary import pdp_summary
+
+        write_summary(summary, pdp_summary(result.document))
         n_rows, engine = result.rows.X.shape[0], result.results[0].engine
         ui.show(
             report.table(

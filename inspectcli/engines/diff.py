@@ -341,7 +341,7 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
 
 
 def _span(grid: Sequence[Any]) -> str:
-    from inspectcli.render import label
+    from inspectcli.formatting import label
 
     if len(grid) > 2:
         return f"[{label(grid[0])} … {label(grid[-1])}]"

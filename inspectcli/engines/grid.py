@@ -163,3 +163,53 @@ def cartesian(axes: Sequence[np.ndarray]) -> np.ndarray:
     from sklearn.utils.extmath import cartesian as sk_cartesian
 
     return sk_cartesian([np.asarray(a) for a in axes])
+
+
+def order_levels(
+    levels: np.ndarray,
+    column: Any,
+    name: str,
+    given: Sequence[Any] | None = None,
+    model_order: Sequence[Any] | None = None,
+) -> tuple[np.ndarray, str]:
+    """The levels of a categorical grid in the order a reader expects, and where it came from.
+
+    ``given`` (``--order``: every level once) wins; then the categories' order of an *ordered*
+    pandas Categorical column ("categories"); then the order of the model's encoder ("model",
+    its ``categories_``; levels it does not know go last); else the sorted order ("sorted", as
+    scikit-learn's grid).
+    """
+    text = [str(v) for v in levels.tolist()]
+    if given is not None:
+        wanted = [str(g).strip() for g in given]
+        unknown = [g for g in wanted if g not in text]
+        if unknown:
+            raise UsageError(
+                f"`order={name}`: '{unknown[0]}' is not a level of '{name}' in the data",
+                f"levels are {', '.join(text[:12])}",
+            )
+        missing = [t for t in text if t not in wanted]
+        if missing or len(set(wanted)) != len(wanted):
+            raise UsageError(
+                f"`order={name}` must list every level of '{name}' once",
+                f"missing: {', '.join(missing[:12])}" if missing else "a level is listed twice",
+            )
+        return _take(levels, [text.index(g) for g in wanted]), "given"
+    dtype = getattr(column, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+        cats = [str(c) for c in dtype.categories]
+        return _take(levels, sorted(range(len(text)), key=lambda k: _position(text[k], cats))), "categories"
+    if model_order is not None:
+        cats = [str(c) for c in model_order]
+        if any(t in cats for t in text):
+            keys = sorted(range(len(text)), key=lambda k: _position(text[k], cats))
+            return _take(levels, keys), "model"
+    return levels, "sorted"
+
+
+def _position(value: str, order: list[str]) -> int:
+    return order.index(value) if value in order else len(order)
+
+
+def _take(levels: np.ndarray, positions: list[int]) -> np.ndarray:
+    return np.asarray(levels)[np.asarray(positions, dtype=int)]

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import UsageError, first_line
+from inspectcli.errors import Terminated, UsageError, first_line, model_exited
 
 BACKENDS = ("loky", "threading", "dask")
 #: Tasks per worker that engines aim at when they group chunks into tasks: enough to balance the
@@ -220,6 +220,7 @@ class TaskRunner:
         ``weights`` are the progress units each task is worth.
         """
         progress = progress or NullProgress()
+        fn = _Guarded(fn)
         weights = list(weights) if weights is not None else [1] * len(tasks)
         if self._client is None and (self._parallel is None or len(tasks) <= 1):
             for task, w in zip(tasks, weights):
@@ -242,6 +243,25 @@ class TaskRunner:
             return
         gen = self._parallel(delayed(fn)(*shared, *task) for task in tasks)
         yield from _advance(gen, weights, progress)
+
+
+class _Guarded:
+    """``fn``, but SystemExit & co raised inside (by the model's code) become ModelExited.
+
+    An exception, unlike a SystemExit, comes back from any worker (a Dask worker would stop, a
+    thread of joblib's pool would end silently) and is reported as the model's failure (exit 4).
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.fn(*args)
+        except (Exception, KeyboardInterrupt, Terminated):
+            raise
+        except BaseException as exc:
+            raise model_exited(exc) from None
 
 
 def _advance(gen: Iterator[Any], weights: Sequence[int], progress: Progress) -> Iterator[Any]:

@@ -3,12 +3,16 @@
 Methods (what is computed) and engines (how) are separate:
 
 - ``method="brute"`` averages real predictions over the rows. Engines:
-  ``"tree-paths"`` (engines/trees.py) reads tree ensembles' structure and gives the same numbers
+  ``"tree-paths"`` (engines/trees/) reads tree ensembles' structure and gives the same numbers
   without predicting every (row, grid point); ``"batched"`` stacks the copies of X for many grid
   points into each predict call, in chunks sized by engines/batching.py and spread over workers
   by engines/parallel.py. ``engine="auto"`` takes tree-paths where it applies.
 - ``method="recursion"`` is scikit-learn's own tree recursion (average over the training data).
-- ``method="auto"`` chooses as scikit-learn does.
+  Only when asked: for gradient boosting its values leave out the model's baseline (initial
+  prediction), so they are not on the model's output scale (``recursion_note`` says so).
+- ``method="auto"`` is brute force: the model's own outputs, averaged (unlike scikit-learn's
+  ``auto``, which picks recursion for tree ensembles); through tree paths where they apply, so
+  it is as fast.
 
 Averages are taken per grid point with ``np.average`` over all rows in one call, exactly as
 scikit-learn does, whatever the chunking: results do not depend on the budget or worker count.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,7 +39,13 @@ from inspectcli.engines.frames import (
     resolve_feature,
     widen_integer_columns,
 )
-from inspectcli.engines.grid import cartesian, check_grid_options, feature_grid, is_categorical_dtype
+from inspectcli.engines.grid import (
+    cartesian,
+    check_grid_options,
+    feature_grid,
+    is_categorical_dtype,
+    order_levels,
+)
 from inspectcli.engines.parallel import check_backend, shared_scheduler, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.engines.response import Response, resolve_response
@@ -46,9 +56,11 @@ from inspectcli.errors import (
     model_failed,
     raised_in_our_code,
 )
-from inspectcli.introspect import auto_method, supports_recursion, task_of
+from inspectcli.introspect import encoder_categories, final_estimator, supports_recursion, task_of
 
 KINDS = ("average", "individual", "both")
+#: Other names of kinds: ``ice`` is the usual name of individual curves, ``pd`` of their average.
+KIND_ALIASES = {"ice": "individual", "pd": "average", "pdp": "average"}
 METHODS = ("auto", "brute", "recursion")
 ENGINES = ("auto", "batched", "tree-paths")
 
@@ -73,10 +85,47 @@ class PDPResult:
     response_method: str
     average: np.ndarray | None
     individual: np.ndarray | None
+    #: {categorical feature: where its level order came from}: given | categories | model | sorted
+    level_order: dict[str, str] = field(default_factory=dict)
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
         return tuple(len(v) for v in self.grid_values)
+
+
+def normalize_kind(kind: str) -> str:
+    """``kind`` with its aliases resolved (``ice`` -> ``individual``); unknown kinds are usage errors."""
+    kind = KIND_ALIASES.get(kind.strip().lower(), kind.strip().lower())
+    if kind not in KINDS:
+        raise UsageError(
+            f"`kind='{kind}'` is not one of {', '.join(KINDS)}",
+            "choose one of them (ice is another name for individual)",
+        )
+    return kind
+
+
+def recursion_note(estimator: Any) -> str | None:
+    """What a user must know about ``method="recursion"`` values of ``estimator``, or None.
+
+    For gradient boosting (GradientBoosting* and HistGradientBoosting*), scikit-learn's recursion
+    leaves out the boosting's initial prediction, the baseline: the curve has the right shape, but
+    it is shifted away from the model's outputs (and, for classifiers, is on the decision scale).
+    """
+    from sklearn.ensemble._gb import BaseGradientBoosting
+    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import BaseHistGradientBoosting
+
+    est = final_estimator(estimator)
+    if not isinstance(est, (BaseGradientBoosting, BaseHistGradientBoosting)):
+        return None
+    base = getattr(est, "_baseline_prediction", None)
+    shown = ""
+    if base is not None and np.size(base) == 1:
+        shown = f" ({float(np.ravel(base)[0]):.4g})"
+    return (
+        f"--method recursion: the values omit the baseline (initial prediction{shown}) of "
+        f"{type(est).__name__}: the shape is right, the level is not the model's output; the default "
+        "(brute) gives the model's own averages"
+    )
 
 
 def _as_sets(features: FeatureSpec | Sequence[FeatureSpec]) -> list[tuple[str | int, ...]]:
@@ -104,6 +153,7 @@ def partial_dependence(
     percentiles: tuple[float, float] = (0.05, 0.95),
     grid_resolution: int = 100,
     custom_values: Mapping[str | int, Any] | None = None,
+    orders: Mapping[str | int, Sequence[Any]] | None = None,
     method: str = "auto",
     kind: str = "average",
     engine: str = "auto",
@@ -134,7 +184,13 @@ def partial_dependence(
         Keep only these classes of a classifier (by label text).
     percentiles, grid_resolution, custom_values :
         The grid, as in scikit-learn (custom_values maps a feature name to its values).
+    orders : {feature: every level, in order}, optional
+        The order of a categorical feature's levels. Without it: the categories' order of a
+        pandas Categorical column that is ordered, else the order of the model's encoder
+        (``categories_``), else sorted (scikit-learn's order). ``PDPResult.order`` says which.
     method : {"auto", "brute", "recursion"}
+        ``"auto"`` is ``"brute"`` (exact averages of the model's outputs); ``"recursion"`` only
+        when asked (see ``recursion_note``).
     kind : {"average", "individual", "both"}
     engine : {"auto", "batched", "tree-paths"}
         How brute force is computed; the numbers are the same.
@@ -149,8 +205,7 @@ def partial_dependence(
     -------
     list of PDPResult, one per feature set, in the order given.
     """
-    if kind not in KINDS:
-        raise UsageError(f"`kind='{kind}'` is not one of {', '.join(KINDS)}", "choose one of them")
+    kind = normalize_kind(kind)
     if method not in METHODS:
         raise UsageError(f"`method='{method}'` is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
@@ -179,7 +234,7 @@ def partial_dependence(
             "use `method=brute` (or auto)",
         )
     if method == "auto":
-        method = auto_method(estimator, has_sample_weight=sample_weight is not None, kind=kind)
+        method = "brute"
     if method == "recursion":
         if not supports_recursion(estimator):
             raise UsageError(
@@ -199,6 +254,7 @@ def partial_dependence(
     custom = {}
     for key, vals in (custom_values or {}).items():
         custom[resolve_feature(key, names)] = np.asarray(vals)
+    given_orders = {resolve_feature(k, names): list(v) for k, v in (orders or {}).items()}
 
     sets = []
     for spec in _as_sets(features):
@@ -220,26 +276,44 @@ def partial_dependence(
         categorical = idx in cat_idx or is_categorical_dtype(col)
         columns[idx] = (col, categorical)
 
-    prepared = []
-    for idx in sets:
-        axes = [
-            feature_grid(
-                columns[i][0],
-                name=names[i],
-                categorical=columns[i][1],
-                percentiles=percentiles,
-                grid_resolution=grid_resolution,
-                custom=custom.get(i),
+    model_orders: dict[str, list[Any]] | None = None
+    level_orders: dict[int, str] = {}
+    grids: dict[int, np.ndarray] = {}
+    for i in {i for s in sets for i in s}:
+        grid = feature_grid(
+            columns[i][0],
+            name=names[i],
+            categorical=columns[i][1],
+            percentiles=percentiles,
+            grid_resolution=grid_resolution,
+            custom=custom.get(i),
+        )
+        if columns[i][1] and i not in custom:
+            if model_orders is None and i not in given_orders:
+                model_orders = encoder_categories(estimator)
+            grid, level_orders[i] = order_levels(
+                grid, columns[i][0], names[i], given_orders.get(i), (model_orders or {}).get(names[i])
             )
-            for i in idx
-        ]
-        prepared.append((idx, axes))
+        elif i in given_orders:
+            raise UsageError(
+                f"`order={names[i]}`: '{names[i]}' is not categorical here",
+                "`order` applies to categorical features (or give `values` for a numeric grid)",
+            )
+        grids[i] = grid
+    prepared = [(idx, [grids[i] for i in idx]) for idx in sets]
+
+    def with_orders(done: list[PDPResult]) -> list[PDPResult]:
+        for r in done:
+            r.level_order = {names[i]: level_orders[i] for i in r.feature_indices if i in level_orders}
+        return done
 
     if method == "recursion":
-        return [
-            _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
-            for idx, axes in prepared
-        ]
+        return with_orders(
+            [
+                _recursion(estimator, X, idx, axes, names, [columns[i][1] for i in idx], classes, task)
+                for idx, axes in prepared
+            ]
+        )
 
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
     want_individual = kind in ("individual", "both")
@@ -275,7 +349,7 @@ def partial_dependence(
                 results,
             )
         if not pending:
-            return results  # type: ignore[return-value]
+            return with_orders(results)  # type: ignore[arg-type]
         computed = _batched(
             estimator,
             X,
@@ -303,7 +377,7 @@ def partial_dependence(
             average=avg if kind != "individual" else None,
             individual=ind,
         )
-    return results  # type: ignore[return-value]
+    return with_orders(results)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ Scorers that do more than call ``predict`` / ``predict_proba`` / ``decision_func
 callables, estimators with their own ``score``) are run on real permuted data instead: same
 numbers, no stacking.
 
-Tree ensembles (engines/trees.py: HistGradientBoosting, GradientBoosting, forests, single trees,
+Tree ensembles (engines/trees/: HistGradientBoosting, GradientBoosting, forests, single trees,
 and pipelines of column-wise transformers before them) need no prediction at all: permuting a
 column is "ICE at one grid point per row", so per feature the trees' row patterns and donor
 classes are computed once and every repeat is a table lookup per (row, tree), summed in the
@@ -80,7 +80,18 @@ def noise_band(mean: Any, std: Any, n_repeats: int, z: float = NOISE_Z) -> tuple
 
 @dataclass
 class ScorerImportances:
-    """Importances under one scorer: baseline score minus permuted scores."""
+    """Importances under one scorer: baseline score minus permuted scores.
+
+    Attributes
+    ----------
+    scorer : str
+    baseline_score : float
+        The score on the unpermuted data.
+    importances : ndarray of shape (n_features, n_repeats)
+        One row per feature or group (as ``PermutationImportance.features``), one column per repeat.
+    importances_mean, importances_std : ndarray of shape (n_features,)
+        Over the repeats (std with ddof=0, as scikit-learn).
+    """
 
     scorer: str
     baseline_score: float
@@ -217,20 +228,135 @@ def default_scorer_name(estimator: Any) -> str | None:
     return None
 
 
+#: Names people type for scikit-learn's scorers (the did-you-mean of an unknown scorer).
+SCORER_ALIASES = {
+    "rmse": "neg_root_mean_squared_error",
+    "mse": "neg_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "mape": "neg_mean_absolute_percentage_error",
+    "medae": "neg_median_absolute_error",
+    "msle": "neg_mean_squared_log_error",
+    "rmsle": "neg_root_mean_squared_log_error",
+    "max_error": "neg_max_error",
+    "log_loss": "neg_log_loss",
+    "logloss": "neg_log_loss",
+    "cross_entropy": "neg_log_loss",
+    "brier": "neg_brier_score",
+    "brier_score": "neg_brier_score",
+    "auc": "roc_auc",
+    "rocauc": "roc_auc",
+    "r_squared": "r2",
+    "rsquared": "r2",
+    "acc": "accuracy",
+    "mcc": "matthews_corrcoef",
+}
+
+#: Plain words for a scorer's loss, for axis labels: "increase in RMSE" reads better than
+#: "decrease in neg_root_mean_squared_error".
+_LOSS_WORDS = {
+    "neg_root_mean_squared_error": "RMSE",
+    "neg_mean_squared_error": "MSE",
+    "neg_mean_absolute_error": "MAE",
+    "neg_mean_absolute_percentage_error": "MAPE",
+    "neg_median_absolute_error": "median absolute error",
+    "neg_mean_squared_log_error": "MSLE",
+    "neg_root_mean_squared_log_error": "RMSLE",
+    "neg_max_error": "max error",
+    "neg_log_loss": "log loss",
+    "neg_brier_score": "Brier score",
+    "neg_mean_poisson_deviance": "Poisson deviance",
+    "neg_mean_gamma_deviance": "gamma deviance",
+    "neg_negative_likelihood_ratio": "negative likelihood ratio",
+}
+_SCORE_WORDS = {"r2": "R²", "roc_auc": "ROC AUC", "accuracy": "accuracy", "score": "score"}
+
+
+def scorer_change_label(name: str) -> str:
+    """What a positive importance means for scorer ``name``, in plain words.
+
+    ``"increase in RMSE"`` for neg_root_mean_squared_error, ``"decrease in R²"`` for r2.
+    """
+    if name in _LOSS_WORDS:
+        return f"increase in {_LOSS_WORDS[name]}"
+    if name.startswith("neg_"):
+        return f"increase in {name[4:].replace('_', ' ')}"
+    return f"decrease in {_SCORE_WORDS.get(name, name.replace('_', ' '))}"
+
+
 def check_scorer_names(names: Sequence[str]) -> None:
-    """Unknown scorer names are usage errors that list close ones."""
+    """Unknown scorer names are usage errors that suggest the right one (rmse -> neg_root_...)."""
     known = sorted(get_scorer_names())
     for name in names:
         if name not in known:
-            near = closest(name, known, n=4)
+            key = name.strip().lower().replace("-", "_").replace(" ", "_")
+            near = []
+            if key in known:
+                near = [key]
+            elif key in SCORER_ALIASES:
+                near = [SCORER_ALIASES[key]]
+            elif f"neg_{key}" in known:
+                near = [f"neg_{key}"]
+            else:
+                near = closest(name, known, n=4)
             raise UsageError(
                 f"unknown scorer '{name}'"
-                + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""),
-                "see scikit-learn's scoring names, e.g. r2, neg_mean_absolute_error, accuracy, roc_auc",
+                + (f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""),
+                "see scikit-learn's scoring names, e.g. r2, neg_root_mean_squared_error, accuracy, roc_auc",
             )
     dupes = sorted({n for n in names if list(names).count(n) > 1})
     if dupes:
         raise UsageError(f"scorer given twice: {', '.join(dupes)}", "give each `scoring` once")
+
+
+def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
+    """Scorers that cannot apply to this model or task are usage errors, before any computation.
+
+    A regression scorer on a classifier (or the reverse), a binary-only scorer (roc_auc, f1, …)
+    on a multiclass target, a probability scorer (log loss, Brier) on a model without
+    predict_proba: each names the scorer that fits instead.
+    """
+    from sklearn.metrics import get_scorer
+
+    from inspectcli.introspect import task_of
+
+    task = task_of(estimator)
+    model = type(final_estimator(estimator)).__name__
+    classes = task.classes
+    multiclass = task.kind == "multiclass" or (classes is not None and len(classes) > 2)
+    has_proba = hasattr(estimator, "predict_proba")
+    has_decision = hasattr(estimator, "decision_function")
+    for name in names:
+        scorer = get_scorer(name)
+        module = scorer._score_func.__module__.rsplit(".", 1)[-1]
+        kwargs = getattr(scorer, "_kwargs", {}) or {}
+        methods = scorer._response_method
+        methods = (methods,) if isinstance(methods, str) else tuple(methods)
+        if module == "_regression" and task.is_classifier:
+            raise UsageError(
+                f"`scoring={name}` is a regression scorer; {model} is a classifier",
+                "choose a classification scorer, e.g. `scoring=accuracy`"
+                + (" or neg_log_loss" if has_proba else ""),
+            )
+        if module in ("_classification", "_ranking") and not task.is_classifier and task.kind != "other":
+            raise UsageError(
+                f"`scoring={name}` is a classification scorer; {model} is a regressor",
+                "choose a regression scorer, e.g. `scoring=r2` or neg_root_mean_squared_error",
+            )
+        if multiclass and (kwargs.get("average") == "binary" or name in ("roc_auc", "average_precision")):
+            better = {"roc_auc": "roc_auc_ovr", "average_precision": "roc_auc_ovr"}.get(name, f"{name}_macro")
+            raise UsageError(
+                f"`scoring={name}` applies to two classes; this target has {len(classes or [])}",
+                f"use `scoring={better}` (or accuracy)",
+            )
+        if "predict" not in methods and not any(hasattr(estimator, m) for m in methods):
+            what = " or ".join(methods)
+            alt = "accuracy" if task.is_classifier else "r2"
+            if "predict_proba" in methods and has_decision and name.startswith("roc_auc_"):
+                alt = "roc_auc" if not multiclass else "accuracy"
+            raise UsageError(
+                f"`scoring={name}` needs {what}, which {model} does not have",
+                f"choose a scorer that uses predictions, e.g. `scoring={alt}`",
+            )
 
 
 def build_scorer(
@@ -246,11 +372,14 @@ def build_scorer(
         scoring = name
     if isinstance(scoring, str):
         check_scorer_names([scoring])
+        if not default:
+            check_scorers_fit(estimator, [scoring])
         return check_scoring(estimator, scoring=scoring), [scoring], default
     if callable(scoring):
         return scoring, [getattr(scoring, "__name__", "score")], default
     names = list(scoring)
     check_scorer_names(names)
+    check_scorers_fit(estimator, names)
     if len(names) == 1:
         return check_scoring(estimator, scoring=names[0]), names, default
     return check_scoring(estimator, scoring=names), names, default
@@ -468,7 +597,7 @@ def permutation_importance(
         See engines/batching.py and engines/parallel.py.
     engine : {"auto", "tree-paths", "batched", "sequential"}
         "tree-paths" computes the permuted outputs of tree models from the trees' structure
-        (engines/trees.py; bit-identical to the model's own predictions, several times faster on
+        (engines/trees/; bit-identical to the model's own predictions, several times faster on
         large data); "batched" stacks the repeats of a feature into few prediction calls;
         "sequential" predicts once per repeat, as scikit-learn does. "auto" uses tree paths when
         every method the scorers call is supported (``supports_permuted_tree_paths``) and they

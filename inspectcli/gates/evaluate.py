@@ -65,7 +65,7 @@ class GateReport:
         from rich.table import Table
         from rich.text import Text
 
-        from inspectcli.render import fmt
+        from inspectcli.formatting import fmt
 
         n_cond = len({id(o.condition) for o in self.outcomes})
         n_bad = len({id(o.condition) for o in self.failed})
@@ -95,7 +95,7 @@ class GateReport:
 
     def raise_if_failed(self, hint: str = "the result files were written; see the conditions table") -> None:
         """Raise GateFailed (exit 1) naming the conditions that held, with their values."""
-        from inspectcli.render import fmt
+        from inspectcli.formatting import fmt
 
         bad = self.failed
         if not bad:

@@ -38,3 +38,28 @@ def new_figure(
     for ax in axes[n_panels:]:
         fig.delaxes(ax)
     return fig, axes[:n_panels]
+
+
+def figure_legend(fig: Figure, axes: list, *, skip: set[int] | None = None) -> object | None:
+    """One legend for the whole figure, below the panels, instead of one per panel on the curves.
+
+    Entries are collected from ``axes`` (except the positions in ``skip``), one per label.
+    Returns the Legend, or None when nothing has a label.
+    """
+    handles: dict[str, object] = {}
+    for i, ax in enumerate(axes):
+        if skip and i in skip:
+            continue
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab and not lab.startswith("_"):
+                handles.setdefault(lab, h)
+    if not handles:
+        return None
+    return fig.legend(
+        list(handles.values()),
+        list(handles.keys()),
+        loc="outside lower center",
+        ncols=min(len(handles), 4),
+        fontsize="small",
+        frameon=False,
+    )

@@ -14,9 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from inspectcli.plots import new_figure
+from inspectcli.formatting import label
+from inspectcli.plots import figure_legend, new_figure
 from inspectcli.plots.pdp import _rug, _title
-from inspectcli.render import label
 from inspectcli.reports.ale import ALECurve
 
 ALE_COLOR = "tab:blue"
@@ -34,6 +34,7 @@ class ALEDisplay:
     pdp_lines_: dict[int, list[Any]] = field(default_factory=dict)  # PD lines or markers
     bars_: dict[int, list[Any]] = field(default_factory=dict)  # ALE bars (categorical)
     deciles_vlines_: dict[int, list[Any]] = field(default_factory=dict)
+    legend_: Any = None  # one legend for the figure, below the panels (off the curves)
 
 
 def _ylabel(c: ALECurve) -> str:
@@ -98,6 +99,8 @@ def plot_ale(
                 fontsize="x-small",
                 color="0.4",
             )
+    if any(len(g) > 1 or any(c.pdp is not None for c in g) for g in panels):
+        display.legend_ = figure_legend(fig, axes)
     if title:
         fig.suptitle(title)
     return display
@@ -122,8 +125,6 @@ def _numeric(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve], dec: 
     display.lines_[i] = lines
     display.pdp_lines_[i] = pd_lines
     display.deciles_vlines_[i] = _rug(ax, dec)
-    if several or pd_lines:
-        ax.legend(fontsize="small", loc="best")
 
 
 def _categorical(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve]) -> None:
@@ -152,5 +153,3 @@ def _categorical(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve]) -
     display.pdp_lines_[i] = pd_marks
     long = max(len(v) for v in levels) > 5
     ax.set_xticks(pos, levels, rotation=45 if long else 0, ha="right" if long else "center")
-    if several or pd_marks:
-        ax.legend(handles=[*bars, *pd_marks], fontsize="small", loc="best")

@@ -13,7 +13,8 @@ from scipy.cluster import hierarchy
 
 from inspectcli.engines.correlation import Clustering
 from inspectcli.engines.impurity import ImpurityImportance
-from inspectcli.engines.permutation import PermutationImportance
+from inspectcli.engines.permutation import PermutationImportance, scorer_change_label
+from inspectcli.formatting import fmt
 from inspectcli.reports.importance import order as rank_order
 
 
@@ -23,6 +24,7 @@ class ImportanceDisplay:
     axes_: list[Axes]
     boxplots_: dict[int, dict[str, Any]] = field(default_factory=dict)
     bars_: dict[int, Any] = field(default_factory=dict)
+    means_: dict[int, Any] = field(default_factory=dict)  # the mean of each box, as a marker
     order_: list[str] = field(default_factory=list)  # features top to bottom
 
 
@@ -44,15 +46,25 @@ def plot_importance(
     compare_name: str = "compare",
     title: str | None = None,
 ) -> ImportanceDisplay:
-    """One boxplot panel per scorer (and per dataset with ``compare``), plus MDI bars."""
+    """One boxplot panel per scorer (and per dataset with ``compare``), plus MDI bars.
+
+    Each box carries a marker at its mean (the number the table ranks by). The x axis says what
+    a positive importance means in plain words ("increase in RMSE"). With ``compare``, the two
+    panels of a scorer share one x-range and their titles give each dataset's baseline score.
+    """
     first = result.scorers[0]
     order = rank_order(first, top)[::-1]  # boxplots are drawn bottom-up: most important on top
     names = [result.features[i] for i in order]
     panels: list[tuple[str, PermutationImportance, int]] = []
     for s, block in enumerate(result.scorers):
-        panels.append((f"{block.scorer} — {data_name}" if compare is not None else block.scorer, result, s))
-        if compare is not None:
-            panels.append((f"{block.scorer} — {compare_name}", compare, s))
+        if compare is None:
+            panels.append((f"{block.scorer} (baseline {fmt(block.baseline_score)})", result, s))
+            continue
+        other = compare.scorer(block.scorer)
+        panels.append((f"{block.scorer} — {data_name}\n(baseline {fmt(block.baseline_score)})", result, s))
+        panels.append(
+            (f"{block.scorer} — {compare_name}\n(baseline {fmt(other.baseline_score)})", compare, s)
+        )
     n_panels = len(panels) + (1 if impurity is not None and impurity.values else 0)
     height = max(3.0, 0.32 * len(order) + 1.4)
     fig = Figure(figsize=(min(5.2 * n_panels, 18), height), layout="constrained")
@@ -72,11 +84,25 @@ def plot_importance(
         for patch in bp["boxes"]:
             patch.set_facecolor("tab:blue" if res is result else "tab:green")
             patch.set_alpha(0.55)
+        (mean_marks,) = ax.plot(
+            [block.importances_mean[i] for i in rows],
+            range(1, len(rows) + 1),
+            "D",
+            color="k",
+            markersize=4,
+            label="mean",
+        )
+        display.means_[k] = mean_marks
         ax.axvline(0, color="k", linestyle="--", linewidth=0.8)
         ax.set_yticks(range(1, len(rows) + 1), [_label(res, i) for i in rows])
-        ax.set_xlabel(f"decrease in {block.scorer}")
+        ax.set_xlabel(scorer_change_label(block.scorer))
         ax.set_title(panel_title)
         display.boxplots_[k] = bp
+    if compare is not None:  # a scorer's two panels on one x-range, so boxes compare by eye
+        for k in range(0, len(panels), 2):
+            lows, highs = zip(axes[k].get_xlim(), axes[k + 1].get_xlim())
+            for ax in (axes[k], axes[k + 1]):
+                ax.set_xlim(min(lows), max(highs))
     if impurity is not None and impurity.values:
         ax = axes[-1]
         vals = [
@@ -90,6 +116,13 @@ def plot_importance(
         ax.set_title(f"MDI ({impurity.estimator}, training data)")
     if title:
         fig.suptitle(title)
+    fig.legend(
+        handles=[display.means_[0]],
+        labels=["mean of the repeats (boxes: spread)"],
+        loc="outside lower center",
+        fontsize="small",
+        frameon=False,
+    )
     return display
 
 

@@ -13,14 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from inspectcli.plots import new_figure
-from inspectcli.render import label
+from inspectcli.formatting import label
+from inspectcli.plots import figure_legend, new_figure
 from inspectcli.reports.pdp import PDPCurve
 
 ICE_COLOR = "tab:blue"
@@ -41,9 +42,15 @@ class PDPDisplay:
     bars_: dict[int, Any] = field(default_factory=dict)
     contours_: dict[int, Any] = field(default_factory=dict)
     images_: dict[int, Any] = field(default_factory=dict)
+    texts_: dict[int, list[Any]] = field(default_factory=dict)  # heatmap cell annotations
+    legend_: Any = None  # the figure's legend (one-way panels), below the panels
+    ylim_: tuple[float, float] | None = None  # the y-range one-way panels share
 
 
 def _panels(curves: Sequence[PDPCurve]) -> list[list[PDPCurve]]:
+    """Curves grouped into panels; one-way panels in rank order when the curves are ranked."""
+    if any(c.rank is not None for c in curves):
+        curves = sorted(curves, key=lambda c: (c.rank is None, c.rank or 0))
     panels: list[list[PDPCurve]] = []
     shared: dict[tuple[str, ...], list[PDPCurve]] = {}
     for c in curves:
@@ -92,17 +99,30 @@ def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
 
 
 def _ice_lines(
-    display: PDPDisplay, i: int, ax: Axes, x: np.ndarray, c: PDPCurve, max_ice: int, seed: int, alpha: float
+    display: PDPDisplay,
+    i: int,
+    ax: Axes,
+    x: np.ndarray,
+    c: PDPCurve,
+    max_ice: int,
+    seed: int,
+    alpha: float,
+    n_rows: int | None = None,
 ) -> np.ndarray:
-    """Draw a subsample of ``c``'s ICE lines against ``x``; returns the rows kept."""
+    """Draw a subsample of ``c``'s ICE lines against ``x``; returns the rows kept.
+
+    The label counts the lines drawn among the rows of the data (``n_rows``; by default the
+    lines kept in ``c``): "ICE (250 of 20,000 rows)".
+    """
     keep = _sample(len(c.individual), max_ice, seed)  # type: ignore[arg-type]
     segs = [np.column_stack([x, row]) for row in c.individual[keep]]  # type: ignore[index]
+    total = n_rows if n_rows is not None else len(c.individual)  # type: ignore[arg-type]
     lc = LineCollection(
         segs,
         colors=ICE_COLOR,
         alpha=alpha,
         linewidths=0.5,
-        label=f"ICE ({len(keep)} of {len(c.individual)} rows)",  # type: ignore[arg-type]
+        label=f"ICE ({len(keep):,} of {total:,} rows)",
     )
     ax.add_collection(lc)
     display.ice_lines_[i] = lc
@@ -117,15 +137,23 @@ def plot_pdp(
     max_ice_lines: int = DEFAULT_ICE_LINES,
     random_state: int = 0,
     title: str | None = None,
+    independent_y: bool = False,
+    n_rows: int | None = None,
+    counts: Mapping[tuple[str, ...], np.ndarray] | None = None,
 ) -> PDPDisplay | None:
     """Draw every one- and two-way curve; None when there is nothing to draw (only N-way sets).
 
     Parameters
     ----------
-    curves : from reports.pdp.build_curves
+    curves : from reports.pdp.build_curves (ranked curves are drawn in rank order)
     deciles : {feature: its deciles in the data}, drawn as rug marks for numeric features
     n_cols : panels per row
     max_ice_lines : ICE lines drawn per panel at most (a seeded subsample when there are more)
+    independent_y : give each one-way panel its own y-range; by default they share one (as
+        scikit-learn's display does), so a flat curve looks flat beside a steep one
+    n_rows : rows of the data the curves average over (for the ICE legend: "250 of 20,000")
+    counts : {(feature a, feature b): rows per (level a, level b), shape (len(grid a), len(grid b))}
+        for categorical pairs: each heatmap cell shows its count, and cells without rows are grey
     """
     deciles = deciles or {}
     panels = _panels(curves)
@@ -133,22 +161,37 @@ def plot_pdp(
         return None
     fig, axes = new_figure(len(panels), n_cols=n_cols)
     display = PDPDisplay(fig, axes, panels)
+    one_way = []
     for i, (ax, group) in enumerate(zip(axes, panels)):
         first = group[0]
         if first.ndim == 1:
+            one_way.append(i)
             if first.categorical[0]:
-                _categorical_1d(display, i, ax, group, max_ice_lines, random_state)
+                _categorical_1d(display, i, ax, group, max_ice_lines, random_state, n_rows)
             else:
-                _numeric_1d(display, i, ax, group, deciles, max_ice_lines, random_state)
+                _numeric_1d(display, i, ax, group, deciles, max_ice_lines, random_state, n_rows)
             ax.set_xlabel(first.features[0])
             ax.set_ylabel(_ylabel(first))
         else:
-            _two_way(display, i, ax, first, deciles)
+            _two_way(display, i, ax, first, deciles, (counts or {}).get(first.features))
         if len(group) == 1 and _title(first):
             ax.set_title(_title(first))
+    if one_way and not independent_y:
+        display.ylim_ = _shared_ylim([axes[i] for i in one_way])
+        for i in one_way:
+            axes[i].set_ylim(*display.ylim_)
+    legend_axes = [axes[i] for i in one_way if len(panels[i]) > 1 or panels[i][0].individual is not None]
+    if legend_axes:
+        display.legend_ = figure_legend(fig, legend_axes)
     if title:
         fig.suptitle(title)
     return display
+
+
+def _shared_ylim(axes: Sequence[Axes]) -> tuple[float, float]:
+    """One y-range holding every one-way panel's data (each panel autoscaled first)."""
+    lows, highs = zip(*(ax.get_ylim() for ax in axes))
+    return float(min(lows)), float(max(highs))
 
 
 def _numeric_1d(
@@ -159,12 +202,13 @@ def _numeric_1d(
     deciles: Mapping[str, np.ndarray],
     max_ice: int,
     seed: int,
+    n_rows: int | None = None,
 ) -> None:
     x = np.asarray(group[0].grid[0], dtype=float)
     lines = []
     for c in group:
         if c.individual is not None:
-            _ice_lines(display, i, ax, x, c, max_ice, seed, alpha=0.25)
+            _ice_lines(display, i, ax, x, c, max_ice, seed, alpha=0.25, n_rows=n_rows)
         if c.average is not None:
             color = PD_COLOR if len(group) == 1 else None
             name = "average" if len(group) == 1 else _title(c)
@@ -176,12 +220,16 @@ def _numeric_1d(
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     display.lines_[i] = lines
     display.deciles_vlines_[i] = _rug(ax, deciles.get(group[0].features[0]))
-    if len(group) > 1 or group[0].individual is not None:
-        ax.legend(fontsize="small", loc="best")
 
 
 def _categorical_1d(
-    display: PDPDisplay, i: int, ax: Axes, group: list[PDPCurve], max_ice: int, seed: int
+    display: PDPDisplay,
+    i: int,
+    ax: Axes,
+    group: list[PDPCurve],
+    max_ice: int,
+    seed: int,
+    n_rows: int | None = None,
 ) -> None:
     levels = [label(v) for v in group[0].grid[0]]
     pos = np.arange(len(levels))
@@ -192,7 +240,7 @@ def _categorical_1d(
         width = 0.8 / len(group)
         for k, c in enumerate(group):
             if c.individual is not None:
-                keep = _ice_lines(display, i, ax, pos, c, max_ice, seed, alpha=0.2)
+                keep = _ice_lines(display, i, ax, pos, c, max_ice, seed, alpha=0.2, n_rows=n_rows)
                 ax.scatter(
                     np.repeat(pos, len(keep)),
                     c.individual[keep].T.reshape(-1),
@@ -209,7 +257,6 @@ def _categorical_1d(
                 display.bars_[i].append(ax.bar(pos + offset, c.average, width=width, label=_title(c)))
         display.lines_[i] = lines
         ax.autoscale_view()
-        ax.legend(fontsize="small", loc="best")
     ax.set_xticks(
         pos,
         levels,
@@ -218,7 +265,14 @@ def _categorical_1d(
     )
 
 
-def _two_way(display: PDPDisplay, i: int, ax: Axes, c: PDPCurve, deciles: Mapping[str, np.ndarray]) -> None:
+def _two_way(
+    display: PDPDisplay,
+    i: int,
+    ax: Axes,
+    c: PDPCurve,
+    deciles: Mapping[str, np.ndarray],
+    counts: np.ndarray | None = None,
+) -> None:
     fx, fy = c.features
     cx, cy = c.categorical
     z = c.average if c.average is not None else c.individual.mean(axis=0)  # type: ignore[union-attr]
@@ -234,10 +288,20 @@ def _two_way(display: PDPDisplay, i: int, ax: Axes, c: PDPCurve, deciles: Mappin
         ax.set_xlabel(fx)
         ax.set_ylabel(fy)
     elif cx and cy:
-        im = ax.imshow(z.T, origin="lower", aspect="auto", cmap="viridis")
+        # Cells no row of the data falls in are extrapolation: grey, their value still written.
+        empty = np.zeros(z.shape, dtype=bool) if counts is None else np.asarray(counts) == 0
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
+        im = ax.imshow(np.ma.masked_array(z, mask=empty).T, origin="lower", aspect="auto", cmap=cmap)
+        texts = []
         for a in range(z.shape[0]):
             for b in range(z.shape[1]):
-                ax.text(a, b, label(z[a, b]), ha="center", va="center", fontsize=7, color="w")
+                text = label(z[a, b])
+                if counts is not None:
+                    n = int(counts[a, b])
+                    text += "\nno rows" if n == 0 else f"\nn={n:,}"
+                color = "0.25" if empty[a, b] else "w"
+                texts.append(ax.text(a, b, text, ha="center", va="center", fontsize=7, color=color))
+        display.texts_[i] = texts
         ax.set_xticks(range(len(gx)), [label(v) for v in gx], rotation=45, ha="right")
         ax.set_yticks(range(len(gy)), [label(v) for v in gy])
         display.images_[i] = im

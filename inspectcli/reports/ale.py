@@ -11,7 +11,7 @@ from rich.table import Table
 
 from inspectcli.engines.ale import ALEResult
 from inspectcli.engines.grid import plain
-from inspectcli.render import fmt, label, sparkline
+from inspectcli.formatting import Spark, fmt, label
 from inspectcli.results import csv_bytes
 
 
@@ -98,21 +98,28 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
 
 
 def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects") -> Table:
-    """One row per curve: grid, ALE min / max / range, a sparkline, and the PD range beside it."""
-    t = Table(title=title, title_justify="left")
+    """One row per curve: grid, ALE min / max / range, a sparkline, and the PD range beside it.
+
+    Sparklines share one scale (said in the caption); numbers and grids never wrap.
+    """
+    t = Table(title=title, title_justify="left", caption_justify="left")
     show_target = any(c.target is not None for c in curves)
     with_pdp = any(c.pdp is not None for c in curves)
     t.add_column("feature", style="bold")
     if show_target:
         t.add_column("target")
-    t.add_column("bins", justify="right")
-    t.add_column("grid")
-    t.add_column("ALE min", justify="right")
-    t.add_column("ALE max", justify="right")
-    t.add_column("range", justify="right")
-    t.add_column("curve")
+    t.add_column("bins", justify="right", no_wrap=True)
+    t.add_column("grid", no_wrap=True)
+    t.add_column("ALE min", justify="right", no_wrap=True)
+    t.add_column("ALE max", justify="right", no_wrap=True)
+    t.add_column("range", justify="right", no_wrap=True)
+    t.add_column("curve", no_wrap=True)
     if with_pdp:
-        t.add_column("PD range", justify="right")
+        t.add_column("PD range", justify="right", no_wrap=True)
+    finite = [c.ale[np.isfinite(c.ale)] for c in curves]
+    finite = [v for v in finite if v.size]
+    lo_all = float(min(v.min() for v in finite)) if finite else 0.0
+    hi_all = float(max(v.max() for v in finite)) if finite else 0.0
     for c in curves:
         if c.categorical:
             n_bins = f"{len(c.grid)} levels"
@@ -122,12 +129,14 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
         else:
             n_bins = str(len(c.grid) - 1)
             span = f"{fmt(c.grid[0], 3)} … {fmt(c.grid[-1], 3)}"
-        cells = [c.feature]
+        cells: list[Any] = [c.feature]
         if show_target:
             cells.append("" if c.target is None else str(c.target))
         lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
-        cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), sparkline(c.ale, width=16)]
+        cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), Spark(c.ale, lo=lo_all, hi=hi_all, width=16)]
         if with_pdp:
             cells.append(fmt(float(np.ptp(c.pdp))) if c.pdp is not None else "")
         t.add_row(*cells)
+    if len(curves) > 1:
+        t.caption = f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}"
     return t

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from inspectcli.engines.impurity import ImpurityImportance
 from inspectcli.engines.permutation import PermutationImportance, ScorerImportances
-from inspectcli.render import bar, fmt
+from inspectcli.formatting import bar, fmt
 from inspectcli.results import csv_bytes
 
 
@@ -81,17 +81,22 @@ def table(
         title=f"permutation importance — {block.scorer} (baseline {fmt(block.baseline_score)}, "
         f"{result.n_repeats} repeats, {result.max_samples:,} rows)",
         title_justify="left",
+        caption_justify="left",
     )
-    t.add_column("#", justify="right")
+    t.add_column("#", justify="right", no_wrap=True)
     t.add_column("feature", style="bold")
-    t.add_column("mean ± std", justify="right")
-    t.add_column("")
+    t.add_column("mean ± std", justify="right", no_wrap=True)
+    t.add_column("", no_wrap=True)
     cmp_block = None
     if compare is not None:
         cmp_block = compare.scorer(block.scorer)
-        t.add_column(f"{compare_name}: mean ± std", justify="right")
+        t.add_column(f"{compare_name}: mean ± std", justify="right", no_wrap=True)
+        t.caption = (
+            f"baseline {block.scorer}: {fmt(block.baseline_score)} on the data, "
+            f"{fmt(cmp_block.baseline_score)} on {compare_name}"
+        )
     if impurity is not None:
-        t.add_column("MDI", justify="right")
+        t.add_column("MDI", justify="right", no_wrap=True)
     means, stds = block.importances_mean, block.importances_std
     rows = order(block, top)
     peak = float(np.max(means)) if len(means) else 0.0
@@ -108,7 +113,7 @@ def table(
             cells.append(fmt(sum(mdi)) if all(v is not None for v in mdi) else "—")
         t.add_row(*cells)
     if top and len(means) > top:
-        t.caption = f"top {top} of {len(means)}"
+        t.caption = "\n".join(x for x in (f"top {top} of {len(means)}", t.caption) if x)
     return t
 
 

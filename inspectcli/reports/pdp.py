@@ -16,7 +16,7 @@ from rich.table import Table
 from inspectcli.engines.grid import plain
 from inspectcli.engines.interaction import h_squared, pd_variability
 from inspectcli.engines.partial_dependence import PDPResult
-from inspectcli.render import fmt, label, sparkline
+from inspectcli.formatting import Spark, fmt, label
 from inspectcli.results import csv_bytes
 
 
@@ -178,41 +178,66 @@ def _target(t: Any) -> Any:
     return "" if t is None else t
 
 
-def table(curves: Sequence[PDPCurve], *, title: str = "partial dependence") -> Table:
-    """One row per curve: grid span, PD min / max / range, a sparkline, H² or rank."""
-    t = Table(title=title, title_justify="left")
+def levels_text(levels: Sequence[Any], limit: int = 28) -> str:
+    """Level names of a categorical axis, cut to about ``limit`` characters: 'mon, tue, …'."""
+    text = ", ".join(label(v) for v in levels)
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(",", 1)[0] + ", …"
+    return text
+
+
+def _values(c: PDPCurve) -> np.ndarray | None:
+    if c.average is not None:
+        return c.average
+    return c.individual.mean(axis=0) if c.individual is not None else None
+
+
+def table(
+    curves: Sequence[PDPCurve], *, title: str = "partial dependence", notes: Sequence[str] = ()
+) -> Table:
+    """One row per curve: grid span, PD min / max / range, a sparkline, H² or rank.
+
+    The sparklines of one-way curves share one scale (the smallest and largest PD shown), said in
+    the caption, so a flat curve looks flat beside a steep one; ``notes`` go in the caption too.
+    Categorical grids show their level names. Rows are in rank order when curves are ranked.
+    """
+    t = Table(title=title, title_justify="left", caption_justify="left")
     show_target = any(c.target is not None for c in curves)
     t.add_column("feature(s)", style="bold")
     if show_target:
         t.add_column("target")
-    t.add_column("grid")
-    t.add_column("PD min", justify="right")
-    t.add_column("PD max", justify="right")
-    t.add_column("range", justify="right")
-    t.add_column("curve")
+    t.add_column("grid", no_wrap=True)
+    t.add_column("PD min", justify="right", no_wrap=True)
+    t.add_column("PD max", justify="right", no_wrap=True)
+    t.add_column("range", justify="right", no_wrap=True)
+    t.add_column("curve", no_wrap=True)
     extra = any(c.h2 is not None or c.rank is not None for c in curves)
     if extra:
-        t.add_column("rank / H²", justify="right")
+        t.add_column("rank / H²", justify="right", no_wrap=True)
     order = (
         sorted(curves, key=lambda c: (c.rank is None, c.rank or 0)) if any(c.rank for c in curves) else curves
     )
+    one_way = [v for c in curves if c.ndim == 1 and (v := _values(c)) is not None]
+    finite = [v[np.isfinite(v)] for v in one_way]
+    finite = [v for v in finite if v.size]
+    lo_all = float(min(v.min() for v in finite)) if finite else 0.0
+    hi_all = float(max(v.max() for v in finite)) if finite else 0.0
     for c in order:
-        values = (
-            c.average
-            if c.average is not None
-            else (c.individual.mean(axis=0) if c.individual is not None else None)
-        )
+        values = _values(c)
         if values is None:
             continue
+        curve: Any = ""
         if c.ndim == 1:
             g = c.grid[0]
-            span = f"{len(g)} levels" if c.categorical[0] else f"{label(g[0])} … {label(g[-1])} ({len(g)})"
-            curve = sparkline(values)
+            if c.categorical[0]:
+                span = f"{levels_text(g)} ({len(g)})"
+            else:
+                span = f"{label(g[0])} … {label(g[-1])} ({len(g)})"
+            curve = Spark(values, lo=lo_all, hi=hi_all)
         else:
             span = " × ".join(str(len(g)) for g in c.grid)
-            curve = ""
         lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-        cells = [c.name]
+        cells: list[Any] = [c.name]
         if show_target:
             cells.append("" if c.target is None else str(c.target))
         cells += [span, fmt(lo), fmt(hi), fmt(hi - lo), curve]
@@ -221,4 +246,35 @@ def table(curves: Sequence[PDPCurve], *, title: str = "partial dependence") -> T
                 f"#{c.rank}" if c.rank is not None else (f"H²={fmt(c.h2, 3)}" if c.h2 is not None else "")
             )
         t.add_row(*cells)
+    caption = []
+    if len(one_way) > 1:
+        caption.append(f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}")
+    caption += list(notes)
+    if caption:
+        t.caption = "\n".join(caption)
     return t
+
+
+def pair_counts(
+    X: Any, names: Sequence[str], curves: Sequence[PDPCurve]
+) -> dict[tuple[str, ...], np.ndarray]:
+    """Rows of X in each (level a, level b) cell of every categorical pair's grid.
+
+    Returns {(a, b): int array of shape (len(grid a), len(grid b))}; a cell with 0 rows is a
+    combination the data never shows (its PD value is an extrapolation).
+    """
+    import pandas as pd
+
+    out: dict[tuple[str, ...], np.ndarray] = {}
+    for c in curves:
+        if c.ndim != 2 or not all(c.categorical) or c.features in out:
+            continue
+        cols = []
+        for f in c.features:
+            col = X[f] if hasattr(X, "columns") else np.asarray(X)[:, list(names).index(f)]
+            cols.append(pd.Series(np.asarray(col, dtype=object)).astype(str).to_numpy())
+        ga = [str(v) for v in c.grid[0]]
+        gb = [str(v) for v in c.grid[1]]
+        table = pd.crosstab(cols[0], cols[1]).reindex(index=ga, columns=gb, fill_value=0)
+        out[c.features] = table.to_numpy(dtype=int)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,10 @@ class Reporter(Protocol):
 
     def info(self, message: str) -> None: ...
 
+    def status(self, message: str) -> AbstractContextManager[Any]:
+        """Shown while a step runs (the CLI's spinner)."""
+        ...
+
 
 class Collected:
     """A :class:`Reporter` that keeps every message in ``messages``."""
@@ -35,6 +40,9 @@ class Collected:
         self.messages.append(message)
 
     warn = info = note
+
+    def status(self, message: str) -> AbstractContextManager[Any]:
+        return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,8 @@ def load_inputs(
     """Load the model, read only the columns it needs, match them and try a first prediction."""
     if source.data is None:
         raise UsageError("no data file given", "give the data to inspect the model on")
-    model = load_source_model(source)
+    with report.status(f"loading {Path(source.model).name}"):
+        model = load_source_model(source)
     for note in model.notes:
         report.warn(note) if "scikit-learn" in note else report.note(note)
     data, prepared = load_matched_data(
@@ -128,16 +137,18 @@ def load_matched_data(
     """Read the columns ``estimator`` needs from ``data_path``, match them, try a first prediction."""
     from inspectcli.introspect import expected_features
     from inspectcli.loading.data import load_dataset
-    from inspectcli.loading.match import check_predicts, prepare
+    from inspectcli.loading.match import prepare
+    from inspectcli.loading.probe import check_predicts
 
     target, sample_weight = source.target, source.sample_weight
     names = expected_features(estimator)
     columns = None
     if names is not None and not infer_target:
         columns = [*names, *(c for c in (target, sample_weight) if c)]
-    data = load_dataset(
-        data_path, columns=columns, sep=source.sep, encoding=source.encoding, decimal=source.decimal
-    )
+    with report.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
+        data = load_dataset(
+            data_path, columns=columns, sep=source.sep, encoding=source.encoding, decimal=source.decimal
+        )
     for note in data.notes:
         report.note(note)
     prepared = prepare(
@@ -151,7 +162,8 @@ def load_matched_data(
     for note in prepared.notes:
         report.note(note)
     if probe:
-        check_predicts(estimator, prepared, data.name)
+        with report.status(f"checking that the model predicts on {data.name}"):
+            check_predicts(estimator, prepared, data.name)
     return data, prepared
 
 

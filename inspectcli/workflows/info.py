@@ -68,7 +68,8 @@ def describe_data(loaded: LoadedModel, source: Source) -> tuple[dict[str, Any], 
 
     from inspectcli.introspect import expected_features
     from inspectcli.loading.data import load_dataset
-    from inspectcli.loading.match import check_predicts, prepare
+    from inspectcli.loading.match import prepare
+    from inspectcli.loading.probe import check_predicts
     from inspectcli.results import jsonable
 
     est, target = loaded.estimator, source.target

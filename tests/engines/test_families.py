@@ -52,3 +52,24 @@ def test_table_is_well_formed():
     assert len({f.name for f in FAMILIES}) == len(FAMILIES)
     for f in FAMILIES:
         assert f.classes and f.engines <= known, f
+
+
+def test_tree_paths_rows_are_the_tree_engines_families():
+    """Every estimator the tree engine reads has the 'tree-paths' engine in the table, and back."""
+    import numpy as np
+
+    from inspectcli.engines.trees import supports_tree_paths
+
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    checked = 0
+    for name, est in _instances():
+        if not hasattr(est, "fit") or family_of(est) is None or family_of(est).name == "linear":
+            continue
+        if "n_estimators" in est.get_params():
+            est.set_params(n_estimators=3)
+        est.fit(X, y)
+        method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
+        assert applies("tree-paths", est) == bool(supports_tree_paths(est, method)), name
+        checked += 1
+    assert checked >= 10

@@ -1,0 +1,136 @@
+"""The tree form every model family is read into, the exceptions, and the self-checks' rule.
+
+A family's spec (``_specs.py``) converts each fitted tree into a :class:`_Tree`: flat node arrays
+in the model's own column space, with the split rule of the estimator's ``predict`` expressed as
+``x <= threshold`` (go left), NaN going the way of ``missing_left``, and categorical splits as a
+256-entry table per node.  Everything downstream (walks, grids, permutations) reads only this
+form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+class TreePathMismatchError(RuntimeError):
+    """The tree-path result disagreed with the estimator's own predictions.
+
+    Raised by :func:`tree_path_responses` when its built-in self-check (a few (row, grid
+    point) pairs recomputed with the estimator's real response method) finds a difference.
+    Callers should fall back to brute-force evaluation.
+    """
+
+
+class TreePathsTooSlow(Exception):
+    """Raised by :meth:`PermutedTreePaths.responses` when it would exceed its ``give_up_after``."""
+
+
+class _Unsupported(Exception):
+    """Internal: the estimator cannot be reproduced exactly."""
+
+
+@dataclass
+class _Tree:
+    """One tree in flat arrays, in the model's own column space.
+
+    ``values[:, j]`` is what a leaf adds to raw output column ``out_cols[j]``.
+    """
+
+    left: np.ndarray  # intp, -1 for leaves
+    right: np.ndarray  # intp, -1 for leaves
+    feature: np.ndarray  # intp, 0 for leaves
+    threshold: np.ndarray  # float64
+    missing_left: np.ndarray  # bool
+    is_leaf: np.ndarray  # bool
+    values: np.ndarray  # (n_nodes, k) float64
+    out_cols: tuple[int, ...]
+    cat_row: np.ndarray | None = None  # intp row into cat_tables, -1 for numerical splits
+    cat_tables: np.ndarray | None = None  # (n_cat_splits, 256) bool: go left for code c
+
+    def __post_init__(self) -> None:
+        self.n_nodes = int(self.left.shape[0])
+        levels = []
+        level = np.zeros(1, dtype=np.intp)
+        while level.size:
+            levels.append(level)
+            internal = level[~self.is_leaf[level]]
+            level = np.concatenate([self.left[internal], self.right[internal]])
+        self.levels: list[np.ndarray] = levels
+        self.leaf_rank = np.cumsum(self.is_leaf) - 1  # leaf index among leaves
+        self.n_leaves = int(self.is_leaf.sum())
+
+    @cached_property
+    def shape(self) -> _Shape:
+        """Structure that does not depend on the free set (computed once, cached)."""
+        return _shape(self)
+
+    @cached_property
+    def lists(self) -> _NodeLists:
+        """Python lists of the node arrays, for the node-by-node walk (small trees only)."""
+        return _NodeLists(
+            left=self.left.tolist(),
+            right=self.right.tolist(),
+            feature=self.feature.tolist(),
+            threshold=self.threshold.tolist(),
+            missing_left=self.missing_left.tolist(),
+            cat_row=None if self.cat_row is None else self.cat_row.tolist(),
+        )
+
+
+@dataclass
+class _NodeLists:
+    left: list[int]
+    right: list[int]
+    feature: list[int]
+    threshold: list[float]
+    missing_left: list[bool]
+    cat_row: list[int] | None
+
+
+@dataclass
+class _Shape:
+    """Per-tree structure that does not depend on the free set."""
+
+    split_cols: np.ndarray  # distinct model columns the tree splits on
+    below: np.ndarray  # (n_nodes, ceil(n_split_cols / 8)) uint8: packed bits, column splits at/below
+    parent: np.ndarray  # intp, -1 for the root
+
+
+def _shape(tree: _Tree) -> _Shape:
+    internal = ~tree.is_leaf
+    split_cols, col_idx = np.unique(tree.feature[internal], return_inverse=True)
+    below = np.zeros((tree.n_nodes, split_cols.size), dtype=bool)
+    nodes = np.flatnonzero(internal)
+    below[nodes, col_idx] = True
+    for level in reversed(tree.levels):
+        nodes = level[internal[level]]
+        if nodes.size:
+            below[nodes] |= below[tree.left[nodes]] | below[tree.right[nodes]]
+    parent = np.full(tree.n_nodes, -1, dtype=np.intp)
+    for level in tree.levels:
+        nodes = level[internal[level]]
+        parent[tree.left[nodes]] = nodes
+        parent[tree.right[nodes]] = nodes
+    return _Shape(split_cols, np.packbits(below, axis=1), parent)
+
+
+# Number of (row, grid point) pairs checked against the estimator's real predictions.
+_CHECK_ROWS = 4
+
+
+def _check_rows(n: int) -> np.ndarray:
+    """The rows the self-checks predict for real: up to _CHECK_ROWS, spread over the data."""
+    return np.unique(np.linspace(0, n - 1, min(n, _CHECK_ROWS)).round().astype(np.intp))
+
+
+def _agrees(ours: np.ndarray, ref: np.ndarray) -> bool:
+    """Our outputs equal the estimator's: exactly for labels, to rounding of sums otherwise."""
+    if ours.shape != ref.shape:
+        return False
+    if ref.dtype.kind not in "fc" or ours.dtype.kind not in "fc":
+        return bool(np.array_equal(ours, ref))
+    scale = float(np.nanmax(np.abs(ref))) if ref.size else 1.0
+    return bool(np.allclose(ours, ref, rtol=1e-9, atol=1e-11 * max(1.0, scale), equal_nan=True))

@@ -1,0 +1,470 @@
+"""Responses on PD/ICE grids from tree structure (:func:`tree_path_responses`).
+
+Per tree and free set, grid points are grouped into classes (same frontier nodes reached) and
+rows into patterns (same leaves reached); the per-tree ``(pattern, class)`` tables are summed in
+the estimator's own order through one sparse product per block of trees (see the package
+docstring).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from inspectcli.engines.trees._model import (
+    TreePathMismatchError,
+    _agrees,
+    _check_rows,
+    _Tree,
+    _Unsupported,
+)
+from inspectcli.engines.trees._plan import (
+    _checked_plan,
+    _dense_model,
+    _model_space,
+    _plan,
+    _with_free,
+)
+from inspectcli.engines.trees._specs import (
+    _Spec,
+)
+from inspectcli.engines.trees._walk import (
+    _frontiers,
+    _set_codes,
+    _walk,
+)
+
+_CHECK_POINTS = 3
+
+
+@dataclass
+class _Topo:
+    """Per-tree structure that depends on the free set and on the grid."""
+
+    follow_rows: np.ndarray  # bool per node: rows follow their values (non-free splits)
+    leaf_stop: np.ndarray  # bool per node: leaves
+    front_of: np.ndarray  # intp per node: frontier column of the node's frontier ancestor
+    n_front: int
+    g_class: np.ndarray  # (G,) class of each grid point (same frontier set, same leaves)
+    bt: sp.csr_matrix  # (n_front, n_classes) 1.0 where a grid class reaches a frontier
+
+
+def _topology(tree: _Tree, model_free: np.ndarray, gcols: np.ndarray, gnan: np.ndarray) -> _Topo:
+    fr = _frontiers(tree, model_free)
+    internal = ~tree.is_leaf
+    free_split, has_free, col_of, front_of = fr.free_split, fr.has_free, fr.col_of, fr.front_of
+    fronts = np.flatnonzero(col_of >= 0)
+    # Grid points: follow free splits, both ways elsewhere, stop at frontier nodes.  Grid
+    # points reaching the same frontier set give every row the same leaf: one class.
+    n_grid = gcols.shape[1]
+    g_rows, g_nodes = _walk(tree, gcols, gnan, free_split, ~has_free, n_grid)
+    g_fronts = col_of[g_nodes]
+    g_class, g_rep = _set_codes(g_rows, g_fronts, n_grid, int(fronts.size))
+    is_rep = np.zeros(n_grid, dtype=bool)
+    is_rep[g_rep] = True
+    keep = is_rep[g_rows]
+    bt = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (g_fronts[keep], g_class[g_rows[keep]])),
+        shape=(fronts.size, g_rep.size),
+    )
+    return _Topo(
+        follow_rows=internal & ~free_split,
+        leaf_stop=tree.is_leaf,
+        front_of=front_of,
+        n_front=int(fronts.size),
+        g_class=g_class,
+        bt=bt,
+    )
+
+
+@dataclass
+class _Context:
+    spec: _Spec
+    topos: list[_Topo]
+    cols: np.ndarray  # (p, n) float64 model matrix, feature-major
+    nan_cols: np.ndarray  # (p,) bool
+    init: np.ndarray | None  # (n_raw,)
+    n_grid: int
+
+
+def _patterns(
+    tree: _Tree, topo: _Topo, rows: np.ndarray, nodes: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows by the set of leaves they reach and tabulate each group's outputs.
+
+    Returns
+    -------
+    codes : ndarray of shape (n,)
+        Pattern id of every row.
+    table : ndarray of shape (n_patterns, n_grid_classes, k)
+        The tree's contribution for each pattern and class of grid points.
+    """
+    codes, rep = _set_codes(rows, tree.leaf_rank[nodes], n, tree.n_leaves)
+    is_rep = np.zeros(n, dtype=bool)
+    is_rep[rep] = True
+    sel = is_rep[rows]
+    p = codes[rows[sel]]
+    leaf = nodes[sel]
+    f = topo.front_of[leaf]
+    k = tree.values.shape[1]
+    table = np.empty((rep.size, topo.bt.shape[1], k), dtype=np.float64)
+    for j in range(k):
+        s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
+        # Exactly one stored product per (pattern, grid class) is non-zero: exact.
+        table[:, :, j] = (s @ topo.bt).toarray()
+    return codes, table
+
+
+def _groups(spec: _Spec) -> list[tuple[tuple[int, ...], list[int]]]:
+    """Trees grouped by the raw columns they add to, each group in prediction order."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for t, tree in enumerate(spec.trees):
+        groups.setdefault(tree.out_cols, []).append(t)
+    return list(groups.items())
+
+
+class _Accumulator:
+    """Sums per-tree tables into ``(n, G*k)`` raw outputs in the estimator's own order.
+
+    Rows of ``stack`` hold one (tree, pattern) output for every grid point; a CSR matrix
+    with one ``1.0`` per (row, tree) picks them.  scipy's CSR-times-dense kernel adds a row's
+    stored entries in storage order starting from zero, so putting the baseline (or the
+    running sum of earlier blocks) first and then the trees in prediction order reproduces the
+    estimator's float64 sums exactly, however the trees are split into blocks.
+    """
+
+    def __init__(self, n: int, width: int, init: np.ndarray | None, capacity: int) -> None:
+        self.n = n
+        self.width = width
+        self.capacity = max(capacity, 2 * n + 1)
+        self.acc: np.ndarray | None = None
+        self.init = init
+        self.stack = np.empty((min(self.capacity, n + 64), width), dtype=np.float64)
+        self.codes: list[np.ndarray] = []
+        self._start_block()
+
+    def _start_block(self) -> None:
+        self.codes = []
+        if self.acc is not None:
+            self.lead = np.arange(self.n)
+            self.stack[: self.n] = self.acc
+            self.offset = self.n
+        elif self.init is not None:
+            self.lead = np.zeros(self.n, dtype=np.intp)
+            self.stack[0] = self.init
+            self.offset = 1
+        else:
+            self.lead = None
+            self.offset = 0
+
+    def add(self, codes: np.ndarray, table: np.ndarray, g_class: np.ndarray) -> None:
+        """Add one tree: row ``i`` gets ``table[codes[i], g_class]``."""
+        n_pat = table.shape[0]
+        need = self.offset + n_pat
+        if need > self.stack.shape[0]:
+            if need > self.capacity:
+                self.flush()
+                need = self.offset + n_pat
+            if need > self.stack.shape[0]:
+                size = min(self.capacity, max(need, 2 * self.stack.shape[0]))
+                grown = np.empty((max(size, need), self.width), dtype=np.float64)
+                grown[: self.offset] = self.stack[: self.offset]
+                self.stack = grown
+        view = self.stack[self.offset : need].reshape(n_pat, g_class.size, -1)
+        np.take(table, g_class, axis=1, out=view)
+        self.codes.append(codes + self.offset)
+        self.offset = need
+
+    def flush(self) -> None:
+        if not self.codes:
+            return
+        columns = ([] if self.lead is None else [self.lead]) + self.codes
+        per_row = len(columns)
+        nnz = self.n * per_row
+        idx_dtype = np.int32 if max(self.offset, nnz) < np.iinfo(np.int32).max else np.int64
+        indices = np.empty((self.n, per_row), dtype=idx_dtype)
+        for j, column in enumerate(columns):
+            indices[:, j] = column
+        a = sp.csr_matrix(
+            (np.ones(nnz), indices.reshape(-1), np.arange(0, nnz + 1, per_row, dtype=idx_dtype)),
+            shape=(self.n, self.offset),
+        )
+        del indices
+        self.acc = np.asarray(a @ self.stack[: self.offset])
+        self._start_block()
+
+    def result(self) -> np.ndarray:
+        self.flush()
+        if self.acc is None:  # no trees
+            base = np.zeros(self.width) if self.init is None else self.init
+            self.acc = np.tile(base, (self.n, 1))
+        return self.acc
+
+
+def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndarray:
+    """Raw outputs ``(n_rows, G, n_raw)`` for the rows ``sel`` and every grid point."""
+    spec = ctx.spec
+    cols = np.ascontiguousarray(ctx.cols[:, sel])
+    n = cols.shape[1]
+    nan_cols = np.isnan(cols).any(axis=1)
+    G = ctx.n_grid
+    groups = _groups(spec)
+    whole = len(groups) == 1 and groups[0][0] == tuple(range(spec.n_raw))
+    raw = None if whole else np.empty((n, G, spec.n_raw), dtype=np.float64)
+    for out_cols, members in groups:
+        k = len(out_cols)
+        init = None
+        if ctx.init is not None:
+            init = np.broadcast_to(ctx.init[list(out_cols)], (G, k)).reshape(-1)
+        capacity = max_bytes // (2 * G * k * 8)
+        acc = _Accumulator(n, G * k, init, capacity)
+        for t in members:
+            tree, topo = spec.trees[t], ctx.topos[t]
+            rows, nodes = _walk(tree, cols, nan_cols, topo.follow_rows, topo.leaf_stop, n)
+            codes, table = _patterns(tree, topo, rows, nodes, n)
+            del rows, nodes
+            acc.add(codes, table, topo.g_class)
+        prod = acc.result().reshape(n, G, k)
+        del acc
+        if raw is None:
+            raw = prod
+        else:
+            raw[:, :, list(out_cols)] = prod
+    if spec.divisor is not None:
+        raw /= spec.divisor
+    return raw
+
+
+def _chunk_rows(spec: _Spec, n: int, n_grid: int, max_bytes: int) -> int:
+    """Rows per chunk so that the temporaries stay (approximately) within ``max_bytes``.
+
+    Per row: the running sums, their copy in the stack, the product, the finalized and
+    averaged copies (about 6 ``(G, n_raw)`` float64 rows) and the CSR entries.  The other half
+    of the budget holds the per-tree tables.
+    """
+    per_row = 6 * n_grid * spec.n_raw * 8 + (len(spec.trees) + 2) * 24
+    return max(1, min(n, (max_bytes // 2) // per_row))
+
+
+def _finalize(spec: _Spec, raw: np.ndarray) -> np.ndarray:
+    n, G, n_raw = raw.shape
+    out = np.asarray(spec.finalize(raw.reshape(n * G, n_raw)))
+    return out.reshape((n, G, *out.shape[1:]))
+
+
+def _linear_average(ctx: _Context, weights: np.ndarray | None, total: float) -> np.ndarray:
+    """Weighted average raw output per grid point, from per-leaf weight totals."""
+    spec = ctx.spec
+    n = ctx.cols.shape[1]
+    avg = np.zeros((ctx.n_grid, spec.n_raw), dtype=np.float64)
+    for tree, topo in zip(spec.trees, ctx.topos, strict=True):
+        r, nd = _walk(tree, ctx.cols, ctx.nan_cols, topo.follow_rows, topo.leaf_stop, n)
+        w = None if weights is None else weights[r]
+        leaf_w = np.bincount(nd, weights=w, minlength=tree.n_nodes)
+        leaves = np.flatnonzero(tree.is_leaf & (leaf_w != 0))
+        fronts = topo.front_of[leaves]
+        k = tree.values.shape[1]
+        front_w = np.empty((topo.n_front, k), dtype=np.float64)
+        for j in range(k):
+            front_w[:, j] = np.bincount(
+                fronts, weights=leaf_w[leaves] * tree.values[leaves, j], minlength=topo.n_front
+            )
+        contrib = np.asarray(topo.bt.T @ front_w)[topo.g_class]
+        avg[:, list(tree.out_cols)] += contrib
+    avg /= total
+    if ctx.init is not None:
+        avg += ctx.init
+    if spec.divisor is not None:
+        avg /= spec.divisor
+    return np.asarray(spec.finalize(avg))
+
+
+def supports_tree_paths(estimator: Any, response_method: str) -> bool:
+    """Whether :func:`tree_path_responses` can reproduce ``response_method`` exactly.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A fitted estimator. Supported: HistGradientBoosting{Regressor,Classifier},
+        GradientBoosting{Regressor,Classifier} (init ``"zero"`` or a constant Dummy
+        estimator), RandomForest{Regressor,Classifier}, ExtraTrees{Regressor,Classifier},
+        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier} (exact
+        classes, not subclasses), and ``Pipeline`` objects ending in one of those whose
+        earlier steps are whitelisted column-wise transformers (ColumnTransformer,
+        OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, MaxAbsScaler,
+        RobustScaler, SimpleImputer, 'passthrough', nested Pipelines of these).
+    response_method : {"predict", "predict_proba", "decision_function"}
+        Regressors support ``"predict"``; classifiers support ``"predict_proba"`` (single
+        output only) and, for boosting, ``"decision_function"``.  A classifier's
+        ``"predict"`` (class labels) is not supported.
+
+    Returns
+    -------
+    bool
+        True when supported.
+    """
+    try:
+        _plan(estimator, response_method)
+    except (_Unsupported, AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def tree_path_responses(
+    estimator: Any,
+    X: Any,
+    free: Sequence[int],
+    grid: np.ndarray,
+    *,
+    response_method: str,
+    individual: bool,
+    sample_weight: np.ndarray | None = None,
+    max_bytes: int = 256 * 2**20,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Responses of a tree model on every grid point, computed from the trees' structure.
+
+    For every grid point ``g`` this gives the numbers ``getattr(estimator,
+    response_method)(X_g)`` would give, where ``X_g`` is ``X`` with the columns at
+    positions ``free`` set to ``grid[g]``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A fitted estimator for which :func:`supports_tree_paths` is True.
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        The data, exactly as the estimator takes it.
+    free : sequence of int
+        Column positions in ``X`` set by the grid.
+    grid : ndarray of shape (G, len(free))
+        One grid point per row (object dtype allowed for mixed columns).  For DataFrames,
+        grid values are written with pandas setitem semantics; a numeric column that
+        cannot hold a value exactly is upcast to hold it.
+    response_method : {"predict", "predict_proba", "decision_function"}
+        The method whose output is reproduced.
+    individual : bool
+        Whether to also return the per-row outputs.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights for the average over rows, as in ``np.average``.
+    max_bytes : int, default=256 MiB
+        Approximate bound on temporary memory (the returned arrays are not counted).
+
+    Returns
+    -------
+    average : ndarray of shape (G, *out)
+        ``np.average(output_g, axis=0, weights=sample_weight)`` for every grid point, where
+        ``out`` is ``()`` for 1-d outputs and ``(k,)`` for outputs of shape ``(n, k)``.
+    individual : ndarray of shape (G, n_samples, *out) or None
+        The per-row outputs when ``individual=True``.
+
+    Raises
+    ------
+    ValueError
+        If the estimator is not supported or the arguments are inconsistent (and whatever
+        the estimator's own validation raises, e.g. for NaN it does not accept).
+    TypeError
+        If ``X`` is a sparse matrix.
+    TreePathMismatchError
+        If the self-check against the estimator's real predictions fails.
+    """
+    plan = _checked_plan(estimator, response_method)
+    spec = plan.spec
+    if sp.issparse(X):
+        raise TypeError("sparse X is not supported; pass a dense array or a DataFrame")
+    free = [int(f) for f in free]
+    n_features = X.shape[1]
+    if len(set(free)) != len(free) or any(f < 0 or f >= n_features for f in free):
+        raise ValueError(f"invalid free columns {free}")
+    grid = np.asarray(grid)
+    if grid.ndim == 1 and len(free) == 1:
+        grid = grid.reshape(-1, 1)
+    if grid.ndim != 2 or grid.shape[1] != len(free):
+        raise ValueError(f"grid must have shape (G, {len(free)}), got {grid.shape}")
+    n = X.shape[0]
+    n_grid = grid.shape[0]
+    if n == 0 or n_grid == 0:
+        raise ValueError("X and grid must be non-empty")
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.shape != (n,):
+            raise ValueError("sample_weight must have shape (n_samples,)")
+    total = float(n) if weights is None else float(weights.sum())
+    if total == 0.0:
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+
+    # Model space: transform X once and the G grid rows once (valid because the prefix is
+    # column-wise and row-wise), and find the model columns fed by the free inputs.
+    space = _model_space(plan, X)
+    x_grid = _with_free(X, np.zeros(n_grid, dtype=np.intp), free, grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same warnings were raised for X just above
+        gt = x_grid if plan.prefix is None else plan.prefix.transform(x_grid)
+        _, gcols = _dense_model(spec, gt)
+    model_free = np.isin(space.source, free)
+    gnan = np.isnan(gcols).any(axis=1)
+    topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
+    ctx = _Context(
+        spec=spec,
+        topos=topos,
+        cols=space.cols,
+        nan_cols=space.nan_cols,
+        init=space.init,
+        n_grid=n_grid,
+    )
+
+    ind = None
+    if individual or not spec.linear:
+        # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
+        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
+        acc = None
+        for start in range(0, n, chunk):
+            sel = slice(start, min(n, start + chunk))
+            out = _finalize(spec, _raw_rows(ctx, sel, int(max_bytes)))
+            if ind is None and individual:
+                ind = np.empty((n_grid, n, *out.shape[2:]), dtype=out.dtype)
+            if individual:
+                ind[:, sel] = np.swapaxes(out, 0, 1)
+            w = np.ones(out.shape[0]) if weights is None else weights[sel]
+            part = np.tensordot(w, out, axes=(0, 0))
+            acc = part if acc is None else acc + part
+        average = acc / total
+    else:
+        average = _linear_average(ctx, weights, total)
+
+    _self_check(estimator, response_method, X, free, grid, ctx, ind)
+    return average, ind
+
+
+def _self_check(
+    estimator: Any,
+    response_method: str,
+    X: Any,
+    free: list[int],
+    grid: np.ndarray,
+    ctx: _Context,
+    ind: np.ndarray | None,
+) -> None:
+    """Compare a few (row, grid point) pairs with the estimator's own response method."""
+    rows = _check_rows(ctx.cols.shape[1])
+    points = np.linspace(0, ctx.n_grid - 1, min(ctx.n_grid, _CHECK_POINTS))
+    points = np.unique(points.round().astype(np.intp))
+    if ind is None:
+        raw = _raw_rows(ctx, rows, 16 * 2**20)
+        ours = np.swapaxes(_finalize(ctx.spec, raw), 0, 1)[points]
+    else:
+        ours = ind[points][:, rows]
+    rr = np.tile(rows, points.size)
+    gg = np.repeat(points, rows.size)
+    x_check = _with_free(X, rr, free, grid[gg])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = np.asarray(getattr(estimator, response_method)(x_check), dtype=np.float64)
+    ours = ours.reshape((rr.size, *ours.shape[2:]))
+    if not _agrees(ours, ref):
+        what = f"the estimator's own {response_method}"
+        raise TreePathMismatchError(f"tree-path responses disagree with {what} on a self-check")

@@ -1,0 +1,137 @@
+"""Notes on the statistical traps of permutation importance (scikit-learn user guide, 5.2).
+
+Each hint is one sentence a reader of the results should see: printed as a note on stderr and kept
+in the JSON ``notes``. They never change a number; they say when the numbers answer a different
+question than the one a user is likely asking.
+
+- A perfect or near-perfect baseline score usually means the model is scored on the data it was
+  fitted on: importance then measures what the model memorised, and the features it did not need
+  to memorise show "0 ± 0" (5.2.1: "features that are deemed of low importance for a bad model
+  (low cross-validation score) could be very important for a good model" and its converse).
+- Strongly correlated features share their importance: permuting one alone leaves the model the
+  other's copy of the information, so both look unimportant (5.2.3); grouping them fixes that.
+- A constant target makes every score trivially the same: importance says nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inspectcli.formatting import fmt
+
+#: |Spearman ρ| at or above which two features are called strongly correlated.
+STRONG_CORRELATION = 0.8
+#: Scores whose best value is 1 (a baseline at or above NEAR_PERFECT of it is "near-perfect").
+_BEST_IS_ONE = (
+    "accuracy",
+    "balanced_accuracy",
+    "r2",
+    "explained_variance",
+    "roc_auc",
+    "average_precision",
+    "f1",
+    "precision",
+    "recall",
+    "jaccard",
+    "matthews_corrcoef",
+    "top_k_accuracy",
+    "d2_",
+)
+NEAR_PERFECT = 0.995
+MAX_PAIRS = 5
+
+
+def _best_is_one(scorer: str) -> bool:
+    return any(scorer == s or scorer.startswith(s) for s in _BEST_IS_ONE)
+
+
+def perfect_baseline_notes(result: Any, data_name: str) -> list[str]:
+    """A note per scorer whose baseline on ``data_name`` is perfect or near-perfect.
+
+    Parameters
+    ----------
+    result : PermutationImportance (its ``scorers`` carry ``scorer``, ``baseline_score`` and
+        ``importances`` of shape (n_features, n_repeats)).
+    data_name : the dataset's name, as the notes show it.
+    """
+    notes = []
+    for block in result.scorers:
+        base = block.baseline_score
+        if base is None or not np.isfinite(base):
+            continue
+        if block.scorer.startswith("neg_"):
+            perfect = abs(base) <= 1e-12
+        elif _best_is_one(block.scorer) or block.scorer == "score":
+            perfect = base >= NEAR_PERFECT
+        else:
+            continue
+        if not perfect:
+            continue
+        zeros = int(np.sum(np.all(np.asarray(block.importances) == 0, axis=1)))
+        what = f"; {zeros} of {len(result.features)} features show 0 ± 0" if zeros else ""
+        notes.append(
+            f"baseline {block.scorer} is {fmt(base)} on {data_name}, (near-)perfect{what}: on the data "
+            "a model was fitted on, importance shows what it memorised, not what generalises — "
+            "give held-out data, or add --compare TEST_DATA"
+        )
+    return notes
+
+
+def correlated_pairs(
+    X: Any, names: Sequence[str], threshold: float = STRONG_CORRELATION
+) -> list[tuple[str, str, float]]:
+    """Pairs of numeric features with |Spearman ρ| >= ``threshold``, strongest first."""
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X), columns=list(names))
+    frame = frame.set_axis(list(names), axis=1)
+    numeric = [
+        c
+        for c in names
+        if pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+    ]
+    if len(numeric) < 2:
+        return []
+    ranks = frame[numeric].rank().to_numpy(dtype=float)
+    keep = ~np.isnan(ranks).any(axis=1)
+    ranks = ranks[keep]
+    if len(ranks) < 3:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(ranks, rowvar=False)
+    corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+    pairs = []
+    for i in range(len(numeric)):
+        for j in range(i + 1, len(numeric)):
+            if abs(corr[i, j]) >= threshold:
+                pairs.append((numeric[i], numeric[j], float(corr[i, j])))
+    return sorted(pairs, key=lambda p: -abs(p[2]))
+
+
+def correlation_note(pairs: Sequence[tuple[str, str, float]]) -> str | None:
+    """The note for strongly correlated pairs (when no --cluster-threshold groups them)."""
+    if not pairs:
+        return None
+    shown = ", ".join(f"{a}–{b} (ρ {r:.2f})" for a, b, r in pairs[:MAX_PAIRS])
+    more = f" and {len(pairs) - MAX_PAIRS} more" if len(pairs) > MAX_PAIRS else ""
+    return (
+        f"strongly correlated features (|Spearman ρ| ≥ {STRONG_CORRELATION}): {shown}{more}; permuting one "
+        "alone leaves its partner's copy of the information, so both can look unimportant — group "
+        "them with --cluster-threshold 0.5 (or --group NAME=a,b)"
+    )
+
+
+def constant_target_note(y: Any, target: str | None) -> str | None:
+    """A note when every row has the same target value."""
+    values = pd.Series(np.asarray(y).reshape(-1)).dropna()
+    if values.empty or values.nunique() > 1:
+        return None
+    name = f"'{target}'" if target else "the target"
+    return (
+        f"{name} is constant (every row is {values.iloc[0]!r}): every score is the same whatever the "
+        "features, so importance says nothing — give data where the target varies"
+    )

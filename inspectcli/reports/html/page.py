@@ -1,0 +1,660 @@
+"""Result documents (the JSON files the commands write) -> one self-contained HTML page.
+
+Pure: parsed documents in, bytes out; no model, no data, no clock. Every figure is an inline SVG
+drawn by matplotlib (readable and printable without JavaScript); a small hand-written script
+(``assets/report.js``) adds hover values, the ICE toggle and sortable tables. Style and script are
+inlined from package data, so the page needs no network. The same documents give the same bytes;
+run times appear only when ``timings=True``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from inspectcli.formatting import fmt, label
+from inspectcli.reports.html import figures as fg
+
+#: Sections of the page, in order: (id, heading).
+SECTIONS = (
+    ("info", "Model and data"),
+    ("importance", "Permutation importance"),
+    ("pdp", "Partial dependence and ICE"),
+    ("ale", "Accumulated local effects"),
+    ("h2", "Interactions (H²)"),
+    ("coefficients", "Coefficients"),
+    ("notes", "Notes and warnings"),
+)
+PARTS = tuple(s for s, _ in SECTIONS if s != "notes")
+
+
+@dataclass
+class ReportInput:
+    """What a page is built from: one parsed result document per part, and the run's manifest.
+
+    ``docs`` maps a part ('info', 'importance', 'pdp', 'ale', 'h2', 'coefficients') to its JSON
+    document; ``manifest`` is report.json when there is one (parameters, notes, status and time
+    of each part); ``sources`` names the file each part was read from.
+    """
+
+    docs: dict[str, dict[str, Any]]
+    manifest: dict[str, Any] | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def status(self, part: str) -> dict[str, Any]:
+        parts = (self.manifest or {}).get("parts") or {}
+        return parts.get(part) or {}
+
+
+def _e(x: Any) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def _asset(name: str) -> str:
+    return resources.files("inspectcli.reports.html").joinpath("assets", name).read_text("utf-8")
+
+
+def _num(v: Any, digits: int = 4) -> str:
+    """A table cell with its raw value for sorting."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return '<td class="num" data-v="">—</td>'
+    return f'<td class="num" data-v="{_e(repr(float(v)))}">{_e(fmt(v, digits))}</td>'
+
+
+def _table(
+    head: Sequence[str], rows: Sequence[Sequence[str]], *, sortable: bool = True, cls: str = ""
+) -> str:
+    """``rows`` are lists of ready ``<td>`` strings."""
+    ths = "".join(f"<th{' data-sort' if sortable else ''}>{_e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _td(text: Any, cls: str = "") -> str:
+    c = f' class="{cls}"' if cls else ""
+    return f"<td{c}>{_e(text)}</td>"
+
+
+def _kv(rows: Sequence[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, ""))
+    return f'<table class="kv"><tbody>{body}</tbody></table>'
+
+
+class _Figures:
+    """Numbers figures on the page and renders each as <figure> with its hover data."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def prefix(self) -> str:
+        self.n += 1
+        return f"f{self.n}"
+
+    def html(self, fig: fg.SVGFigure, caption: str = "", cls: str = "") -> str:
+        data = json.dumps(fig.hover_json(), separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+        ice = f' data-ice="{_e(fig.ice_id)}"' if fig.ice_id else ""
+        cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+        return (
+            f'<figure class="plot {cls}"{ice}>{fig.svg}'
+            f'<script type="application/json" class="hover">{data}</script>{cap}</figure>'
+        )
+
+
+def _skipped(part: str, inp: ReportInput) -> str:
+    st = inp.status(part)
+    reason = st.get("reason") or "no result for this part"
+    return f'<p class="skipped">Not in this report: {_e(reason)}.</p>'
+
+
+# ------------------------------------------------------------------------------------------
+# sections
+
+
+def _profile(inp: ReportInput) -> dict[str, dict[str, Any]]:
+    info = inp.docs.get("info") or {}
+    prof = (info.get("profile") or {}).get("features") or []
+    return {p["name"]: p for p in prof if isinstance(p, dict) and "name" in p}
+
+
+def _section_info(inp: ReportInput, figs: _Figures) -> str:
+    doc = inp.docs.get("info")
+    if doc is None:
+        return _skipped("info", inp)
+    m = doc.get("model") or {}
+    d = doc.get("data") or {}
+    steps = " → ".join(f"{s['name']} ({s['class'].rsplit('.', 1)[-1]})" for s in m.get("steps") or [])
+    classes = m.get("classes")
+    out = ['<div class="cols">', "<div><h3>Model</h3>"]
+    out.append(
+        _kv(
+            [
+                ("file", m.get("path")),
+                ("class", m.get("class")),
+                ("steps", steps),
+                ("task", (m.get("task") or "") + (f" — classes {classes}" if classes is not None else "")),
+                ("features", m.get("n_features_in")),
+                ("predicts with", ", ".join(m.get("response_methods") or [])),
+                ("format", m.get("format")),
+                ("size", f"{m['size_bytes']:,} bytes" if m.get("size_bytes") is not None else None),
+                ("saved with scikit-learn", m.get("sklearn_version_saved")),
+                ("sha256", m.get("sha256")),
+            ]
+        )
+    )
+    out.append("</div><div><h3>Data</h3>")
+    pred = d.get("prediction") or {}
+    out.append(
+        _kv(
+            [
+                ("file", d.get("path")),
+                ("rows × columns", f"{d['n_rows']:,} × {d['n_columns']}" if "n_rows" in d else None),
+                ("target", d.get("target")),
+                ("used columns", len(d.get("used") or [])),
+                ("extra columns (ignored)", ", ".join(d.get("extra") or [])),
+                ("missing columns", ", ".join(d.get("missing") or [])),
+                ("trial prediction", "works" if pred.get("ok") else pred.get("error")),
+                ("sha256", d.get("sha256")),
+            ]
+        )
+    )
+    out.append("</div></div>")
+    prof = _profile(inp)
+    if prof:
+        rows = []
+        for p in prof.values():
+            dec = p.get("deciles")
+            rows.append(
+                [
+                    _td(p["name"], "name"),
+                    _td(p.get("kind")),
+                    _num(p.get("missing")),
+                    _num(p.get("n_unique")),
+                    _num(p.get("min")),
+                    _num(dec[4] if dec else None),
+                    _num(p.get("max")),
+                    _num(p.get("mean")),
+                ]
+            )
+        out.append("<h3>Features</h3>")
+        out.append(_table(["feature", "kind", "missing", "distinct", "min", "median", "max", "mean"], rows))
+    return "".join(out)
+
+
+def _imp_entries(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in doc.get("results") or [] if isinstance(r, dict)]
+
+
+def _section_importance(inp: ReportInput, figs: _Figures, top: int) -> str:
+    doc = inp.docs.get("importance")
+    if doc is None:
+        return _skipped("importance", inp)
+    params = doc.get("parameters") or {}
+    impurity = (doc.get("impurity") or {}).get("values") or {}
+    out = []
+    n_rows = (doc.get("data") or {}).get("n_used")
+    out.append(
+        f'<p class="lead">Drop in score when a feature’s values are shuffled ({_e(params.get("n_repeats"))} '
+        f"repeats, {_e(n_rows)} rows, seed {_e(params.get('random_state'))}); larger means the model "
+        "relies on it more. Correlated features are permuted together as one cluster.</p>"
+    )
+    for k, entry in enumerate(_imp_entries(doc)):
+        feats = sorted(entry.get("features") or [], key=lambda f: f.get("rank") or 0)
+        scorer = entry.get("scorer")
+        if k == 0 and feats:
+            shown = feats[:top]
+            names = [f["feature"] for f in shown]
+            mdi = None
+            if impurity:
+                mdi = ("MDI (impurity)", [_mdi(impurity, f["columns"]) for f in shown])
+            extra = [", ".join(f["columns"]) if f["columns"] != [f["feature"]] else "" for f in shown]
+            fig = fg.box_figure(
+                prefix=figs.prefix(),
+                title=f"{scorer}: drop after permutation",
+                xlabel=f"importance (baseline {fmt(entry.get('baseline_score'))})",
+                names=names,
+                repeats=[f.get("importances") or [f.get("importances_mean")] for f in shown],
+                extra=extra,
+                side=mdi,
+            )
+            cap = f"Top {len(shown)} of {len(feats)}." if len(feats) > len(shown) else ""
+            if mdi:
+                cap += " Right: impurity importance (MDI) of the fitted trees, summed over a cluster."
+            out.append(figs.html(fig, cap.strip(), cls="wide"))
+        head = ["#", "feature", "columns", "mean", "std", "repeats"] + (["MDI"] if impurity else [])
+        rows = []
+        for f in feats:
+            reps = f.get("importances") or []
+            cells = [
+                _num(f.get("rank")),
+                _td(f["feature"], "name"),
+                _td(", ".join(f.get("columns") or [])),
+                _num(f.get("importances_mean")),
+                _num(f.get("importances_std"), 2),
+                _num(len(reps)),
+            ]
+            if impurity:
+                cells.append(_num(_mdi(impurity, f.get("columns") or [])))
+            rows.append(cells)
+        out.append(f"<h3>{_e(scorer)} — baseline score {_e(fmt(entry.get('baseline_score')))}</h3>")
+        out.append(_table(head, rows))
+    clusters = doc.get("clusters")
+    if clusters:
+        groups = clusters.get("groups") or {}
+        out.append("<h3>Correlated features</h3>")
+        if groups:
+            out.append(
+                _table(
+                    ["cluster", "features"],
+                    [[_td(g, "name"), _td(", ".join(c))] for g, c in groups.items()],
+                    sortable=False,
+                )
+            )
+        else:
+            out.append(
+                f"<p>No two features are correlated closely enough to be clustered "
+                f"(Spearman, threshold {_e(clusters.get('threshold'))} on 1 − |ρ|).</p>"
+            )
+        corr, names = clusters.get("correlation"), clusters.get("features") or []
+        if corr and 2 <= len(names) <= 40:
+            order = [f for c in clusters.get("clusters") or [] for f in c]
+            if sorted(order) != sorted(names):
+                order = list(names)
+            idx = [names.index(f) for f in order]
+            z = [[corr[i][j] for j in idx] for i in idx]
+            side = min(7.5, 2.2 + 0.2 * len(names))
+            fig = fg.heatmap_figure(
+                prefix=figs.prefix(),
+                title="Spearman correlation",
+                xlabel="feature",
+                ylabel="feature ",
+                xgrid=order,
+                ygrid=order,
+                values=z,
+                value_name="ρ",
+                cmap="RdBu_r",
+                vmin=-1,
+                vmax=1,
+                size=(side + 0.9, side),
+                tick_labels=True,
+            )
+            out.append(
+                figs.html(
+                    fig,
+                    f"Features in cluster order; {clusters.get('method', '')}, "
+                    f"threshold {clusters.get('threshold')}.",
+                    cls="square",
+                )
+            )
+    if doc.get("gates"):
+        out.append(_gates(doc["gates"]))
+    return "".join(out)
+
+
+def _mdi(impurity: Mapping[str, Any], cols: Sequence[str]) -> float | None:
+    vals = [impurity.get(c) for c in cols]
+    if not vals or any(v is None for v in vals):
+        return None
+    return float(sum(vals))
+
+
+def _gates(g: Mapping[str, Any]) -> str:
+    rows = [
+        [
+            _td(c.get("condition"), "name"),
+            _td(", ".join(c.get("features") or []) if c.get("features") else ""),
+            _num(c.get("value")),
+            _td(
+                "FAILED" if c.get("status") == "fail" else "passed",
+                "bad" if c.get("status") == "fail" else "ok",
+            ),
+        ]
+        for c in g.get("conditions") or []
+    ]
+    state = "passed" if g.get("passed") else f"{g.get('n_failed')} failed"
+    return f"<h3>--fail-if conditions ({_e(state)})</h3>" + _table(
+        ["condition", "features", "value", "status"], rows
+    )
+
+
+def _target_text(entry: Mapping[str, Any]) -> str:
+    t = entry.get("target")
+    if t is None:
+        return ""
+    return (
+        f" — class {label(t)}"
+        if entry.get("response_method") in ("predict_proba", "decision_function")
+        else (f" — output {t}")
+    )
+
+
+def _pd_ylabel(entry: Mapping[str, Any], centered: bool) -> str:
+    rm = entry.get("response_method")
+    text = {"predict_proba": "PD (probability)", "decision_function": "PD (decision)"}.get(rm or "", "PD")
+    return text + (", centred" if centered else "")
+
+
+def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
+    doc = inp.docs.get("pdp")
+    entries = [e for e in (doc or {}).get("results") or [] if len(e.get("features") or []) == 1]
+    if doc is None or not entries:
+        return _skipped("pdp", inp)
+    params = doc.get("parameters") or {}
+    centered = bool(params.get("centered"))
+    prof = _profile(inp)
+    out = [
+        '<p class="lead">How the prediction changes, on average (PD, bold) and row by row (ICE, thin), '
+        f"as one feature moves over its grid; ticks on the axis mark the feature’s deciles. "
+        f"{_e((doc.get('data') or {}).get('n_used'))} rows, grid of {_e(params.get('grid_resolution'))}"
+        f" points within the {_e(params.get('percentiles'))} percentiles.</p>"
+    ]
+    if any(e.get("individual") for e in entries):
+        out.append(
+            '<p class="controls js-only"><label><input type="checkbox" id="ice-toggle" checked> '
+            "show ICE lines</label></p>"
+        )
+    cells = []
+    for e in entries:
+        name = e["features"][0]
+        cat = bool((e.get("categorical") or [False])[0])
+        avg = e.get("average")
+        lines = [("PD", fg.PD_COLOR, avg, "-")] if avg is not None else []
+        dec = (prof.get(name) or {}).get("deciles")
+        fig = fg.curve_figure(
+            prefix=figs.prefix(),
+            title=name + _target_text(e),
+            xlabel=name,
+            ylabel=_pd_ylabel(e, centered),
+            grid=e["grid"][0],
+            categorical=cat,
+            lines=lines,
+            ice=e.get("individual"),
+            deciles=None if cat else dec,
+        )
+        cells.append(figs.html(fig))
+    out.append('<div class="grid">' + "".join(cells) + "</div>")
+    rows = []
+    for e in entries:
+        avg = [v for v in e.get("average") or [] if v is not None]
+        rows.append(
+            [
+                _td(e["features"][0] + _target_text(e), "name"),
+                _td(e.get("engine")),
+                _num(min(avg) if avg else None),
+                _num(max(avg) if avg else None),
+                _num(e.get("variability")),
+            ]
+        )
+    out.append(_table(["feature", "engine", "PD min", "PD max", "variability (Greenwell)"], rows))
+    return "".join(out)
+
+
+def _section_ale(inp: ReportInput, figs: _Figures) -> str:
+    doc = inp.docs.get("ale")
+    if doc is None or not doc.get("results"):
+        return _skipped("ale", inp)
+    prof = _profile(inp)
+    out = [
+        '<p class="lead">Accumulated local effects (Apley &amp; Zhu): the effect of a feature measured '
+        "within narrow bins of the data, so correlated features do not drag the curve to combinations "
+        "the data never shows. Dashed: the partial dependence on the same grid, centred alike.</p>"
+    ]
+    cells = []
+    for e in doc["results"]:
+        name = e["features"][0]
+        cat = bool((e.get("categorical") or [False])[0])
+        lines = [("ALE", fg.ALE_COLOR, e.get("ale") or [], "-")]
+        if e.get("pdp") is not None:
+            lines.append(("PD", fg.PD_COLOR, e["pdp"], "--"))
+        fig = fg.curve_figure(
+            prefix=figs.prefix(),
+            title=name + _target_text(e),
+            xlabel=name,
+            ylabel="ALE (centred)",
+            grid=e["grid"][0],
+            categorical=cat,
+            lines=lines,
+            deciles=None if cat else (prof.get(name) or {}).get("deciles"),
+        )
+        cells.append(figs.html(fig))
+    out.append('<div class="grid">' + "".join(cells) + "</div>")
+    return "".join(out)
+
+
+def _section_h2(inp: ReportInput, figs: _Figures) -> str:
+    pairs = []
+    for part in ("h2", "pdp"):
+        doc = inp.docs.get(part)
+        for e in (doc or {}).get("results") or []:
+            if len(e.get("features") or []) == 2 and e.get("average") is not None:
+                key = (tuple(e["features"]), json.dumps(e.get("target")))
+                if key not in {(tuple(p["features"]), json.dumps(p.get("target"))) for p in pairs}:
+                    pairs.append(e)
+    if not pairs:
+        return _skipped("h2", inp)
+    pairs.sort(key=lambda e: -(e.get("h2") if e.get("h2") is not None else -1))
+    out = [
+        '<p class="lead">Friedman’s H² of a pair: the share of the pair’s joint partial dependence '
+        "that the two one-way effects do not explain (0: no interaction; 1: all interaction).</p>"
+    ]
+    rows = [[_td(" × ".join(e["features"]) + _target_text(e), "name"), _num(e.get("h2"), 3)] for e in pairs]
+    out.append(_table(["pair", "H²"], rows))
+    cells = []
+    for e in pairs:
+        a, b = e["features"]
+        ga, gb = e["grid"]
+        fig = fg.heatmap_figure(
+            prefix=figs.prefix(),
+            title=f"{a} × {b}" + (f" — H² {fmt(e['h2'], 3)}" if e.get("h2") is not None else ""),
+            xlabel=a,
+            ylabel=b,
+            xgrid=ga,
+            ygrid=gb,
+            values=e["average"],
+            value_name="PD",
+            tick_labels=len(ga) <= 6 and len(gb) <= 6,
+        )
+        cells.append(figs.html(fig))
+    out.append('<div class="grid">' + "".join(cells) + "</div>")
+    return "".join(out)
+
+
+def _section_coefficients(inp: ReportInput, figs: _Figures, top: int) -> str:
+    doc = inp.docs.get("coefficients")
+    if doc is None:
+        return _skipped("coefficients", inp)
+    out = []
+    for entry in doc.get("results") or []:
+        coefs = entry.get("coefficients") or []
+        ranked = sorted(coefs, key=lambda c: -abs(c.get("scaled_coefficient") or 0.0))
+        shown = ranked[:top]
+        tgt = entry.get("target")
+        title = "scaled coefficients" + (f" — class {label(tgt)}" if tgt is not None else "")
+        fig = fg.bar_figure(
+            prefix=figs.prefix(),
+            title=title,
+            xlabel="coefficient × std of the feature",
+            names=[c["feature"] for c in shown],
+            values=[c.get("scaled_coefficient") for c in shown],
+            texts=[
+                f"{c['feature']}: scaled {fmt(c.get('scaled_coefficient'))}, "
+                f"raw {fmt(c.get('coefficient'))}, "
+                f"std {fmt(c.get('feature_std'))}"
+                for c in shown
+            ],
+        )
+        cap = (
+            f"Largest {len(shown)} of {len(coefs)} by |scaled coefficient|; "
+            f"intercept {fmt(entry.get('intercept'))}."
+        )
+        out.append(figs.html(fig, cap, cls="wide"))
+        head = ["feature", "coefficient", "feature std", "scaled"]
+        rows = [
+            [
+                _td(c["feature"], "name"),
+                _num(c.get("coefficient")),
+                _num(c.get("feature_std")),
+                _num(c.get("scaled_coefficient")),
+            ]
+            for c in ranked
+        ]
+        out.append(_table(head, rows))
+    return "".join(out)
+
+
+def _notes(inp: ReportInput) -> str:
+    items = []
+    for part, heading in SECTIONS[:-1]:
+        st = inp.status(part)
+        notes = list(st.get("notes") or [])
+        doc = inp.docs.get(part) or {}
+        notes += [n for n in doc.get("notes") or [] if isinstance(n, str) and n not in notes]
+        imp = doc.get("impurity") if part == "importance" else None
+        if imp and imp.get("note"):
+            notes.append("MDI: " + imp["note"])
+        if st.get("status") == "failed":
+            notes.insert(0, f"error: {st.get('reason')}")
+        if notes:
+            lis = "".join(
+                f'<li class="{"warn" if n.startswith(("warning", "error")) else ""}">{_e(n)}</li>'
+                for n in notes
+            )
+            items.append(f"<h3>{_e(heading)}</h3><ul>{lis}</ul>")
+    return "".join(items) or "<p>No notes or warnings.</p>"
+
+
+# ------------------------------------------------------------------------------------------
+# provenance
+
+
+def _first(inp: ReportInput, key: str) -> Any:
+    for part in PARTS:
+        doc = inp.docs.get(part)
+        if doc and doc.get(key):
+            return doc[key]
+    return (inp.manifest or {}).get(key)
+
+
+def _provenance(inp: ReportInput, timings: bool) -> str:
+    man = inp.manifest or {}
+    model = _first(inp, "model") or {}
+    data = _first(inp, "data") or {}
+    info = inp.docs.get("info") or {}
+    shape = None
+    if (info.get("data") or {}).get("n_rows") is not None:
+        shape = f"{info['data']['n_rows']:,} rows × {info['data']['n_columns']} columns"
+    elif data.get("n_rows") is not None:
+        shape = f"{data['n_rows']:,} rows"
+    versions = dict(man.get("versions") or {})
+    tool = _first(inp, "tool") or {}
+    if not versions:
+        versions = {"inspectcli": tool.get("version"), "scikit-learn": _first(inp, "sklearn_version")}
+    rows = [
+        ("model", model.get("path")),
+        ("model class", model.get("class")),
+        ("model sha256", model.get("sha256")),
+        ("data", data.get("path")),
+        ("data sha256", data.get("sha256")),
+        ("data shape", shape),
+        ("random state", (man.get("parameters") or {}).get("random_state", _seed(inp))),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
+    ]
+    out = [_kv(rows)]
+    prow = []
+    for part, heading in SECTIONS[:-1]:
+        doc = inp.docs.get(part)
+        st = inp.status(part)
+        status = st.get("status") or ("done" if doc is not None else "not run")
+        src = inp.sources.get(part, st.get("file") or "")
+        cells = [_td(heading, "name"), _td(status), _td(src)]
+        if timings:
+            t = st.get("elapsed_s", doc.get("elapsed_s") if doc else None)
+            cells.append(_num(t, 3))
+        prow.append(cells)
+    head = ["part", "status", "result file"] + (["seconds"] if timings else [])
+    out.append(_table(head, prow, sortable=False))
+    if not timings:
+        out.append(
+            '<p class="small">Run times are left out so that the same inputs give the same page '
+            "(<code>--timings</code> adds them; they are in each result file's <code>elapsed_s</code>).</p>"
+        )
+    params = []
+    if man.get("parameters"):
+        params.append(("report", man["parameters"]))
+    for part, heading in SECTIONS[:-1]:
+        doc = inp.docs.get(part)
+        if doc and doc.get("parameters"):
+            params.append((heading, doc["parameters"]))
+    if params:
+        blocks = "".join(
+            f"<h4>{_e(name)}</h4><pre>{_e(json.dumps(p, indent=1, ensure_ascii=False))}</pre>"
+            for name, p in params
+        )
+        out.append(f"<details><summary>Every parameter</summary>{blocks}</details>")
+    return "".join(out)
+
+
+def _seed(inp: ReportInput) -> Any:
+    seeds = {json.dumps((d.get("parameters") or {}).get("random_state")) for d in inp.docs.values() if d}
+    seeds.discard("null")
+    return ", ".join(sorted(seeds)) or None
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def build_page(
+    inp: ReportInput,
+    *,
+    title: str | None = None,
+    timings: bool = False,
+    top: int = 20,
+    renderers: Mapping[str, Callable[..., str]] | None = None,
+) -> bytes:
+    """The HTML page for ``inp``, as UTF-8 bytes.
+
+    Parameters
+    ----------
+    inp : the parsed result documents (and manifest) of one model.
+    title : the page's heading; default from the model and data file names.
+    timings : show each part's run time (pages then differ between runs).
+    top : rows drawn in the importance and coefficient figures (tables list all).
+    """
+    figs = _Figures()
+    model = _first(inp, "model") or {}
+    data = _first(inp, "data") or {}
+    mname = Path(str(model.get("path") or "model")).name
+    dname = Path(str(data.get("path") or "data")).name
+    title = title or f"{mname} on {dname}"
+    bodies = {
+        "info": lambda: _section_info(inp, figs),
+        "importance": lambda: _section_importance(inp, figs, top),
+        "pdp": lambda: _section_pdp(inp, figs),
+        "ale": lambda: _section_ale(inp, figs),
+        "h2": lambda: _section_h2(inp, figs),
+        "coefficients": lambda: _section_coefficients(inp, figs, top),
+        "notes": lambda: _notes(inp),
+    }
+    nav = "".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head in SECTIONS)
+    sections = "".join(
+        f'<section id="{sid}"><h2>{_e(head)}</h2>{bodies[sid]()}</section>' for sid, head in SECTIONS
+    )
+    tool = _first(inp, "tool") or {}
+    values = {
+        "title": _e(title),
+        "css": _asset("report.css"),
+        "js": _asset("report.js").replace("</", "<\\/"),
+        "subtitle": _e(model.get("class", "")),
+        "nav": nav,
+        "provenance": _provenance(inp, timings),
+        "sections": sections,
+        "tool": _e(f"inspectcli {tool.get('version', '')}"),
+    }
+    page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], _asset("page.html"))
+    return page.encode("utf-8")

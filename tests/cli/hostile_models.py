@@ -1,0 +1,72 @@
+"""Model files that attack the tool, for tests/cli and tests/loading (importable, so they pickle).
+
+Every one is built by the test that uses it; none is ever written outside a tmp_path.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class TouchOnLoad:
+    """Unpickling it creates ``marker``: proof that the file's code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class ExitOnLoad:
+    """Unpickling it calls ``sys.exit(code)``."""
+
+    def __init__(self, code: int = 0) -> None:
+        self.code = code
+
+    def __reduce__(self):
+        return (sys.exit, (self.code,))
+
+
+class _Fitted(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.mean_ = float(np.mean(y))
+        return self
+
+
+class ExitingRegressor(_Fitted):
+    """Predicts normally for the first ``after`` calls in a process, then calls sys.exit(code)."""
+
+    def __init__(self, code: int = 0, after: int = 0, exc: str = "SystemExit") -> None:
+        self.code = code
+        self.after = after
+        self.exc = exc
+
+    def predict(self, X):
+        calls = ExitingRegressor._calls = getattr(ExitingRegressor, "_calls", 0) + 1
+        if calls > self.after:
+            if self.exc == "SystemExit":
+                sys.exit(self.code)
+            if self.exc == "GeneratorExit":
+                raise GeneratorExit()
+            raise BaseException("model code raised BaseException")
+        return np.full(len(X), self.mean_)
+
+
+class NaNRegressor(_Fitted):
+    """Predicts NaN (or inf) where column ``column`` is above ``threshold``, else the mean + column."""
+
+    def __init__(self, column: str = "a", threshold: float = np.inf, value: float = np.nan) -> None:
+        self.column = column
+        self.threshold = threshold
+        self.value = value
+
+    def predict(self, X):
+        col = np.asarray(X[self.column], dtype=float)
+        out = self.mean_ + col
+        return np.where(col > self.threshold, self.value, out)
