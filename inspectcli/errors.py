@@ -64,13 +64,32 @@ def _as_python(name: str, value: str | None) -> str:
     return name if value is None else f"{name}={value}"
 
 
+#: The parameters messages may name (a marker of another name is left as it is: user text such
+#: as a column written `in backquotes` stays untouched).
+PARAMS = frozenset(
+    {
+        "backend", "bins", "categorical_features", "centered", "classes", "cluster_threshold",
+        "custom_values",
+        "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
+        "ice_lines", "kind", "max_samples", "memory_budget", "method", "n_repeats", "no_pickle", "order",
+        "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",
+        "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",
+        "where",
+    }
+)  # fmt: skip
+
+
 def render_params(text: str, spell: Callable[[str, str | None], str] = _as_python) -> str:
     """``text`` with each `param` / `param=value` marker spelled by ``spell(name, value)``.
 
     Library messages name parameters as the Python caller knows them (``max_samples=2.5``); the
     CLI spells the same markers as its flags (``--max-samples 2.5``), see cli/handling.py.
     """
-    return PARAM.sub(lambda m: spell(m.group(1), m.group(2)), text)
+
+    def one(m: re.Match[str]) -> str:
+        return spell(m.group(1), m.group(2)) if m.group(1).rstrip("!") in PARAMS else m.group(0)
+
+    return PARAM.sub(one, text)
 
 
 class InspectError(ValueError):
@@ -96,8 +115,8 @@ class InspectError(ValueError):
         self.message = message
         self.hint = hint
         if param is None:
-            m = PARAM.search(message)
-            param = m.group(1).rstrip("!") if m else None
+            found = (m.group(1).rstrip("!") for m in PARAM.finditer(message))
+            param = next((p for p in found if p in PARAMS), None)
         self.param = param
 
     def render(self, spell: Callable[[str, str | None], str] = _as_python) -> str:
@@ -148,6 +167,10 @@ class ComputationError(InspectError):
     """The model itself failed while predicting or scoring."""
 
     exit_code = EXIT_COMPUTE
+
+
+class ClusterError(ComputationError):
+    """The Dask cluster stopped answering, or lost its workers, during a run (exit 4)."""
 
 
 class ModelExited(ComputationError):

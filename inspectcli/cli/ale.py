@@ -73,9 +73,9 @@ def register(app: typer.Typer) -> None:
         from inspectcli.workflows.ale import AleOptions, run_ale
 
         options = AleOptions(
-            features=split_names(features),
+            features=split_names(features, strip=False),
             bins=bins,
-            categorical=split_names(categorical),
+            categorical=split_names(categorical, strip=False),
             orders={k: [v.strip() for v in levels.split(",") if v.strip()] for k, levels in orders.items()},
             with_pdp=with_pdp,
             response_method=response_method,

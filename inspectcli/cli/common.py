@@ -11,11 +11,15 @@ from inspectcli.cli.options import OutputFlags
 from inspectcli.errors import UsageError
 
 
-def split_names(values: list[str] | None) -> tuple[str, ...]:
-    """Repeatable options that also accept comma-separated lists."""
+def split_names(values: list[str] | None, *, strip: bool = True) -> tuple[str, ...]:
+    """Repeatable options that also accept comma-separated lists.
+
+    With ``strip=False`` (column names) the pieces keep their spaces: ``' a'`` may be a column;
+    ``check_feature`` falls back to the stripped name when the exact one is not a feature.
+    """
     out: list[str] = []
     for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
+        out.extend((p.strip() if strip else p) for p in v.split(",") if p.strip())
     return tuple(out)
 
 
@@ -34,15 +38,17 @@ def parse_random_state(value: str | None) -> int:
     return seed
 
 
-def name_lists(values: list[str] | None, flag: str, needs: str, example: str) -> dict[str, str]:
-    """['NAME=a,b', …] -> {'NAME': 'a,b'}: --group, --order, --values."""
+def name_lists(
+    values: list[str] | None, flag: str, needs: str, example: str, *, strip: bool = True
+) -> dict[str, str]:
+    """['NAME=a,b', …] -> {'NAME': 'a,b'}: --group, --order, --values (``strip``: the names)."""
     out: dict[str, str] = {}
     for item in values or []:
         if "=" not in item:
             raise UsageError(f"{flag} '{item}' needs {needs}", f"e.g. {example}")
         name, _, rest = item.partition("=")
-        name = name.strip()
-        if not name:
+        name = name.strip() if strip else name
+        if not name.strip():
             raise UsageError(f"{flag} '{item}' has no name", f"e.g. {example}")
         if name in out:
             raise UsageError(f"{flag} '{name}' is given twice", f"give each {flag.lstrip('-')} once")

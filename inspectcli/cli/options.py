@@ -114,6 +114,16 @@ Decimal = Annotated[
         rich_help_panel=LOAD,
     ),
 ]
+Where = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        metavar="EXPR",
+        help="Use only the rows where EXPR holds: comparisons (== != < <= > >=), in (…), and, or, "
+        "not; e.g. \"year >= 2024 and region in ('eu', 'us')\".",
+        rich_help_panel=LOAD,
+    ),
+]
 
 Out = Annotated[
     Path,
@@ -312,7 +322,7 @@ def shared(*groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class LoadFlags:
-    """--trust, --sha256, --no-pickle, --strict and the CSV options (and --sample-weight), as given."""
+    """--trust, --sha256, --no-pickle, --strict, the CSV options (and --where, --sample-weight), as given."""
 
     def __init__(self, **flags: Any) -> None:
         self.flags = flags
@@ -335,7 +345,7 @@ _LOAD = (
     ("decimal", Decimal, None),
 )
 #: Loading options of commands that read a model and data (``load: LoadFlags``).
-LOADING = Group("load", (*_LOAD, ("sample_weight", SampleWeight, None)), LoadFlags)
+LOADING = Group("load", (*_LOAD, ("where", Where, None), ("sample_weight", SampleWeight, None)), LoadFlags)
 #: The same without --sample-weight (`info`).
 LOADING_MODEL = Group("load", _LOAD, LoadFlags)
 

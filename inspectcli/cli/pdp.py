@@ -17,7 +17,7 @@ PDP = "Partial dependence"
 def parse_pairs(values: list[str] | None) -> tuple[tuple[str, ...], ...]:
     pairs = []
     for v in values or []:
-        parts = tuple(p.strip() for p in v.replace(":", ",").split(",") if p.strip())
+        parts = tuple(p for p in v.replace(":", ",").split(",") if p.strip())
         if len(parts) < 2:
             raise UsageError(f"--pair '{v}' needs two features", "write --pair A,B")
         pairs.append(parts)
@@ -109,15 +109,15 @@ def register(app: typer.Typer) -> None:
         from inspectcli.workflows.pdp import PdpOptions, run_pdp
 
         options = PdpOptions(
-            features=split_names(features),
+            features=split_names(features, strip=False),
             pairs=parse_pairs(pair),
             kind=kind,
             centered=centered,
             ice_lines=ice_lines,
             grid_resolution=grid_resolution,
             percentiles=parse_percentiles(percentiles),
-            values=name_lists(values, "--values", "FEATURE=v1,v2,…", "--values age=20,40,60"),
-            categorical=split_names(categorical),
+            values=name_lists(values, "--values", "FEATURE=v1,v2,…", "--values age=20,40,60", strip=False),
+            categorical=split_names(categorical, strip=False),
             method=method,
             response_method=response_method,
             classes=tuple(class_ or ()),

@@ -35,6 +35,9 @@ class Prepared:
     sample_weight: np.ndarray | None
     target: str | None
     notes: list[str] = field(default_factory=list)
+    #: Columns of numbers stored as text, read here as numbers: {name: the text as read}.
+    #: check_predicts confirms the model reads them the same way (and empties this).
+    text_numbers: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -149,6 +152,9 @@ def prepare(
             "give more rows",
         )
     X = _coerce_dtypes(estimator, X, notes)
+    text_numbers: dict[str, pd.Series] = {}
+    if names is not None:
+        X, text_numbers = _text_numbers(estimator, X)
     y = None
     if target is not None:
         y = frame[target].to_numpy()
@@ -163,7 +169,7 @@ def prepare(
         sw = _weights(frame[sample_weight], sample_weight, data)
     if names is None:
         X = X.to_numpy()
-    return Prepared(X, feature_names, y, sw, target, notes)
+    return Prepared(X, feature_names, y, sw, target, notes, text_numbers)
 
 
 def check_target(estimator: Any, y: np.ndarray, where: str, target: str) -> np.ndarray:
@@ -245,6 +251,38 @@ def _coerce_dtypes(estimator: Any, X: pd.DataFrame, notes: list[str]) -> pd.Data
     if changed:
         notes.append(f"reading {shorten(changed)} as text, as the model's encoder was fitted on text")
     return out
+
+
+def _text_numbers(estimator: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Read columns of numbers stored as text (e.g. Parquet strings '1.5') as float64.
+
+    Only columns the model does not encode as categories: a plain estimator converts such text to
+    floats itself (``check_array``), so the model sees numbers and a PD grid must be numeric too,
+    not one category per distinct text. :func:`check_predicts` then checks that the model's
+    predictions on the text and on the numbers agree; if not, the text is kept.
+    """
+    categorical = categorical_inputs(estimator)
+    found: dict[str, pd.Series] = {}
+    out = X
+    for col in X.columns:
+        s = X[col]
+        if col in categorical or not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        present = s.notna()
+        if not present.any():
+            continue
+        if not all(isinstance(v, str) for v in s[present].head(1000)):
+            continue
+        numbers = pd.to_numeric(s, errors="coerce")
+        if numbers[present].isna().any():
+            continue
+        if out is X:
+            out = X.copy()
+        out[col] = numbers.astype(np.float64)
+        found[col] = s
+    return out, found
 
 
 def _encoder_category_kinds(estimator: Any, column: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from inspectcli.errors import shorten
 from inspectcli.loading.explain import explain_prediction_error
 from inspectcli.loading.match import Prepared
 
@@ -49,9 +50,49 @@ def take_rows(X: Any, rows: np.ndarray) -> Any:
     return X[rows]
 
 
+def _confirm_text_numbers(estimator: Any, prepared: Prepared, rows: np.ndarray, where: str) -> None:
+    """Keep numbers-as-text columns as numbers only where the model reads them as numbers too."""
+    texts, prepared.text_numbers = prepared.text_numbers, {}
+    if not texts:
+        return
+    as_numbers = take_rows(prepared.X, rows)
+    as_text = as_numbers.copy()
+    for col, original in texts.items():
+        as_text[col] = original.iloc[rows].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ref = np.asarray(estimator.predict(as_text))
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:
+            ref = None  # the model cannot read the text at all: numbers are the only way in
+        try:
+            got = np.asarray(estimator.predict(as_numbers))
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:
+            got = None
+    same = ref is None or (got is not None and ref.shape == got.shape and np.array_equal(ref, got))
+    if got is None or not same:
+        for col, original in texts.items():
+            prepared.X[col] = original
+        prepared.notes.append(
+            f"{shorten(list(texts))} in '{where}' hold numbers stored as text, and the model does not "
+            "read them as numbers: kept as text (categories)"
+        )
+        return
+    prepared.notes.append(
+        f"{shorten(list(texts))} in '{where}' hold numbers stored as text; the model reads them as "
+        "numbers, so they are read as numbers here too (numeric grids)"
+    )
+
+
 def check_predicts(estimator: Any, prepared: Prepared, where: str) -> Any:
     """Predict on a few telling rows first, so a failure is explained before any long work."""
     rows = probe_rows(prepared.X)
+    if prepared.text_numbers:
+        _confirm_text_numbers(estimator, prepared, rows, where)
     sample = take_rows(prepared.X, rows)
     try:
         with warnings.catch_warnings():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,8 @@ class Source:
         A scikit-learn version mismatch is an error.
     sep, encoding, decimal : str or None, default=None
         CSV delimiter, text encoding and decimal mark (default: sniffed / utf-8 / '.').
+    where : str or None, default=None
+        Use only the rows where this expression holds (``"year >= 2024 and region in ('eu')"``).
     """
 
     model: str | Path
@@ -80,6 +83,20 @@ class Source:
     sep: str | None = None
     encoding: str | None = None
     decimal: str | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """Rows a workflow needs, drawn from the data's row count before anything is read.
+
+    ``draw(n_rows)`` gives positions (in the order the workflow uses them) or None for every row;
+    ``option`` names the option in the result's ``data.sample`` block (``--subsample``).
+    """
+
+    option: str
+    seed: int | None
+    draw: Callable[[int], np.ndarray | None]
 
 
 @dataclass
@@ -98,6 +115,7 @@ def load_inputs(
     require_target: bool = False,
     infer_target: bool = False,
     probe: bool = True,
+    rows: RowPlan | None = None,
 ) -> Inputs:
     """Load the model, read only the columns it needs, match them and try a first prediction."""
     if source.data is None:
@@ -107,7 +125,7 @@ def load_inputs(
     for note in model.notes:
         report.warn(note) if "scikit-learn" in note else report.note(note)
     data, prepared = load_matched_data(
-        source, model.estimator, source.data, report, require_target, infer_target, probe
+        source, model.estimator, source.data, report, require_target, infer_target, probe, rows
     )
     return Inputs(model, data, prepared)
 
@@ -133,22 +151,36 @@ def load_matched_data(
     require_target: bool = False,
     infer_target: bool = False,
     probe: bool = True,
+    rows: RowPlan | None = None,
 ) -> tuple[Dataset, Prepared]:
-    """Read the columns ``estimator`` needs from ``data_path``, match them, try a first prediction."""
+    """Read what ``estimator`` needs from ``data_path``, match it and try a first prediction.
+
+    Only the model's columns (plus target and weights) are read, of the rows ``source.where``
+    keeps; with ``rows``, only the positions it draws from their count (Parquet / Arrow: only the
+    row groups holding them).
+    """
     from inspectcli.introspect import expected_features
-    from inspectcli.loading.data import load_dataset
+    from inspectcli.loading.data import RowSample, open_data
     from inspectcli.loading.match import prepare
     from inspectcli.loading.probe import check_predicts
 
     target, sample_weight = source.target, source.sample_weight
     names = expected_features(estimator)
-    columns = None
-    if names is not None and not infer_target:
-        columns = [*names, *(c for c in (target, sample_weight) if c)]
     with report.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
-        data = load_dataset(
-            data_path, columns=columns, sep=source.sep, encoding=source.encoding, decimal=source.decimal
+        opened = open_data(
+            data_path, sep=source.sep, encoding=source.encoding, decimal=source.decimal, where=source.where
         )
+        columns = None
+        if names is not None:
+            columns = [*names, *(c for c in (target, sample_weight) if c)]
+            if infer_target and target is None:
+                others = [c for c in opened.columns if c not in names and c != sample_weight]
+                columns += others if len(others) == 1 else []
+        # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
+        positions = rows.draw(opened.n_rows) if rows is not None and opened.n_rows >= 2 else None
+        data = opened.read(columns, rows=positions)
+    if rows is not None and positions is not None:
+        data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
         report.note(note)
     prepared = prepare(
@@ -159,11 +191,11 @@ def load_matched_data(
         infer_target=infer_target,
         require_target=require_target,
     )
-    for note in prepared.notes:
-        report.note(note)
     if probe:
         with report.status(f"checking that the model predicts on {data.name}"):
-            check_predicts(estimator, prepared, data.name)
+            check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+    for note in prepared.notes:
+        report.note(note)
     return data, prepared
 
 
@@ -172,6 +204,8 @@ def check_feature(name: str, param: str, prep: Prepared, sample_weight: str | No
     names = prep.feature_names
     if name in names:
         return name
+    if name.strip() in names:  # '-f "a, b"': names are exact, the spaces after commas are not
+        return name.strip()
     if name in (prep.target, sample_weight):
         raise UsageError(
             f"`{param}!` '{name}' is the `{'target' if name == prep.target else 'sample_weight'}` "
@@ -219,20 +253,48 @@ class Rows:
     subsample: int | None  # rows drawn, None when all are used
 
 
-def subsample_rows(
-    prep: Prepared, subsample: str | int | float | None, seed: int | None, report: Reporter
-) -> Rows:
-    """All rows, or ``subsample`` (N | FRACTION) of them drawn with ``seed``, in data order."""
-    n_sub = count_or_fraction(subsample, "subsample", prep.n_rows)
-    if n_sub is None or n_sub >= prep.n_rows:
-        return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
+def subsample_positions(
+    subsample: str | int | float | None, n_rows: int, seed: int | None
+) -> np.ndarray | None:
+    """Sorted positions of ``subsample`` (N | FRACTION) rows of ``n_rows`` drawn with ``seed``, or None."""
+    n_sub = count_or_fraction(subsample, "subsample", n_rows)
+    if n_sub is None or n_sub >= n_rows:
+        return None
     if n_sub < 2:
         raise UsageError(f"`subsample={subsample}` leaves fewer than 2 rows", "ask for more rows")
-    ids = np.sort(np.random.RandomState(seed).choice(prep.n_rows, size=n_sub, replace=False))
+    from sklearn.utils.random import sample_without_replacement
+
+    # O(n_sub) time and memory for small fractions (a permutation of all n_rows is not).
+    return np.sort(sample_without_replacement(n_rows, n_sub, random_state=np.random.RandomState(seed)))
+
+
+def subsample_plan(subsample: str | int | float | None, seed: int | None) -> RowPlan | None:
+    """Read only the ``subsample`` rows (the same rows :func:`subsample_rows` would draw)."""
+    if subsample is None:
+        return None
+    return RowPlan("--subsample", seed, lambda n: subsample_positions(subsample, n, seed))
+
+
+def subsample_rows(
+    prep: Prepared, subsample: str | int | float | None, seed: int | None, report: Reporter, drawn: Any = None
+) -> Rows:
+    """All rows, or ``subsample`` (N | FRACTION) of them drawn with ``seed``, in data order.
+
+    ``drawn``: the rows were drawn before reading (:func:`subsample_plan`), ``prep`` holds just them.
+    """
+    if drawn is not None:
+        ids = np.asarray(drawn.positions)
+        report.note(
+            f"using {len(ids):,} rows drawn from the data (`subsample`, seed {seed}); only those were read"
+        )
+        return Rows(prep.X, prep.sample_weight, ids, len(ids))
+    ids = subsample_positions(subsample, prep.n_rows, seed)
+    if ids is None:
+        return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
     X = prep.X.iloc[ids] if hasattr(prep.X, "iloc") else prep.X[ids]
     sw = prep.sample_weight[ids] if prep.sample_weight is not None else None
-    report.note(f"using {n_sub:,} of {prep.n_rows:,} rows (`subsample`, seed {seed})")
-    return Rows(X, sw, ids, n_sub)
+    report.note(f"using {len(ids):,} of {prep.n_rows:,} rows (`subsample`, seed {seed})")
+    return Rows(X, sw, ids, len(ids))
 
 
 def decile_marks(X: Any, names: list[str], features: Any) -> dict[str, np.ndarray]:

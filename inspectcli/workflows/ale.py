@@ -21,6 +21,7 @@ from inspectcli.workflows._inputs import (
     decile_marks,
     load_inputs,
     resolve_seed,
+    subsample_plan,
     subsample_rows,
 )
 
@@ -97,7 +98,7 @@ def run_ale(
     opts, execution, report = options or AleOptions(), execution or Execution(), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.bins, "bins", 1, "20")
-    inputs = load_inputs(source, report)
+    inputs = load_inputs(source, report, rows=subsample_plan(opts.subsample, seed))
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names
 
@@ -110,7 +111,7 @@ def run_ale(
         report.note(f"no `features` given: computing all {len(names)} features")
     cats = [check(c, "categorical_features") for c in opts.categorical]
     orders = {check(name, "orders"): list(levels) for name, levels in opts.orders.items()}
-    rows = subsample_rows(prep, opts.subsample, seed, report)
+    rows = subsample_rows(prep, opts.subsample, seed, report, drawn=inputs.data.sample)
 
     from inspectcli.engines.ale import accumulated_local_effects
 

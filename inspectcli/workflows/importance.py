@@ -14,6 +14,7 @@ from inspectcli.workflows._inputs import (
     Collected,
     Inputs,
     Reporter,
+    RowPlan,
     Source,
     check_at_least,
     load_inputs,
@@ -143,7 +144,11 @@ def run_importance(
 
         gates = parse_conditions(list(opts.fail_if), kind="importance")
 
-    inputs = load_inputs(source, report, infer_target=source.target is None, require_target=True)
+    # Only the rows max_samples permutes are read (scikit-learn's draw, from the row count).
+    from inspectcli.engines.permutation import importance_rows
+
+    rows = RowPlan("--max-samples", seed, lambda n: importance_rows(seed, n, ms))
+    inputs = load_inputs(source, report, infer_target=source.target is None, require_target=True, rows=rows)
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names
     from inspectcli.loading.match import check_target
@@ -162,7 +167,9 @@ def run_importance(
     if gates:
         gates.check_importance(names, groups, scorers or [default_scorer_name(est) or "score"])
 
-    def compute(X: Any, yy: Any, sw: Any, on: Execution) -> Any:
+    def compute(X: Any, yy: Any, sw: Any, data: Any, on: Execution) -> Any:
+        # the data's row count when only the max_samples rows were read (see importance_rows)
+        population = data.n_total if data.sample is not None else None
         with on.engine_kwargs() as run_on:
             return permutation_importance(
                 est,
@@ -173,6 +180,7 @@ def run_importance(
                 random_state=seed,
                 sample_weight=sw,
                 max_samples=ms,
+                population=population,
                 groups=groups,
                 feature_names=names,
                 **run_on,
@@ -185,16 +193,16 @@ def run_importance(
     sharing = shared_scheduler(ex.backend, ex.scheduler, ex.n_jobs) if twice else nullcontext(ex.scheduler)
     with sharing as scheduler:
         on = execution.replace(scheduler=scheduler)
-        result = compute(prep.X, y, prep.sample_weight, on)
+        result = compute(prep.X, y, prep.sample_weight, inputs.data, on)
         if result.default_scoring:
             report.note(
                 f"scoring with the model's default score ({result.scorers[0].scorer}); choose with `scoring`"
             )
         if opts.compare is not None:
             cmp_source = Source(**{**source.__dict__, "target": prep.target})
-            cmp_data, cmp_prep = load_matched_data(cmp_source, est, opts.compare, report)
+            cmp_data, cmp_prep = load_matched_data(cmp_source, est, opts.compare, report, rows=rows)
             cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
-            cmp_result = compute(cmp_prep.X, cmp_y, cmp_prep.sample_weight, on)
+            cmp_result = compute(cmp_prep.X, cmp_y, cmp_prep.sample_weight, cmp_data, on)
 
     impurity = None
     if opts.mdi:

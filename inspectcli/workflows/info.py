@@ -67,16 +67,18 @@ def describe_data(loaded: LoadedModel, source: Source) -> tuple[dict[str, Any], 
     import numpy as np
 
     from inspectcli.introspect import expected_features
-    from inspectcli.loading.data import load_dataset
+    from inspectcli.loading.data import open_data
     from inspectcli.loading.match import prepare
     from inspectcli.loading.probe import check_predicts
     from inspectcli.results import jsonable
 
     est, target = loaded.estimator, source.target
     assert source.data is not None
-    data = load_dataset(source.data, sep=source.sep, encoding=source.encoding, decimal=source.decimal)
     names = expected_features(est)
-    cols = list(data.frame.columns)
+    opened = open_data(source.data, sep=source.sep, encoding=source.encoding, decimal=source.decimal)
+    # Only the model's columns (and the target) are read; the others are known from the schema.
+    data = opened.read(None if names is None else [*names, *([target] if target else [])])
+    cols = list(data.columns_in_file)
     facts: dict[str, Any] = {
         "path": data.path,
         "format": data.format,

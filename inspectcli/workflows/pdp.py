@@ -23,6 +23,7 @@ from inspectcli.workflows._inputs import (
     feature_column,
     load_inputs,
     resolve_seed,
+    subsample_plan,
     subsample_rows,
 )
 
@@ -179,7 +180,7 @@ def run_pdp(
 
         gates = parse_conditions(list(opts.fail_if), kind="pdp")
 
-    inputs = load_inputs(source, report)
+    inputs = load_inputs(source, report, rows=subsample_plan(opts.subsample, seed))
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names
     one_way, pairs = _feature_sets(opts, inputs, source.sample_weight, report)
@@ -187,7 +188,7 @@ def run_pdp(
         gates.check_pdp(one_way, pairs, names, opts.kind, classes=list(opts.classes) or None)
     cats = [check_feature(c, "categorical_features", prep, source.sample_weight) for c in opts.categorical]
     custom = _custom_values(opts.values, prep, source.sample_weight)
-    rows = subsample_rows(prep, opts.subsample, seed, report)
+    rows = subsample_rows(prep, opts.subsample, seed, report, drawn=inputs.data.sample)
 
     # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
     helpers = list(dict.fromkeys(f for p in pairs if len(p) == 2 for f in p if f not in one_way))
@@ -212,6 +213,9 @@ def run_pdp(
             kind=engine_kind,
             **run_on,
         )
+    for r in results[: len(one_way) + len(pairs)]:
+        if r.non_finite is not None:
+            report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
     curves = _curves(opts, results, len(one_way) + len(pairs), rows, seed)
     gate_report = None
     if gates:
@@ -259,7 +263,7 @@ def _custom_values(values: Mapping[str, Any], prep: Any, sample_weight: str | No
 
     custom: dict[str, np.ndarray] = {}
     for fname, vals in values.items():
-        fname = check_feature(fname.strip(), "custom_values", prep, sample_weight)
+        fname = check_feature(fname, "custom_values", prep, sample_weight)
         column = feature_column(prep.X, prep.feature_names, fname)
         custom[fname] = (
             parse_custom_values(vals, column, fname) if isinstance(vals, str) else np.asarray(vals)

@@ -95,3 +95,18 @@ def test_long_flag_marker():
     assert exc.param == "features"
     assert str(exc) == "features: unknown feature 'x' — or name one with features"
     assert cli_message(exc) == "--features: unknown feature 'x' — or name one with -f/--features"
+
+
+def test_user_text_in_backquotes_is_not_a_parameter():
+    exc = errors.UsageError("`where` 'a `b c` > 1 and `kind2` < 2' is malformed")
+    assert str(exc) == "where 'a `b c` > 1 and `kind2` < 2' is malformed"
+    assert cli_message(exc) == "--where 'a `b c` > 1 and `kind2` < 2' is malformed"
+
+
+def test_every_marker_in_library_messages_is_a_known_parameter():
+    names = set()
+    for path in [*LIBRARY, *sorted((PACKAGE / "workflows").glob("*.py"))]:
+        for call in _error_calls(ast.parse(path.read_text())):
+            for text in _texts(call):
+                names |= {m.group(1).rstrip("!") for m in errors.PARAM.finditer(text)}
+    assert names and names <= errors.PARAMS, names - errors.PARAMS
