@@ -314,7 +314,7 @@ def _spread(curve: Any) -> float | None:
 
 
 def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
-    """Evaluate diff conditions on an ``inspectcli.engines.diff.Diff``."""
+    """Evaluate diff conditions on an ``inspectcli.compare.Diff``."""
     outcomes = []
     for cond in gates:
         if diff.of == "importance":

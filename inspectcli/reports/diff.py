@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from inspectcli.engines.diff import CurveDiff, Diff, ScorerDiff
+from inspectcli.compare import CurveDiff, Diff, ScorerDiff
 from inspectcli.formatting import fmt, label
 
 

@@ -61,7 +61,7 @@ def file_block(path: Path, doc: dict[str, Any], raw: bytes) -> dict[str, Any]:
 class DiffRun:
     """What :func:`run_diff` returns: the comparison, the diff.json document and the gates."""
 
-    result: Any  # engines.diff.DiffResult
+    result: Any  # compare.Diff
     document: dict[str, Any]
     gates: Any = None
 
@@ -89,7 +89,7 @@ def run_diff(old: Path, new: Path, fail_if: tuple[str, ...] = ()) -> DiffRun:
     old_doc, old_raw = read_result(old, "OLD")
     new_doc, new_raw = read_result(new, "NEW")
 
-    from inspectcli.engines.diff import GRID_RTOL, NOISE_RULE, NOISE_Z, diff_results
+    from inspectcli.compare import GRID_RTOL, NOISE_RULE, NOISE_Z, diff_results
 
     try:
         result = diff_results(old_doc, new_doc)

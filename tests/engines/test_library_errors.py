@@ -15,6 +15,7 @@ from inspectcli.cli.handling import cli_message, flag_of
 
 PACKAGE = Path(errors.__file__).parent
 LIBRARY = [p for d in ("engines", "loading", "gates") for p in sorted((PACKAGE / d).rglob("*.py"))]
+LIBRARY += [PACKAGE / "compare.py"]
 FLAG = re.compile(r"(?<![\w-])--?[a-z][a-z-]*")
 
 
