@@ -105,47 +105,20 @@ def register(app: typer.Typer) -> None:
             fail_if=tuple(fail_if or ()),
         )
         result = run_importance(load.source(model, data, target), options, execution, ui)
-        imp, clustering, extra = result.result, result.clustering, {}
-
-        def png() -> bytes:
-            from inspectcli.plots import figure_bytes
-            from inspectcli.plots.importance import plot_correlation, plot_importance
-
-            if clustering is not None:
-                title = f"correlated features in {result.inputs.data.name}"
-                extra["correlation.png"] = figure_bytes(plot_correlation(clustering, title=title).figure_)
-            display = plot_importance(
-                imp,
-                top=top,
-                impurity=result.impurity,
-                compare=result.compare,
-                data_name=result.inputs.data.name,
-                compare_name=result.compare_name,
-                title=f"permutation importance — {result.inputs.model.name}",
-            )
-            return figure_bytes(display.figure_)
-
         from inspectcli.reports import importance as report
-
-        write_results(
-            ui,
-            output,
-            formats,
-            "importance",
-            result.document,
-            csv=lambda: report.csv_data(imp, result.compare),
-            png=png,
-            extra=extra,
-        )
         from inspectcli.reports.summary import importance_summary
 
+        extra: dict[str, bytes] = {}
+        csv = lambda: report.csv_data(result.result, result.compare)  # noqa: E731
+        png = lambda: _png(result, top, extra)  # noqa: E731
+        write_results(ui, output, formats, "importance", result.document, csv=csv, png=png, extra=extra)
         write_summary(summary, importance_summary(result.document))
-        if clustering is not None:
-            ui.show(report.clusters_table(clustering.groups(), clustering.excluded))
-        for block in imp.scorers:
+        if result.clustering is not None:
+            ui.show(report.clusters_table(result.clustering.groups(), result.clustering.excluded))
+        for block in result.result.scorers:
             ui.show(
                 report.table(
-                    imp,
+                    result.result,
                     block,
                     top=top,
                     impurity=result.impurity,
@@ -156,3 +129,23 @@ def register(app: typer.Typer) -> None:
         if result.gates is not None:
             ui.show(result.gates.table())
             result.gates.raise_if_failed()
+
+
+def _png(result: Any, top: int | None, extra: dict[str, bytes]) -> bytes:
+    """importance.png (and correlation.png into ``extra`` when features were clustered)."""
+    from inspectcli.plots import figure_bytes
+    from inspectcli.plots.importance import plot_correlation, plot_importance
+
+    if result.clustering is not None:
+        title = f"correlated features in {result.inputs.data.name}"
+        extra["correlation.png"] = figure_bytes(plot_correlation(result.clustering, title=title).figure_)
+    display = plot_importance(
+        result.result,
+        top=top,
+        impurity=result.impurity,
+        compare=result.compare,
+        data_name=result.inputs.data.name,
+        compare_name=result.compare_name,
+        title=f"permutation importance — {result.inputs.model.name}",
+    )
+    return figure_bytes(display.figure_)

@@ -128,23 +128,16 @@ def register(app: typer.Typer) -> None:
         )
         result = run_pdp(load.source(model, data, target), options, execution, ui)
 
-        def png() -> bytes | None:
-            from inspectcli.plots import figure_bytes
-            from inspectcli.plots.pdp import plot_pdp
-
-            display = plot_pdp(
-                result.curves,
-                deciles=result.deciles(),
-                random_state=result.seed,
-                max_ice_lines=ice_lines or 250,
-                title=result.title,
-            )
-            return figure_bytes(display.figure_) if display is not None else None
-
         from inspectcli.reports import pdp as report
 
         write_results(
-            ui, output, formats, "pdp", result.document, csv=lambda: report.csv_data(result.curves), png=png
+            ui,
+            output,
+            formats,
+            "pdp",
+            result.document,
+            csv=lambda: report.csv_data(result.curves),
+            png=lambda: _png(result, ice_lines),
         )
         from inspectcli.reports.summary import pdp_summary
 
@@ -158,3 +151,18 @@ def register(app: typer.Typer) -> None:
         if result.gates is not None:
             ui.show(result.gates.table())
             result.gates.raise_if_failed()
+
+
+def _png(result: Any, ice_lines: int | None) -> bytes | None:
+    """pdp.png: the curves, deciles as rug marks, at most ``ice_lines`` (default 250) ICE lines."""
+    from inspectcli.plots import figure_bytes
+    from inspectcli.plots.pdp import plot_pdp
+
+    display = plot_pdp(
+        result.curves,
+        deciles=result.deciles(),
+        random_state=result.seed,
+        max_ice_lines=ice_lines or 250,
+        title=result.title,
+    )
+    return figure_bytes(display.figure_) if display is not None else None
