@@ -47,14 +47,6 @@ class ReportTooLarge(UsageError):
     """The page would exceed --max-size (exit 2: fewer ICE lines, features or a larger limit)."""
 
 
-class PartFailed(InspectError):
-    """A part's command failed; its message was already printed, so this carries the exit code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__("")
-        self.exit_code = code
-
-
 def parse_size(text: str) -> int:
     units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}
     t = text.strip().upper().replace(" ", "")
@@ -111,9 +103,9 @@ def run_command(ui: UI, argv: list[str], tmp: Path, name: str) -> tuple[dict[str
     if rc not in (0, None):
         for ln in lines:
             if ln.startswith("error:"):
-                sys.stderr.write(f"{ln} (report part '{name}')\n")
+                sys.stderr.write(f"error: report part '{name}': {ln.removeprefix('error:').strip()}\n")
                 break
-        raise PartFailed(int(rc) if isinstance(rc, int) else 4)
+        raise typer.Exit(int(rc) if isinstance(rc, int) else 4)
     for n in notes:
         ui.note(f"{name}: {n}")
     kind = argv[0]
