@@ -188,10 +188,14 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def report(
         model: Annotated[
-            Path | None, typer.Argument(help="Fitted model (as for the other commands).", show_default=False)
+            Path | None,
+            typer.Argument(
+                metavar="MODEL", help="Fitted model (as for the other commands).", show_default=False
+            ),
         ] = None,
         data: Annotated[
-            str | None, typer.Argument(help="Data with the target column.", show_default=False)
+            str | None,
+            typer.Argument(metavar="DATA", help="Data with the target column.", show_default=False),
         ] = None,
         target: o.Target = None,
         from_: Annotated[
@@ -216,7 +220,18 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        features: o.Features = None,
+        features: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--features",
+                "-f",
+                metavar="NAME",
+                help="PD/ICE for these features (repeatable, or comma-separated). Default: the --top-k "
+                "most important.",
+                rich_help_panel=REP,
+                show_default=False,
+            ),
+        ] = None,
         top_k: Annotated[
             int,
             typer.Option(
@@ -353,8 +368,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One self-contained HTML page (offline, interactive, printable) of what drives MODEL.
 
-        Writes report.html, report.json (the manifest) and each part's result JSON to --out; with
-        --from, builds report.html from results already computed. Same inputs, same page.
+        Writes report.html, report.json (the manifest) and each part's result JSON to --out.
+
+        With --from, builds report.html from results already computed. Same inputs, same page.
 
         Example: inspect report model.joblib data.parquet --target y --out report/
         """
