@@ -4,7 +4,7 @@ The cluster is started as users start theirs (loopback only, free ports, two one
 processes under a nanny) and always stopped (process groups killed). Commands go through the real
 CLI in subprocesses, one after another and two at once on the same cluster, and their JSON results
 must equal ``--n-jobs 1`` (run in-process). A scheduler killed mid-run must give a one-line error
-naming it, with exit 4, within a bounded time.
+naming it, with exit 4, within a bounded time; so must its workers killed mid-run.
 
 Before the fix, importance on bikes_hgb (a ColumnTransformer pipeline, tree-path engine) hung here:
 joblib's Dask backend made the model's own joblib calls tasks submitted from inside tasks, and two
@@ -71,7 +71,7 @@ class Cluster:
         self.scheduler = self._spawn(
             "scheduler", "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"
         )
-        self._spawn(
+        self.workers = self._spawn(
             "workers",
             "worker",
             self.address,
@@ -104,6 +104,9 @@ class Cluster:
 
     def kill_scheduler(self) -> None:
         _kill_group(self.scheduler)
+
+    def kill_workers(self) -> None:
+        _kill_group(self.workers)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -302,10 +305,11 @@ def test_library_api_with_scheduler(cluster, samples):
         assert _nested_submissions(client) == ([], [])
 
 
-def test_scheduler_killed_mid_run_is_a_bounded_one_line_error(request, tmp_path_factory, samples):
+@pytest.mark.parametrize("killed", ["scheduler", "workers"])
+def test_cluster_killed_mid_run_is_a_bounded_one_line_error(killed, request, tmp_path_factory, samples):
     cluster = _cluster_fixture(request, tmp_path_factory)  # its own: this test kills it
     friedman = [str(samples / "friedman_hgb.joblib"), str(samples / "friedman.parquet"), "--target", "y"]
-    proc = _start(["importance", *friedman, "--n-repeats", "5"], cluster)
+    proc = _start(["importance", *friedman, "--n-repeats", "10", "--max-samples", "5000"], cluster)
     from distributed import Client
 
     with Client(cluster.address, timeout=10, set_as_default=False) as watcher:
@@ -314,10 +318,13 @@ def test_scheduler_killed_mid_run_is_a_bounded_one_line_error(request, tmp_path_
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the run sent no task"
             time.sleep(0.05)
-        cluster.kill_scheduler()
-        killed = time.monotonic()
+        if killed == "scheduler":
+            cluster.kill_scheduler()
+        else:  # the nanny and its two worker processes
+            cluster.kill_workers()
+        t_kill = time.monotonic()
     code, out, err = _finish(proc, cluster, limit=60)
-    waited = time.monotonic() - killed
+    waited = time.monotonic() - t_kill
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 4, err
     assert len(lines) == 1, err
