@@ -58,11 +58,12 @@ from inspectcli.engines.permutation.scoring import (
 )
 from inspectcli.engines.permutation.tree_paths import _tree_path_trial, _TreePathPlan
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import ComputationError, UsageError, raised_in_our_code, shorten
-from inspectcli.introspect import final_estimator
+from inspectcli.errors import InspectError, UsageError, raised_in_our_code, shorten
+from inspectcli.introspect import default_feature_names, final_estimator
 
 __all__ = [
     "ENGINES",
+    "NOISE_Z",
     "RESPONSE_METHODS",
     "SCORER_ALIASES",
     "PermutationImportance",
@@ -72,6 +73,7 @@ __all__ = [
     "check_scorers_fit",
     "default_scorer_name",
     "importance_rows",
+    "noise_band",
     "permutation_importance",
     "resolve_groups",
     "scorer_change_label",
@@ -80,9 +82,40 @@ __all__ = [
 ENGINES = ("auto", "tree-paths", "linear", "batched", "sequential")
 
 
+#: Half-width of the noise band of a mean importance, in standard errors (``mean ± 2·std/√n``).
+NOISE_Z = 2.0
+
+
+def noise_band(mean: Any, std: Any, n_repeats: int, z: float = NOISE_Z) -> tuple[Any, Any]:
+    """``(mean - z·std/√n_repeats, mean + z·std/√n_repeats)``: the one noise band of importances.
+
+    Parameters
+    ----------
+    mean, std : float or ndarray of shape (n_features,)
+        Mean and standard deviation (ddof=0) of the importances over the repeats.
+    n_repeats : int
+        Number of repeats.
+    z : float, default=2.0
+        Half-width in standard errors.
+    """
+    half = z * np.asarray(std, dtype=float) / np.sqrt(n_repeats)
+    return mean - half, mean + half
+
+
 @dataclass
 class ScorerImportances:
-    """Importances under one scorer: baseline score minus permuted scores."""
+    """Importances under one scorer: baseline score minus permuted scores.
+
+    Attributes
+    ----------
+    scorer : str
+    baseline_score : float
+        The score on the unpermuted data.
+    importances : ndarray of shape (n_features, n_repeats)
+        One row per feature or group (as ``PermutationImportance.features``), one column per repeat.
+    importances_mean, importances_std : ndarray of shape (n_features,)
+        Over the repeats (std with ddof=0, as scikit-learn).
+    """
 
     scorer: str
     baseline_score: float
@@ -95,6 +128,22 @@ class ScorerImportances:
     @property
     def importances_std(self) -> np.ndarray:
         return np.std(self.importances, axis=1)
+
+    def noise_band(self, z: float = NOISE_Z) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) = mean ∓ z·std/√n_repeats of each row, arrays of shape (n_features,)."""
+        return noise_band(self.importances_mean, self.importances_std, self.importances.shape[1], z)
+
+    def order(self, top: int | None = None) -> np.ndarray:
+        """Row positions by decreasing mean importance (ties in data order), the first ``top``."""
+        idx = np.argsort(-self.importances_mean, kind="stable")
+        return idx[:top] if top else idx
+
+    def ranks(self) -> np.ndarray:
+        """Rank of each row, shape (n_features,): 1 = largest mean importance (ties keep data order)."""
+        order = self.order()
+        out = np.empty(len(order), dtype=int)
+        out[order] = np.arange(1, len(order) + 1)
+        return out
 
 
 @dataclass
@@ -193,7 +242,7 @@ def permutation_importance(
     PermutationImportance
     """
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
-        raise UsageError(f"--n-repeats {n_repeats} must be a whole number ≥ 1")
+        raise UsageError(f"`n_repeats={n_repeats}` must be a whole number ≥ 1")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     check_backend(backend, scheduler)
@@ -201,7 +250,7 @@ def permutation_importance(
     names = (
         [str(c) for c in X.columns]
         if hasattr(X, "columns")
-        else list(feature_names or [f"x{i}" for i in range(X.shape[1])])
+        else list(feature_names or default_feature_names(X.shape[1]))
     )
     n = X.shape[0]
     if not hasattr(X, "iloc"):
@@ -223,7 +272,7 @@ def permutation_importance(
     recorder = _Recorder(estimator)
     try:
         baseline = _score(scorer, recorder, X, y, sample_weight)
-    except (UsageError, ComputationError):
+    except InspectError:
         raise
     except Exception as exc:
         if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
@@ -333,7 +382,7 @@ def permutation_importance(
                     progress,
                     per_feature,
                 )
-        except (UsageError, ComputationError):
+        except InspectError:
             raise
         except Exception as exc:
             if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)

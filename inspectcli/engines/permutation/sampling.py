@@ -43,22 +43,22 @@ class _Task:
 
 def _resolve_max_samples(max_samples: float | int, n: int) -> int:
     if isinstance(max_samples, bool):
-        raise UsageError("--max-samples must be a number", "give a row count or a fraction")
+        raise UsageError("`max_samples` must be a number", "give a row count or a fraction")
     if isinstance(max_samples, numbers.Integral):
         if not 1 <= max_samples <= n:
             raise UsageError(
-                f"--max-samples {max_samples} is out of range: the data has {n} rows",
+                f"`max_samples={max_samples}` is out of range: the data has {n} rows",
                 f"give 1…{n} rows, or a fraction in (0, 1]",
             )
         return int(max_samples)
     if not 0 < float(max_samples) <= 1:
         raise UsageError(
-            f"--max-samples {max_samples} is out of range", "give a fraction in (0, 1], or a row count"
+            f"`max_samples={max_samples}` is out of range", "give a fraction in (0, 1], or a row count"
         )
     m = int(float(max_samples) * n)
     if m < 1:
         raise UsageError(
-            f"--max-samples {max_samples} of {n} rows is no row at all", "give a larger fraction"
+            f"`max_samples={max_samples}` of {n} rows is no row at all", "give a larger fraction"
         )
     return m
 
@@ -83,7 +83,7 @@ def resolve_groups(
     owner: dict[int, str] = {}
     for gname, cols in groups.items():
         if not cols:
-            raise UsageError(f"group '{gname}' lists no columns", f"e.g. --group {gname}=a,b")
+            raise UsageError(f"group '{gname}' lists no columns", f"e.g. `group={gname}=a,b`")
         for c in cols:
             if c not in names:
                 near = closest(c, names)

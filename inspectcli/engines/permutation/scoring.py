@@ -92,11 +92,7 @@ def default_scorer_name(estimator: Any) -> str | None:
 
     Then the default scoring can be replayed from predictions (same numbers as score()).
     """
-    from sklearn.pipeline import Pipeline
-
-    est = estimator
-    while isinstance(est, Pipeline):
-        est = est.steps[-1][1]
+    est = final_estimator(estimator)
     score = getattr(type(est), "score", None)
     if score is RegressorMixin.score:
         return "r2"
@@ -182,7 +178,7 @@ def check_scorer_names(names: Sequence[str]) -> None:
             )
     dupes = sorted({n for n in names if list(names).count(n) > 1})
     if dupes:
-        raise UsageError(f"scorer given twice: {', '.join(dupes)}", "give each --scoring once")
+        raise UsageError(f"scorer given twice: {', '.join(dupes)}", "give each `scoring` once")
 
 
 def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
@@ -210,20 +206,20 @@ def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
         methods = (methods,) if isinstance(methods, str) else tuple(methods)
         if module == "_regression" and task.is_classifier:
             raise UsageError(
-                f"--scoring {name} is a regression scorer; {model} is a classifier",
-                "choose a classification scorer, e.g. --scoring accuracy"
+                f"`scoring={name}` is a regression scorer; {model} is a classifier",
+                "choose a classification scorer, e.g. `scoring=accuracy`"
                 + (" or neg_log_loss" if has_proba else ""),
             )
         if module in ("_classification", "_ranking") and not task.is_classifier and task.kind != "other":
             raise UsageError(
-                f"--scoring {name} is a classification scorer; {model} is a regressor",
-                "choose a regression scorer, e.g. --scoring r2 or neg_root_mean_squared_error",
+                f"`scoring={name}` is a classification scorer; {model} is a regressor",
+                "choose a regression scorer, e.g. `scoring=r2` or neg_root_mean_squared_error",
             )
         if multiclass and (kwargs.get("average") == "binary" or name in ("roc_auc", "average_precision")):
             better = {"roc_auc": "roc_auc_ovr", "average_precision": "roc_auc_ovr"}.get(name, f"{name}_macro")
             raise UsageError(
-                f"--scoring {name} applies to two classes; this target has {len(classes or [])}",
-                f"use --scoring {better} (or accuracy)",
+                f"`scoring={name}` applies to two classes; this target has {len(classes or [])}",
+                f"use `scoring={better}` (or accuracy)",
             )
         if "predict" not in methods and not any(hasattr(estimator, m) for m in methods):
             what = " or ".join(methods)
@@ -231,8 +227,8 @@ def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
             if "predict_proba" in methods and has_decision and name.startswith("roc_auc_"):
                 alt = "roc_auc" if not multiclass else "accuracy"
             raise UsageError(
-                f"--scoring {name} needs {what}, which {model} does not have",
-                f"choose a scorer that uses predictions, e.g. --scoring {alt}",
+                f"`scoring={name}` needs {what}, which {model} does not have",
+                f"choose a scorer that uses predictions, e.g. `scoring={alt}`",
             )
 
 
@@ -282,7 +278,7 @@ def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exce
     if isinstance(exc, ValueError) and any(key in text for key in one_class):
         return ValidationError(
             f"scorer {', '.join(names)} cannot score this target: {text}",
-            "give rows of every class (at least two), or choose --scoring accuracy",
+            "give rows of every class (at least two), or choose `scoring=accuracy`",
         )
     if isinstance(exc, (ValueError, AttributeError, TypeError)) and any(
         key in text
