@@ -75,6 +75,8 @@ PARAMS = frozenset(
         "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",
         "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",
         "where",
+        # inspect report
+        "max_size", "pair_grid", "skip", "top_k", "top_pairs",
     }
 )  # fmt: skip
 
