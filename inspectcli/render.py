@@ -119,14 +119,27 @@ def fit_table(table: Any, width: int) -> Any:
     from rich.text import Text
 
     cols = list(table.columns)
-    spark = [i for i, c in enumerate(cols) if c._cells and all(isinstance(x, Spark) for x in c._cells)]
+
+    def blank(x: Any) -> bool:
+        return (x.plain if isinstance(x, Text) else str(x)) == ""
+
+    spark = [
+        i
+        for i, c in enumerate(cols)
+        if any(isinstance(x, Spark) for x in c._cells)
+        and all(isinstance(x, Spark) or blank(x) for x in c._cells)
+    ]
 
     def natural(i: int) -> int:
         c = cols[i]
         cells = [x.render() if isinstance(x, Spark) else x for x in c._cells]
         texts = [x.plain if isinstance(x, Text) else str(x) for x in cells]
         head = c.header.plain if isinstance(c.header, Text) else str(c.header)
-        longest = max([len(line) for t in texts for line in t.split("\n")] or [0])
+        lines = [line for t in texts for line in t.split("\n")]
+        if not c.no_wrap and not isinstance(c._cells[0] if c._cells else None, Spark):
+            # text that may wrap needs only its longest word (names, prose)
+            lines = [w for line in lines for w in line.split()]
+        longest = max([len(line) for line in lines] or [0])
         return max(longest, len(head))
 
     overhead = 3  # one space each side and a border

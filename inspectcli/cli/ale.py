@@ -235,7 +235,6 @@ def register(app: typer.Typer) -> None:
             csv_data=report.csv_data(curves) if "csv" in formats else None,
             png=png,
         )
-        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
         ui.show(
             report.table(
                 curves,
@@ -243,3 +242,4 @@ def register(app: typer.Typer) -> None:
                 f"({X.shape[0]:,} rows)",
             )
         )
+        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)

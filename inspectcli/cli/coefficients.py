@@ -180,6 +180,6 @@ def register(app: typer.Typer) -> None:
             csv_data=report.csv_data(res) if "csv" in formats else None,
             png=png,
         )
-        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
         for t in range(len(res.targets)):
             ui.show(report.table(res, t, top=top))
+        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)

@@ -143,13 +143,12 @@ def register(app: typer.Typer) -> None:
         doc["elapsed_s"] = round(time.perf_counter() - started, 3)
         json_bytes = to_json_bytes(doc)
         files = {"diff.json": json_bytes} if out is not None else {}
-        emit(ui, out or Path("."), files, json_bytes=json_bytes, json_stdout=json_out)
-        write_summary(summary, diff_summary(doc))
-
         from inspectcli.reports.diff import tables
 
         for table in tables(result, old_name=_name(old), new_name=_name(new)):
             ui.show(table)
+        emit(ui, out or Path("."), files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, diff_summary(doc))
         if gate_report is not None:
             ui.show(gate_report.table())
             gate_report.raise_if_failed(

@@ -227,6 +227,22 @@ def register(app: typer.Typer) -> None:
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
         y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
+        if scorers:  # before any computation: a scorer that cannot apply is a usage error
+            from inspectcli.engines.permutation import check_scorers_fit
+
+            check_scorers_fit(est, scorers)
+        from inspectcli.reports import hints
+
+        notes = hints.data_notes(
+            prep.X,
+            names,
+            y,
+            prep.target,
+            clustered=cluster_threshold is not None,
+            groups=list(groups.values()),
+        )
+        for note in notes:
+            ui.note(note)
 
         clustering = None
         if cluster_threshold is not None:
@@ -292,6 +308,13 @@ def register(app: typer.Typer) -> None:
                 cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
                 cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight, _population(cmp_data))
 
+        after = hints.perfect_baseline_notes(result, inputs.data.name)
+        if cmp_result is not None and cmp_data is not None:
+            after += hints.perfect_baseline_notes(cmp_result, cmp_data.name)
+        for note in after:
+            ui.note(note)
+        notes += after
+
         impurity = None
         if mdi:
             from inspectcli.engines.impurity import impurity_importance
@@ -325,6 +348,8 @@ def register(app: typer.Typer) -> None:
                 "results": report.json_entries(cmp_result),
             },
         }
+        if notes:
+            extra["notes"] = notes
         gate_report = None
         if gates:
             from inspectcli.gates import evaluate_importance
@@ -368,8 +393,6 @@ def register(app: typer.Typer) -> None:
             png=png,
             extra=extra_files,
         )
-        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
-        write_summary(summary, importance_summary(doc))
         if clustering is not None:
             ui.show(report.clusters_table(clustering.groups(), clustering.excluded))
         for block in result.scorers:
@@ -383,6 +406,8 @@ def register(app: typer.Typer) -> None:
                     compare_name=cmp_data.name if cmp_data else "compare",
                 )
             )
+        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, importance_summary(doc))
         if gate_report is not None:
             ui.show(gate_report.table())
             gate_report.raise_if_failed()

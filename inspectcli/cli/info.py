@@ -37,6 +37,15 @@ def _tree_paths(est: Any, method: str) -> bool:
     return bool(supports_tree_paths(est, method))
 
 
+def _rounded(values: Any) -> str:
+    """A few predictions as a reader wants them: [20.48, 21.92] rather than 17 digits each."""
+    from inspectcli.render import label
+
+    if isinstance(values, (list, tuple)):
+        return "[" + ", ".join(label(v) for v in values) + "]"
+    return label(values)
+
+
 def describe_model(loaded: LoadedModel) -> dict[str, Any]:
     """The facts `inspect info` reports about a model, as plain data."""
     est = loaded.estimator
@@ -167,7 +176,8 @@ def _table_data(d: dict[str, Any]) -> Table:
     if p is not None:
         if p["ok"]:
             t.add_row(
-                "prediction", Text.assemble(("works", "green"), f" on a trial of rows, e.g. {p['first']}")
+                "prediction",
+                Text.assemble(("works", "green"), f" on a trial of rows, e.g. {_rounded(p['first'])}"),
             )
         else:
             t.add_row("prediction", Text.assemble(("fails", "red"), f": {p['error']}"))

@@ -57,6 +57,53 @@ def parse_percentiles(text: str) -> tuple[float, float]:
     return values  # type: ignore[return-value]
 
 
+def parse_orders(values: list[str] | None) -> dict[str, list[str]]:
+    """--order NAME=a,b,c (repeatable) as {name: levels}."""
+    from inspectcli.cli.ale import parse_orders as parse
+
+    return parse(values)
+
+
+def _announce_size(
+    ui: UI,
+    est: Any,
+    X: Any,
+    names: list[str],
+    one_way: list[str],
+    pairs: list[Any],
+    grid_resolution: int,
+    custom: dict[str, Any],
+    cats: list[str],
+    classes: Any,
+    kind: str,
+    ice_rows: Any,
+    formats: tuple[str, ...],
+) -> None:
+    """Say up front when the ICE results will make large files (before computing them)."""
+    from inspectcli.engines.grid import is_categorical_dtype
+    from inspectcli.introspect import task_of
+    from inspectcli.reports.pdp import LARGE_OUTPUT, estimate_output_bytes, size_text
+
+    def points(f: str) -> int:
+        if f in custom:
+            return len(custom[f])
+        col = feature_column(X, names, f)
+        if f in cats or is_categorical_dtype(col):
+            return int(pd.Series(np.asarray(col, dtype=object)).nunique())
+        return min(grid_resolution, int(pd.Series(np.asarray(col)).nunique()))
+
+    sizes = [points(f) for f in one_way] + [int(np.prod([points(f) for f in p])) for p in pairs]
+    task = task_of(est)
+    targets = len(classes) if classes else (len(task.classes) if task.kind == "multiclass" else 1)
+    lines = X.shape[0] if ice_rows is None else len(ice_rows)
+    size = estimate_output_bytes(sizes, targets, lines, formats)
+    if size > LARGE_OUTPUT:
+        ui.note(
+            f"ICE of {lines:,} rows on {sum(sizes):,} grid points: the result files will take about "
+            f"{size_text(size)}; --ice-rows N keeps fewer rows, --format json writes one file"
+        )
+
+
 def _skip_feature(ui: UI, name: str, column: Any) -> bool:
     """When every feature is asked for implicitly, leave out those without a curve (with a note)."""
     values = pd.Series(np.asarray(column, dtype=object)).dropna()
@@ -89,18 +136,31 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         kind: Annotated[
-            str, typer.Option(metavar="KIND", help="average | individual (ICE) | both.", rich_help_panel=PDP)
+            str,
+            typer.Option(metavar="KIND", help="average | individual (or ice) | both.", rich_help_panel=PDP),
         ] = "average",
         centered: Annotated[
             bool, typer.Option("--centered", help="Curves start at 0.", rich_help_panel=PDP)
         ] = False,
+        ice_rows: Annotated[
+            str | None,
+            typer.Option(
+                "--ice-rows",
+                metavar="N|all",
+                help="ICE of N rows (a seeded sample) in the JSON and CSV; all keeps every row. "
+                "[default: 1000]",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
         ice_lines: Annotated[
             int | None,
             typer.Option(
                 "--ice-lines",
                 metavar="N",
-                help="Keep N random ICE lines (seeded) in the plot and JSON.",
+                help="ICE lines drawn (a seeded sample; default 250); alone, also the rows kept.",
                 rich_help_panel=PDP,
+                show_default=False,
             ),
         ] = None,
         grid_resolution: Annotated[
@@ -123,11 +183,23 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         categorical: o.Categorical = None,
+        order: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--order",
+                metavar="NAME=A,B,C",
+                help="Order of a categorical feature's levels, every level once (repeatable). Default: "
+                "an ordered Categorical's order, else the model's encoder order.",
+                rich_help_panel=PDP,
+                show_default=False,
+            ),
+        ] = None,
         method: Annotated[
             str,
             typer.Option(
                 metavar="METHOD",
-                help="auto | brute | recursion (auto: as scikit-learn).",
+                help="auto | brute | recursion. auto = brute: the model's own predictions averaged "
+                "(tree paths make it fast); recursion omits gradient boosting's baseline.",
                 rich_help_panel=PDP,
             ),
         ] = "auto",
@@ -137,7 +209,17 @@ def register(app: typer.Typer) -> None:
         rank: Annotated[
             bool,
             typer.Option(
-                "--rank", help="Rank features by PD variability (Greenwell 2018).", rich_help_panel=PDP
+                "--rank",
+                help="Rank features by PD variability (Greenwell 2018); table and plot in rank order.",
+                rich_help_panel=PDP,
+            ),
+        ] = False,
+        independent_y: Annotated[
+            bool,
+            typer.Option(
+                "--independent-y",
+                help="Give each one-way panel its own y-range (default: one shared range).",
+                rich_help_panel=PDP,
             ),
         ] = False,
         fail_if: o.FailIf = None,
@@ -189,6 +271,13 @@ def register(app: typer.Typer) -> None:
         pct = parse_percentiles(percentiles)
         if ice_lines is not None and ice_lines < 1:
             raise UsageError(f"--ice-lines {ice_lines} must be at least 1", "e.g. --ice-lines 100")
+        from inspectcli.engines.partial_dependence import normalize_kind
+        from inspectcli.reports.pdp import parse_ice_rows
+
+        kind = normalize_kind(kind)
+        # --ice-lines N alone keeps N lines in the results too (as before --ice-rows existed)
+        keep_ice = parse_ice_rows(ice_rows if ice_rows is not None or ice_lines is None else ice_lines)
+        orders = parse_orders(order)
         gates = None
         if fail_if:
             from inspectcli.gates import parse_conditions
@@ -240,8 +329,36 @@ def register(app: typer.Typer) -> None:
             fname = check_name(fname, "--values")
             custom[fname] = parse_custom_values(vals, feature_column(prep.X, names, fname), fname)
 
+        for fname in orders:
+            check_name(fname, "--order")
         rows = subsample_rows(ui, prep, subsample, seed, drawn=inputs.data.sample)
         X, sw, row_ids = rows.X, rows.sample_weight, rows.ids
+        notes: list[str] = []
+        ice_rows_kept = None
+        if kind != "average":
+            from inspectcli.reports.pdp import ice_sample
+
+            ice_rows_kept = ice_sample(X.shape[0], keep_ice, seed)
+            if ice_rows_kept is not None:
+                notes.append(
+                    f"ICE kept for {len(ice_rows_kept):,} of {X.shape[0]:,} rows (a sample seeded with "
+                    f"--random-state {seed}); --ice-rows all keeps every row"
+                )
+            _announce_size(
+                ui,
+                est,
+                X,
+                names,
+                one_way,
+                pairs,
+                grid_resolution,
+                custom,
+                cats,
+                class_,
+                kind,
+                ice_rows_kept,
+                formats,
+            )
 
         # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
         helpers = [f for p in pairs if len(p) == 2 for f in p if f not in one_way]
@@ -261,6 +378,7 @@ def register(app: typer.Typer) -> None:
                 percentiles=pct,
                 grid_resolution=grid_resolution,
                 custom_values=custom,
+                orders=orders,
                 method=method,
                 kind=engine_kind,
                 memory_budget=budget,
@@ -276,9 +394,15 @@ def register(app: typer.Typer) -> None:
             if r.non_finite is not None:
                 ui.warn(r.non_finite.describe(r.features, r.grid_values, row_ids))
         by_features = {r.features: r for r in results if len(r.features) == 1}
-        ice_rows = None
-        if ice_lines is not None and kind != "average" and ice_lines < X.shape[0]:
-            ice_rows = np.sort(np.random.RandomState(seed).choice(X.shape[0], size=ice_lines, replace=False))
+        ice_rows = ice_rows_kept
+        if "recursion" in {r.method for r in results}:
+            from inspectcli.engines.partial_dependence import recursion_note
+
+            note = recursion_note(est)
+            if note:
+                notes.append(note)
+        for note in notes:
+            ui.note(note)
         if kind == "individual":
             for r in shown:
                 r.average = None
@@ -304,7 +428,14 @@ def register(app: typer.Typer) -> None:
             "sample_weight": sample_weight,
             "subsample": rows.subsample,
             "ice_lines": ice_lines,
+            "ice_rows": "all" if keep_ice is None else keep_ice,
+            "ice_rows_kept": None
+            if kind == "average"
+            else (X.shape[0] if ice_rows is None else len(ice_rows)),
+            "order": orders,
+            "level_order": {k: v for r in results for k, v in r.level_order.items()},
             "rank": rank,
+            "independent_y": independent_y,
             "random_state": seed,
         }
         gate_report = None
@@ -319,7 +450,10 @@ def register(app: typer.Typer) -> None:
             parameters=params,
             results=report.json_entries(curves),
             elapsed_s=time.perf_counter() - started,
-            extra={"gates": gate_report.as_json()} if gate_report is not None else None,
+            extra={
+                **({"gates": gate_report.as_json()} if gate_report is not None else {}),
+                **({"notes": notes} if notes else {}),
+            },
         )
         json_bytes = to_json_bytes(doc)
         png = None
@@ -335,6 +469,9 @@ def register(app: typer.Typer) -> None:
                 random_state=seed,
                 max_ice_lines=ice_lines or 250,
                 title=f"{inputs.model.name} on {inputs.data.name}",
+                independent_y=independent_y,
+                n_rows=X.shape[0],
+                counts=report.pair_counts(X, names, curves),
             )
             if display is not None:
                 png = figure_bytes(display.figure_)
@@ -345,15 +482,15 @@ def register(app: typer.Typer) -> None:
             csv_data=report.csv_data(curves) if "csv" in formats else None,
             png=png,
         )
-        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
-        write_summary(summary, pdp_summary(doc))
         ui.show(
             report.table(
                 curves,
-                title=f"partial dependence — {inputs.model.name} on {inputs.data.name} "
-                f"({X.shape[0]:,} rows, {results[0].engine})",
+                title=f"partial dependence — {inputs.model.name} on {inputs.data.name} ({X.shape[0]:,} rows)",
+                notes=[f"method {results[0].method} ({results[0].engine})", *notes],
             )
         )
+        emit(ui, out, files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, pdp_summary(doc))
         if gate_report is not None:
             ui.show(gate_report.table())
             gate_report.raise_if_failed()
