@@ -106,6 +106,8 @@ class Spark:
 
 #: Below this many characters a sparkline says too little: ``fit_table`` drops its column.
 MIN_SPARK = 8
+#: Text cells longer than this are prose that may wrap; shorter ones (names) are kept whole.
+PROSE = 40
 
 
 def fit_table(table: Any, width: int) -> Any:
@@ -136,10 +138,11 @@ def fit_table(table: Any, width: int) -> Any:
         texts = [x.plain if isinstance(x, Text) else str(x) for x in cells]
         head = c.header.plain if isinstance(c.header, Text) else str(c.header)
         lines = [line for t in texts for line in t.split("\n")]
-        if not c.no_wrap and not isinstance(c._cells[0] if c._cells else None, Spark):
-            # text that may wrap needs only its longest word (names, prose)
-            lines = [w for line in lines for w in line.split()]
         longest = max([len(line) for line in lines] or [0])
+        if not c.no_wrap and longest > PROSE and i not in spark:
+            # prose that may wrap (a list of columns, a message) needs only its longest word;
+            # names (shorter) stay whole: the sparkline gives way before they wrap
+            longest = max([len(w) for line in lines for w in line.split()] or [0])
         return max(longest, len(head))
 
     overhead = 3  # one space each side and a border
