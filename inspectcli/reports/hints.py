@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines.grid import plain
-from inspectcli.render import fmt
+from inspectcli.formatting import fmt
 
 #: |Spearman ρ| at or above which two features are called strongly correlated.
 STRONG_CORRELATION = 0.8
@@ -77,7 +77,7 @@ def perfect_baseline_notes(result: Any, data_name: str) -> list[str]:
         notes.append(
             f"baseline {block.scorer} is {fmt(base)} on {data_name}, (near-)perfect{what}: on the data "
             "a model was fitted on, importance shows what it memorised, not what generalises — "
-            "give held-out data, or add --compare TEST_DATA"
+            "give held-out data, or add `compare=TEST_DATA`"
         )
     return notes
 
@@ -122,7 +122,7 @@ def correlation_note(pairs: Sequence[tuple[str, str, float]]) -> str | None:
     return (
         f"strongly correlated features (|Spearman ρ| ≥ {STRONG_CORRELATION}): {shown}{more}; permuting one "
         "alone leaves its partner's copy of the information, so both can look unimportant — group "
-        "them with --cluster-threshold 0.5 (or --group NAME=a,b)"
+        "them with `cluster_threshold=0.5` (or `groups`)"
     )
 
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from inspectcli.engines.grid import plain
 from inspectcli.engines.interaction import h_squared, pd_variability
 from inspectcli.engines.partial_dependence import PDPResult
-from inspectcli.render import Spark, fmt, label
+from inspectcli.formatting import Spark, fmt, label
 from inspectcli.results import csv_bytes
 
 
@@ -338,3 +338,44 @@ def size_text(n_bytes: float) -> str:
             return f"{n_bytes:,.0f} {unit}" if unit == "B" else f"{n_bytes:,.1f} {unit}".replace(".0 ", " ")
         n_bytes /= 1024
     return f"{n_bytes:,.0f} GB"
+
+
+def size_note(
+    estimator: Any,
+    X: Any,
+    names: Sequence[str],
+    one_way: Sequence[str],
+    pairs: Sequence[Sequence[str]],
+    grid_resolution: int,
+    custom: Mapping[str, Any],
+    categorical: Sequence[str],
+    classes: Sequence[Any] | None,
+    ice_rows: np.ndarray | None,
+    formats: Sequence[str] = ("json", "csv"),
+) -> str | None:
+    """A note, before computing, when the ICE results would make large files (else None)."""
+    import pandas as pd
+
+    from inspectcli.engines.grid import is_categorical_dtype
+    from inspectcli.introspect import task_of
+
+    def points(f: str) -> int:
+        if f in custom:
+            return len(custom[f])
+        col = X[f] if hasattr(X, "columns") else np.asarray(X)[:, list(names).index(f)]
+        values = pd.Series(np.asarray(col, dtype=object))
+        if f in categorical or is_categorical_dtype(col):
+            return int(values.nunique())
+        return min(grid_resolution, int(values.nunique()))
+
+    sizes = [points(f) for f in one_way] + [int(np.prod([points(f) for f in p])) for p in pairs]
+    task = task_of(estimator)
+    targets = len(classes) if classes else (len(task.classes or []) if task.kind == "multiclass" else 1)
+    lines = X.shape[0] if ice_rows is None else len(ice_rows)
+    size = estimate_output_bytes(sizes, max(targets, 1), lines, formats)
+    if size <= LARGE_OUTPUT:
+        return None
+    return (
+        f"ICE of {lines:,} rows on {sum(sizes):,} grid points: the result files will take about "
+        f"{size_text(size)}; a smaller `ice_rows` keeps fewer rows"
+    )

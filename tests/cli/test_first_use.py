@@ -299,10 +299,11 @@ def test_hints_perfect_baseline_correlation_constant_target(cli, samples, tmp_pa
     assert r.exit_code == 0, r.stderr
     doc = json.loads((tmp_path / "w" / "importance.json").read_text())
     perfect = [n for n in doc["notes"] if n.startswith("baseline accuracy is 1 on wine.parquet")]
-    assert perfect and "features show 0 ± 0" in perfect[0] and "--compare" in perfect[0]
+    assert perfect and "features show 0 ± 0" in perfect[0] and "compare=TEST_DATA" in perfect[0]
     corr = [n for n in doc["notes"] if n.startswith("strongly correlated features")]
-    assert corr and "flavanoids" in corr[0] and "--cluster-threshold" in corr[0]
-    assert perfect[0] in " ".join(r.stderr.split())
+    assert corr and "flavanoids" in corr[0] and "cluster_threshold=0.5" in corr[0]
+    assert "--cluster-threshold 0.5" in " ".join(r.stderr.split())
+    assert perfect[0].replace("compare=TEST_DATA", "--compare TEST_DATA") in " ".join(r.stderr.split())
     r = cli("importance", *wine, "-s", "accuracy", "-r", "2", "--no-plot", "--cluster-threshold", "0.5",
             "--out", tmp_path / "c")  # fmt: skip
     doc = json.loads((tmp_path / "c" / "importance.json").read_text())

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inspectcli.errors import UsageError
-from inspectcli.render import Spark, fit_table, sparkline
+from inspectcli.formatting import Spark, fit_table, sparkline
 from inspectcli.reports import hints
 from inspectcli.reports.pdp import (
     DEFAULT_ICE_ROWS,
@@ -94,7 +94,7 @@ def test_hints():
     assert [(a, b) for a, b, _ in pairs] == [("x", "x2")] and pairs[0][2] > 0.99
     assert "x–x2 (ρ 1.00)" in hints.correlation_note(
         pairs
-    ) and "--cluster-threshold" in hints.correlation_note(pairs)
+    ) and "`cluster_threshold=0.5`" in hints.correlation_note(pairs)
     assert hints.correlation_note([]) is None
     assert "'y' is constant (every row is 3.0)" in hints.constant_target_note(np.full(5, 3.0), "y")
     assert hints.constant_target_note(np.arange(5), "y") is None
