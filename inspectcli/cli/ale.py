@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
 
         from inspectcli.reports import ale as report
 
+        ui.show(report.table(result.curves, title=f"{title} ({result.rows.X.shape[0]:,} rows)"))
         write_results(
             ui, output, formats, "ale", result.document, csv=lambda: report.csv_data(result.curves), png=png
         )
-        ui.show(report.table(result.curves, title=f"{title} ({result.rows.X.shape[0]:,} rows)"))
