@@ -620,9 +620,14 @@ class _ArrowSource(DataSource):
             fragments = sorted(dataset.get_fragments(), key=lambda fr: index.get(fr.path, len(index)))
             schemas = [fr.physical_schema for fr in fragments]
         except (pa.ArrowException, OSError) as exc:
+            label = {"parquet": "Parquet", "arrow": "Arrow IPC"}[kind]
             raise DataLoadError(
-                f"data '{path}' is not readable {kind} ({str(exc).splitlines()[0]})",
-                "check that every file was written completely",
+                f"data file '{path}' is not a readable {label} file ({str(exc).splitlines()[0]})"
+                if root is None
+                else f"data '{path}' is not a readable {label} dataset ({str(exc).splitlines()[0]})",
+                "check that it was written completely"
+                if root is None
+                else "check that every file was written completely",
             ) from exc
         first = schemas[0]
         for fr, sch in zip(fragments[1:], schemas[1:]):
