@@ -1,6 +1,6 @@
 """`python -m inspectcli` runs the same app as the `inspect` command."""
 
-from inspectcli.cli.app import main
+from inspectcli.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,12 @@ import io
 import json
 import math
 import os
+import shutil
+import signal
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +167,21 @@ def check_out_dir(out: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _stage(path: Path, data: bytes) -> str:
+def current_umask() -> int:
+    """The process's umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _stage(path: Path, data: bytes, mode: int) -> str:
     """Write ``data`` to a new temporary file next to ``path``; return its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -171,7 +189,7 @@ def _stage(path: Path, data: bytes) -> str:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
     except BaseException:
         _discard([tmp])
         raise
@@ -186,12 +204,107 @@ def _discard(temps: Iterable[str]) -> None:
             pass
 
 
+#: Extensions of the files one result set ``<base>.<ext>`` may have; with ``SET_EXTRAS``, what a
+#: new set replaces (a file of the old set the new run does not write is removed with it).
+SET_EXTENSIONS = ("json", "csv", "png")
+SET_EXTRAS = {"importance": ("correlation.png",)}
+#: Signals held back while a result set is swapped in, then delivered (the commit finishes first).
+_COMMIT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def result_set(names: Iterable[str]) -> set[str]:
+    """Every file name that belongs to the result sets ``names`` are part of."""
+    members: set[str] = set()
+    for name in names:
+        base, dot, ext = name.rpartition(".")
+        if dot and ext in SET_EXTENSIONS and "/" not in base:
+            members.update(f"{base}.{e}" for e in SET_EXTENSIONS)
+            members.update(SET_EXTRAS.get(base, ()))
+    return members
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT / SIGTERM / SIGHUP wait until the block is done, then arrive as they would have.
+
+    Python runs signal handlers in the main thread whichever thread the signal reached, so the
+    handlers themselves are swapped for one that only takes note (a signal mask would not do:
+    the signal goes to another thread that does not block it).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous: dict[int, Any] = {}
+    for sig in _COMMIT_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, lambda signum, frame: got.append(signum))
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(got):
+            handler = previous.get(sig)
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(sig)
+
+
+def _commit(out: Path, staged: list[tuple[str, Path]], stale: list[Path]) -> None:
+    """Swap the staged files in and the stale ones out: all of them, or (on an error) none.
+
+    Signals are held back meanwhile, so an interrupt lands before or after the swap, never in it;
+    an error in the middle (a file that cannot be replaced) puts the old files back.
+    """
+    touched = [t for _, t in staged] + stale
+    backups: dict[Path, str] = {}
+    done: list[Path] = []
+    with _signals_held():
+        try:
+            for target in touched:
+                if target.exists():
+                    fd, keep = tempfile.mkstemp(dir=out, prefix=f".{target.name}.", suffix=".old")
+                    os.close(fd)
+                    backups[target] = keep
+                    try:
+                        os.unlink(keep)
+                        os.link(target, keep)
+                    except OSError:  # a file system without hard links: a copy does
+                        shutil.copy2(target, keep)
+            for tmp, target in staged:
+                os.replace(tmp, target)
+                done.append(target)
+            for target in stale:
+                if target in backups:
+                    os.unlink(target)
+                    done.append(target)
+        except BaseException:
+            for target in reversed(done):
+                try:
+                    if target in backups:
+                        os.replace(backups.pop(target), target)
+                    else:
+                        os.unlink(target)
+                except OSError:
+                    pass
+            raise
+        finally:
+            _discard(backups.values())
+
+
 def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list[Path]:
     """Write every rendered file into ``out`` (created if needed); returns the paths written.
 
     All files are first written to temporary names in ``out``; only when every one of them is
-    complete are they renamed over the old files. A failure (disk full, permissions, Ctrl-C)
-    before that point removes the temporary files and leaves the previous results as they were.
+    complete are they swapped in, together, with signals held back: the files of the previous
+    run's set (``pdp.json``, ``pdp.csv``, ``pdp.png``, …) are replaced as a whole, and those the
+    new run does not write are removed, so the directory never holds a mix of two runs. A failure
+    (disk full, permissions, Ctrl-C) before or during the swap leaves the previous set whole. New
+    files get the usual permissions under the umask.
     """
     out = Path(out)
     try:
@@ -200,12 +313,13 @@ def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list
         raise UsageError(
             f"cannot create --out directory '{out}': {exc.strerror}", "choose another --out"
         ) from exc
+    mode = 0o666 & ~current_umask()
     staged: list[tuple[str, Path]] = []
     try:
         for name, data in files.items():
             target = out / name
             try:
-                staged.append((_stage(target, data), target))
+                staged.append((_stage(target, data, mode), target))
             except PermissionError as exc:
                 raise UsageError(
                     f"cannot write '{target}': permission denied", "choose another --out"
@@ -213,10 +327,16 @@ def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list
             except OSError as exc:
                 raise UsageError(
                     f"cannot write '{target}': {exc.strerror or exc}",
-                    "free some space or choose another --out",
+                    "free some space, shorten the name or choose another --out",
                 ) from exc
-        for tmp, target in staged:
-            os.replace(tmp, target)
+        stale = [out / n for n in sorted(result_set(files) - set(files))]
+        try:
+            _commit(out, staged, [p for p in stale if p.is_file()])
+        except OSError as exc:
+            raise UsageError(
+                f"cannot replace the results in '{out}': {exc.strerror or exc}; the previous ones are kept",
+                "check the directory's permissions or choose another --out",
+            ) from exc
     except BaseException:
         _discard(tmp for tmp, _ in staged)
         raise

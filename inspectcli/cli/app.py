@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Annotated, Any
 
@@ -14,7 +13,6 @@ from typer.core import TyperGroup
 
 from inspectcli import __version__
 from inspectcli.cli.console import UI
-from inspectcli.cli.handling import _on_sigterm
 from inspectcli.cli.helptypes import install as _plain_help_types
 
 _plain_help_types()
@@ -43,7 +41,9 @@ class _OneLineErrors(TyperGroup):
             message = " ".join(exc.format_message().split())
             UI().error(f"{message} — see '{where} --help'")
             sys.exit(exc.exit_code)
-        except typer.Abort:
+        except typer.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+                raise KeyboardInterrupt from None
             UI().error("aborted")
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -95,7 +95,13 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point (``inspect`` and ``inspectcli``)."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    """Console-script entry point (``inspect`` and ``inspectcli``): see ``inspectcli.cli.entry``."""
+    from inspectcli.cli.entry import main as entry_main
+
+    entry_main()
+
+
+def run() -> None:
+    """Run the app on ``sys.argv`` (signal handlers are installed by ``inspectcli.cli.entry``)."""
     name = os.path.basename(sys.argv[0])
     app(prog_name="inspect" if name in ("", "__main__.py", "-c") else name)

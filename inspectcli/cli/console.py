@@ -17,6 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from inspectcli.errors import safe_text
+
 
 def _console(stderr: bool) -> Console:
     """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says.
@@ -73,18 +75,18 @@ class UI:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[dim]note:[/dim] {escape(message)}", soft_wrap=True)
+            self.err.print(f"[dim]note:[/dim] {_plain(message)}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if self.verbose and not self.quiet:
-            self.err.print(f"[dim]{escape(message)}[/dim]")
+            self.err.print(f"[dim]{_plain(message)}[/dim]")
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+            self.err.print(f"[yellow]warning:[/yellow] {_plain(message)}", soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[bold red]error:[/bold red] {_plain(message)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
         """A result table: on stdout, or on stderr when --json owns stdout (then not when quiet).
@@ -124,7 +126,7 @@ class UI:
         if not self._live():
             yield
             return
-        with self.err.status(escape(text), spinner="dots"):
+        with self.err.status(_plain(text), spinner="dots"):
             yield
 
     @contextmanager
@@ -154,17 +156,37 @@ def literal(renderable: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    if isinstance(renderable, (str, Text)):
+        return _safe(renderable)
     if not isinstance(renderable, Table):
         return renderable
     for attr in ("title", "caption"):
         value = getattr(renderable, attr)
         if isinstance(value, str):
-            setattr(renderable, attr, Text(value, style=f"table.{attr}"))
+            setattr(renderable, attr, Text(safe_text(value, keep_newlines=True), style=f"table.{attr}"))
+        elif isinstance(value, Text):
+            setattr(renderable, attr, _safe(value))
     for column in renderable.columns:
         if isinstance(column.header, str):
-            column.header = Text(column.header, style="table.header")
-        column._cells = [Text(c) if isinstance(c, str) else c for c in column._cells]
+            column.header = Text(safe_text(column.header, keep_newlines=True), style="table.header")
+        column._cells = [_safe(c) for c in column._cells]
     return renderable
+
+
+def _plain(message: str) -> str:
+    """A message for rich markup: control characters escaped (safe_text), brackets literal."""
+    return escape(safe_text(message, keep_newlines=True))
+
+
+def _safe(cell: Any) -> Any:
+    """A table cell as literal text with control characters escaped; other renderables as they are."""
+    from rich.text import Text
+
+    if isinstance(cell, str):
+        return Text(safe_text(cell, keep_newlines=True))
+    if isinstance(cell, Text) and not cell.plain.replace("\n", "").isprintable():
+        return Text(safe_text(cell.plain, keep_newlines=True), style=cell.style, justify=cell.justify)
+    return cell
 
 
 def remaining_text(elapsed: float | None, completed: float, total: float | None) -> str:

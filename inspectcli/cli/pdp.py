@@ -272,6 +272,9 @@ def register(app: typer.Typer) -> None:
         from inspectcli.reports import pdp as report
 
         shown = results[: len(one_way) + len(pairs)]
+        for r in shown:
+            if r.non_finite is not None:
+                ui.warn(r.non_finite.describe(r.features, r.grid_values, row_ids))
         by_features = {r.features: r for r in results if len(r.features) == 1}
         ice_rows = None
         if ice_lines is not None and kind != "average" and ice_lines < X.shape[0]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from inspectcli.engines import trees
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.finite import NonFinite, flag_pdp
 from inspectcli.engines.frames import (
     assemble,
     check_sample_weight,
@@ -87,6 +88,7 @@ class PDPResult:
     individual: np.ndarray | None
     #: {categorical feature: where its level order came from}: given | categories | model | sorted
     level_order: dict[str, str] = field(default_factory=dict)
+    non_finite: NonFinite | None = None  # where the model returned NaN / inf (engines/finite.py)
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -305,7 +307,7 @@ def partial_dependence(
     def with_orders(done: list[PDPResult]) -> list[PDPResult]:
         for r in done:
             r.level_order = {names[i]: level_orders[i] for i in r.feature_indices if i in level_orders}
-        return done
+        return flag_pdp(done)
 
     if method == "recursion":
         return with_orders(

@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.finite import check_predictions
 from inspectcli.engines.frames import assemble, column, column_arrays, set_column, take
 from inspectcli.engines.parallel import check_backend, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
@@ -121,9 +122,11 @@ class _Recorder:
                     self.called.append(name)
                 t0 = time.perf_counter()
                 try:
-                    return attr(X, *args, **kwargs)
+                    out = attr(X, *args, **kwargs)
                 finally:
                     self.seconds += time.perf_counter() - t0
+                check_predictions(out, method=name, what="the data")
+                return out
 
             method.__name__ = name
             return method

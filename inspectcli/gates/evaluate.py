@@ -119,22 +119,23 @@ def _extreme(
     cond: Condition, values: Sequence[float | None], labels: Sequence[tuple[str, ...]]
 ) -> tuple[float | None, tuple[str, ...] | None]:
     """The value (and its owner) that decides an 'any feature' condition."""
-    defined = [(v, lab) for v, lab in zip(values, labels) if v is not None and not math.isnan(v)]
+    defined = [(v, lab) for v, lab in zip(values, labels) if _clean(v) is not None]
     if not defined:
         return None, None
     pick = max if cond.wants_max else min
     v, lab = pick(defined, key=lambda p: p[0])
     if not cond.holds(v) and len(defined) < len(values):  # an undefined value might hold
-        undefined = next(lab for v, lab in zip(values, labels) if v is None or math.isnan(v))
+        undefined = next(lab for v, lab in zip(values, labels) if _clean(v) is None)
         return None, undefined
     return v, lab
 
 
 def _clean(v: Any) -> float | None:
+    """The value, or None when it is undefined (missing, NaN or infinite: a gate fails on it)."""
     if v is None:
         return None
     f = float(v)
-    return None if math.isnan(f) else f
+    return f if math.isfinite(f) else None
 
 
 def _outcome(
@@ -308,9 +309,9 @@ def _spread(curve: Any) -> float | None:
     if avg is None:
         return None
     arr = np.asarray(avg, dtype=float)
-    if not np.isfinite(arr).any():
+    if not np.isfinite(arr).all():  # one undefined point makes the range undefined
         return None
-    return float(np.nanmax(arr) - np.nanmin(arr))
+    return float(arr.max() - arr.min())
 
 
 # -- diff -------------------------------------------------------------------------------------

@@ -6,10 +6,14 @@ signals or other processes are involved; the in-process ``cli`` fixture elsewher
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import shutil
+import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -17,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad
+from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad, NaNRegressor
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS = b'{"previous": "run"}\n'
@@ -80,9 +84,19 @@ def test_sys_exit_while_unpickling_is_an_input_error(ws):
 def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, extra):
     out = _previous(tmp_path / "out")
     r = inspect_(
-        "pdp", ws / model, ws / "data.csv", "--target", "y", "-f", "a", *extra,
-        "--fail-if", "range(a) > 100", "--out", out,
-    )  # fmt: skip
+        "pdp",
+        ws / model,
+        ws / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "a",
+        *extra,
+        "--fail-if",
+        "range(a) > 100",
+        "--out",
+        out,
+    )
     assert r.returncode == 4, (r.returncode, r.stderr)
     assert "the model's code raised" in r.stderr and "tried to end the run" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["pdp.json"]
@@ -90,7 +104,350 @@ def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, 
 
 
 def test_model_ending_importance_is_exit_4(ws, cli, tmp_path):
-    r = cli("importance", ws / "exit.joblib", ws / "data.csv", "--target", "y", "--n-repeats", "2",
-            "--out", tmp_path / "o", "--fail-if", "mean(a) < -1000")  # fmt: skip
+    r = cli(
+        "importance",
+        ws / "exit.joblib",
+        ws / "data.csv",
+        "--target",
+        "y",
+        "--n-repeats",
+        "2",
+        "--out",
+        tmp_path / "o",
+        "--fail-if",
+        "mean(a) < -1000",
+    )
     assert r.exit_code == 4, r.stderr
     assert "SystemExit(0)" in r.stderr
+
+
+# --- defect 3: non-finite model outputs --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nan_models(ws) -> Path:
+    frame = pd.read_csv(ws / "data.csv")
+    X, y = frame.drop(columns="y"), frame["y"]
+    joblib.dump(NaNRegressor(threshold=1.0).fit(X, y), ws / "somenan.joblib")
+    joblib.dump(NaNRegressor(threshold=-np.inf).fit(X, y), ws / "allnan.joblib")
+    joblib.dump(NaNRegressor(threshold=1.0, value=np.inf).fit(X, y), ws / "someinf.joblib")
+    return ws
+
+
+def test_nan_at_some_grid_points_fails_the_gate(nan_models, tmp_path):
+    out = tmp_path / "out"
+    r = inspect_(
+        "pdp",
+        nan_models / "somenan.joblib",
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "a",
+        "--grid-resolution",
+        "60",
+        "--fail-if",
+        "range(a) > 100",
+        "--out",
+        out,
+        "--no-plot",
+    )
+    assert r.returncode == 1, r.stderr
+    assert "the model returned NaN for 'a' at" in r.stderr and "of 60 grid point(s) (a = " in r.stderr
+    doc = json.loads((out / "pdp.json").read_text())
+    avg = doc["results"][0]["average"]
+    assert None in avg and any(v is not None for v in avg)
+    assert doc["gates"]["passed"] is False
+    assert doc["gates"]["conditions"][0]["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("model", "gate", "words"),
+    [
+        ("allnan.joblib", "range(a) < 1000", "returned NaN for 'a' at 10 of 10 grid point(s)"),
+        ("someinf.joblib", "range(a) < 1", "returned inf for 'a'"),
+        ("somenan.joblib", "range > 1000", "returned NaN for 'b' at 10 of 10 grid point(s)"),
+    ],
+)
+def test_every_gate_touching_an_undefined_value_fails(nan_models, cli, tmp_path, model, gate, words):
+    r = cli(
+        "pdp",
+        nan_models / model,
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "a",
+        "-f",
+        "b",
+        "--grid-resolution",
+        "10",
+        "--kind",
+        "both",
+        "--fail-if",
+        gate,
+        "--out",
+        tmp_path,
+        "--no-plot",
+    )
+    assert r.exit_code == 1, r.stderr
+    assert words in r.stderr
+    assert "All-NaN slice" not in r.stderr
+    if model == "somenan.joblib":  # ICE: the rows are named too (rows with a > 1)
+        assert "row(s) of the data (rows " in r.stderr
+
+
+def test_nan_predictions_in_importance_name_the_rows(nan_models, cli, tmp_path):
+    frame = pd.read_csv(nan_models / "data.csv")
+    first = int(np.flatnonzero(frame["a"] > 1.0)[0])
+    r = cli(
+        "importance",
+        nan_models / "somenan.joblib",
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "--n-repeats",
+        "2",
+        "--out",
+        tmp_path,
+    )
+    assert r.exit_code == 4, r.stderr
+    assert "predict returned NaN for" in r.stderr and f"(rows {first}, " in r.stderr
+
+
+# --- defect 4: a result set is replaced as a whole, or not at all -----------------------------------
+
+OLD = b"old run\n"
+SET = ("pdp.json", "pdp.csv", "pdp.png")
+
+
+def _old_set(out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SET:
+        (out / name).write_bytes(OLD)
+    return out
+
+
+def _assert_one_run(out: Path) -> str:
+    """The set in ``out`` is the old one or the new one, whole: never a mix."""
+    old = [n for n in SET if (out / n).read_bytes() == OLD]
+    assert old in ([], list(SET)), f"a mix of two runs: {old} are old, the rest new"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary files left"
+    return "old" if old else "new"
+
+
+PDP_ARGS = (
+    "pdp",
+    ROOT / "sample_models" / "diabetes_hgb.joblib",
+    ROOT / "sample_models" / "diabetes.parquet",
+    "--target",
+    "target",
+    "-f",
+    "bmi",
+    "-f",
+    "bp",
+    "--grid-resolution",
+    "5",
+)
+
+# Sends SIGTERM to itself from inside the first os.replace of the commit (after the first rename).
+KILL_IN_COMMIT = """
+import os, runpy, signal, sys
+real = os.replace
+def replace(src, dst, **kw):
+    real(src, dst, **kw)
+    if str(dst).endswith(("pdp.json", "pdp.csv", "pdp.png")):
+        os.replace = real
+        os.kill(os.getpid(), signal.SIGTERM)
+os.replace = replace
+sys.argv = ["inspect", *sys.argv[1:]]
+runpy.run_module("inspectcli", run_name="__main__")
+"""
+
+
+def test_sigterm_between_renames_leaves_one_whole_set(samples, tmp_path):
+    out = _old_set(tmp_path / "out")
+    r = subprocess.run(
+        [sys.executable, "-c", KILL_IN_COMMIT, *map(str, PDP_ARGS), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 143, r.stderr
+    assert "Traceback" not in r.stderr
+    assert _assert_one_run(out) == "new"  # the signal waited for the commit to finish
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="strace is not installed (make ci-deps)")
+def test_sigterm_injected_at_rename_by_strace(samples, tmp_path):
+    out = _old_set(tmp_path / "out")
+    cmd = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        os.devnull,
+        "-e",
+        "trace=rename,renameat,renameat2",
+        "-e",
+        "inject=rename,renameat,renameat2:signal=SIGTERM:when=1",
+        sys.executable,
+        "-m",
+        "inspectcli",
+        *map(str, PDP_ARGS),
+        "--out",
+        str(out),
+    ]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    if "ptrace" in r.stderr and r.returncode != 143:
+        pytest.skip(f"strace cannot trace here: {r.stderr.strip()[:200]}")
+    assert r.returncode == 143, r.stderr
+    assert _assert_one_run(out) == "new"
+
+
+def test_files_of_the_old_set_the_new_run_does_not_write_are_removed(samples, cli, tmp_path):
+    out = _old_set(tmp_path / "out")
+    (out / "notes.txt").write_bytes(b"mine\n")
+    r = cli(*PDP_ARGS, "--no-plot", "--format", "json", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "pdp.json"]
+
+
+def test_a_failed_rename_puts_the_old_set_back(samples, cli, tmp_path):
+    out = _old_set(tmp_path / "out")
+    (out / "pdp.png").unlink()
+    (out / "pdp.png").mkdir()  # os.replace(file, directory) fails: after pdp.json and pdp.csv
+    (out / "pdp.png" / "x").write_bytes(b"x")
+    r = cli(*PDP_ARGS, "--out", out)
+    assert r.exit_code == 2, r.stderr
+    assert "the previous ones are kept" in r.stderr
+    assert (out / "pdp.json").read_bytes() == OLD and (out / "pdp.csv").read_bytes() == OLD
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+# --- defect 10: result files respect the umask -------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o022])
+def test_result_files_respect_the_umask(samples, cli, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        r = cli(*PDP_ARGS, "--kind", "both", "--out", tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert r.exit_code == 0, r.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
+    assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+# --- defect 5: signals from the first instruction of main() ------------------------------------------
+
+# Sends the signal to itself while the app is imported (``typer`` is imported) or while click parses
+# the options; runs the real entry point the way `python -m inspectcli` does.
+SIGNAL_AT = """
+import importlib.abc, os, runpy, signal, sys
+when, sig = sys.argv[1], getattr(signal, sys.argv[2])
+class Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if when == "import" and name == "typer":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), sig)
+        return None
+sys.meta_path.insert(0, Hook())
+if when == "parse":
+    import click, typer.core
+    core = getattr(typer.core, "_click", click).core
+    real = core.Command.parse_args
+    def parse_args(self, ctx, args):
+        if self.name == "pdp":
+            os.kill(os.getpid(), sig)
+        return real(self, ctx, args)
+    core.Command.parse_args = parse_args
+sys.argv = ["inspect", "pdp", "model.joblib", "data.csv", "-f", "a"]
+runpy.run_module("inspectcli", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "sig", "code", "word"),
+    [
+        ("import", "SIGTERM", 143, "terminated"),
+        ("parse", "SIGTERM", 143, "terminated"),
+        ("import", "SIGINT", 130, "interrupted"),
+        ("parse", "SIGINT", 130, "interrupted"),
+    ],
+)
+def test_signals_before_the_command_runs(when, sig, code, word):
+    r = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AT, when, sig], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert not r.stderr.strip() or r.stderr.strip().splitlines()[-1].startswith(f"error: {word}")
+
+
+# --- defect 7: terminal escapes read from files ------------------------------------------------------
+
+ESC = "\x1b[2J\x1b]0;pwned\x07"
+
+
+def _skops_with_type(tmp_path: Path, module: str) -> Path:
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeRegressor
+
+    X = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) % 3})
+    path = tmp_path / "m.skops"
+    sio.dump(DecisionTreeRegressor(max_depth=2).fit(X, X["a"]), path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    schema = json.loads(members["schema.json"])
+    schema["__module__"] = module
+    members["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    return path
+
+
+def test_skops_type_names_are_escaped_and_never_suggested(cli, tmp_path):
+    path = _skops_with_type(tmp_path, "evil" + ESC)
+    r = cli("info", path)
+    assert r.exit_code == 3, r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    assert "evil\\x1b[2J" in r.stderr
+    assert "--trust evil" not in r.stderr and "do not trust this file" in r.stderr
+    # a plain untrusted name is still offered, shell-quoted
+    r = cli("info", _skops_with_type(tmp_path, "mypkg.models"))
+    assert r.exit_code == 3 and "--trust mypkg.models.DecisionTreeRegressor" in r.stderr
+
+
+def test_column_names_and_labels_from_data_are_escaped(cli, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.RandomState(0)
+    col = "a" + ESC
+    X = pd.DataFrame({col: rng.normal(size=60), "b": rng.normal(size=60)})
+    y = np.where(X[col] > 0, "yes" + ESC, "no")
+    joblib.dump(LogisticRegression().fit(X, y), tmp_path / "m.joblib")
+    X.assign(y=y).to_csv(tmp_path / "d.csv", index=False)
+    for args in (
+        ["info", tmp_path / "m.joblib", tmp_path / "d.csv", "--target", "y"],
+        [
+            "pdp",
+            tmp_path / "m.joblib",
+            tmp_path / "d.csv",
+            "--target",
+            "y",
+            "-f",
+            "b",
+            "--no-plot",
+            "--out",
+            tmp_path / "o",
+            "--class",
+            "nope",
+        ],
+    ):
+        r = cli(*args)
+        assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr, r.stdout + r.stderr
+        assert "\\x1b[2J" in r.stdout + r.stderr
