@@ -37,7 +37,6 @@ def parse_orders(values: list[str] | None) -> dict[str, list[str]]:
         if "=" not in item:
             raise UsageError(f"--order '{item}' needs FEATURE=level1,level2,…", "e.g. --order size=S,M,L")
         name, _, levels = item.partition("=")
-        name = name.strip()
         if name in orders:
             raise UsageError(f"--order '{name}' is given twice")
         orders[name] = [v.strip() for v in levels.split(",") if v.strip()]
@@ -155,8 +154,7 @@ def register(app: typer.Typer) -> None:
             chosen = list(names)
             ui.note(f"no -f/--features given: computing all {len(names)} features")
         cats = [check_name(c, "--categorical") for c in split_names(categorical, strip=False)]
-        for name in orders:
-            check_name(name, "--order")
+        orders = {check_name(name, "--order"): levels for name, levels in orders.items()}
 
         rows = subsample_rows(ui, prep, subsample, seed, drawn=inputs.data.sample)
         X, sw = rows.X, rows.sample_weight

@@ -55,6 +55,11 @@ def _population(data: Any) -> int | None:
     return data.n_total if data.sample is not None else None
 
 
+def _exact_names(cols: list[str], names: list[str]) -> list[str]:
+    """Column names as written when they are features (' a'), else without their spaces ('a, b')."""
+    return [c if c in names or c.strip() not in names else c.strip() for c in cols]
+
+
 def parse_groups(values: list[str] | None) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for item in values or []:
@@ -66,7 +71,7 @@ def parse_groups(values: list[str] | None) -> dict[str, list[str]]:
             raise UsageError(f"--group '{item}' has no name", "e.g. --group weather=temp,humidity")
         if name in groups:
             raise UsageError(f"--group '{name}' is given twice", "give each group once")
-        groups[name] = [c.strip() for c in cols.split(",") if c.strip()]
+        groups[name] = [c for c in cols.split(",") if c.strip()]  # names as written (see _exact_names)
     return groups
 
 
@@ -226,6 +231,7 @@ def register(app: typer.Typer) -> None:
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
+        groups = {g: _exact_names(cols, names) for g, cols in groups.items()}
         y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
 
         clustering = None
