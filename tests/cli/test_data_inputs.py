@@ -160,3 +160,25 @@ def test_dataset_errors_exit_3_or_2_and_write_nothing(cli, samples, bikes, tmp_p
         assert r.exit_code == code and text in r.stderr, (data, extra, r.stderr)
         assert len(r.err_lines) == 1 and "Traceback" not in r.stderr, r.stderr
         assert not out.exists()
+
+
+def test_ale_info_and_stdin_json_lines(cli, samples, bikes, tmp_path):
+    root, ordered = bikes
+    ale = ["ale", "--target", "count", "-f", "temp", "-f", "weekday", "--subsample", "400"]
+    assert (
+        _run(cli, samples, ale, root / "ds")["results"]
+        == _run(cli, samples, ale, root / "one.parquet")["results"]
+    )
+    r = cli("info", samples / MODEL, root / "ds", "--target", "count", "--json")
+    assert r.exit_code == 0, r.stderr
+    facts = json.loads(r.stdout)["data"]
+    assert facts["n_rows"] == 1200 and facts["format"] == "parquet" and facts["missing"] == []
+    lines = "".join(
+        json.dumps({k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}) + "\n"
+        for rec in ordered.to_dict(orient="records")
+    )
+    r = cli(PDP[0], samples / MODEL, "-", *PDP[1:], *QUIET, input=lines.encode())
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["data"]["format"] == "jsonl"
+    assert doc["results"] == _run(cli, samples, PDP, root / "one.parquet")["results"]
