@@ -325,7 +325,11 @@ def _expand(path: str) -> tuple[list[Path], Path | None]:
             )
         return files, p
     if not p.exists() and _GLOB_MAGIC.search(path):
-        matched = sorted(Path(m) for m in glob.glob(path, recursive=True) if Path(m).is_file())
+        matched = sorted(
+            (Path(m) for m in glob.glob(path, recursive=True) if Path(m).is_file()),
+            key=lambda f: f.as_posix(),
+        )
+        matched = [f for f in matched if not _hidden([f.name])]
         if not matched:
             raise DataLoadError(
                 f"the glob '{path}' matches no file", "check the pattern (quote it for the shell)"
