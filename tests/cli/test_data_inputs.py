@@ -45,6 +45,7 @@ def _run(cli, samples, args, data, *extra):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_dataset_equals_one_file(cli, samples, bikes):
     root, _ = bikes
     for args, extra in (
@@ -70,6 +71,7 @@ def test_dataset_equals_one_file(cli, samples, bikes):
             assert a["sample"] is None
 
 
+@pytest.mark.slow
 def test_sampled_rows_are_the_rows_recorded(cli, samples, bikes, tmp_path):
     """--subsample 300 on the dataset equals the whole command on exactly those 300 rows."""
     root, ordered = bikes
@@ -89,6 +91,7 @@ def test_sampled_rows_are_the_rows_recorded(cli, samples, bikes, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_where_equals_the_filtered_file(cli, samples, bikes, tmp_path):
     root, ordered = bikes
     where = "season in ('summer', 'fall') and temp > 12.5"
@@ -101,6 +104,7 @@ def test_where_equals_the_filtered_file(cli, samples, bikes, tmp_path):
         assert doc["data"]["n_rows"] == len(keep)
 
 
+@pytest.mark.slow
 def test_glob_feather_and_json_lines_equal_parquet(cli, samples, bikes, tmp_path):
     root, ordered = bikes
     ref = _run(cli, samples, PDP, root / "one.parquet")
@@ -162,6 +166,7 @@ def test_dataset_errors_exit_3_or_2_and_write_nothing(cli, samples, bikes, tmp_p
         assert not out.exists()
 
 
+@pytest.mark.slow
 def test_ale_info_and_stdin_json_lines(cli, samples, bikes, tmp_path):
     root, ordered = bikes
     ale = ["ale", "--target", "count", "-f", "temp", "-f", "weekday", "--subsample", "400"]
