@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         formats = output.formats()
         execution = run.execution(ui)
         seed = run.seed()
-        orders = name_lists(order, "--order", "FEATURE=level1,level2,…", "--order size=S,M,L")
+        orders = name_lists(order, "--order", "FEATURE=level1,level2,…", "--order size=S,M,L", strip=False)
         from inspectcli.workflows.ale import AleOptions, run_ale
 
         options = AleOptions(

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             scoring=split_names(scoring),
             n_repeats=n_repeats,
             max_samples=max_samples,
-            groups={k: split_names([v]) for k, v in groups.items()},
+            groups={k: split_names([v], strip=False) for k, v in groups.items()},
             cluster_threshold=cluster_threshold,
             compare=compare,
             mdi=mdi,

@@ -152,6 +152,11 @@ def run_importance(
     inputs = load_inputs(source, report, infer_target=source.target is None, require_target=True, rows=rows)
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names
+    # Column names as written (' a'), else without their spaces ('a, b' lists).
+    groups = {
+        g: [c if c in names or c.strip() not in names else c.strip() for c in cols]
+        for g, cols in groups.items()
+    }
     from inspectcli.loading.match import check_target
 
     y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
