@@ -46,14 +46,6 @@ class ReportTooLarge(UsageError):
     """The page would exceed --max-size (exit 2: fewer ICE lines, features or a larger limit)."""
 
 
-class PartFailed(InspectError):
-    """A part's command failed; its message was already printed, so this carries the exit code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__("")
-        self.exit_code = code
-
-
 def parse_size(text: str) -> int:
     units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}
     t = text.strip().upper().replace(" ", "")
@@ -110,9 +102,9 @@ def run_command(ui: UI, argv: list[str], tmp: Path, name: str) -> tuple[dict[str
     if rc not in (0, None):
         for ln in lines:
             if ln.startswith("error:"):
-                sys.stderr.write(f"{ln} (report part '{name}')\n")
+                sys.stderr.write(f"error: report part '{name}': {ln.removeprefix('error:').strip()}\n")
                 break
-        raise PartFailed(int(rc) if isinstance(rc, int) else 4)
+        raise typer.Exit(int(rc) if isinstance(rc, int) else 4)
     for n in notes:
         ui.note(f"{name}: {n}")
     kind = argv[0]
@@ -200,10 +192,14 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def report(
         model: Annotated[
-            Path | None, typer.Argument(help="Fitted model (as for the other commands).", show_default=False)
+            Path | None,
+            typer.Argument(
+                metavar="MODEL", help="Fitted model (as for the other commands).", show_default=False
+            ),
         ] = None,
         data: Annotated[
-            str | None, typer.Argument(help="Data with the target column.", show_default=False)
+            str | None,
+            typer.Argument(metavar="DATA", help="Data with the target column.", show_default=False),
         ] = None,
         target: o.Target = None,
         from_: Annotated[
@@ -228,7 +224,18 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        features: o.Features = None,
+        features: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--features",
+                "-f",
+                metavar="NAME",
+                help="PD/ICE for these features (repeatable, or comma-separated). Default: the --top-k "
+                "most important.",
+                rich_help_panel=REP,
+                show_default=False,
+            ),
+        ] = None,
         top_k: Annotated[
             int,
             typer.Option(
@@ -365,8 +372,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One self-contained HTML page (offline, interactive, printable) of what drives MODEL.
 
-        Writes report.html, report.json (the manifest) and each part's result JSON to --out; with
-        --from, builds report.html from results already computed. Same inputs, same page.
+        Writes report.html, report.json (the manifest) and each part's result JSON to --out.
+
+        With --from, builds report.html from results already computed. Same inputs, same page.
 
         Example: inspect report model.joblib data.parquet --target y --out report/
         """

@@ -15,7 +15,7 @@ own small arguments. The cluster (a ``LocalCluster`` started for the run, or the
 ``scheduler``) lives as long as the runner, so an engine call that maps several times starts or
 connects once.
 
-Dask tasks are submitted with ``client.submit`` (keys ``inspect-<fn>-<uuid>-<i>``), not through
+Dask tasks are submitted with ``client.submit`` (keys ``inspect_<fn>-<uuid>-<i>``), not through
 joblib's Dask backend: that backend runs every task under ``parallel_config(backend="dask")``, so
 the model's own joblib calls (a ColumnTransformer's ``transform``) became tasks submitted from
 inside tasks, which ``secede`` from and ``rejoin`` the worker's one thread; with a lock held across
@@ -354,7 +354,7 @@ def _dask_map(
     results in task order, release every future at the end."""
     timeout = _connect_timeout()
     name = getattr(getattr(fn, "fn", fn), "__name__", "task")  # (fn: a _Guarded function)
-    run = f"inspect-{name}-{uuid.uuid4().hex}"
+    run = f"inspect_{name.lstrip('_')}-{uuid.uuid4().hex}"  # Dask's task prefix: inspect_<name>
     scattered: list[Any] = []
     futures: list[Any] = []
     try:

@@ -197,3 +197,11 @@ def test_from_different_data_warns(cli, samples: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     assert "different data files" in r.stderr
     assert "different data files" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_failing_part_stops_the_report(cli, samples: Path, tmp_path: Path) -> None:
+    r = cli("report", samples / "diabetes_hgb.joblib", samples / "diabetes.parquet", "--target", "target",
+            "--scoring", "nonsense", "--out", tmp_path / "o")  # fmt: skip
+    line = _one_error(r, 2)
+    assert line.startswith("error: report part 'importance': unknown scorer 'nonsense'")
+    assert not (tmp_path / "o").exists()
