@@ -28,9 +28,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import joblib  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import joblib
+import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +70,9 @@ def main() -> None:
             fn()
             times[name].append(time.perf_counter() - t)
     sk, us = statistics.median(times["sklearn"]), statistics.median(times["ours"])
-    spread = f"{min(times['sklearn']) / max(times['ours']):.1f}–{max(times['sklearn']) / min(times['ours']):.1f}"
+    spread = (
+        f"{min(times['sklearn']) / max(times['ours']):.1f}–{max(times['sklearn']) / min(times['ours']):.1f}"
+    )
     print(
         f"| friedman_hgb ({args.rows} rows) | 45-pair screening (+10 one-way) | "
         f"{sk:.2f} | {us:.2f} | **{sk / us:.1f}×** (range {spread}) | load {os.getloadavg()[0]:.1f} |"

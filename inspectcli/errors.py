@@ -74,7 +74,7 @@ PARAMS = frozenset(
         "ice_lines", "kind", "max_samples", "memory_budget", "method", "n_repeats", "no_pickle", "order",
         "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",
         "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",
-        "where",
+        "where", "overall", "rows", "top_k",
     }
 )  # fmt: skip
 

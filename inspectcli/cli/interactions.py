@@ -32,7 +32,7 @@ def parse_pairs_option(values: list[str] | None) -> str | tuple[tuple[str, str],
 def register(app: typer.Typer) -> None:
     @app.command("interactions")
     @handle_errors
-    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGES)
+    @o.shared(o.LOADING, o.OUTPUT_FILES, o.EXECUTION, o.MESSAGE_FLAGS)
     def interactions(
         model: o.ModelArg,
         data: o.DataArg,
@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         top_k: Annotated[
             int,
             typer.Option(
-                "--top-k", metavar="K", help="Screen the pairs among the K features with the largest PD spread.",
+                "--top-k",
+                metavar="K",
+                help="Screen the pairs among the K features with the largest PD spread.",
                 rich_help_panel=IX,
             ),
         ] = 10,
@@ -57,13 +59,17 @@ def register(app: typer.Typer) -> None:
         rows: Annotated[
             int,
             typer.Option(
-                "--rows", metavar="N", help="Rows (seeded sample) H² is computed on; each PD costs N² outputs.",
+                "--rows",
+                metavar="N",
+                help="Rows (seeded sample) H² is computed on; each PD costs N² outputs.",
                 rich_help_panel=IX,
             ),
         ] = 300,
         overall: Annotated[
             bool,
-            typer.Option("--overall/--no-overall", help="Each feature's H² with all others.", rich_help_panel=IX),
+            typer.Option(
+                "--overall/--no-overall", help="Each feature's H² with all others.", rich_help_panel=IX
+            ),
         ] = True,
         response_method: o.ResponseMethod = "auto",
         class_: o.Classes = None,
@@ -79,7 +85,7 @@ def register(app: typer.Typer) -> None:
         tree models). Pairs are ranked by their interaction's share of the output's variance.
         Writes interactions.json, interactions.csv and interactions.png to --out.
 
-        Example: inspect interactions model.joblib data.parquet --target y --top-k 6 --fail-if "h2(age,bmi) > 0.2"
+        Example: inspect interactions model.joblib data.parquet --target y --top-k 6 --fail-if "h2(a,b) > 0.2"
         """
         ui = messages.ui(json_mode=output.json_out)
         formats = output.formats()
@@ -88,7 +94,7 @@ def register(app: typer.Typer) -> None:
         from inspectcli.workflows.interactions import InteractionsOptions, run_interactions
 
         options = InteractionsOptions(
-            features=split_names(features),
+            features=split_names(features, strip=False),
             top_k=top_k,
             pairs=parse_pairs_option(pairs),
             rows=rows,
@@ -110,7 +116,13 @@ def register(app: typer.Typer) -> None:
         from inspectcli.reports import interactions as report
 
         write_results(
-            ui, output, formats, "interactions", result.document, csv=lambda: report.csv_data(result.result), png=png
+            ui,
+            output,
+            formats,
+            "interactions",
+            result.document,
+            csv=lambda: report.csv_data(result.result),
+            png=png,
         )
         for t in range(len(result.result.targets)):
             ui.show(report.table(result.result, target=t, title=title))

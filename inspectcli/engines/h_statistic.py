@@ -313,16 +313,20 @@ def h_statistics(
     InteractionResult
     """
     if n_rows is not None and (not isinstance(n_rows, (int, np.integer)) or n_rows < 2):
-        raise UsageError(f"n_rows must be an integer >= 2, got {n_rows!r}", "e.g. --rows 300")
+        raise UsageError(f"n_rows must be an integer >= 2, got {n_rows!r}", "e.g. n_rows=300", param="n_rows")
     if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 2):
-        raise UsageError(f"top_k must be an integer >= 2, got {top_k!r}", "e.g. --top-k 10")
+        raise UsageError(f"`top_k={top_k}` must be an integer >= 2", "e.g. `top_k=10`", param="top_k")
     if engine not in ("auto", "tree-paths", "brute"):
         raise UsageError(f"engine must be auto, tree-paths or brute, got {engine!r}")
     names = feature_names_of(X, feature_names)
-    candidates = list(range(len(names))) if features is None else [resolve_feature(f, names) for f in features]
+    candidates = (
+        list(range(len(names))) if features is None else [resolve_feature(f, names) for f in features]
+    )
     candidates = list(dict.fromkeys(candidates))
     if len(candidates) < 2:
-        raise UsageError("interactions need at least two features", "name two or more with -f")
+        raise UsageError(
+            "interactions need at least two features", "name two or more `features`", param="features"
+        )
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
     n = X.shape[0]
     if n < 2:
@@ -348,7 +352,7 @@ def h_statistics(
     pair_idx: list[tuple[int, int]] = []
     if isinstance(pairs, str):
         if pairs not in ("top", "all"):
-            raise UsageError(f"pairs must be 'top', 'all' or a list of pairs, got {pairs!r}")
+            raise UsageError(f"`pairs` must be 'top', 'all' or a list of pairs, got {pairs!r}", param="pairs")
         pool = ranked if pairs == "all" or top_k is None else ranked[:top_k]
         pair_idx = list(itertools.combinations(sorted(pool), 2))
         named: Sequence[tuple[str | int, str | int]] = extra_pairs
@@ -358,7 +362,9 @@ def h_statistics(
         for a, b in named:
             ia, ib = resolve_feature(a, names), resolve_feature(b, names)
             if ia == ib:
-                raise UsageError(f"a pair needs two different features, got {names[ia]!r} twice")
+                raise UsageError(
+                    f"`pairs`: a pair needs two different features, got {names[ia]!r} twice", param="pairs"
+                )
             if (ia, ib) in pair_idx or (ib, ia) in pair_idx:
                 continue
             for i in (ia, ib):

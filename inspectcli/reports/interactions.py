@@ -9,7 +9,7 @@ import numpy as np
 from rich.table import Table
 
 from inspectcli.engines.h_statistic import InteractionResult
-from inspectcli.render import bar, fmt
+from inspectcli.formatting import bar, fmt
 from inspectcli.results import csv_bytes
 
 
@@ -70,7 +70,9 @@ def csv_data(result: InteractionResult) -> bytes:
         for p in entry["pairs"]:
             rows.append([entry["target"], "pair", *p["features"], p["rank"], p["h2"], p["share"], None])
         for f in entry["features"]:
-            rows.append([entry["target"], "overall", f["feature"], None, None, f["h2_overall"], None, f["pd_spread"]])
+            rows.append(
+                [entry["target"], "overall", f["feature"], None, None, f["h2_overall"], None, f["pd_spread"]]
+            )
     header = ["target", "kind", "feature_1", "feature_2", "rank", "h2", "share", "pd_spread"]
     return csv_bytes(header, rows)
 
@@ -100,7 +102,9 @@ def table(result: InteractionResult, *, target: int = 0, top: int | None = 15, t
     lines = []
     if top and len(order) > top:
         lines.append(f"top {top} of {len(order)} pairs")
-    lines.append("H²: share of the pair's joint effect that is interaction (Friedman); share: of the output's variance")
+    lines.append(
+        "H²: share of the pair's joint effect that is interaction (Friedman); share: of the output's variance"
+    )
     t.caption = "\n".join(lines)
     return t
 

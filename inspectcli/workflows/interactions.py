@@ -127,7 +127,9 @@ def run_interactions(
                 gate_pairs.append(tuple(cond.names))
     n_rows = min(opts.rows, prep.n_rows)
     if n_rows < prep.n_rows:
-        report.note(f"H² on {n_rows:,} of {prep.n_rows:,} rows (`rows`, seed {seed}): {n_rows:,}² outputs per PD")
+        report.note(
+            f"H² on {n_rows:,} of {prep.n_rows:,} rows (`rows`, seed {seed}): {n_rows:,}² outputs per PD"
+        )
 
     from inspectcli.engines.h_statistic import h_statistics
 

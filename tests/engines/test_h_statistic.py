@@ -8,8 +8,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -89,6 +89,7 @@ def test_classifier_and_pipeline_equal_direct_definition():
         assert res.targets == (1,) and len(res.pairs) == 3 and len(res.features) == 3
         pair_h2, share, overall = _direct(lambda Z, m=model: m.predict_proba(Z)[:, [1]], Xs, pairs, feats)
         np.testing.assert_allclose(res.pair_h2, pair_h2, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(res.pair_share, share, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(res.overall, overall, rtol=1e-10, atol=1e-13)
 
 
