@@ -78,6 +78,8 @@ PARAMS = frozenset(
         "where",
         # inspect report
         "max_size", "pair_grid", "skip", "top_k", "top_pairs",
+        # inspect interactions
+        "overall", "rows",
     }
 )  # fmt: skip
 
