@@ -51,7 +51,8 @@ demo: $(MODELS)
 	$(INSPECT) pdp sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
 		--rank --pair bmi,s5 --out $(OUT)/diabetes
 	$(INSPECT) pdp sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
-		-f hour -f temp -f season -f weekday --pair hour,weekday --out $(OUT)/bikes
+		-f hour -f temp -f season -f weekday --pair hour,weekday --pair season,weather \
+		--order weekday=mon,tue,wed,thu,fri,sat,sun --out $(OUT)/bikes
 	$(INSPECT) pdp sample_models/wine_rf.skops sample_models/wine.parquet --target target \
 		--trust sklearn.tree._tree.Tree -f proline -f flavanoids --class 1 --out $(OUT)/wine
 	@echo "== inspect importance =="

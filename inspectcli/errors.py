@@ -70,11 +70,16 @@ PARAMS = frozenset(
     {
         "backend", "bins", "categorical_features", "centered", "classes", "cluster_threshold",
         "custom_values",
-        "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
-        "ice_lines", "kind", "max_samples", "memory_budget", "method", "n_repeats", "no_pickle", "order",
+        "compare", "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
+        "ice_lines", "ice_rows", "independent_y", "kind", "max_samples", "memory_budget", "method",
+        "n_repeats", "no_pickle", "order",
         "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",
         "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",
         "where",
+        # inspect report
+        "max_size", "pair_grid", "skip", "top_k", "top_pairs",
+        # inspect interactions
+        "overall", "rows",
     }
 )  # fmt: skip
 

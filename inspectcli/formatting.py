@@ -106,6 +106,8 @@ class Spark:
 
 #: Below this many characters a sparkline says too little: ``fit_table`` drops its column.
 MIN_SPARK = 8
+#: Text cells longer than this are prose that may wrap; shorter ones (names) are kept whole.
+PROSE = 40
 
 
 def fit_table(table: Any, width: int) -> Any:
@@ -119,14 +121,28 @@ def fit_table(table: Any, width: int) -> Any:
     from rich.text import Text
 
     cols = list(table.columns)
-    spark = [i for i, c in enumerate(cols) if c._cells and all(isinstance(x, Spark) for x in c._cells)]
+
+    def blank(x: Any) -> bool:
+        return (x.plain if isinstance(x, Text) else str(x)) == ""
+
+    spark = [
+        i
+        for i, c in enumerate(cols)
+        if any(isinstance(x, Spark) for x in c._cells)
+        and all(isinstance(x, Spark) or blank(x) for x in c._cells)
+    ]
 
     def natural(i: int) -> int:
         c = cols[i]
         cells = [x.render() if isinstance(x, Spark) else x for x in c._cells]
         texts = [x.plain if isinstance(x, Text) else str(x) for x in cells]
         head = c.header.plain if isinstance(c.header, Text) else str(c.header)
-        longest = max([len(line) for t in texts for line in t.split("\n")] or [0])
+        lines = [line for t in texts for line in t.split("\n")]
+        longest = max([len(line) for line in lines] or [0])
+        if not c.no_wrap and longest > PROSE and i not in spark:
+            # prose that may wrap (a list of columns, a message) needs only its longest word;
+            # names (shorter) stay whole: the sparkline gives way before they wrap
+            longest = max([len(w) for line in lines for w in line.split()] or [0])
         return max(longest, len(head))
 
     overhead = 3  # one space each side and a border

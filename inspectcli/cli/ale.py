@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         formats = output.formats()
         execution = run.execution(ui)
         seed = run.seed()
-        orders = name_lists(order, "--order", "FEATURE=level1,level2,…", "--order size=S,M,L")
+        orders = name_lists(order, "--order", "FEATURE=level1,level2,…", "--order size=S,M,L", strip=False)
         from inspectcli.workflows.ale import AleOptions, run_ale
 
         options = AleOptions(
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
 
         from inspectcli.reports import ale as report
 
+        ui.show(report.table(result.curves, title=f"{title} ({result.rows.X.shape[0]:,} rows)"))
         write_results(
             ui, output, formats, "ale", result.document, csv=lambda: report.csv_data(result.curves), png=png
         )
-        ui.show(report.table(result.curves, title=f"{title} ({result.rows.X.shape[0]:,} rows)"))

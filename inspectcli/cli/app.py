@@ -89,9 +89,9 @@ def _root(
 
 
 def _register() -> None:
-    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, report, schema
+    from inspectcli.cli import ale, coefficients, diff, importance, info, interactions, pdp, report, schema
 
-    for module in (info, pdp, importance, ale, coefficients, diff, report, schema):
+    for module in (info, pdp, importance, interactions, ale, coefficients, diff, report, schema):
         module.register(app)
 
 

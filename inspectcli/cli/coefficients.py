@@ -79,8 +79,8 @@ def register(app: typer.Typer) -> None:
 
         from inspectcli.reports import coefficients as report
 
+        for t in range(len(res.targets)):
+            ui.show(report.table(res, t, top=top))
         write_results(
             ui, output, formats, "coefficients", result.document, csv=lambda: report.csv_data(res), png=png
         )
-        for t in range(len(res.targets)):
-            ui.show(report.table(res, t, top=top))

@@ -56,13 +56,12 @@ def register(app: typer.Typer) -> None:
             ui.note(note)
         json_bytes = to_json_bytes(result.document)
         files = {"diff.json": json_bytes} if out is not None else {}
-        emit(ui, out or Path("."), files, json_bytes=json_bytes, json_stdout=json_out)
-        write_summary(summary, diff_summary(result.document))
-
         from inspectcli.reports.diff import tables
 
         for table in tables(result.result, old_name=_name(old), new_name=_name(new)):
             ui.show(table)
+        emit(ui, out or Path("."), files, json_bytes=json_bytes, json_stdout=json_out)
+        write_summary(summary, diff_summary(result.document))
         if result.gates is not None:
             ui.show(result.gates.table())
             result.gates.raise_if_failed(

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             scoring=split_names(scoring),
             n_repeats=n_repeats,
             max_samples=max_samples,
-            groups={k: split_names([v]) for k, v in groups.items()},
+            groups={k: split_names([v], strip=False) for k, v in groups.items()},
             cluster_threshold=cluster_threshold,
             compare=compare,
             mdi=mdi,
@@ -111,8 +111,6 @@ def register(app: typer.Typer) -> None:
         extra: dict[str, bytes] = {}
         csv = lambda: report.csv_data(result.result, result.compare)  # noqa: E731
         png = lambda: _png(result, top, extra)  # noqa: E731
-        write_results(ui, output, formats, "importance", result.document, csv=csv, png=png, extra=extra)
-        write_summary(summary, importance_summary(result.document))
         if result.clustering is not None:
             ui.show(report.clusters_table(result.clustering.groups(), result.clustering.excluded))
         for block in result.result.scorers:
@@ -126,6 +124,8 @@ def register(app: typer.Typer) -> None:
                     compare_name=result.compare_name,
                 )
             )
+        write_results(ui, output, formats, "importance", result.document, csv=csv, png=png, extra=extra)
+        write_summary(summary, importance_summary(result.document))
         if result.gates is not None:
             ui.show(result.gates.table())
             result.gates.raise_if_failed()

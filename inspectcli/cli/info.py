@@ -11,6 +11,15 @@ from inspectcli.cli import options as o
 from inspectcli.cli.handling import cli_message, cli_text, handle_errors
 
 
+def _rounded(values: Any) -> str:
+    """A few predictions as a reader wants them: [20.48, 21.92] rather than 17 digits each."""
+    from inspectcli.formatting import label
+
+    if isinstance(values, (list, tuple)):
+        return "[" + ", ".join(label(v) for v in values) + "]"
+    return label(values)
+
+
 def _table_model(m: dict[str, Any]) -> Any:
     from rich.table import Table
 
@@ -58,9 +67,8 @@ def _table_data(d: dict[str, Any]) -> Any:
     p = d["prediction"]
     if p is not None:
         if p["ok"]:
-            t.add_row(
-                "prediction", Text.assemble(("works", "green"), f" on a trial of rows, e.g. {p['first']}")
-            )
+            trial = f" on a trial of rows, e.g. {_rounded(p['first'])}"
+            t.add_row("prediction", Text.assemble(("works", "green"), trial))
         else:
             t.add_row("prediction", Text.assemble(("fails", "red"), f": {p['error']}"))
     t.add_row("sha256", d["sha256"] or "—")

@@ -8,7 +8,7 @@ import typer
 
 from inspectcli.cli import options as o
 from inspectcli.cli.common import name_lists, split_names, write_results
-from inspectcli.cli.handling import handle_errors
+from inspectcli.cli.handling import cli_text, handle_errors
 from inspectcli.errors import UsageError
 
 PDP = "Partial dependence"
@@ -56,12 +56,27 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        kind: Annotated[str, _option("--kind", "KIND", "average | individual (ICE) | both.")] = "average",
+        kind: Annotated[str, _option("--kind", "KIND", "average | individual (or ice) | both.")] = "average",
         centered: Annotated[
             bool, typer.Option("--centered", help="Curves start at 0.", rich_help_panel=PDP)
         ] = False,
+        ice_rows: Annotated[
+            str | None,
+            _option(
+                "--ice-rows",
+                "N|all",
+                "ICE of N rows (a seeded sample) in the JSON and CSV; all keeps every row. [default: 1000]",
+                show_default=False,
+            ),
+        ] = None,
         ice_lines: Annotated[
-            int | None, _option("--ice-lines", "N", "Keep N random ICE lines (seeded) in the plot and JSON.")
+            int | None,
+            _option(
+                "--ice-lines",
+                "N",
+                "ICE lines drawn (a seeded sample; default 250); alone, also the rows kept.",
+                show_default=False,
+            ),
         ] = None,
         grid_resolution: Annotated[int, _option("--grid-resolution", "N", "Grid points per feature.")] = 100,
         percentiles: Annotated[str, _option("--percentiles", "LO,HI", "Grid span LO,HI.")] = "0.05,0.95",
@@ -72,8 +87,24 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         categorical: o.Categorical = None,
+        order: Annotated[
+            list[str] | None,
+            _option(
+                "--order",
+                "NAME=A,B,C",
+                "Order of a categorical feature's levels, every level once (repeatable). Default: an "
+                "ordered Categorical's order, else the model's encoder order.",
+                show_default=False,
+            ),
+        ] = None,
         method: Annotated[
-            str, _option("--method", "METHOD", "auto | brute | recursion (auto: as scikit-learn).")
+            str,
+            _option(
+                "--method",
+                "METHOD",
+                "auto | brute | recursion. auto = brute: the model's own predictions averaged (tree paths "
+                "make it fast); recursion omits gradient boosting's baseline.",
+            ),
         ] = "auto",
         response_method: o.ResponseMethod = "auto",
         class_: o.Classes = None,
@@ -81,7 +112,17 @@ def register(app: typer.Typer) -> None:
         rank: Annotated[
             bool,
             typer.Option(
-                "--rank", help="Rank features by PD variability (Greenwell 2018).", rich_help_panel=PDP
+                "--rank",
+                help="Rank features by PD variability (Greenwell 2018); table and plot in rank order.",
+                rich_help_panel=PDP,
+            ),
+        ] = False,
+        independent_y: Annotated[
+            bool,
+            typer.Option(
+                "--independent-y",
+                help="Give each one-way panel its own y-range (default: one shared range).",
+                rich_help_panel=PDP,
             ),
         ] = False,
         fail_if: o.FailIf = None,
@@ -114,6 +155,9 @@ def register(app: typer.Typer) -> None:
             kind=kind,
             centered=centered,
             ice_lines=ice_lines,
+            ice_rows=ice_rows,
+            orders=name_lists(order, "--order", "FEATURE=level1,level2,…", "--order size=S,M,L", strip=False),
+            independent_y=independent_y,
             grid_resolution=grid_resolution,
             percentiles=parse_percentiles(percentiles),
             values=name_lists(values, "--values", "FEATURE=v1,v2,…", "--values age=20,40,60", strip=False),
@@ -130,6 +174,14 @@ def register(app: typer.Typer) -> None:
 
         from inspectcli.reports import pdp as report
 
+        n_rows, first = result.rows.X.shape[0], result.results[0]
+        ui.show(
+            report.table(
+                result.curves,
+                title=f"partial dependence — {result.title} ({n_rows:,} rows)",
+                notes=[f"method {first.method} ({first.engine})", *(cli_text(n) for n in result.notes)],
+            )
+        )
         write_results(
             ui,
             output,
@@ -137,26 +189,21 @@ def register(app: typer.Typer) -> None:
             "pdp",
             result.document,
             csv=lambda: report.csv_data(result.curves),
-            png=lambda: _png(result, ice_lines),
+            png=lambda: _png(result, ice_lines, independent_y),
         )
         from inspectcli.reports.summary import pdp_summary
 
         write_summary(summary, pdp_summary(result.document))
-        n_rows, engine = result.rows.X.shape[0], result.results[0].engine
-        ui.show(
-            report.table(
-                result.curves, title=f"partial dependence — {result.title} ({n_rows:,} rows, {engine})"
-            )
-        )
         if result.gates is not None:
             ui.show(result.gates.table())
             result.gates.raise_if_failed()
 
 
-def _png(result: Any, ice_lines: int | None) -> bytes | None:
+def _png(result: Any, ice_lines: int | None, independent_y: bool = False) -> bytes | None:
     """pdp.png: the curves, deciles as rug marks, at most ``ice_lines`` (default 250) ICE lines."""
     from inspectcli.plots import figure_bytes
     from inspectcli.plots.pdp import plot_pdp
+    from inspectcli.reports.pdp import pair_counts
 
     display = plot_pdp(
         result.curves,
@@ -164,5 +211,8 @@ def _png(result: Any, ice_lines: int | None) -> bytes | None:
         random_state=result.seed,
         max_ice_lines=ice_lines or 250,
         title=result.title,
+        independent_y=independent_y,
+        n_rows=result.rows.X.shape[0],
+        counts=pair_counts(result.rows.X, result.inputs.prepared.feature_names, result.curves),
     )
     return figure_bytes(display.figure_) if display is not None else None

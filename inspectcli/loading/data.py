@@ -325,7 +325,11 @@ def _expand(path: str) -> tuple[list[Path], Path | None]:
             )
         return files, p
     if not p.exists() and _GLOB_MAGIC.search(path):
-        matched = sorted(Path(m) for m in glob.glob(path, recursive=True) if Path(m).is_file())
+        matched = sorted(
+            (Path(m) for m in glob.glob(path, recursive=True) if Path(m).is_file()),
+            key=lambda f: f.as_posix(),
+        )
+        matched = [f for f in matched if not _hidden([f.name])]
         if not matched:
             raise DataLoadError(
                 f"the glob '{path}' matches no file", "check the pattern (quote it for the shell)"
@@ -620,9 +624,14 @@ class _ArrowSource(DataSource):
             fragments = sorted(dataset.get_fragments(), key=lambda fr: index.get(fr.path, len(index)))
             schemas = [fr.physical_schema for fr in fragments]
         except (pa.ArrowException, OSError) as exc:
+            label = {"parquet": "Parquet", "arrow": "Arrow IPC"}[kind]
             raise DataLoadError(
-                f"data '{path}' is not readable {kind} ({str(exc).splitlines()[0]})",
-                "check that every file was written completely",
+                f"data file '{path}' is not a readable {label} file ({str(exc).splitlines()[0]})"
+                if root is None
+                else f"data '{path}' is not a readable {label} dataset ({str(exc).splitlines()[0]})",
+                "check that it was written completely"
+                if root is None
+                else "check that every file was written completely",
             ) from exc
         first = schemas[0]
         for fr, sch in zip(fragments[1:], schemas[1:]):
@@ -679,17 +688,46 @@ class _ArrowSource(DataSource):
         self._check_rows_left()
 
     def _unit_table(self, unit: Any, columns: list[str]) -> Any:
+        import pyarrow as pa
         import pyarrow.dataset as ds
 
-        return ds.Scanner.from_fragment(
-            unit, schema=self.schema, columns=columns, filter=self._expr, use_threads=False
-        ).to_table()
+        if self.format != "parquet":
+            return ds.Scanner.from_fragment(
+                unit, schema=self.schema, columns=columns, filter=self._expr, use_threads=False
+            ).to_table()
+        # A Parquet row group straight from its file: the scanner's read-ahead buffers doubled the
+        # peak memory of a sampled read (measured on 80 row groups of 131,072 x 11: +124 MB vs
+        # +57 MB) and took a third longer. Partition columns come from the fragment's path.
+        filter_cols = list(self.where.columns) if self.where is not None else []
+        needed = list(dict.fromkeys([*columns, *filter_cols]))
+        pf = self._files.get(unit.path)
+        if pf is None:
+            import pyarrow.parquet as pq
+
+            pf = self._files[unit.path] = pq.ParquetFile(unit.path, pre_buffer=False)
+        stored = [c for c in needed if c not in self.partitions]
+        table = pf.read_row_group(unit.row_groups[0].id, columns=stored, use_threads=False)
+        keys = ds.get_partition_keys(unit.partition_expression) or {}
+        for name in (c for c in needed if c in self.partitions):
+            field = self.schema.field(name)
+            value = keys.get(name)
+            if value is None:
+                col = pa.nulls(table.num_rows, field.type)
+            else:
+                col = pa.array([value], type=field.type).take(
+                    pa.array(np.zeros(table.num_rows, dtype=np.int64))
+                )
+            table = table.append_column(field, col)
+        if self._expr is not None:
+            table = table.filter(self._expr)
+        return table.select(columns)
 
     def _read(self, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
         import pyarrow as pa
 
         tables = []
         self.units_read = 0
+        self._files: dict[str, Any] = {}
         try:
             for i, unit in enumerate(self._units):
                 start, stop = self._starts[i], self._starts[i + 1]
@@ -717,6 +755,8 @@ class _ArrowSource(DataSource):
                 f"cannot read {self.format} data '{self.path}' ({str(exc).splitlines()[0]})",
                 "check that every file was written completely",
             ) from exc
+        finally:
+            self._files = {}
         del table
         _release_arrow_memory()
         return frame

@@ -12,7 +12,7 @@ from typing import Any
 
 from inspectcli.errors import UsageError, did_you_mean
 
-KINDS = ("pdp", "importance", "diff", "info", "ale", "coefficients")
+KINDS = ("pdp", "importance", "interactions", "diff", "info", "ale", "coefficients")
 
 
 def load_schema(kind: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "Execution",
     "ImportanceOptions",
     "PdpOptions",
+    "ReportOptions",
     "Reporter",
     "Source",
     "run_ale",
@@ -32,6 +33,7 @@ __all__ = [
     "run_importance",
     "run_info",
     "run_pdp",
+    "run_report",
 ]
 
 _HOMES = {
@@ -45,6 +47,8 @@ _HOMES = {
     "run_pdp": "pdp",
     "run_info": "info",
     "run_diff": "diff",
+    "ReportOptions": "report",
+    "run_report": "report",
     "Source": "_inputs",
     "Reporter": "_inputs",
     "Collected": "_inputs",

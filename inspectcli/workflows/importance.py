@@ -73,6 +73,7 @@ class ImportanceRun:
     compare_data: Any = None  # its Dataset
     document: dict[str, Any] = field(default_factory=dict)
     gates: Any = None
+    notes: list[str] = field(default_factory=list)  # the 5.2 hints (also in the JSON)
 
     @property
     def compare_name(self) -> str:
@@ -151,9 +152,30 @@ def run_importance(
     inputs = load_inputs(source, report, infer_target=source.target is None, require_target=True, rows=rows)
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names
+    # Column names as written (' a'), else without their spaces ('a, b' lists).
+    groups = {
+        g: [c if c in names or c.strip() not in names else c.strip() for c in cols]
+        for g, cols in groups.items()
+    }
     from inspectcli.loading.match import check_target
 
     y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
+    if scorers:  # before any computation: a scorer that cannot apply is a usage error
+        from inspectcli.engines.permutation import check_scorers_fit
+
+        check_scorers_fit(est, scorers)
+    from inspectcli.reports import hints
+
+    notes = hints.data_notes(
+        prep.X,
+        names,
+        y,
+        prep.target,
+        clustered=opts.cluster_threshold is not None,
+        groups=list(groups.values()),
+    )
+    for note in notes:
+        report.note(note)
     clustering = None
     if opts.cluster_threshold is not None:
         from inspectcli.engines.correlation import spearman_clusters
@@ -204,6 +226,13 @@ def run_importance(
             cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
             cmp_result = compute(cmp_prep.X, cmp_y, cmp_prep.sample_weight, cmp_data, on)
 
+    after = hints.perfect_baseline_notes(result, inputs.data.name)
+    if cmp_result is not None and cmp_data is not None:
+        after += hints.perfect_baseline_notes(cmp_result, cmp_data.name)
+    for note in after:
+        report.note(note)
+    notes += after
+
     impurity = None
     if opts.mdi:
         from inspectcli.engines.impurity import impurity_importance
@@ -212,7 +241,7 @@ def run_importance(
         if impurity is not None and impurity.note:
             report.note("MDI: " + impurity.note)
 
-    run = ImportanceRun(inputs, result, groups, clustering, impurity, cmp_result, cmp_data)
+    run = ImportanceRun(inputs, result, groups, clustering, impurity, cmp_result, cmp_data, notes=notes)
     if gates:
         from inspectcli.gates import evaluate_importance
 
@@ -251,6 +280,10 @@ def _document(
             "results": imp_report.json_entries(cmp_result),
         },
     }
+    if run.notes:
+        from inspectcli.errors import render_params
+
+        extra["notes"] = [render_params(n) for n in run.notes]
     if run.gates is not None:
         extra["gates"] = run.gates.as_json()
     return envelope(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from inspectcli.engines.execution import Execution
-from inspectcli.errors import UsageError
+from inspectcli.errors import UsageError, render_params
 from inspectcli.workflows._inputs import (
     Collected,
     Inputs,
@@ -43,7 +43,14 @@ class PdpOptions:
     centered : bool, default=False
         Curves start at 0.
     ice_lines : int or None, default=None
-        Keep this many ICE lines (seeded sample); None keeps all.
+        ICE lines drawn (a seeded sample; the plot's default is 250). Given without ``ice_rows``,
+        also the rows whose ICE is kept.
+    ice_rows : int, "all" or None, default=None
+        Rows whose ICE is kept in the results (a seeded sample); None: 1,000; "all": every row.
+    orders : mapping of str to sequence of str, default={}
+        The order of a categorical feature's levels (every level once).
+    independent_y : bool, default=False
+        One-way panels each get their own y-range (recorded; the CLI's plot reads it).
     grid_resolution : int, default=100
         Grid points per feature.
     percentiles : (float, float), default=(0.05, 0.95)
@@ -71,6 +78,9 @@ class PdpOptions:
     kind: str = "average"
     centered: bool = False
     ice_lines: int | None = None
+    ice_rows: int | str | None = None
+    orders: Mapping[str, Any] = field(default_factory=dict)
+    independent_y: bool = False
     grid_resolution: int = 100
     percentiles: tuple[float, float] = (0.05, 0.95)
     values: Mapping[str, Any] = field(default_factory=dict)
@@ -95,6 +105,7 @@ class PdpRun:
     seed: int
     document: dict[str, Any]
     gates: Any = None  # gates.GateReport
+    notes: list[str] = field(default_factory=list)  # what a reader must know (also in the JSON)
 
     @property
     def title(self) -> str:
@@ -174,6 +185,16 @@ def run_pdp(
     opts, execution, report = options or PdpOptions(), execution or Execution(), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.ice_lines, "ice_lines", 1, "100")
+    from dataclasses import replace
+
+    from inspectcli.engines.partial_dependence import normalize_kind, recursion_note
+    from inspectcli.reports import pdp as pdp_report
+
+    opts = replace(opts, kind=normalize_kind(opts.kind))
+    # ice_lines alone also keeps that many rows (as before ice_rows existed)
+    keep_ice = pdp_report.parse_ice_rows(
+        opts.ice_rows if opts.ice_rows is not None or opts.ice_lines is None else opts.ice_lines
+    )
     gates = None
     if opts.fail_if:
         from inspectcli.gates import parse_conditions
@@ -188,7 +209,24 @@ def run_pdp(
         gates.check_pdp(one_way, pairs, names, opts.kind, classes=list(opts.classes) or None)
     cats = [check_feature(c, "categorical_features", prep, source.sample_weight) for c in opts.categorical]
     custom = _custom_values(opts.values, prep, source.sample_weight)
+    orders = {
+        check_feature(k, "orders", prep, source.sample_weight): _levels(v) for k, v in opts.orders.items()
+    }
     rows = subsample_rows(prep, opts.subsample, seed, report, drawn=inputs.data.sample)
+    notes: list[str] = []
+    ice_rows = None
+    if opts.kind != "average":
+        ice_rows = pdp_report.ice_sample(rows.X.shape[0], keep_ice, seed)
+        if ice_rows is not None:
+            notes.append(
+                f"ICE kept for {len(ice_rows):,} of {rows.X.shape[0]:,} rows (a sample seeded with "
+                f"`random_state` {seed}); `ice_rows=all` keeps every row"
+            )
+        size_note = pdp_report.size_note(
+            est, rows.X, names, one_way, pairs, opts.grid_resolution, custom, cats, opts.classes, ice_rows
+        )
+        if size_note:
+            report.note(size_note)
 
     # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
     helpers = list(dict.fromkeys(f for p in pairs if len(p) == 2 for f in p if f not in one_way))
@@ -209,6 +247,7 @@ def run_pdp(
             percentiles=opts.percentiles,
             grid_resolution=opts.grid_resolution,
             custom_values=custom,
+            orders=orders,
             method=opts.method,
             kind=engine_kind,
             **run_on,
@@ -216,7 +255,13 @@ def run_pdp(
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
-    curves = _curves(opts, results, len(one_way) + len(pairs), rows, seed)
+    if "recursion" in {r.method for r in results}:
+        note = recursion_note(est)
+        if note:
+            notes.append(note)
+    for note in notes:
+        report.note(note)
+    curves = _curves(opts, results, len(one_way) + len(pairs), rows, ice_rows)
     gate_report = None
     if gates:
         from inspectcli.gates import evaluate_pdp
@@ -240,10 +285,16 @@ def run_pdp(
         "sample_weight": source.sample_weight,
         "subsample": rows.subsample,
         "ice_lines": opts.ice_lines,
+        "ice_rows": "all" if keep_ice is None else keep_ice,
+        "ice_rows_kept": None
+        if opts.kind == "average"
+        else (rows.X.shape[0] if ice_rows is None else len(ice_rows)),
+        "order": orders,
+        "level_order": {k: v for r in results for k, v in r.level_order.items()},
         "rank": opts.rank,
+        "independent_y": opts.independent_y,
         "random_state": seed,
     }
-    from inspectcli.reports import pdp as pdp_report
     from inspectcli.results import data_block, envelope, model_block
 
     document = envelope(
@@ -253,9 +304,19 @@ def run_pdp(
         parameters=params,
         results=pdp_report.json_entries(curves),
         elapsed_s=time.perf_counter() - started,
-        extra={"gates": gate_report.as_json()} if gate_report is not None else None,
+        extra={
+            **({"gates": gate_report.as_json()} if gate_report is not None else {}),
+            **({"notes": [render_params(n) for n in notes]} if notes else {}),
+        },
     )
-    return PdpRun(inputs, rows, results, curves, seed, document, gate_report)
+    return PdpRun(inputs, rows, results, curves, seed, document, gate_report, notes)
+
+
+def _levels(value: Any) -> list[str]:
+    """'a,b,c' or a sequence -> the levels, in order."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
 
 
 def _custom_values(values: Mapping[str, Any], prep: Any, sample_weight: str | None) -> dict[str, np.ndarray]:
@@ -271,16 +332,14 @@ def _custom_values(values: Mapping[str, Any], prep: Any, sample_weight: str | No
     return custom
 
 
-def _curves(opts: PdpOptions, results: Sequence[Any], n_shown: int, rows: Rows, seed: int) -> list[Any]:
+def _curves(
+    opts: PdpOptions, results: Sequence[Any], n_shown: int, rows: Rows, ice_rows: np.ndarray | None
+) -> list[Any]:
     """The curves shown (ICE rows sampled, helpers kept for H², ranked when asked)."""
     from inspectcli.reports import pdp as pdp_report
 
     shown = results[:n_shown]
     by_features = {r.features: r for r in results if len(r.features) == 1}
-    n_rows = rows.X.shape[0]
-    ice_rows = None
-    if opts.ice_lines is not None and opts.kind != "average" and opts.ice_lines < n_rows:
-        ice_rows = np.sort(np.random.RandomState(seed).choice(n_rows, size=opts.ice_lines, replace=False))
     if opts.kind == "individual":
         for r in shown:
             r.average = None

@@ -27,7 +27,8 @@ FINGERPRINTS = {
     # 2: pdp.json and importance.json gain a top-level "notes" list
     2: "f7bddd5e069e838ca1b31e43ecf07d183c864a14b7119c4fa841ea51947d875b",
     # 3: data gains format, files, where and sample (issue #19)
-    3: "90a94aa8b97581d00c2704e25fab8be652d5b81abb8e263dd72faf561dee9fd0",
+    # 3 (+ interactions.json, a new kind of file)
+    3: "54cdf1b20482228172e23ab0a8877b9903752195e94f7410ae85b8740c21a874",
 }
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 
@@ -188,6 +189,18 @@ def outputs(samples, tmp_path_factory):
         "range > 0.01",
         code=1,
     )
+    run(
+        "interactions-gated",
+        "interactions",
+        *wine,
+        "--rows",
+        "12",
+        "--top-k",
+        "3",
+        "--no-plot",
+        "--fail-if",
+        "h2 > 2",
+    )
     imp = [*d, "-r", "2", "--no-plot"]
     run(
         "imp-gated",
@@ -251,7 +264,7 @@ def test_every_json_written_validates(outputs):
     kinds = {doc["kind"] for _, doc in outputs}
     assert kinds == set(KINDS)
     gated = {doc["kind"] for _, doc in outputs if "gates" in doc}
-    assert gated == {"pdp", "importance", "diff"}
+    assert gated == {"pdp", "importance", "diff", "interactions"}
     for name, doc in outputs:
         try:
             validate(doc)
