@@ -31,8 +31,10 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 #: Seconds any one CLI run may take on the cluster before the test calls it a hang.
 RUN_LIMIT = 120
-#: INSPECT_DASK_TIMEOUT for the runs: how long a silent cluster is waited for.
+#: INSPECT_DASK_TIMEOUT for the runs that kill the cluster: how long a silent cluster is waited for.
 DASK_TIMEOUT = 4
+#: INSPECT_DASK_TIMEOUT for the other runs: a busy machine must not pass for a silent cluster.
+BUSY_TIMEOUT = 30
 
 
 def _free_port() -> int:
@@ -124,13 +126,13 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def _env() -> dict[str, str]:
+def _env(timeout: float = BUSY_TIMEOUT) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         OMP_NUM_THREADS="1",
         OPENBLAS_NUM_THREADS="1",
         INSPECT_NO_PROGRESS="1",
-        INSPECT_DASK_TIMEOUT=str(DASK_TIMEOUT),
+        INSPECT_DASK_TIMEOUT=str(timeout),
         MPLBACKEND="Agg",
         COLUMNS="120",
     )
@@ -201,13 +203,13 @@ def references(samples):
     return out
 
 
-def _start(args: list[str], cluster: Cluster) -> subprocess.Popen:
+def _start(args: list[str], cluster: Cluster, timeout: float = BUSY_TIMEOUT) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "inspect"), *args, *QUIET, "--backend", "dask", "--scheduler", cluster.address],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env=_env(),
+        env=_env(timeout),
         text=True,
         start_new_session=True,
     )
@@ -311,7 +313,9 @@ def test_library_api_with_scheduler(cluster, samples):
 def test_cluster_killed_mid_run_is_a_bounded_one_line_error(killed, request, tmp_path_factory, samples):
     cluster = _cluster_fixture(request, tmp_path_factory)  # its own: this test kills it
     friedman = [str(samples / "friedman_hgb.joblib"), str(samples / "friedman.parquet"), "--target", "y"]
-    proc = _start(["importance", *friedman, "--n-repeats", "10", "--max-samples", "5000"], cluster)
+    proc = _start(
+        ["importance", *friedman, "--n-repeats", "10", "--max-samples", "5000"], cluster, DASK_TIMEOUT
+    )
     from distributed import Client
 
     with Client(cluster.address, timeout=10, set_as_default=False) as watcher:
