@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from inspectcli import __version__
-from inspectcli.errors import UsageError
+from inspectcli.errors import UsageError, clip
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
 SCHEMA_VERSION = 2
@@ -145,6 +145,16 @@ def parse_formats(value: str | None) -> tuple[str, ...]:
 def check_out_dir(out: str | os.PathLike[str]) -> Path:
     """Fail early (before any computation) when results could not be written to ``out``."""
     p = Path(out)
+    try:
+        return _check_out_dir(p, out)
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES on a parent, …
+        raise UsageError(
+            f"--out '{clip(out, 80)}' cannot be used: {exc.strerror or exc}",
+            "choose a shorter or other directory name",
+        ) from exc
+
+
+def _check_out_dir(p: Path, out: str | os.PathLike[str]) -> Path:
     if p.exists() and not p.is_dir():
         raise UsageError(f"--out '{out}' is a file, not a directory", "choose a directory name")
     probe = p

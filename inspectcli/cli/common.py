@@ -19,6 +19,7 @@ from inspectcli.introspect import expected_features
 from inspectcli.loading.data import Dataset, load_dataset
 from inspectcli.loading.match import Prepared, check_predicts, prepare
 from inspectcli.loading.model import LoadedModel, load_model
+from inspectcli.numbers import parse_finite
 from inspectcli.results import check_out_dir, parse_formats, write_files
 
 
@@ -145,10 +146,7 @@ def parse_count_or_fraction(text: str | None, option: str, n: int) -> int | None
     """'1000' -> 1000 rows, '0.25' -> a quarter of n; None -> None."""
     if text is None:
         return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise UsageError(f"{option} '{text}' is not a number", "give a row count or a fraction") from exc
+    value = parse_finite(text, option, "give a row count or a fraction")
     if value <= 0:
         raise UsageError(f"{option} {text} must be positive", "give a row count or a fraction")
     if "." in text or "e" in text.lower():

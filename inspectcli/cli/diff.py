@@ -14,7 +14,7 @@ from inspectcli.cli import options as o
 from inspectcli.cli.common import emit
 from inspectcli.cli.console import UI
 from inspectcli.cli.handling import handle_errors
-from inspectcli.errors import InputError
+from inspectcli.errors import InputError, first_line
 from inspectcli.reports.summary import check_summary, diff_summary, write_summary
 from inspectcli.results import SCHEMA_VERSION, check_out_dir, to_json_bytes
 
@@ -38,13 +38,22 @@ def read_result(path: Path, role: str) -> tuple[dict[str, Any], bytes]:
         raise InputError(
             f"{role} file '{path}' is not JSON{where}", "give a file written by inspect pdp / importance"
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{role} file '{path}' is nested too deeply to be a result file", "give a file written by inspect"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(
+            f"{role} file '{path}' holds a value no result file has ({first_line(exc)})",
+            "give a file written by inspect pdp / importance",
+        ) from None
     if not isinstance(doc, dict) or "kind" not in doc or "schema_version" not in doc:
         raise InputError(
             f"{role} file '{path}' is not an inspectcli result (no 'kind' / 'schema_version')",
             "give a pdp.json or importance.json written by inspect",
         )
     version = doc["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise InputError(
             f"{role} file '{path}' has schema_version {version}; this inspectcli reads {SCHEMA_VERSION}",
             "upgrade inspectcli",
@@ -102,6 +111,12 @@ def register(app: typer.Typer) -> None:
             gates = parse_conditions(fail_if, kind="diff")
         old_doc, old_raw = read_result(old, "OLD")
         new_doc, new_raw = read_result(new, "NEW")
+        if old_doc["kind"] == new_doc["kind"] and old_doc["kind"] in ("pdp", "importance"):
+            from inspectcli.schemas import check_result
+
+            # (files of two kinds, or of a kind diff does not compare, are refused below as such)
+            check_result(old_doc, what=f"OLD file '{old}'")
+            check_result(new_doc, what=f"NEW file '{new}'")
 
         from inspectcli.engines.diff import GRID_RTOL, NOISE_RULE, NOISE_Z, diff_results
 

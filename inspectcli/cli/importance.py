@@ -24,6 +24,7 @@ from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.parallel import shared_scheduler
 from inspectcli.errors import UsageError
 from inspectcli.loading.match import check_target
+from inspectcli.numbers import parse_finite
 from inspectcli.reports.summary import check_summary, importance_summary, write_summary
 from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
@@ -34,10 +35,7 @@ check_target_classes = check_target
 
 def parse_max_samples(text: str) -> float | int:
     """'1000' -> 1000 rows; '0.5' or '1.0' -> a fraction."""
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise UsageError(f"--max-samples '{text}' is not a number", "give a row count or a fraction") from exc
+    value = parse_finite(text, "--max-samples", "give a row count or a fraction")
     if "." in text or "e" in text.lower():
         return value
     return int(value)

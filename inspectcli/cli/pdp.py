@@ -29,6 +29,7 @@ from inspectcli.engines.batching import parse_memory
 from inspectcli.engines.grid import parse_custom_values
 from inspectcli.engines.partial_dependence import partial_dependence
 from inspectcli.errors import UsageError
+from inspectcli.numbers import is_finite_number
 from inspectcli.reports.summary import check_summary, pdp_summary, write_summary
 from inspectcli.results import data_block, envelope, model_block, to_json_bytes
 
@@ -47,10 +48,9 @@ def parse_pairs(values: list[str] | None) -> list[tuple[str, ...]]:
 
 def parse_percentiles(text: str) -> tuple[float, float]:
     parts = [p.strip() for p in text.split(",")]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError as exc:
-        raise UsageError(f"--percentiles '{text}' is not two numbers", "write e.g. 0.05,0.95") from exc
+    if not all(is_finite_number(p) for p in parts):
+        raise UsageError(f"--percentiles '{text}' is not two finite numbers", "write e.g. 0.05,0.95")
+    values = tuple(float(p) for p in parts)
     if len(values) != 2:
         raise UsageError(f"--percentiles '{text}' needs two values LO,HI", "write e.g. 0.05,0.95")
     return values  # type: ignore[return-value]

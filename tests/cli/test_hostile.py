@@ -451,3 +451,124 @@ def test_column_names_and_labels_from_data_are_escaped(cli, tmp_path):
         r = cli(*args)
         assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr, r.stdout + r.stderr
         assert "\\x1b[2J" in r.stdout + r.stderr
+
+
+# --- defects 8, 9, 14: input and usage errors are never "unexpected" ----------------------------------
+
+
+def _skops_schema(tmp_path: Path, schema: bytes, name: str = "m.skops") -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("schema.json", schema)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("schema", "words"),
+    [
+        (b"{}", "does not describe a saved object"),
+        (b"[1, 2]", "does not describe a saved object"),
+        (b"[" * 50_000 + b"]" * 50_000, "not a valid skops file"),
+        (b" " * (65 * 2**20), "its schema.json decompresses to 65.0 MiB"),
+    ],
+    ids=["empty-object", "list", "deep", "bomb"],
+)
+def test_bad_skops_schemas_are_input_errors(cli, tmp_path, schema, words):
+    r = cli("info", _skops_schema(tmp_path, schema))
+    assert r.exit_code == 3, r.stderr
+    assert words in r.stderr and "unexpected" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pdp", "-f", "bmi", "--subsample", "nan"),
+        ("pdp", "-f", "bmi", "--subsample", "inf"),
+        ("pdp", "-f", "bmi", "--values", "bmi=nan,inf"),
+        ("pdp", "-f", "bmi", "--values", "bmi=1,1e999"),
+        ("pdp", "-f", "bmi", "--percentiles", "0.05,nan"),
+        ("importance", "--max-samples", "nan"),
+        ("importance", "--cluster-threshold", "nan"),
+        ("pdp", "-f", "bmi", "--out", "x" * 300),
+    ],
+    ids=lambda a: " ".join(a)[:40],
+)
+def test_non_finite_numbers_and_long_names_are_usage_errors(samples, cli, tmp_path, args):
+    command, *rest = args
+    r = cli(
+        command,
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        *rest,
+        *(() if "--out" in rest else ("--out", tmp_path / "o")),
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "unexpected" not in r.stderr
+    option = next(a for a in rest if a.startswith("--"))
+    assert option in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def importance_json(samples, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("imp")
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+
+    args = [
+        "importance",
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        "--n-repeats",
+        "2",
+        "--no-plot",
+        "--out",
+        out,
+    ]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.stderr
+    return json.loads((out / "importance.json").read_text())
+
+
+def _edited(doc: dict, edit) -> dict:
+    doc = json.loads(json.dumps(doc))
+    edit(doc)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (lambda d: _edited(d, lambda x: x.update(schema_version="1")), "at $.schema_version"),
+        (
+            lambda d: _edited(d, lambda x: x["results"][0]["features"][0].pop("importances_std")),
+            "at $.results[0].features[0]: 'importances_std' is a required property",
+        ),
+        (
+            lambda d: _edited(d, lambda x: x["results"][0]["features"][0].update(importances_mean="big")),
+            "at $.results[0].features[0].importances_mean",
+        ),
+        (lambda d: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            lambda d: '{"kind": "importance", "schema_version": ' + "9" * 5000 + "}",
+            "holds a value no result file",
+        ),
+        (lambda d: [1, 2], "not an inspectcli result"),
+    ],
+    ids=["version-as-text", "no-importances_std", "mean-as-text", "deep", "5000-digits", "list"],
+)
+def test_diff_validates_both_files_against_the_schema(importance_json, cli, tmp_path, content, words):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(importance_json))
+    bad = tmp_path / "bad.json"
+    made = content(importance_json)
+    bad.write_text(made if isinstance(made, str) else json.dumps(made))
+    for old, new, role in ((good, bad, "NEW"), (bad, good, "OLD")):
+        r = cli("diff", old, new)
+        assert r.exit_code == 3, r.stderr
+        assert len(r.err_lines) == 1, r.stderr
+        assert f"{role} file '{bad}'" in r.stderr and words in r.stderr, r.stderr
