@@ -9,7 +9,7 @@ OUT    ?= demo_output
 INSPECT := $(BIN)/inspect
 PYTEST_ARGS ?=
 
-.PHONY: all venv models demo images test lint format bench bench-quick clean browser
+.PHONY: all venv models demo images test lint format bench bench-quick bench-datasets clean browser
 
 all: test
 
@@ -114,6 +114,10 @@ bench: $(MODELS)
 
 bench-quick: $(MODELS)
 	$(BIN)/python benchmarks/bench.py --quick
+
+# Slow (builds a 10M-row Parquet dataset under benchmarks/data/ once): not part of `make bench`.
+bench-datasets: $(MODELS)
+	$(BIN)/python benchmarks/datasets.py --write benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(OUT) inspect-out .pytest_cache .ruff_cache

@@ -25,16 +25,17 @@ def main() -> None:
     page_path, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1500})
+        page = browser.new_page(viewport={"width": 1200, "height": 4000})
         page.goto(page_path.as_uri())
-        # hover one PD curve so the picture shows the value read-out
-        svg = page.locator("#pdp figure.plot svg").first
-        svg.scroll_into_view_if_needed()
-        page.evaluate("window.scrollTo(0, 0)")
-        box = svg.bounding_box()
-        if box:
-            page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.5)
-        page.screenshot(path=str(out), full_page=False)
+        page.add_style_tag(content="header { position: static !important; }")
+        # from the importance boxplot to the end of the PD/ICE figures, one curve hovered
+        top = page.locator("#importance").bounding_box()["y"]
+        end = page.locator("#pdp .grid").bounding_box()
+        box = page.locator("#pdp figure.plot svg").nth(1).bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.62, box["y"] + box["height"] * 0.55)
+        page.wait_for_timeout(200)
+        height = min(end["y"] + end["height"] - top + 10, 4000 - top)
+        page.screenshot(path=str(out), clip={"x": 0, "y": top, "width": 1200, "height": height})
         browser.close()
 
 

@@ -110,6 +110,10 @@ class ComputationError(InspectError):
     exit_code = EXIT_COMPUTE
 
 
+class ClusterError(ComputationError):
+    """The Dask cluster stopped answering, or lost its workers, during a run (exit 4)."""
+
+
 class ModelExited(ComputationError):
     """The model's code raised SystemExit (or another BaseException but Ctrl-C) to end the run."""
 

@@ -143,6 +143,12 @@ def fit_table(table: Any, width: int) -> Any:
             if isinstance(caption, str):  # the line about the sparklines' scale goes with them
                 kept = "\n".join(ln for ln in caption.split("\n") if not ln.startswith("curve:"))
                 table.caption = Text(kept, style="table.caption") if kept else None
+    if others > width and table.show_edge:  # still too wide: no outer border (2 columns saved)
+        table.show_edge = False
+        others -= 2
+    if others > width:  # then one space between columns instead of three characters
+        table.padding = (0, 1, 0, 0)
+        table.pad_edge = False
     for c in table.columns:
         if not c.no_wrap:
             c.overflow = "fold"

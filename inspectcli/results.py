@@ -27,7 +27,7 @@ from inspectcli import __version__
 from inspectcli.errors import UsageError, clip
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FORMATS = ("json", "csv")
 
 
@@ -100,11 +100,18 @@ def model_block(loaded: Any) -> dict[str, Any]:
 
 
 def data_block(dataset: Any, n_used: int) -> dict[str, Any]:
+    """Which data, and exactly which of its rows, a result was computed on (see loading/data.py)."""
+    files = getattr(dataset, "files", None)
+    sample = getattr(dataset, "sample", None)
     return {
         "path": dataset.path,
         "sha256": dataset.sha256,
-        "n_rows": dataset.n_rows,
+        "format": dataset.format,
+        "files": [f.as_json() for f in files] if files is not None else None,
+        "where": getattr(dataset, "where", None),
+        "n_rows": getattr(dataset, "n_total", dataset.n_rows),
         "n_used": int(n_used),
+        "sample": sample.as_json() if sample is not None else None,
     }
 
 

@@ -340,7 +340,7 @@ def _(w, t):
     return pdp(w, w.reg_joblib, t / "empty.csv", "-f", "a")
 
 
-@case("data-is-dir", "a directory instead of the data file", 3, "'tables'", "is a directory", "data file")
+@case("data-is-dir", "an empty directory as the data", 3, "data directory 'tables'", "holds no data files")
 def _(w, t):
     (t / "tables").mkdir()
     return importance(w, w.reg_joblib, t / "tables", "--target", "y")

@@ -286,7 +286,11 @@ def test_workers_with_other_versions_are_refused(diabetes, scheduler, monkeypatc
     assert version_mismatches(here, {"tcp://w:1": here, "tcp://w:2": other}) == [
         f"scikit-learn 1.0.2 on tcp://w:2 (here {here['scikit-learn']})"
     ]
-    monkeypatch.setattr(Client, "run", lambda self, fn, *a, **k: {"tcp://w:2": other})
+
+    async def run(self, fn, *a, **k):  # what Client.run's coroutine answers (called with a time bound)
+        return {"tcp://w:2": other}
+
+    monkeypatch.setattr(Client, "_run", run)
     model, X, _ = diabetes
     with pytest.raises(UsageError, match=r"other package versions than this client: scikit-learn 1\.0\.2"):
         partial_dependence(

@@ -26,6 +26,8 @@ FINGERPRINTS = {
     1: "35aa010bcea5b167ab24d7ccf384dcfbd9c9f01bc5fcbadffb80e53d2c15ce73",
     # 2: pdp.json and importance.json gain a top-level "notes" list
     2: "f7bddd5e069e838ca1b31e43ecf07d183c864a14b7119c4fa841ea51947d875b",
+    # 3: data gains format, files, where and sample (issue #19)
+    3: "90a94aa8b97581d00c2704e25fab8be652d5b81abb8e263dd72faf561dee9fd0",
 }
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 

@@ -19,6 +19,7 @@ from inspectcli.cli.common import (
     result_files,
     setup_command,
     split_names,
+    subsample_plan,
     subsample_rows,
 )
 from inspectcli.cli.handling import handle_errors
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
         sep: o.Sep = None,
         encoding: o.Encoding = None,
         decimal: o.Decimal = None,
+        where: o.Where = None,
         out: o.Out = Path("inspect-out"),
         format: o.Format = "json,csv",
         plot: o.Plot = True,
@@ -139,6 +141,8 @@ def register(app: typer.Typer) -> None:
             sep=sep,
             encoding=encoding,
             decimal=decimal,
+            where=where,
+            rows=subsample_plan(subsample, seed),
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
@@ -146,15 +150,15 @@ def register(app: typer.Typer) -> None:
         def check_name(name: str, option: str) -> str:
             return check_feature(name, option, prep, sample_weight)
 
-        chosen = list(dict.fromkeys(check_name(f, "--features") for f in split_names(features)))
+        chosen = list(dict.fromkeys(check_name(f, "--features") for f in split_names(features, strip=False)))
         if not chosen:
             chosen = list(names)
             ui.note(f"no -f/--features given: computing all {len(names)} features")
-        cats = [check_name(c, "--categorical") for c in split_names(categorical)]
+        cats = [check_name(c, "--categorical") for c in split_names(categorical, strip=False)]
         for name in orders:
             check_name(name, "--order")
 
-        rows = subsample_rows(ui, prep, subsample, seed)
+        rows = subsample_rows(ui, prep, subsample, seed, drawn=inputs.data.sample)
         X, sw = rows.X, rows.sample_weight
 
         from inspectcli.engines.ale import accumulated_local_effects

@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         sep: o.Sep = None,
         encoding: o.Encoding = None,
         decimal: o.Decimal = None,
+        where: o.Where = None,
         out: o.Out = Path("inspect-out"),
         format: o.Format = "json,csv",
         plot: o.Plot = True,
@@ -107,6 +108,7 @@ def register(app: typer.Typer) -> None:
             sep=sep,
             encoding=encoding,
             decimal=decimal,
+            where=where,
             infer_target=target is None,
             require_target=cv is not None,
         )

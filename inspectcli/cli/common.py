@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,23 @@ from inspectcli.cli.console import UI
 from inspectcli.engines.parallel import check_backend
 from inspectcli.errors import UsageError, did_you_mean
 from inspectcli.introspect import expected_features
-from inspectcli.loading.data import Dataset, load_dataset
+from inspectcli.loading.data import Dataset, RowSample, open_data
 from inspectcli.loading.match import Prepared, check_predicts, prepare
 from inspectcli.loading.model import LoadedModel, load_model
 from inspectcli.numbers import parse_finite
 from inspectcli.results import check_out_dir, parse_formats, write_files
+
+
+@dataclass
+class RowPlan:
+    """Rows a command needs, drawn from the data's row count before anything is read.
+
+    ``draw(n_rows)`` gives positions (in the order the command uses them) or None for every row.
+    """
+
+    option: str
+    seed: int | None
+    draw: Callable[[int], np.ndarray | None]
 
 
 @dataclass
@@ -47,6 +59,8 @@ def load_inputs(
     require_target: bool = False,
     infer_target: bool = False,
     probe: bool = True,
+    where: str | None = None,
+    rows: RowPlan | None = None,
 ) -> Inputs:
     """Load the model, read only the columns it needs, match them and try a first prediction."""
     with ui.status(f"loading {Path(model_path).name}"):
@@ -71,6 +85,8 @@ def load_inputs(
         require_target=require_target,
         infer_target=infer_target,
         probe=probe,
+        where=where,
+        rows=rows,
     )
     return Inputs(model, data, prepared)
 
@@ -88,14 +104,29 @@ def load_matched_data(
     require_target: bool = False,
     infer_target: bool = False,
     probe: bool = True,
+    where: str | None = None,
+    rows: RowPlan | None = None,
 ) -> tuple[Dataset, Prepared]:
-    """Read the columns ``estimator`` needs from DATA, match them and try a first prediction."""
+    """Read what ``estimator`` needs from DATA, match it and try a first prediction.
+
+    Only the model's columns (plus target and weights) are read, of the rows ``--where`` keeps;
+    with ``rows``, only the positions it draws from their count (Parquet / Arrow: only the row
+    groups holding them).
+    """
     names = expected_features(estimator)
-    columns = None
-    if names is not None and not infer_target:
-        columns = [*names, *(c for c in (target, sample_weight) if c)]
     with ui.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
-        data = load_dataset(data_path, columns=columns, sep=sep, encoding=encoding, decimal=decimal)
+        source = open_data(data_path, sep=sep, encoding=encoding, decimal=decimal, where=where)
+        columns = None
+        if names is not None:
+            columns = [*names, *(c for c in (target, sample_weight) if c)]
+            if infer_target and target is None:
+                others = [c for c in source.columns if c not in names and c != sample_weight]
+                columns += others if len(others) == 1 else []
+        # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
+        positions = rows.draw(source.n_rows) if rows is not None and source.n_rows >= 2 else None
+        data = source.read(columns, rows=positions)
+    if rows is not None and positions is not None:
+        data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
         ui.note(note)
     prepared = prepare(
@@ -106,11 +137,11 @@ def load_matched_data(
         infer_target=infer_target,
         require_target=require_target,
     )
-    for note in prepared.notes:
-        ui.note(note)
     if probe:
         with ui.status(f"checking that the model predicts on {data.name}"):
-            check_predicts(estimator, prepared, data.name)
+            check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+    for note in prepared.notes:
+        ui.note(note)
     return data, prepared
 
 
@@ -134,11 +165,15 @@ def setup_command(
     return ui, formats
 
 
-def split_names(values: list[str] | None) -> list[str]:
-    """Repeatable options that also accept comma-separated lists."""
+def split_names(values: list[str] | None, *, strip: bool = True) -> list[str]:
+    """Repeatable options that also accept comma-separated lists.
+
+    With ``strip=False`` (column names) the pieces keep their spaces: ``' a'`` may be a column;
+    :func:`check_feature` falls back to the stripped name when the exact one is not a feature.
+    """
     out: list[str] = []
     for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
+        out.extend((p.strip() if strip else p) for p in v.split(",") if p.strip())
     return out
 
 
@@ -161,6 +196,8 @@ def check_feature(name: str, option: str, prep: Prepared, sample_weight: str | N
     names = prep.feature_names
     if name in names:
         return name
+    if name.strip() in names:  # '-f "a, b"': names are exact, the spaces after commas are not
+        return name.strip()
     if name in (prep.target, sample_weight):
         raise UsageError(
             f"{option} '{name}' is the {'--target' if name == prep.target else '--sample-weight'} "
@@ -188,14 +225,43 @@ class Rows:
     subsample: int | None  # rows drawn, None when all are used
 
 
-def subsample_rows(ui: UI, prep: Prepared, subsample: str | None, seed: int | None) -> Rows:
-    """All rows, or ``--subsample`` N | FRACTION of them drawn with ``seed`` (in data order)."""
-    n_sub = parse_count_or_fraction(subsample, "--subsample", prep.n_rows)
-    if n_sub is None or n_sub >= prep.n_rows:
-        return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
+def subsample_positions(subsample: str | None, n_rows: int, seed: int | None) -> np.ndarray | None:
+    """Sorted positions of ``--subsample`` N | FRACTION rows of ``n_rows`` drawn with ``seed``, or None."""
+    n_sub = parse_count_or_fraction(subsample, "--subsample", n_rows)
+    if n_sub is None or n_sub >= n_rows:
+        return None
     if n_sub < 2:
         raise UsageError(f"--subsample {subsample} leaves fewer than 2 rows", "ask for more rows")
-    ids = np.sort(np.random.RandomState(seed).choice(prep.n_rows, size=n_sub, replace=False))
+    from sklearn.utils.random import sample_without_replacement
+
+    # O(n_sub) time and memory for small fractions (a permutation of all n_rows is not).
+    return np.sort(sample_without_replacement(n_rows, n_sub, random_state=np.random.RandomState(seed)))
+
+
+def subsample_plan(subsample: str | None, seed: int | None) -> RowPlan | None:
+    """Read only the ``--subsample`` rows (the same rows :func:`subsample_rows` would draw)."""
+    if subsample is None:
+        return None
+    return RowPlan("--subsample", seed, lambda n: subsample_positions(subsample, n, seed))
+
+
+def subsample_rows(
+    ui: UI, prep: Prepared, subsample: str | None, seed: int | None, drawn: RowSample | None = None
+) -> Rows:
+    """All rows, or ``--subsample`` N | FRACTION of them drawn with ``seed`` (in data order).
+
+    ``drawn``: the rows were drawn before reading (:func:`subsample_plan`), ``prep`` holds just them.
+    """
+    if drawn is not None:
+        ids = np.asarray(drawn.positions)
+        ui.note(
+            f"using {len(ids):,} rows drawn from the data (--subsample, seed {seed}); only those were read"
+        )
+        return Rows(prep.X, prep.sample_weight, ids, len(ids))
+    ids = subsample_positions(subsample, prep.n_rows, seed)
+    if ids is None:
+        return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
+    n_sub = len(ids)
     X = prep.X.iloc[ids] if hasattr(prep.X, "iloc") else prep.X[ids]
     sw = prep.sample_weight[ids] if prep.sample_weight is not None else None
     ui.note(f"using {n_sub:,} of {prep.n_rows:,} rows (--subsample, seed {seed})")

@@ -11,6 +11,7 @@ import typer
 
 from inspectcli.cli import options as o
 from inspectcli.cli.common import (
+    RowPlan,
     emit,
     load_inputs,
     load_matched_data,
@@ -39,6 +40,17 @@ def parse_max_samples(text: str) -> float | int:
     if "." in text or "e" in text.lower():
         return value
     return int(value)
+
+
+def _importance_rows(seed: int | None, n_rows: int, max_samples: float | int) -> Any:
+    from inspectcli.engines.permutation import importance_rows
+
+    return importance_rows(seed, n_rows, max_samples)
+
+
+def _population(data: Any) -> int | None:
+    """The data's row count when only the --max-samples rows were read (see importance_rows)."""
+    return data.n_total if data.sample is not None else None
 
 
 def parse_groups(values: list[str] | None) -> dict[str, list[str]]:
@@ -138,6 +150,7 @@ def register(app: typer.Typer) -> None:
         sep: o.Sep = None,
         encoding: o.Encoding = None,
         decimal: o.Decimal = None,
+        where: o.Where = None,
         out: o.Out = Path("inspect-out"),
         format: o.Format = "json,csv",
         plot: o.Plot = True,
@@ -189,6 +202,8 @@ def register(app: typer.Typer) -> None:
 
             gates = parse_conditions(fail_if, kind="importance")
 
+        # Only the rows --max-samples permutes are read (scikit-learn's draw, from the row count).
+        rows = RowPlan("--max-samples", seed, lambda n: _importance_rows(seed, n, ms))
         inputs = load_inputs(
             ui,
             model,
@@ -204,6 +219,8 @@ def register(app: typer.Typer) -> None:
             decimal=decimal,
             infer_target=target is None,
             require_target=True,
+            where=where,
+            rows=rows,
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
@@ -226,7 +243,7 @@ def register(app: typer.Typer) -> None:
         if gates:
             gates.check_importance(names, groups, scorers or [default_scorer_name(est) or "score"])
 
-        def run(X: Any, yy: Any, sw: Any) -> Any:
+        def run(X: Any, yy: Any, sw: Any, population: int | None) -> Any:
             with ui.progress() as progress:
                 return permutation_importance(
                     est,
@@ -237,6 +254,7 @@ def register(app: typer.Typer) -> None:
                     random_state=seed,
                     sample_weight=sw,
                     max_samples=ms,
+                    population=population,
                     groups=groups,
                     feature_names=names,
                     memory_budget=budget,
@@ -252,7 +270,7 @@ def register(app: typer.Typer) -> None:
         twice = compare is not None
         sharing = shared_scheduler(backend, scheduler, n_jobs) if twice else nullcontext(scheduler)
         with sharing as scheduler:
-            result = run(prep.X, y, prep.sample_weight)
+            result = run(prep.X, y, prep.sample_weight, _population(inputs.data))
             if result.default_scoring:
                 scored = result.scorers[0].scorer
                 ui.note(f"scoring with the model's default score ({scored}); choose with --scoring")
@@ -266,9 +284,11 @@ def register(app: typer.Typer) -> None:
                     sep=sep,
                     encoding=encoding,
                     decimal=decimal,
+                    where=where,
+                    rows=rows,
                 )
                 cmp_y = check_target(est, cmp_prep.y, cmp_data.name, prep.target)  # type: ignore[arg-type]
-                cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight)
+                cmp_result = run(cmp_prep.X, cmp_y, cmp_prep.sample_weight, _population(cmp_data))
 
         impurity = None
         if mdi:

@@ -25,7 +25,7 @@ from inspectcli.introspect import (
     supports_recursion,
     task_of,
 )
-from inspectcli.loading.data import load_dataset
+from inspectcli.loading.data import open_data
 from inspectcli.loading.match import check_predicts, prepare
 from inspectcli.loading.model import LoadedModel, load_model
 from inspectcli.results import SCHEMA_VERSION, jsonable, to_json_bytes
@@ -87,9 +87,11 @@ def describe_data(
 ) -> tuple[dict[str, Any], InspectError | None]:
     """How DATA fits the model: rows, used / missing / extra columns, a trial prediction."""
     est = loaded.estimator
-    data = load_dataset(data_path, sep=sep, encoding=encoding, decimal=decimal)
     names = expected_features(est)
-    cols = list(data.frame.columns)
+    source = open_data(data_path, sep=sep, encoding=encoding, decimal=decimal)
+    # Only the model's columns (and the target) are read; the others are known from the schema.
+    data = source.read(None if names is None else [*names, *([target] if target else [])])
+    cols = list(data.columns_in_file)
     facts: dict[str, Any] = {
         "path": data.path,
         "format": data.format,

@@ -105,6 +105,16 @@ Decimal = Annotated[
         rich_help_panel=LOAD,
     ),
 ]
+Where = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        metavar="EXPR",
+        help="Use only the rows where EXPR holds: comparisons (== != < <= > >=), in (…), and, or, "
+        "not; e.g. \"year >= 2024 and region in ('eu', 'us')\".",
+        rich_help_panel=LOAD,
+    ),
+]
 
 Out = Annotated[
     Path,

@@ -21,6 +21,7 @@ from inspectcli.cli.common import (
     result_files,
     setup_command,
     split_names,
+    subsample_plan,
     subsample_rows,
 )
 from inspectcli.cli.console import UI
@@ -39,7 +40,7 @@ PDP = "Partial dependence"
 def parse_pairs(values: list[str] | None) -> list[tuple[str, ...]]:
     pairs = []
     for v in values or []:
-        parts = tuple(p.strip() for p in v.replace(":", ",").split(",") if p.strip())
+        parts = tuple(p for p in v.replace(":", ",").split(",") if p.strip())
         if len(parts) < 2:
             raise UsageError(f"--pair '{v}' needs two features", "write --pair A,B")
         pairs.append(parts)
@@ -150,6 +151,7 @@ def register(app: typer.Typer) -> None:
         sep: o.Sep = None,
         encoding: o.Encoding = None,
         decimal: o.Decimal = None,
+        where: o.Where = None,
         out: o.Out = Path("inspect-out"),
         format: o.Format = "json,csv",
         plot: o.Plot = True,
@@ -206,6 +208,8 @@ def register(app: typer.Typer) -> None:
             sep=sep,
             encoding=encoding,
             decimal=decimal,
+            where=where,
+            rows=subsample_plan(subsample, seed),
         )
         est, prep = inputs.model.estimator, inputs.prepared
         names = prep.feature_names
@@ -213,7 +217,7 @@ def register(app: typer.Typer) -> None:
         def check_name(name: str, option: str) -> str:
             return check_feature(name, option, prep, sample_weight)
 
-        one_way = [check_name(f, "--features") for f in split_names(features)]
+        one_way = [check_name(f, "--features") for f in split_names(features, strip=False)]
         pairs = [tuple(check_name(f, "--pair") for f in p) for p in parse_pairs(pair)]
         if not one_way and not pairs:
             one_way = [f for f in names if not _skip_feature(ui, f, feature_column(prep.X, names, f))]
@@ -227,16 +231,16 @@ def register(app: typer.Typer) -> None:
         one_way = list(dict.fromkeys(one_way))
         if gates:
             gates.check_pdp(one_way, pairs, names, kind, classes=class_)
-        cats = [check_name(c, "--categorical") for c in split_names(categorical)]
+        cats = [check_name(c, "--categorical") for c in split_names(categorical, strip=False)]
         custom: dict[str, np.ndarray] = {}
         for item in values or []:
             if "=" not in item:
                 raise UsageError(f"--values '{item}' needs FEATURE=v1,v2,…", "e.g. --values age=20,40,60")
             fname, _, vals = item.partition("=")
-            fname = check_name(fname.strip(), "--values")
+            fname = check_name(fname, "--values")
             custom[fname] = parse_custom_values(vals, feature_column(prep.X, names, fname), fname)
 
-        rows = subsample_rows(ui, prep, subsample, seed)
+        rows = subsample_rows(ui, prep, subsample, seed, drawn=inputs.data.sample)
         X, sw, row_ids = rows.X, rows.sample_weight, rows.ids
 
         # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.

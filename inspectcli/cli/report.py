@@ -175,13 +175,19 @@ def versions() -> dict[str, str]:
 
 
 def top_columns(doc: dict[str, Any], k: int) -> list[str]:
-    """The ``k`` most important input columns of the first scorer (clusters expanded in order)."""
+    """The ``k`` most important input columns of the first scorer.
+
+    A cluster of correlated columns (permuted together) gives its first column in its rank's place;
+    its other columns follow, in rank order, only when fewer than ``k`` entries are ranked.
+    """
     entry = (doc.get("results") or [{}])[0]
+    ranked = [
+        f.get("columns") or [f["feature"]]
+        for f in sorted(entry.get("features") or [], key=lambda f: f.get("rank") or 0)
+    ]
     out: list[str] = []
-    for f in sorted(entry.get("features") or [], key=lambda f: f.get("rank") or 0):
-        for c in f.get("columns") or [f["feature"]]:
-            if c not in out:
-                out.append(c)
+    for cols in [c[:1] for c in ranked] + [c[1:] for c in ranked]:
+        out.extend(c for c in cols if c not in out)
     return out[:k]
 
 
@@ -390,6 +396,8 @@ def register(app: typer.Typer) -> None:
             from inspectcli.reports.html.inputs import read_results
 
             inp = read_results(from_)
+            for w in inp.warnings:
+                ui.warn(w.removeprefix("warning: "))
             dest = out or (from_[0] if from_[0].is_dir() else from_[0].parent)
             check_out_dir(dest)
             files = {"report.html": _page(build_page, inp, title, timings, limit)}

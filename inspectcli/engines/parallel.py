@@ -9,11 +9,23 @@ An engine opens one ``task_runner`` per API call and maps its chunks through it:
 
 ``runner.map`` yields ``fn(*shared, *task)`` for each task, in task order. ``shared`` holds the
 large objects every task needs (the model and the data): with Dask they are scattered to every
-worker once per ``map`` (``client.scatter(..., broadcast=True)`` through joblib's
-``parallel_config(backend="dask", scatter=[...])``), and each task then carries only references to
-them plus its own small arguments. The cluster (a ``LocalCluster`` started for the run, or the
-scheduler at ``scheduler``) lives as long as the runner, so an engine call that maps several
-times starts or connects once.
+worker once per ``map`` (``client.scatter(..., broadcast=True, hash=False)``: keys of their own,
+never shared with another run or client), and each task then carries only their futures plus its
+own small arguments. The cluster (a ``LocalCluster`` started for the run, or the scheduler at
+``scheduler``) lives as long as the runner, so an engine call that maps several times starts or
+connects once.
+
+Dask tasks are submitted with ``client.submit`` (keys ``inspect-<fn>-<uuid>-<i>``), not through
+joblib's Dask backend: that backend runs every task under ``parallel_config(backend="dask")``, so
+the model's own joblib calls (a ColumnTransformer's ``transform``) became tasks submitted from
+inside tasks, which ``secede`` from and ``rejoin`` the worker's one thread; with a lock held across
+such a call (the per-process tree-path cache) two tasks on one worker waited on each other
+forever, and the stuck threads kept the cluster busy for every later command. Here a task runs
+nested joblib calls sequentially in its own thread (``_on_worker``). While a result is awaited,
+the scheduler is asked every ``DASK_POLL`` seconds whether it still answers and has workers: a
+lost scheduler, a scheduler that stops answering, or a cluster without workers for
+``INSPECT_DASK_TIMEOUT`` seconds ends the run with a ``ClusterError`` (exit 4) naming it. Futures
+are released when ``map`` ends, however it ends (tasks not started are then dropped).
 
 Every task is a pure function of its arguments, so results do not depend on the backend or the
 number of workers (tests check identical results across them).
@@ -21,22 +33,32 @@ number of workers (tests check identical results across them).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import Terminated, UsageError, first_line, model_exited
+from inspectcli.errors import ClusterError, Terminated, UsageError, first_line, model_exited
 
 BACKENDS = ("loky", "threading", "dask")
 #: Tasks per worker that engines aim at when they group chunks into tasks: enough to balance the
 #: load, few enough that per-task costs (pickling the model for loky, scheduling for Dask) stay
 #: small. One chunk per task made n_jobs=2 runs 1.4-1.8x slower than scikit-learn's.
 TASKS_PER_WORKER = 4
-#: Seconds to wait for a Dask scheduler to answer (env INSPECT_DASK_TIMEOUT overrides).
+#: Seconds to wait for a Dask scheduler to answer, or for a cluster without workers to get some
+#: back (env INSPECT_DASK_TIMEOUT overrides).
 DASK_CONNECT_TIMEOUT = 10.0
+#: Seconds between checks that the cluster still answers while a Dask result is awaited.
+DASK_POLL = 1.0
+#: Seconds to fetch a finished task's result from its worker (a result can be large).
+RESULT_FETCH_TIMEOUT = 60.0
+#: What a Dask call that ran out of time raises (asyncio's is another class before Python 3.11).
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 
 def effective_n_jobs(n_jobs: int | None) -> int:
@@ -77,34 +99,93 @@ def _connect_timeout() -> float:
 @contextmanager
 def dask_client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
     """A client for ``scheduler``, or a LocalCluster of ``n_workers`` processes for this run."""
+    with _quiet_client_logs(), _client(scheduler, n_workers) as client:
+        yield client
+
+
+@contextmanager
+def _client(scheduler: str | None, n_workers: int) -> Iterator[Any]:
     from distributed import Client
 
+    timeout = _connect_timeout()
     if scheduler:
-        timeout = _connect_timeout()
         try:
             client = Client(scheduler, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        except (OSError, *_TIMEOUTS, ValueError, TypeError) as exc:
             text = first_line(exc)
             raise UsageError(
                 f"cannot reach the Dask scheduler at '{scheduler}' ({text})",
                 "check the address (tcp://HOST:8786) and that the scheduler runs",
             ) from exc
         try:
-            if not client.ncores():
+            if not _ncores(client, scheduler, timeout):
                 try:
                     client.wait_for_workers(1, timeout=timeout)
-                except (OSError, TimeoutError) as exc:
+                except (OSError, *_TIMEOUTS) as exc:
                     raise UsageError(
                         f"the Dask scheduler at '{scheduler}' has no workers",
                         f"start some: dask worker {scheduler}",
                     ) from exc
-            _check_workers(client, scheduler)
+            _check_workers(client, scheduler, timeout)
             yield client
         finally:
-            client.close()
+            _close(client, timeout)
         return
-    with _local_cluster(n_workers) as cluster, Client(cluster, set_as_default=False) as client:
-        yield client
+    with _local_cluster(n_workers) as cluster:
+        client = Client(cluster, timeout=timeout, set_as_default=False)
+        try:
+            yield client
+        finally:
+            _close(client, timeout)
+
+
+@contextmanager
+def _quiet_client_logs() -> Iterator[None]:
+    """Distributed's client logs tracebacks when its scheduler goes away (while it reconnects, and
+    when it is closed then): the run reports that itself, in one line. Its loggers (``distributed``
+    and its children, which dask's config gives levels of their own) are silenced meanwhile,
+    unless the caller set ``distributed`` to DEBUG."""
+    if logging.getLogger("distributed").level == logging.DEBUG:
+        yield
+        return
+    names = ["distributed"] + [
+        n for n in list(logging.root.manager.loggerDict) if n.startswith("distributed.")
+    ]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _ncores(client: Any, address: str, timeout: float) -> dict[str, int]:
+    """{worker: threads} from the scheduler, or a ClusterError when it does not answer in time."""
+    from distributed import CancelledError
+
+    try:
+        return dict(client.ncores(callback_timeout=timeout))
+    except (OSError, *_TIMEOUTS, CancelledError, RuntimeError) as exc:
+        why = (
+            f"no reply in {timeout:g} s"
+            if isinstance(exc, _TIMEOUTS)
+            else f"{type(exc).__name__}: {first_line(exc)}"
+        )
+        raise ClusterError(
+            f"the Dask scheduler at '{address}' stopped answering ({why})",
+            "check that the scheduler and its workers run, then run the command again",
+        ) from exc
+
+
+def _close(client: Any, timeout: float) -> None:
+    """Close ``client`` within ``timeout``; a cluster already gone is not a second error."""
+    try:
+        client.close(timeout=timeout)
+    except Exception:  # the scheduler may be gone: the run's own error, if any, stands
+        pass
 
 
 def _local_cluster(n_workers: int) -> Any:
@@ -163,10 +244,15 @@ def version_mismatches(local: dict[str, str | None], workers: dict[str, dict[str
     return problems
 
 
-def _check_workers(client: Any, scheduler: str) -> None:
+def _check_workers(client: Any, scheduler: str, timeout: float) -> None:
     """A usage error, before any work is sent, when workers cannot run the tasks the same way."""
     try:
-        remote = client.run(package_versions)
+        remote = client.sync(client._run, package_versions, callback_timeout=timeout)
+    except _TIMEOUTS as exc:
+        raise ClusterError(
+            f"the Dask workers at '{scheduler}' did not answer in {timeout:g} s",
+            "check that the workers run (dask worker logs), then run the command again",
+        ) from exc
     except Exception as exc:  # e.g. ModuleNotFoundError: inspectcli is not installed there
         text = first_line(exc)
         raise UsageError(
@@ -185,12 +271,21 @@ def _check_workers(client: Any, scheduler: str) -> None:
 class TaskRunner:
     """Maps tasks over the chosen workers; see the module docstring."""
 
-    def __init__(self, n_workers: int, backend: str, client: Any = None, parallel: Any = None) -> None:
+    def __init__(
+        self,
+        n_workers: int,
+        backend: str,
+        client: Any = None,
+        parallel: Any = None,
+        address: str | None = None,
+    ) -> None:
         #: Chunks that may be in flight at once (memory plans divide the budget by it).
         self.n_workers = n_workers
         self.backend = backend
         self._client = client
         self._parallel = parallel
+        #: The Dask scheduler's address, for messages.
+        self.address = address
 
     @property
     def parallel(self) -> bool:
@@ -228,21 +323,140 @@ class TaskRunner:
                 progress.advance(w)
                 yield result
             return
-        from joblib import Parallel, delayed, parallel_config
-
         if self._client is not None:
-            # The backend scatters ``shared`` to every worker when it is built (once), and swaps
-            # each task argument that *is* one of those objects for its future (None, e.g. no
-            # sample weights, is not worth a future).
-            scatter = [obj for obj in shared if obj is not None]
-            with parallel_config(backend="dask", client=self._client, scatter=scatter or None):
-                gen = Parallel(n_jobs=self.n_workers, return_as="generator")(
-                    delayed(fn)(*shared, *task) for task in tasks
-                )
-                yield from _advance(gen, weights, progress)
+            yield from _dask_map(self._client, self.address or "?", fn, tasks, shared, weights, progress)
             return
+        from joblib import delayed
+
         gen = self._parallel(delayed(fn)(*shared, *task) for task in tasks)
         yield from _advance(gen, weights, progress)
+
+
+def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    """One task on a Dask worker: joblib calls inside it (a model's own ``n_jobs``) run in this
+    thread, one after another, instead of going back to the cluster (see the module docstring)."""
+    from joblib import parallel_config
+
+    with parallel_config(backend="sequential"):
+        return fn(*args)
+
+
+def _dask_map(
+    client: Any,
+    address: str,
+    fn: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+    shared: tuple[Any, ...],
+    weights: Sequence[int],
+    progress: Progress,
+) -> Iterator[Any]:
+    """``TaskRunner.map`` on a Dask client: scatter ``shared`` once, submit every task, yield the
+    results in task order, release every future at the end."""
+    timeout = _connect_timeout()
+    name = getattr(getattr(fn, "fn", fn), "__name__", "task")  # (fn: a _Guarded function)
+    run = f"inspect-{name}-{uuid.uuid4().hex}"
+    scattered: list[Any] = []
+    futures: list[Any] = []
+    try:
+        objects = [obj for obj in shared if obj is not None]  # None (no weights) is not worth a future
+        if objects:
+            scattered = _on_cluster(
+                client, address, timeout, lambda: client.scatter(objects, broadcast=True, hash=False)
+            )
+        refs = iter(scattered)
+        args = [next(refs) if obj is not None else None for obj in shared]
+        futures = [
+            client.submit(_on_worker, fn, *args, *task, key=f"{run}-{i}", pure=False)
+            for i, task in enumerate(tasks)
+        ]
+        for future, w in zip(futures, weights):
+            result = _result(client, address, future, timeout)
+            progress.advance(w)
+            yield result
+    finally:
+        for future in [*futures, *scattered]:
+            future.release()
+
+
+def _result(client: Any, address: str, future: Any, timeout: float) -> Any:
+    """The result of ``future``; a ClusterError, within a bounded time, when the cluster cannot give it.
+
+    The task's own exception (the model's) is raised as it is.
+    """
+    idle_since: float | None = None  # since when the scheduler has had no workers
+    while True:
+        try:
+            # (the task's own exception is returned here, not raised: a TimeoutError is the wait's)
+            _on_cluster(client, address, timeout, lambda: future.exception(timeout=DASK_POLL), poll=True)
+            break
+        except _TIMEOUTS:
+            pass
+        workers = _ncores(client, address, timeout)
+        if workers:
+            idle_since = None
+            continue
+        now = time.monotonic()
+        idle_since = idle_since if idle_since is not None else now
+        if now - idle_since > timeout:
+            raise ClusterError(
+                f"the Dask scheduler at '{address}' has had no workers for {timeout:g} s "
+                "while tasks were waiting",
+                f"start workers (dask worker {address}), then run the command again",
+            )
+    if future.status == "error":  # the task raised: the model's exception as it is, unless the cluster's
+        from distributed.scheduler import KilledWorker
+
+        if not isinstance(future.exception(), KilledWorker):
+            return future.result()
+    fetch = max(RESULT_FETCH_TIMEOUT, timeout)
+    return _on_cluster(client, address, fetch, lambda: future.result(timeout=fetch))
+
+
+def _on_cluster(
+    client: Any, address: str, timeout: float, call: Callable[[], Any], poll: bool = False
+) -> Any:
+    """``call()``, with the cluster's own failures (scheduler lost, workers killed) as ClusterError.
+
+    ``poll``: a TimeoutError is the poll's and propagates unchanged.
+    """
+    from distributed import CancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return call()
+    except _TIMEOUTS:
+        if poll:
+            raise
+        raise ClusterError(
+            f"the Dask scheduler at '{address}' stopped answering (waited {timeout:g} s)",
+            "check that the scheduler and its workers run, then run the command again",
+        ) from None
+    except (CancelledError, CommClosedError) as exc:
+        what = f"{type(exc).__name__}: {first_line(exc, 'no detail')}"[:160]
+        if client.status == "running" and _answers(client, timeout):
+            raise ClusterError(
+                f"the Dask workers of the scheduler at '{address}' went away during the run ({what})",
+                "check the workers (dask worker logs), then run the command again",
+            ) from exc
+        raise ClusterError(
+            f"lost the connection to the Dask scheduler at '{address}' during the run ({what})",
+            "check that the scheduler runs (its log says why it stopped), then run the command again",
+        ) from exc
+    except KilledWorker as exc:
+        raise ClusterError(
+            f"the Dask workers at '{address}' died while running a task ({first_line(exc)})",
+            "the worker logs say why (memory limit? a crash in the model?); fix that and run again",
+        ) from exc
+
+
+def _answers(client: Any, timeout: float) -> bool:
+    """Whether the scheduler still answers ``client`` within ``timeout``."""
+    try:
+        client.ncores(callback_timeout=timeout)
+    except Exception:  # any failure to answer is a no
+        return False
+    return True
 
 
 class _Guarded:
@@ -282,8 +496,9 @@ def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = 
     n = effective_n_jobs(n_jobs)
     if backend == "dask":
         with dask_client(scheduler, n) as client:
-            workers = sum(client.ncores().values()) or n
-            yield TaskRunner(workers, backend, client=client)
+            address = scheduler or client.scheduler.address
+            workers = sum(_ncores(client, address, _connect_timeout()).values()) or n
+            yield TaskRunner(workers, backend, client=client, address=address)
         return
     if n == 1:
         yield TaskRunner(1, backend)

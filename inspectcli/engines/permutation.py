@@ -370,6 +370,18 @@ def _resolve_max_samples(max_samples: float | int, n: int) -> int:
     return m
 
 
+def importance_rows(random_state: int | None, n_rows: int, max_samples: float | int) -> np.ndarray | None:
+    """The rows :func:`permutation_importance` permutes when ``max_samples`` < ``n_rows``, else None.
+
+    Positions into a dataset of ``n_rows`` rows, in scikit-learn's order: read those rows alone
+    and pass ``population=n_rows`` to get its permutations without holding the whole dataset.
+    """
+    m = _resolve_max_samples(max_samples, n_rows)
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max + 1))
+    _, rows = _rng_for_feature(seed, n_rows, m)
+    return rows
+
+
 def resolve_groups(
     names: Sequence[str], groups: Mapping[str, Sequence[str]] | None
 ) -> tuple[list[str], list[list[int]]]:
@@ -532,6 +544,7 @@ def permutation_importance(
     scheduler: str | None = None,
     progress: Progress | None = None,
     engine: str = "auto",
+    population: int | None = None,
 ) -> PermutationImportance:
     """Permutation importance of each column (or group of columns) of X.
 
@@ -568,6 +581,11 @@ def permutation_importance(
         depending on its position in a batch).
         Should the tree paths disagree with the model on their self-check, those features are
         predicted per repeat instead, with a RuntimeWarning.
+    population : int, optional
+        X holds only the ``max_samples`` rows scikit-learn would draw from a dataset of
+        ``population`` rows (:func:`importance_rows`, in that order), e.g. read alone from a large
+        dataset. The permutations are then scikit-learn's on the full dataset, bit for bit; the
+        baseline score is taken on these rows (scikit-learn scores it on all rows).
 
     Returns
     -------
@@ -588,7 +606,10 @@ def permutation_importance(
     if not hasattr(X, "iloc"):
         X = np.asarray(X)
     rows_labels, members = resolve_groups(names, groups)
-    m = _resolve_max_samples(max_samples, n)
+    n_draw = n if population is None else int(population)
+    m = _resolve_max_samples(max_samples, n_draw)
+    if population is not None and m != n:
+        raise UsageError(f"X has {n} rows, not the {m} rows drawn from {n_draw} (see importance_rows)")
     y = np.asarray(y) if y is not None else None
     if y is not None and len(y) != n:
         raise UsageError(f"y has {len(y)} rows but X has {n}")
@@ -627,8 +648,8 @@ def permutation_importance(
             engine, estimator, methods, recorder.opaque, default, scorer_names, scorer
         )
 
-    _, sub_rows = _rng_for_feature(seed, n, m)
-    if sub_rows is not None:
+    _, sub_rows = _rng_for_feature(seed, n_draw, m)
+    if sub_rows is not None and population is None:
         Xs = X.iloc[sub_rows] if hasattr(X, "iloc") else X[sub_rows]
         ys = y[sub_rows] if y is not None else None
         sws = sample_weight[sub_rows] if sample_weight is not None else None
@@ -651,7 +672,7 @@ def permutation_importance(
                     # task runs here against the baseline's predictions scaled to its rows.
                     predicting = recorder.seconds * (m / n) * plan.per_task
                     trial = _tree_path_trial(
-                        plan, estimator, Xs, ys, sws, members[0], seed, n, scorer, predicting
+                        plan, estimator, Xs, ys, sws, members[0], seed, n_draw, scorer, predicting
                     )
                     if trial is None:
                         tree_paths = False
@@ -667,7 +688,7 @@ def permutation_importance(
             if tree_paths:
                 assert methods is not None
                 owners = []
-                gen = plan.run(estimator, Xs, ys, sws, seed, n, first, scorer, progress, owners)
+                gen = plan.run(estimator, Xs, ys, sws, seed, n_draw, first, scorer, progress, owners)
                 for (f, r0, r1), (scores, fell) in zip(owners, gen):
                     per_feature[f][r0:r1] = scores
                     if fell and rows_labels[f] not in fell_back:
@@ -681,7 +702,7 @@ def permutation_importance(
                     sws,
                     members,
                     seed,
-                    n,
+                    n_draw,
                     m,
                     n_repeats,
                     first,
@@ -722,7 +743,7 @@ def permutation_importance(
         scorers=blocks,
         n_repeats=n_repeats,
         max_samples=m,
-        n_rows=n,
+        n_rows=n_draw,
         random_seed=seed,
         engine=used_engine,
         default_scoring=default,

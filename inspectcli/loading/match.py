@@ -39,6 +39,9 @@ class Prepared:
     sample_weight: np.ndarray | None
     target: str | None
     notes: list[str] = field(default_factory=list)
+    #: Columns of numbers stored as text, read here as numbers: {name: the text as read}.
+    #: check_predicts confirms the model reads them the same way (and empties this).
+    text_numbers: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -153,6 +156,9 @@ def prepare(
             "give more rows",
         )
     X = _coerce_dtypes(estimator, X, notes)
+    text_numbers: dict[str, pd.Series] = {}
+    if names is not None:
+        X, text_numbers = _text_numbers(estimator, X)
     y = None
     if target is not None:
         y = frame[target].to_numpy()
@@ -167,7 +173,7 @@ def prepare(
         sw = _weights(frame[sample_weight], sample_weight, data)
     if names is None:
         X = X.to_numpy()
-    return Prepared(X, feature_names, y, sw, target, notes)
+    return Prepared(X, feature_names, y, sw, target, notes, text_numbers)
 
 
 def check_target(estimator: Any, y: np.ndarray, where: str, target: str) -> np.ndarray:
@@ -249,6 +255,38 @@ def _coerce_dtypes(estimator: Any, X: pd.DataFrame, notes: list[str]) -> pd.Data
     if changed:
         notes.append(f"reading {shorten(changed)} as text, as the model's encoder was fitted on text")
     return out
+
+
+def _text_numbers(estimator: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Read columns of numbers stored as text (e.g. Parquet strings '1.5') as float64.
+
+    Only columns the model does not encode as categories: a plain estimator converts such text to
+    floats itself (``check_array``), so the model sees numbers and a PD grid must be numeric too,
+    not one category per distinct text. :func:`check_predicts` then checks that the model's
+    predictions on the text and on the numbers agree; if not, the text is kept.
+    """
+    categorical = categorical_inputs(estimator)
+    found: dict[str, pd.Series] = {}
+    out = X
+    for col in X.columns:
+        s = X[col]
+        if col in categorical or not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        present = s.notna()
+        if not present.any():
+            continue
+        if not all(isinstance(v, str) for v in s[present].head(1000)):
+            continue
+        numbers = pd.to_numeric(s, errors="coerce")
+        if numbers[present].isna().any():
+            continue
+        if out is X:
+            out = X.copy()
+        out[col] = numbers.astype(np.float64)
+        found[col] = s
+    return out, found
 
 
 def _encoder_category_kinds(estimator: Any, column: str) -> str | None:
@@ -453,9 +491,49 @@ def take_rows(X: Any, rows: np.ndarray) -> Any:
     return X[rows]
 
 
+def _confirm_text_numbers(estimator: Any, prepared: Prepared, rows: np.ndarray, where: str) -> None:
+    """Keep numbers-as-text columns as numbers only where the model reads them as numbers too."""
+    texts, prepared.text_numbers = prepared.text_numbers, {}
+    if not texts:
+        return
+    as_numbers = take_rows(prepared.X, rows)
+    as_text = as_numbers.copy()
+    for col, original in texts.items():
+        as_text[col] = original.iloc[rows].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ref = np.asarray(estimator.predict(as_text))
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:
+            ref = None  # the model cannot read the text at all: numbers are the only way in
+        try:
+            got = np.asarray(estimator.predict(as_numbers))
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:
+            got = None
+    same = ref is None or (got is not None and ref.shape == got.shape and np.array_equal(ref, got))
+    if got is None or not same:
+        for col, original in texts.items():
+            prepared.X[col] = original
+        prepared.notes.append(
+            f"{shorten(list(texts))} in '{where}' hold numbers stored as text, and the model does not "
+            "read them as numbers: kept as text (categories)"
+        )
+        return
+    prepared.notes.append(
+        f"{shorten(list(texts))} in '{where}' hold numbers stored as text; the model reads them as "
+        "numbers, so they are read as numbers here too (numeric grids)"
+    )
+
+
 def check_predicts(estimator: Any, prepared: Prepared, where: str) -> Any:
     """Predict on a few telling rows first, so a failure is explained before any long work."""
     rows = probe_rows(prepared.X)
+    if prepared.text_numbers:
+        _confirm_text_numbers(estimator, prepared, rows, where)
     sample = take_rows(prepared.X, rows)
     try:
         with warnings.catch_warnings():

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from inspectcli.engines.grid import plain
 from inspectcli.render import fmt
 
 #: |Spearman ρ| at or above which two features are called strongly correlated.
@@ -132,6 +133,6 @@ def constant_target_note(y: Any, target: str | None) -> str | None:
         return None
     name = f"'{target}'" if target else "the target"
     return (
-        f"{name} is constant (every row is {values.iloc[0]!r}): every score is the same whatever the "
+        f"{name} is constant (every row is {plain(values.iloc[0])!r}): every score is the same whatever the "
         "features, so importance says nothing — give data where the target varies"
     )

@@ -281,3 +281,60 @@ def pair_counts(
         table = pd.crosstab(cols[0], cols[1]).reindex(index=ga, columns=gb, fill_value=0)
         out[c.features] = table.to_numpy(dtype=int)
     return out
+
+
+#: ICE lines kept in the results (JSON, CSV) when --ice-rows is not given: a seeded sample.
+DEFAULT_ICE_ROWS = 1000
+#: Bytes per stored value, measured on pdp.csv / pdp.json of the bikes sample (20,000 ICE rows).
+CSV_BYTES_PER_VALUE = 21
+JSON_BYTES_PER_VALUE = 12
+#: Result files estimated above this many bytes are announced before computing.
+LARGE_OUTPUT = 50 * 2**20
+
+
+def parse_ice_rows(text: str | int | None) -> int | None:
+    """'--ice-rows' as a row count; None for 'all' (every row). Default: DEFAULT_ICE_ROWS."""
+    from inspectcli.errors import UsageError
+
+    if text is None:
+        return DEFAULT_ICE_ROWS
+    if isinstance(text, int):
+        value = text
+    elif str(text).strip().lower() == "all":
+        return None
+    else:
+        try:
+            value = int(str(text).strip().replace(",", "").replace("_", ""))
+        except ValueError as exc:
+            raise UsageError(f"--ice-rows '{text}' is not a row count", "give N (e.g. 1000) or all") from exc
+    if value < 1:
+        raise UsageError(f"--ice-rows {value} must be at least 1", "give N (e.g. 1000) or all")
+    return value
+
+
+def ice_sample(n_rows: int, keep: int | None, seed: int | None) -> np.ndarray | None:
+    """Positions (sorted) of the ICE lines kept: a seeded sample of ``keep`` of ``n_rows``, or None
+    (every row) when ``keep`` is None or not smaller than ``n_rows``."""
+    if keep is None or keep >= n_rows:
+        return None
+    return np.sort(np.random.RandomState(seed).choice(n_rows, size=keep, replace=False))
+
+
+def estimate_output_bytes(
+    grid_points: Sequence[int], n_targets: int, ice_lines: int, formats: Sequence[str]
+) -> int:
+    """About how many bytes pdp.json + pdp.csv take: one value per (grid point, target, line + 1)."""
+    values = sum(grid_points) * n_targets * (ice_lines + 1)
+    per = (CSV_BYTES_PER_VALUE if "csv" in formats else 0) + (
+        JSON_BYTES_PER_VALUE if "json" in formats else 0
+    )
+    return values * per
+
+
+def size_text(n_bytes: float) -> str:
+    """'141 MB' (binary multiples, as --memory-budget reads them)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024 or unit == "GB":
+            return f"{n_bytes:,.0f} {unit}" if unit == "B" else f"{n_bytes:,.1f} {unit}".replace(".0 ", " ")
+        n_bytes /= 1024
+    return f"{n_bytes:,.0f} GB"

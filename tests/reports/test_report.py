@@ -39,7 +39,7 @@ def test_pdp_is_for_top_features_by_importance(diabetes_report: Path) -> None:
     imp = json.loads((diabetes_report / "importance.json").read_text())
     pdp = json.loads((diabetes_report / "pdp.json").read_text())
     ranked = sorted(imp["results"][0]["features"], key=lambda f: f["rank"])
-    expected = [c for f in ranked for c in f["columns"]][:4]
+    expected = ([f["columns"][0] for f in ranked] + [c for f in ranked for c in f["columns"][1:]])[:4]
     assert pdp["parameters"]["features"] == expected
     pairs = json.loads((diabetes_report / "pairs.json").read_text())
     assert pairs["parameters"]["pairs"] == [expected[:2]]
@@ -179,3 +179,21 @@ def test_pdp_and_diff_summaries(cli, samples: Path, tmp_path: Path) -> None:
     r = cli("diff", tmp_path / "0" / "pdp.json", tmp_path / "1" / "pdp.json", "--summary", tmp_path / "d.md")
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "d.md").read_text().startswith("### inspect diff — pdp: 0/pdp.json → 1/pdp.json")
+
+
+def test_from_different_data_warns(cli, samples: Path, tmp_path: Path) -> None:
+    """Same model, two data files: the page is built and says so (stderr and the notes section)."""
+    import pandas as pd
+
+    model = samples / "diabetes_hgb.joblib"
+    full = samples / "diabetes.parquet"
+    half = tmp_path / "half.csv"
+    pd.read_parquet(full).iloc[:200].to_csv(half, index=False)
+    r = cli("pdp", model, full, "-f", "bmi", "--grid-resolution", "5", "--no-plot", "--out", tmp_path / "r")
+    assert r.exit_code == 0, r.stderr
+    r = cli("ale", model, half, "-f", "bmi", "--bins", "4", "--no-plot", "--out", tmp_path / "r")
+    assert r.exit_code == 0, r.stderr
+    r = cli("report", "--from", tmp_path / "r")
+    assert r.exit_code == 0, r.stderr
+    assert "different data files" in r.stderr
+    assert "different data files" in (tmp_path / "r" / "report.html").read_text()

@@ -136,3 +136,17 @@ def test_readable_without_javascript(page_in_browser) -> None:
     assert page.locator("#importance table:visible").count() >= 1
     assert not page.locator("#ice-toggle").is_visible()
     context.close()
+
+
+def test_print_layout(page_in_browser) -> None:
+    """Print media: no navigation or controls, every figure and the ICE lines kept."""
+    page = page_in_browser[0]
+    page.emulate_media(media="print")
+    try:
+        assert not page.locator("nav").is_visible()
+        assert not page.locator("#ice-toggle").is_visible()
+        assert page.locator("#pdp g.ice").first.is_visible()
+        pdf = page.pdf()
+        assert pdf[:5] == b"%PDF-" and len(pdf) > 50_000
+    finally:
+        page.emulate_media(media="screen")

@@ -142,6 +142,7 @@ def curve_figure(
     lines: Sequence[tuple[str, str, Sequence[Any], str]],
     ice: Sequence[Sequence[Any]] | None = None,
     deciles: Sequence[float] | None = None,
+    ylim: tuple[float, float] | None = None,
     size: tuple[float, float] = (3.9, 2.9),
 ) -> SVGFigure:
     """One feature's curves: ``lines`` are (name, colour, values, style) drawn over optional ICE lines.
@@ -162,10 +163,10 @@ def curve_figure(
         lc = LineCollection(segs, colors=ICE_COLOR, alpha=0.25, linewidths=0.6)
         lc.set_gid(ice_id)
         ax.add_collection(lc)
-    for name, color, values, style in lines:
+    for k, (name, color, values, style) in enumerate(lines):
         ys = _finite(values)
         marker = "o" if categorical else None
-        ax.plot(
+        (line,) = ax.plot(
             xs,
             ys,
             style,
@@ -175,9 +176,12 @@ def curve_figure(
             marker=marker,
             markersize=3.5,
         )
+        line.set_gid(f"{prefix}-line{k}")
     if not categorical:
         _rug(ax, deciles)
     ax.autoscale_view()
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_title(title, loc="left")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -284,6 +288,22 @@ def bar_figure(
     )
 
 
+def _cells(grid: Sequence[Any], by_position: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Cell centres, cell edges, and whether the axis is numeric (drawn at its values)."""
+    n = len(grid)
+    pos = np.arange(n, dtype=float)
+    if not by_position and n >= 2:
+        try:
+            vals = np.array([float(g) for g in grid])
+        except (TypeError, ValueError):
+            vals = None
+        if vals is not None and np.all(np.isfinite(vals)) and np.all(np.diff(vals) > 0):
+            mid = (vals[1:] + vals[:-1]) / 2
+            edges = np.concatenate([[vals[0] - (mid[0] - vals[0])], mid, [vals[-1] + (vals[-1] - mid[-1])]])
+            return vals, edges, True
+    return pos, np.arange(n + 1) - 0.5, False
+
+
 @_styled
 def heatmap_figure(
     *,
@@ -306,26 +326,20 @@ def heatmap_figure(
     nx, ny = z.shape
     fig = _figure(*size)
     ax = fig.add_subplot()
-    mesh = ax.pcolormesh(
-        np.arange(nx + 1) - 0.5,
-        np.arange(ny + 1) - 0.5,
-        z.T,
-        cmap=cmap,
-        vmin=vmin,
-        vmax=vmax,
-        shading="flat",
-        edgecolors="none",
-        rasterized=False,
-    )
+    # numeric axes at their values (cells bounded by midpoints, nice ticks); others by position
+    xc, xe, xnum = _cells(xgrid, tick_labels)
+    yc, ye, ynum = _cells(ygrid, tick_labels)
+    mesh = ax.pcolormesh(xe, ye, z.T, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat")
+    mesh.set_edgecolor("face")  # no hairline seams between cells
+    mesh.set_linewidth(0.2)
     fig.colorbar(mesh, ax=ax, shrink=0.85, label=value_name)
-    for axis, grid, n in ((ax.xaxis, xgrid, nx), (ax.yaxis, ygrid, ny)):
-        if tick_labels:
-            axis.set_ticks(np.arange(n), [label(g) for g in grid])
-        else:
-            step = max(1, math.ceil(n / 5))
-            ticks = np.arange(0, n, step)
-            axis.set_ticks(ticks, [label(grid[i]) for i in ticks])
-    if tick_labels:
+    for axis, grid, n, numeric in ((ax.xaxis, xgrid, nx, xnum), (ax.yaxis, ygrid, ny, ynum)):
+        if numeric:
+            continue
+        step = 1 if tick_labels or n <= 12 else math.ceil(n / 6)
+        ticks = np.arange(0, n, step)
+        axis.set_ticks(ticks, [label(grid[i]) for i in ticks])
+    if tick_labels or (not xnum and max(len(label(g)) for g in xgrid) * nx > 40):
         ax.tick_params(axis="x", labelrotation=90)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -333,7 +347,7 @@ def heatmap_figure(
     ax.spines[:].set_visible(False)
     svg = _to_svg(fig, prefix)
     ii, jj = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    pts = _svg_points(fig, ax, ii.ravel(), jj.ravel())
+    pts = _svg_points(fig, ax, xc[ii.ravel()], yc[jj.ravel()])
     texts = [
         f"{xlabel} = {label(xgrid[i])}, {ylabel} = {label(ygrid[j])}: {value_name} {fmt(z[i, j])}"
         for i, j in zip(ii.ravel(), jj.ravel())

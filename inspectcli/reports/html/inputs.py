@@ -107,4 +107,16 @@ def read_results(paths: Sequence[Path]) -> ReportInput:
             f"{shas[a][:12]}…) and {sources.get(b, b)} ({shas[b][:12]}…)",  # type: ignore[index]
             "give the results of one model only",
         )
-    return ReportInput(docs=docs, manifest=manifest, sources={k: Path(v).name for k, v in sources.items()})
+    warnings = []
+    data = {part: (doc.get("data") or {}).get("sha256") for part, doc in docs.items()}
+    if len({s for s in data.values() if s}) > 1:
+        warnings.append(
+            "warning: the results were computed on different data files: "
+            + ", ".join(f"{part} {sha[:12]}…" for part, sha in data.items() if sha)
+        )
+    return ReportInput(
+        docs=docs,
+        manifest=manifest,
+        sources={k: Path(v).name for k, v in sources.items()},
+        warnings=warnings,
+    )

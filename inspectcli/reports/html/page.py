@@ -47,6 +47,7 @@ class ReportInput:
     docs: dict[str, dict[str, Any]]
     manifest: dict[str, Any] | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def status(self, part: str) -> dict[str, Any]:
         parts = (self.manifest or {}).get("parts") or {}
@@ -101,8 +102,11 @@ class _Figures:
         data = json.dumps(fig.hover_json(), separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
         ice = f' data-ice="{_e(fig.ice_id)}"' if fig.ice_id else ""
         cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+        # at most its natural size (1 pt = 4/3 CSS px): small multiples and wide figures alike
+        m = re.search(r'viewBox="0 0 ([\d.]+) ', fig.svg)
+        size = f' style="max-width:{float(m.group(1)) * 4 / 3:.0f}px"' if m else ""
         return (
-            f'<figure class="plot {cls}"{ice}>{fig.svg}'
+            f'<figure class="plot {cls}"{ice}{size}>{fig.svg}'
             f'<script type="application/json" class="hover">{data}</script>{cap}</figure>'
         )
 
@@ -360,6 +364,7 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
             "show ICE lines</label></p>"
         )
     cells = []
+    ylims = _shared_ylim(entries, ("average", "individual"))
     for e in entries:
         name = e["features"][0]
         cat = bool((e.get("categorical") or [False])[0])
@@ -376,6 +381,7 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
             lines=lines,
             ice=e.get("individual"),
             deciles=None if cat else dec,
+            ylim=ylims.get(json.dumps(e.get("target"))),
         )
         cells.append(figs.html(fig))
     out.append('<div class="grid">' + "".join(cells) + "</div>")
@@ -395,6 +401,24 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
     return "".join(out)
 
 
+def _shared_ylim(entries: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """One y-range per target over ``keys`` of every entry, so panels compare at a glance."""
+    from inspectcli.reports.summary import _flat
+
+    spans: dict[str, list[float]] = {}
+    for e in entries:
+        vals = [float(v) for k in keys for v in _flat(e.get(k)) if v is not None]
+        vals = [v for v in vals if math.isfinite(v)]
+        if vals:
+            span = spans.setdefault(json.dumps(e.get("target")), [math.inf, -math.inf])
+            span[0], span[1] = min(span[0], *vals), max(span[1], *vals)
+    out = {}
+    for key, (lo, hi) in spans.items():
+        pad = 0.05 * (hi - lo) if hi > lo else max(1e-9, abs(hi) * 0.05) or 1.0
+        out[key] = (lo - pad, hi + pad)
+    return out
+
+
 def _section_ale(inp: ReportInput, figs: _Figures) -> str:
     doc = inp.docs.get("ale")
     if doc is None or not doc.get("results"):
@@ -406,6 +430,7 @@ def _section_ale(inp: ReportInput, figs: _Figures) -> str:
         "the data never shows. Dashed: the partial dependence on the same grid, centred alike.</p>"
     ]
     cells = []
+    ylims = _shared_ylim(doc["results"], ("ale", "pdp"))
     for e in doc["results"]:
         name = e["features"][0]
         cat = bool((e.get("categorical") or [False])[0])
@@ -421,6 +446,7 @@ def _section_ale(inp: ReportInput, figs: _Figures) -> str:
             categorical=cat,
             lines=lines,
             deciles=None if cat else (prof.get(name) or {}).get("deciles"),
+            ylim=ylims.get(json.dumps(e.get("target"))),
         )
         cells.append(figs.html(fig))
     out.append('<div class="grid">' + "".join(cells) + "</div>")
@@ -510,6 +536,9 @@ def _section_coefficients(inp: ReportInput, figs: _Figures, top: int) -> str:
 
 def _notes(inp: ReportInput) -> str:
     items = []
+    if inp.warnings:
+        lis = "".join(f'<li class="warn">{_e(w)}</li>' for w in inp.warnings)
+        items.append(f"<h3>Inputs</h3><ul>{lis}</ul>")
     for part, heading in SECTIONS[:-1]:
         st = inp.status(part)
         notes = list(st.get("notes") or [])

@@ -64,11 +64,15 @@
       if (!lines.length) { hide(); return; }
       tip.textContent = lines.join("\n");
       tip.style.display = "block";
+      // beside the first point shown (right of it, or left when there is no room), not over it
       var box = fig.getBoundingClientRect();
-      var x = ev.clientX - box.left, y = ev.clientY - box.top;
-      var left = Math.min(Math.max(0, x + 14), Math.max(0, box.width - tip.offsetWidth));
-      var top = y - tip.offsetHeight - 14;
-      if (top < 0) top = y + 18;
+      var anchor = dots[0].style.display === "none" ? null : dots[0].getBoundingClientRect();
+      var ax = anchor ? anchor.left + anchor.width / 2 : ev.clientX;
+      var ay = anchor ? anchor.top + anchor.height / 2 : ev.clientY;
+      var x = ax - box.left, y = ay - box.top;
+      var left = x + 12;
+      if (left + tip.offsetWidth > box.width) left = Math.max(0, x - 12 - tip.offsetWidth);
+      var top = Math.max(0, y - tip.offsetHeight - 8);
       tip.style.left = left + "px";
       tip.style.top = top + "px";
     }
