@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.estimate import check_importance_request
 from inspectcli.engines.finite import check_predictions
 from inspectcli.engines.frames import assemble, column, column_arrays, set_column, take
 from inspectcli.engines.parallel import check_backend, task_runner
@@ -617,6 +618,9 @@ def permutation_importance(
     rs = check_random_state(random_state)
     seed = int(rs.randint(np.iinfo(np.int32).max + 1))
     scorer, scorer_names, default = build_scorer(estimator, scoring)
+    check_importance_request(
+        n_features=len(members), n_repeats=int(n_repeats), n_rows=m, n_scorers=len(scorer_names)
+    )
 
     # Baseline through a recorder: the exact baseline, and which methods the scorer calls.
     recorder = _Recorder(estimator)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad, NaNRegressor
+from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad, MemoryHungryRegressor, NaNRegressor
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS = b'{"previous": "run"}\n'
@@ -572,3 +572,93 @@ def test_diff_validates_both_files_against_the_schema(importance_json, cli, tmp_
         assert r.exit_code == 3, r.stderr
         assert len(r.err_lines) == 1, r.stderr
         assert f"{role} file '{bad}'" in r.stderr and words in r.stderr, r.stderr
+
+
+# --- defect 6: requests that cannot fit are refused before any work -----------------------------------
+
+
+def test_huge_n_repeats_is_refused_before_any_work(ws, cli, tmp_path):
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.read_csv(ws / "data.csv").iloc[:60]
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    joblib.dump(LinearRegression().fit(frame[["a", "b"]], frame["y"]), tmp_path / "lin.joblib")
+    r = cli(
+        "importance",
+        tmp_path / "lin.joblib",
+        tmp_path / "d.csv",
+        "--target",
+        "y",
+        "--n-repeats",
+        "1000000000",
+        "--out",
+        tmp_path / "o",
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "--n-repeats 1000000000" in r.stderr and "GiB of memory" in r.stderr
+    assert "120,000,000,000 rows to predict" in r.stderr
+
+
+def test_request_is_measured_against_ulimit(samples, tmp_path):
+    """Under ``ulimit -v`` the same estimate refuses far smaller requests (not a MemoryError)."""
+    import resource
+
+    def limit():  # 2.5 GB of address space: enough to start, not for 3 million repeats
+        resource.setrlimit(resource.RLIMIT_AS, (2500 * 2**20, resource.RLIM_INFINITY))
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inspectcli",
+            "importance",
+            samples / "diabetes_hgb.joblib",
+            samples / "diabetes.parquet",
+            "--target",
+            "target",
+            "--n-repeats",
+            "3000000",
+            "--out",
+            tmp_path,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "--n-repeats 3000000" in r.stderr and "this process can use" in r.stderr
+
+
+def test_huge_grids_with_ice_are_refused(samples, cli, tmp_path):
+    values = ",".join(str(v) for v in np.linspace(-0.1, 0.2, 3000))
+    r = cli(
+        "pdp",
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        "--pair",
+        "bmi,bp",
+        "--values",
+        f"bmi={values}",
+        "--values",
+        f"bp={values}",
+        "--kind",
+        "both",
+        "--out",
+        tmp_path,
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "--values: 3 curve(s) of up to 3,000 × 3,000 grid points" in r.stderr and "with ICE" in r.stderr
+
+
+def test_memory_error_is_never_unexpected(ws, cli, tmp_path):
+    frame = pd.read_csv(ws / "data.csv")
+    joblib.dump(MemoryHungryRegressor().fit(frame[["a", "b"]], frame["y"]), tmp_path / "m.joblib")
+    r = cli(
+        "pdp", tmp_path / "m.joblib", ws / "data.csv", "--target", "y", "-f", "a", "--out", tmp_path / "o"
+    )
+    assert r.exit_code == 4, r.stderr
+    assert "out of memory" in r.stderr and "unexpected" not in r.stderr
