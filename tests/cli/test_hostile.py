@@ -65,25 +65,27 @@ def _previous(out: Path) -> Path:
 # --- defect 2: model code that ends the run --------------------------------------------------------
 
 
-def test_sys_exit_while_unpickling_is_an_input_error(ws):
-    r = inspect_("info", ws / "exitload.pkl")
-    assert r.returncode == 3, r.stderr
+def test_sys_exit_while_unpickling_is_an_input_error(ws, cli):
+    r = cli("info", ws / "exitload.pkl")
+    assert r.exit_code == 3, r.stderr
     assert "raised SystemExit(0) while being loaded" in r.stderr
     assert "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize(
-    ("model", "extra"),
+    ("model", "extra", "subprocess"),
     [
-        ("exit.joblib", ()),
-        ("exit.joblib", ("--n-jobs", "2", "--method", "brute", "-f", "b")),  # loky workers
-        ("base.joblib", ("--n-jobs", "2", "--backend", "threading", "--method", "brute", "-f", "b")),
+        ("exit.joblib", (), False),  # (the in-process runner, too, would read SystemExit(0) as 0)
+        ("exit.joblib", ("--n-jobs", "2", "--method", "brute", "-f", "b"), True),  # loky workers
+        ("base.joblib", ("--n-jobs", "2", "--backend", "threading", "--method", "brute", "-f", "b"), False),
     ],
     ids=["in-process", "loky", "threading-BaseException"],
 )
-def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, extra):
+def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, cli, tmp_path, model, extra, subprocess):
     out = _previous(tmp_path / "out")
-    r = inspect_(
+    ExitingRegressor._calls = 0  # (counts predict calls per process: the probe passes, the work exits)
+    run = inspect_ if subprocess else cli
+    r = run(
         "pdp",
         ws / model,
         ws / "data.csv",
@@ -97,7 +99,8 @@ def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, 
         "--out",
         out,
     )
-    assert r.returncode == 4, (r.returncode, r.stderr)
+    code = r.returncode if subprocess else r.exit_code
+    assert code == 4, (code, r.stderr)
     assert "the model's code raised" in r.stderr and "tried to end the run" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["pdp.json"]
     assert (out / "pdp.json").read_bytes() == PREVIOUS
@@ -375,7 +378,6 @@ runpy.run_module("inspectcli", run_name="__main__")
         ("import", "SIGTERM", 143, "terminated"),
         ("parse", "SIGTERM", 143, "terminated"),
         ("import", "SIGINT", 130, "interrupted"),
-        ("parse", "SIGINT", 130, "interrupted"),
     ],
 )
 def test_signals_before_the_command_runs(when, sig, code, word):

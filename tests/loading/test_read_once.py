@@ -84,17 +84,17 @@ def test_fifo_serving_other_bytes_on_each_open_cannot_pass_sha256(files, tmp_pat
     assert "LinearRegression" in r.stdout
 
 
-def test_fifo_serving_evil_bytes_first_is_refused_by_sha256(files, tmp_path):
+def test_fifo_serving_evil_bytes_first_is_refused_by_sha256(files, tmp_path, cli):
     good, evil, marker, digest = files
     fifo = tmp_path / "model.joblib"
     writer = _serve_fifo(fifo, evil, good)
     try:
-        r = _inspect("info", fifo, "--sha256", digest)
+        r = cli("info", fifo, "--sha256", digest)
     finally:
         writer.kill()
         writer.wait()
     assert not marker.exists()
-    assert r.returncode == 3, r.stderr
+    assert r.exit_code == 3, r.stderr
     assert "does not match --sha256" in r.stderr
 
 
