@@ -191,8 +191,9 @@ def current_umask() -> int:
     return mask
 
 
-def _stage(path: Path, data: bytes, mode: int) -> str:
-    """Write ``data`` to a new temporary file next to ``path``; return its name."""
+def _stage(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file next to ``path`` (mode 0666 & ~umask); return its name."""
+    mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -323,13 +324,12 @@ def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list
         raise UsageError(
             f"cannot create --out directory '{out}': {exc.strerror}", "choose another --out"
         ) from exc
-    mode = 0o666 & ~current_umask()
     staged: list[tuple[str, Path]] = []
     try:
         for name, data in files.items():
             target = out / name
             try:
-                staged.append((_stage(target, data, mode), target))
+                staged.append((_stage(target, data), target))
             except PermissionError as exc:
                 raise UsageError(
                     f"cannot write '{target}': permission denied", "choose another --out"
