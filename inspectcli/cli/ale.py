@@ -183,6 +183,8 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
             )
         for r in results:
+            if r.non_finite:
+                ui.warn(r.non_finite)
             if r.n_missing:
                 ui.note(
                     f"{r.feature}: {r.n_missing:,} row(s) with a missing value are in no bin and left out"

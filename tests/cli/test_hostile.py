@@ -664,3 +664,22 @@ def test_memory_error_is_never_unexpected(ws, cli, tmp_path):
     )
     assert r.exit_code == 4, r.stderr
     assert "out of memory" in r.stderr and "unexpected" not in r.stderr
+
+
+def test_nan_predictions_in_ale_are_reported(nan_models, cli, tmp_path):
+    r = cli(
+        "ale",
+        nan_models / "somenan.joblib",
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "b",
+        "--no-plot",
+        "--out",
+        tmp_path,
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "the model returned NaN for 'b': its ALE is undefined at" in r.stderr
+    doc = json.loads((tmp_path / "ale.json").read_text())
+    assert None in doc["results"][0]["ale"]
