@@ -92,7 +92,7 @@ def parse_custom_values(text: str, column: Any, name: str) -> np.ndarray:
                 f"'{name}' is a true/false column: e.g. {name}=true,false",
             ) from exc
     if dtype is not None and pd.api.types.is_numeric_dtype(dtype):
-        hint = f"'{name}' is numeric: give finite numbers, e.g. {name}=1,2,3"
+        hint = f"'{name}' is numeric: give numbers (finite ones), e.g. {name}=1,2,3"
         return np.asarray([parse_finite(p, f"--values {name}:", hint) for p in parts], dtype=float)
     return np.asarray(parts, dtype=object)
 
