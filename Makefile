@@ -99,7 +99,7 @@ images: demo
 	$(BIN)/python docs/screenshot.py $(OUT)/report-diabetes/report.html docs/images/report_diabetes.png
 
 test: $(MODELS) browser
-	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

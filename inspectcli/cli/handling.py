@@ -1,6 +1,7 @@
 """The one place errors become messages and exit codes, for every command.
 
-``handle_errors`` wraps a command: an InspectError prints ``error: <what> — <hint>`` and exits with
+``handle_errors`` wraps a command: an InspectError prints ``error: <what> — <hint>`` (the
+parameters it names spelled as this CLI's flags: ``max_samples`` -> ``--max-samples``) and exits with
 its code; Ctrl-C exits 130 and SIGTERM 143 after clean-up; anything else is reported as an
 unexpected error (exit 4) with the traceback only under --debug. Library warnings raised while the
 command runs are shown as one-line warnings.
@@ -32,6 +33,7 @@ from inspectcli.errors import (
     clip,
     first_line,
     model_exited,
+    render_params,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +42,40 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["Terminated", "handle_errors"]
 
 EXIT_TERMINATED = 128 + 15
+
+#: Library parameters whose flag is not ``--`` + the name with dashes (aliases: the first one is
+#: used before a value, ``-f age``; all of them otherwise, ``-f/--features``).
+FLAGS = {
+    "classes": "--class",
+    "features": "-f/--features",
+    "pairs": "--pair",
+    "groups": "--group",
+    "custom_values": "--values",
+    "categorical_features": "--categorical",
+    "orders": "--order",
+}
+
+
+def flag_of(param: str) -> str:
+    """The command-line flag of a library parameter: ``max_samples`` -> ``--max-samples``."""
+    return FLAGS.get(param) or "--" + param.replace("_", "-")
+
+
+def _spell(name: str, value: str | None) -> str:
+    flag = flag_of(name.rstrip("!"))
+    if name.endswith("!"):  # the long flag alone
+        return flag.split("/")[-1]
+    return flag if value is None else f"{flag.split('/')[0]} {value}"
+
+
+def cli_text(text: str) -> str:
+    """A library message (error, note) with its parameters spelled as flags."""
+    return render_params(text, _spell)
+
+
+def cli_message(exc: InspectError) -> str:
+    """The one-line ``<what> — <hint>`` of a library error, as the command line says it."""
+    return exc.render(_spell)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -140,7 +176,7 @@ def handle_errors(fn: F) -> F:
             except InspectError as exc:
                 if debug:
                     traceback.print_exc(file=sys.stderr)
-                ui.error(str(exc))
+                ui.error(cli_message(exc))
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
                 ui.error("interrupted")

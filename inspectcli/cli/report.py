@@ -16,19 +16,18 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from inspectcli.cli import options as o
 from inspectcli.cli.common import parse_random_state, split_names
 from inspectcli.cli.console import UI
 from inspectcli.cli.handling import handle_errors
-from inspectcli.errors import EXIT_USAGE, InputError, InspectError, UsageError
-from inspectcli.reports.summary import check_summary
-from inspectcli.results import check_out_dir, to_json_bytes, write_files
+from inspectcli.errors import EXIT_USAGE, InspectError, UsageError
 
 REP = "Report"
 
@@ -45,14 +44,6 @@ FILES = {
 
 class ReportTooLarge(UsageError):
     """The page would exceed --max-size (exit 2: fewer ICE lines, features or a larger limit)."""
-
-
-class PartFailed(InspectError):
-    """A part's command failed; its message was already printed, so this carries the exit code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__("")
-        self.exit_code = code
 
 
 def parse_size(text: str) -> int:
@@ -111,9 +102,9 @@ def run_command(ui: UI, argv: list[str], tmp: Path, name: str) -> tuple[dict[str
     if rc not in (0, None):
         for ln in lines:
             if ln.startswith("error:"):
-                sys.stderr.write(f"{ln} (report part '{name}')\n")
+                sys.stderr.write(f"error: report part '{name}': {ln.removeprefix('error:').strip()}\n")
                 break
-        raise PartFailed(int(rc) if isinstance(rc, int) else 4)
+        raise typer.Exit(int(rc) if isinstance(rc, int) else 4)
     for n in notes:
         ui.note(f"{name}: {n}")
     kind = argv[0]
@@ -123,6 +114,9 @@ def run_command(ui: UI, argv: list[str], tmp: Path, name: str) -> tuple[dict[str
 
 def profile(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
     """Per feature: kind, missing values, distinct values, and min / max / mean / deciles if numeric."""
+    import numpy as np
+    import pandas as pd
+
     feats = []
     for name in names:
         if name not in frame.columns:
@@ -157,6 +151,8 @@ def profile(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
 def versions() -> dict[str, str]:
     import joblib
     import matplotlib
+    import numpy as np
+    import pandas as pd
     import scipy
     import sklearn
 
@@ -196,10 +192,14 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def report(
         model: Annotated[
-            Path | None, typer.Argument(help="Fitted model (as for the other commands).", show_default=False)
+            Path | None,
+            typer.Argument(
+                metavar="MODEL", help="Fitted model (as for the other commands).", show_default=False
+            ),
         ] = None,
         data: Annotated[
-            str | None, typer.Argument(help="Data with the target column.", show_default=False)
+            str | None,
+            typer.Argument(metavar="DATA", help="Data with the target column.", show_default=False),
         ] = None,
         target: o.Target = None,
         from_: Annotated[
@@ -224,7 +224,18 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        features: o.Features = None,
+        features: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--features",
+                "-f",
+                metavar="NAME",
+                help="PD/ICE for these features (repeatable, or comma-separated). Default: the --top-k "
+                "most important.",
+                rich_help_panel=REP,
+                show_default=False,
+            ),
+        ] = None,
         top_k: Annotated[
             int,
             typer.Option(
@@ -361,12 +372,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One self-contained HTML page (offline, interactive, printable) of what drives MODEL.
 
-        Writes report.html, report.json (the manifest) and each part's result JSON to --out; with
-        --from, builds report.html from results already computed. Same inputs, same page.
+        Writes report.html, report.json (the manifest) and each part's result JSON to --out.
+
+        With --from, builds report.html from results already computed. Same inputs, same page.
 
         Example: inspect report model.joblib data.parquet --target y --out report/
         """
         from inspectcli.reports.html import PARTS, ReportInput, build_page
+        from inspectcli.reports.summary import check_summary
+        from inspectcli.results import check_out_dir, to_json_bytes
 
         started = time.perf_counter()
         ui = UI(quiet=quiet, verbose=verbose)
@@ -432,44 +446,36 @@ def register(app: typer.Typer) -> None:
             tmp = Path(tmpname)
             # -- info: always computed (it carries the data profile the curves' deciles come from)
             t0 = time.perf_counter()
-            from inspectcli.cli.info import describe_data, describe_model
+            from inspectcli.cli.info import with_flags
             from inspectcli.loading.data import load_dataset
-            from inspectcli.loading.model import load_model
+            from inspectcli.workflows._inputs import Source
+            from inspectcli.workflows.info import run_info
 
-            loaded = load_model(
+            source = Source(
                 model,
-                trust=trust or (),
+                data,
+                target=target,
+                trust=tuple(trust or ()),
                 sha256=sha256,
-                allow_pickle=False if no_pickle else None,
+                no_pickle=no_pickle,
                 strict=strict,
+                sep=sep,
+                encoding=encoding,
+                decimal=decimal,
             )
-            mfacts = describe_model(loaded)
-            dfacts, problem = describe_data(
-                loaded, data, target=target, sep=sep, encoding=encoding, decimal=decimal
-            )
-            if problem is not None:
-                raise problem
-            if dfacts["missing"]:
-                raise InputError(
-                    f"'{data}' lacks columns the model expects: {dfacts['missing']}",
-                    "give data with the columns the model was trained on",
-                )
+            info = with_flags(run_info(source))
+            info.raise_problem()
+            mfacts, dfacts = info.model, info.data
+            assert dfacts is not None
             names = [f["name"] for f in mfacts["features"] or []] or list(dfacts["used"])
             frame = load_dataset(data, columns=names, sep=sep, encoding=encoding, decimal=decimal).frame
+            info_doc = {**info.document(), "profile": profile(frame, names)}
+            loaded = info.loaded
             import sklearn
 
             from inspectcli import __version__
             from inspectcli.results import SCHEMA_VERSION
 
-            info_doc = {
-                "schema_version": SCHEMA_VERSION,
-                "kind": "info",
-                "tool": {"name": "inspectcli", "version": __version__},
-                "sklearn_version": sklearn.__version__,
-                "model": mfacts,
-                "data": dfacts,
-                "profile": profile(frame, names),
-            }
             parts["info"] = Part(
                 "done",
                 notes=list(mfacts["notes"]) + list(dfacts["notes"]),
@@ -654,6 +660,7 @@ def _page(build: Any, inp: Any, title: str | None, timings: bool, limit: int) ->
 
 def _finish(ui: UI, dest: Path, files: dict[str, bytes], summary: Path | None, docs: dict[str, Any]) -> None:
     from inspectcli.reports.summary import report_summary, write_summary
+    from inspectcli.results import write_files
 
     written = write_files(dest, files)
     ui.note("wrote " + ", ".join(str(p) for p in written))

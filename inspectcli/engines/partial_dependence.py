@@ -101,7 +101,7 @@ def normalize_kind(kind: str) -> str:
     kind = KIND_ALIASES.get(kind.strip().lower(), kind.strip().lower())
     if kind not in KINDS:
         raise UsageError(
-            f"--kind '{kind}' is not one of {', '.join(KINDS)}",
+            f"`kind='{kind}'` is not one of {', '.join(KINDS)}",
             "choose one of them (ice is another name for individual)",
         )
     return kind
@@ -210,7 +210,7 @@ def partial_dependence(
     """
     kind = normalize_kind(kind)
     if method not in METHODS:
-        raise UsageError(f"--method '{method}' is not one of {', '.join(METHODS)}", "choose one of them")
+        raise UsageError(f"`method='{method}'` is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     percentiles = check_grid_options(percentiles, grid_resolution)
@@ -228,27 +228,27 @@ def partial_dependence(
         )
     if kind != "average" and method == "recursion":
         raise UsageError(
-            f"--method recursion computes averages only; --kind {kind} needs the predictions of every row",
-            "use --method brute (or auto)",
+            f"`method` recursion computes averages only; `kind={kind}` needs the predictions of every row",
+            "use `method=brute` (or auto)",
         )
     if method == "recursion" and sample_weight is not None:
         raise UsageError(
-            "--method recursion averages over the training data and cannot use --sample-weight",
-            "use --method brute (or auto)",
+            "`method` recursion averages over the training data and cannot use `sample_weight`",
+            "use `method=brute` (or auto)",
         )
     if method == "auto":
         method = "brute"
     if method == "recursion":
         if not supports_recursion(estimator):
             raise UsageError(
-                f"--method recursion does not support {type(estimator).__name__}",
+                f"`method` recursion does not support {type(estimator).__name__}",
                 "it applies to bare GradientBoosting, HistGradientBoosting, DecisionTreeRegressor "
-                "and RandomForestRegressor models; use --method brute",
+                "and RandomForestRegressor models; use `method=brute`",
             )
         if response_method not in ("auto", "decision_function"):
             raise UsageError(
-                f"--method recursion uses decision_function, not {response_method}",
-                "use --response-method decision_function or --method brute",
+                f"`method` recursion uses decision_function, not {response_method}",
+                "use `response_method=decision_function` or `method=brute`",
             )
 
     cat_idx = set()
@@ -267,11 +267,11 @@ def partial_dependence(
         if len(set(idx)) != len(idx):
             raise UsageError(
                 f"feature set {', '.join(map(str, spec))} names a feature twice",
-                "give --pair two different features",
+                "give `pair` two different features",
             )
         sets.append(idx)
     if not sets:
-        raise UsageError("no features given", "name at least one with -f/--features")
+        raise UsageError("no features given", "name at least one with `features`")
 
     columns = {}
     for idx in {i for s in sets for i in s}:
@@ -309,8 +309,8 @@ def partial_dependence(
             )
         elif i in given_orders:
             raise UsageError(
-                f"--order {names[i]}: '{names[i]}' is not categorical here",
-                "--order applies to categorical features (or give --values for a numeric grid)",
+                f"`order={names[i]}`: '{names[i]}' is not categorical here",
+                "`order` applies to categorical features (or give `values` for a numeric grid)",
             )
         grids[i] = grid
     prepared = [(idx, [grids[i] for i in idx]) for idx in sets]
@@ -444,7 +444,9 @@ def _recursion(
             targets = tuple(keep)
     else:
         if classes:
-            raise UsageError("--class applies to classifiers; this model is a regressor", "leave out --class")
+            raise UsageError(
+                "`classes` applies to classifiers; this model is a regressor", "leave out `classes`"
+            )
         targets = (None,) if average.shape[0] == 1 else tuple(range(average.shape[0]))
     return PDPResult(
         features=tuple(names[i] for i in idx),
@@ -574,7 +576,7 @@ def _tree_paths(
             raise
         raise ComputationError(
             f"the model failed while computing partial dependence: {exc}",
-            "this is the estimator's own error; try --method brute",
+            "this is the estimator's own error; try `method=brute`",
         ) from exc
     average = np.moveaxis(response.select(avg_raw, leading=1), -1, 0)  # (k, G)
     average = average.reshape(response.n_targets, *shape)

@@ -46,6 +46,7 @@ from inspectcli.engines.parallel import check_backend, task_runner
 from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import (
     ComputationError,
+    InspectError,
     UsageError,
     ValidationError,
     closest,
@@ -53,15 +54,46 @@ from inspectcli.errors import (
     raised_in_our_code,
     shorten,
 )
-from inspectcli.introspect import final_estimator, row_exact
+from inspectcli.introspect import default_feature_names, final_estimator, row_exact
 
 RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
 ENGINES = ("auto", "tree-paths", "batched", "sequential")
 
 
+#: Half-width of the noise band of a mean importance, in standard errors (``mean ± 2·std/√n``).
+NOISE_Z = 2.0
+
+
+def noise_band(mean: Any, std: Any, n_repeats: int, z: float = NOISE_Z) -> tuple[Any, Any]:
+    """``(mean - z·std/√n_repeats, mean + z·std/√n_repeats)``: the one noise band of importances.
+
+    Parameters
+    ----------
+    mean, std : float or ndarray of shape (n_features,)
+        Mean and standard deviation (ddof=0) of the importances over the repeats.
+    n_repeats : int
+        Number of repeats.
+    z : float, default=2.0
+        Half-width in standard errors.
+    """
+    half = z * np.asarray(std, dtype=float) / np.sqrt(n_repeats)
+    return mean - half, mean + half
+
+
 @dataclass
 class ScorerImportances:
-    """Importances under one scorer: baseline score minus permuted scores."""
+    """Importances under one scorer: baseline score minus permuted scores.
+
+    Attributes
+    ----------
+    scorer : str
+    baseline_score : float
+        The score on the unpermuted data.
+    importances : ndarray of shape (n_features, n_repeats)
+        One row per feature or group (as ``PermutationImportance.features``), one column per repeat.
+    importances_mean, importances_std : ndarray of shape (n_features,)
+        Over the repeats (std with ddof=0, as scikit-learn).
+    """
 
     scorer: str
     baseline_score: float
@@ -74,6 +106,22 @@ class ScorerImportances:
     @property
     def importances_std(self) -> np.ndarray:
         return np.std(self.importances, axis=1)
+
+    def noise_band(self, z: float = NOISE_Z) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) = mean ∓ z·std/√n_repeats of each row, arrays of shape (n_features,)."""
+        return noise_band(self.importances_mean, self.importances_std, self.importances.shape[1], z)
+
+    def order(self, top: int | None = None) -> np.ndarray:
+        """Row positions by decreasing mean importance (ties in data order), the first ``top``."""
+        idx = np.argsort(-self.importances_mean, kind="stable")
+        return idx[:top] if top else idx
+
+    def ranks(self) -> np.ndarray:
+        """Rank of each row, shape (n_features,): 1 = largest mean importance (ties keep data order)."""
+        order = self.order()
+        out = np.empty(len(order), dtype=int)
+        out[order] = np.arange(1, len(order) + 1)
+        return out
 
 
 @dataclass
@@ -175,11 +223,7 @@ def default_scorer_name(estimator: Any) -> str | None:
 
     Then the default scoring can be replayed from predictions (same numbers as score()).
     """
-    from sklearn.pipeline import Pipeline
-
-    est = estimator
-    while isinstance(est, Pipeline):
-        est = est.steps[-1][1]
+    est = final_estimator(estimator)
     score = getattr(type(est), "score", None)
     if score is RegressorMixin.score:
         return "r2"
@@ -265,7 +309,7 @@ def check_scorer_names(names: Sequence[str]) -> None:
             )
     dupes = sorted({n for n in names if list(names).count(n) > 1})
     if dupes:
-        raise UsageError(f"scorer given twice: {', '.join(dupes)}", "give each --scoring once")
+        raise UsageError(f"scorer given twice: {', '.join(dupes)}", "give each `scoring` once")
 
 
 def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
@@ -293,20 +337,20 @@ def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
         methods = (methods,) if isinstance(methods, str) else tuple(methods)
         if module == "_regression" and task.is_classifier:
             raise UsageError(
-                f"--scoring {name} is a regression scorer; {model} is a classifier",
-                "choose a classification scorer, e.g. --scoring accuracy"
+                f"`scoring={name}` is a regression scorer; {model} is a classifier",
+                "choose a classification scorer, e.g. `scoring=accuracy`"
                 + (" or neg_log_loss" if has_proba else ""),
             )
         if module in ("_classification", "_ranking") and not task.is_classifier and task.kind != "other":
             raise UsageError(
-                f"--scoring {name} is a classification scorer; {model} is a regressor",
-                "choose a regression scorer, e.g. --scoring r2 or neg_root_mean_squared_error",
+                f"`scoring={name}` is a classification scorer; {model} is a regressor",
+                "choose a regression scorer, e.g. `scoring=r2` or neg_root_mean_squared_error",
             )
         if multiclass and (kwargs.get("average") == "binary" or name in ("roc_auc", "average_precision")):
             better = {"roc_auc": "roc_auc_ovr", "average_precision": "roc_auc_ovr"}.get(name, f"{name}_macro")
             raise UsageError(
-                f"--scoring {name} applies to two classes; this target has {len(classes or [])}",
-                f"use --scoring {better} (or accuracy)",
+                f"`scoring={name}` applies to two classes; this target has {len(classes or [])}",
+                f"use `scoring={better}` (or accuracy)",
             )
         if "predict" not in methods and not any(hasattr(estimator, m) for m in methods):
             what = " or ".join(methods)
@@ -314,8 +358,8 @@ def check_scorers_fit(estimator: Any, names: Sequence[str]) -> None:
             if "predict_proba" in methods and has_decision and name.startswith("roc_auc_"):
                 alt = "roc_auc" if not multiclass else "accuracy"
             raise UsageError(
-                f"--scoring {name} needs {what}, which {model} does not have",
-                f"choose a scorer that uses predictions, e.g. --scoring {alt}",
+                f"`scoring={name}` needs {what}, which {model} does not have",
+                f"choose a scorer that uses predictions, e.g. `scoring={alt}`",
             )
 
 
@@ -351,22 +395,22 @@ def build_scorer(
 
 def _resolve_max_samples(max_samples: float | int, n: int) -> int:
     if isinstance(max_samples, bool):
-        raise UsageError("--max-samples must be a number", "give a row count or a fraction")
+        raise UsageError("`max_samples` must be a number", "give a row count or a fraction")
     if isinstance(max_samples, numbers.Integral):
         if not 1 <= max_samples <= n:
             raise UsageError(
-                f"--max-samples {max_samples} is out of range: the data has {n} rows",
+                f"`max_samples={max_samples}` is out of range: the data has {n} rows",
                 f"give 1…{n} rows, or a fraction in (0, 1]",
             )
         return int(max_samples)
     if not 0 < float(max_samples) <= 1:
         raise UsageError(
-            f"--max-samples {max_samples} is out of range", "give a fraction in (0, 1], or a row count"
+            f"`max_samples={max_samples}` is out of range", "give a fraction in (0, 1], or a row count"
         )
     m = int(float(max_samples) * n)
     if m < 1:
         raise UsageError(
-            f"--max-samples {max_samples} of {n} rows is no row at all", "give a larger fraction"
+            f"`max_samples={max_samples}` of {n} rows is no row at all", "give a larger fraction"
         )
     return m
 
@@ -391,7 +435,7 @@ def resolve_groups(
     owner: dict[int, str] = {}
     for gname, cols in groups.items():
         if not cols:
-            raise UsageError(f"group '{gname}' lists no columns", f"e.g. --group {gname}=a,b")
+            raise UsageError(f"group '{gname}' lists no columns", f"e.g. `group={gname}=a,b`")
         for c in cols:
             if c not in names:
                 near = closest(c, names)
@@ -593,7 +637,7 @@ def permutation_importance(
     PermutationImportance
     """
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
-        raise UsageError(f"--n-repeats {n_repeats} must be a whole number ≥ 1")
+        raise UsageError(f"`n_repeats={n_repeats}` must be a whole number ≥ 1")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     check_backend(backend, scheduler)
@@ -601,7 +645,7 @@ def permutation_importance(
     names = (
         [str(c) for c in X.columns]
         if hasattr(X, "columns")
-        else list(feature_names or [f"x{i}" for i in range(X.shape[1])])
+        else list(feature_names or default_feature_names(X.shape[1]))
     )
     n = X.shape[0]
     if not hasattr(X, "iloc"):
@@ -626,7 +670,7 @@ def permutation_importance(
     recorder = _Recorder(estimator)
     try:
         baseline = _score(scorer, recorder, X, y, sample_weight)
-    except (UsageError, ComputationError):
+    except InspectError:
         raise
     except Exception as exc:
         if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
@@ -716,7 +760,7 @@ def permutation_importance(
                     progress,
                     per_feature,
                 )
-        except (UsageError, ComputationError):
+        except InspectError:
             raise
         except Exception as exc:
             if raised_in_our_code(exc) and not isinstance(exc, AttributeError):  # (stand-ins forward getattr)
@@ -1038,7 +1082,7 @@ def _scoring_error(exc: BaseException, names: list[str], estimator: Any) -> Exce
     if isinstance(exc, ValueError) and any(key in text for key in one_class):
         return ValidationError(
             f"scorer {', '.join(names)} cannot score this target: {text}",
-            "give rows of every class (at least two), or choose --scoring accuracy",
+            "give rows of every class (at least two), or choose `scoring=accuracy`",
         )
     if isinstance(exc, (ValueError, AttributeError, TypeError)) and any(
         key in text

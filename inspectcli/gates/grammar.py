@@ -119,14 +119,14 @@ class Gates:
         for cond in self.conditions:
             if cond.target is not None and classes and cond.target not in [str(c) for c in classes]:
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)}: target={cond.target} is not among --class "
+                    f"`fail_if={quote(cond.text)}`: target={cond.target} is not among `classes` "
                     f"{', '.join(map(str, classes))}",
-                    f"add --class {cond.target}",
+                    f"add `classes={cond.target}`",
                 )
             if kind == "individual":
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)} needs the average curve (--kind individual has none)",
-                    "use --kind both",
+                    f"`fail_if={quote(cond.text)}` needs the average curve (`kind=individual` has none)",
+                    "use `kind=both`",
                 )
             match_curve_names(cond, sets, names)
 
@@ -172,7 +172,7 @@ class _Parser:
             where = ", at the end" if tok.kind == "end" else f", character {tok.pos}"
             what = what.replace("{tok}", "the end of it" if tok.kind == "end" else repr(tok.text))
         return UsageError(
-            f"--fail-if {quote(self.text)}{where}: {what}", hint or f"{EXAMPLES[self.kind]}; {GRAMMAR_HINT}"
+            f"`fail_if={quote(self.text)}`{where}: {what}", hint or f"{EXAMPLES[self.kind]}; {GRAMMAR_HINT}"
         )
 
     # -- tokens -----------------------------------------------------------------------------

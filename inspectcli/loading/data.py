@@ -195,13 +195,13 @@ def _check_text_options(sep: str | None, encoding: str | None) -> str | None:
     if sep is not None:
         sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
         if len(sep) != 1:
-            raise UsageError(f"--sep '{sep}' must be one character", "for example --sep ';'")
+            raise UsageError(f"`sep='{sep}'` must be one character", "for example `sep=';'`")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
             raise UsageError(
-                f"--encoding '{encoding}' is not an encoding Python knows",
+                f"`encoding='{encoding}'` is not an encoding Python knows",
                 "try utf-8, latin-1 or cp1252",
             ) from exc
     return sep
@@ -470,7 +470,7 @@ class DataSource:
         unknown = [c for c in self.where.columns if c not in self.columns]
         if unknown:
             raise UsageError(
-                f"--where names column '{unknown[0]}', which '{self.name}' does not have"
+                f"`where` names column '{unknown[0]}', which '{self.name}' does not have"
                 f"{did_you_mean(unknown[0], self.columns)}",
                 f"columns are: {shorten(self.columns, 12)}",
             )
@@ -478,14 +478,14 @@ class DataSource:
     def _where_error(self, exc: Exception) -> UsageError:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return UsageError(
-            f"--where '{self.where.text if self.where else ''}' cannot be applied to '{self.name}': {text}",
+            f"`where` '{self.where.text if self.where else ''}' cannot be applied to '{self.name}': {text}",
             "compare each column with a value of its type (text in quotes, numbers bare)",
         )
 
     def _check_rows_left(self) -> None:
         if self.where is not None and self.n_rows == 0:
             raise DataLoadError(
-                f"--where '{self.where.text}' leaves no rows of '{self.name}'",
+                f"`where` '{self.where.text}' leaves no rows of '{self.name}'",
                 "loosen the filter",
             )
 
@@ -737,7 +737,7 @@ def _decode_sample(head: bytes, encoding: str, where: str) -> str:
         raise DataLoadError(
             f"data '{where}' is not valid {encoding} text (byte 0x{head[exc.start]:02x} at "
             f"offset {exc.start})",
-            "pass its encoding, e.g. --encoding latin-1 or --encoding cp1252",
+            "pass its encoding, e.g. `encoding=latin-1` or `encoding=cp1252`",
         ) from exc
 
 
@@ -792,7 +792,7 @@ def _read_csv(
                 decimal = ","
                 notes.append(
                     f"'{where}' uses decimal commas (1,5 = 1.5); reading them as numbers"
-                    " (pass --decimal . to keep them as text)"
+                    " (pass `decimal=.` to keep them as text)"
                 )
     try:
         frame = pd.read_csv(
@@ -807,14 +807,14 @@ def _read_csv(
     except UnicodeDecodeError as exc:
         raise DataLoadError(
             f"data '{where}' is not valid {enc} text ({exc.reason} at byte {exc.start})",
-            "pass its encoding, e.g. --encoding latin-1 or --encoding cp1252",
+            "pass its encoding, e.g. `encoding=latin-1` or `encoding=cp1252`",
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataLoadError(f"data '{where}' holds no table", "give a header and rows") from exc
     except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
         raise DataLoadError(
             f"cannot parse '{where}' as CSV (delimiter {sep!r}): {str(exc).strip()}",
-            "pass the delimiter with --sep",
+            "pass the delimiter with `sep`",
         ) from exc
     frame.columns = [str(c) for c in frame.columns]
     unnamed = [c for c in frame.columns if c.startswith("Unnamed: ")]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines.grid import plain
-from inspectcli.render import fmt
+from inspectcli.formatting import fmt
 
 #: |Spearman ρ| at or above which two features are called strongly correlated.
 STRONG_CORRELATION = 0.8

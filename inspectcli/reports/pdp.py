@@ -16,7 +16,7 @@ from rich.table import Table
 from inspectcli.engines.grid import plain
 from inspectcli.engines.interaction import h_squared, pd_variability
 from inspectcli.engines.partial_dependence import PDPResult
-from inspectcli.render import Spark, fmt, label
+from inspectcli.formatting import Spark, fmt, label
 from inspectcli.results import csv_bytes
 
 

@@ -116,7 +116,8 @@ def test_numbers_as_text_the_model_encodes_stay_categories(cli, tmp_path):
 
 def test_numbers_as_text_a_model_reads_differently_are_kept(tmp_path):
     """A model whose predictions on the text differ from those on the numbers keeps the text."""
-    from inspectcli.loading.match import check_predicts, prepare
+    from inspectcli.loading.match import prepare
+    from inspectcli.loading.probe import check_predicts
 
     class TextLength(LinearRegression):
         def predict(self, X):

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inspectcli.errors import UsageError
-from inspectcli.render import Spark, fit_table, sparkline
+from inspectcli.formatting import Spark, fit_table, sparkline
 from inspectcli.reports import hints
 from inspectcli.reports.pdp import (
     DEFAULT_ICE_ROWS,

@@ -6,6 +6,8 @@ to the scorer; these tests check the numbers are identical to scikit-learn's, bi
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 
+from inspectcli.cli.handling import cli_message
 from inspectcli.engines.permutation import permutation_importance
 from inspectcli.errors import UsageError
 
@@ -226,5 +229,6 @@ def test_group_of_one_is_the_feature_and_groups_permute_together(diabetes):
 def test_usage_errors(diabetes, kwargs, match):
     X, y = diabetes
     model = Ridge().fit(X, y)
-    with pytest.raises(UsageError, match=match):
+    with pytest.raises(UsageError) as info:
         permutation_importance(model, X, y, **kwargs)
+    assert re.search(match, cli_message(info.value))  # as the CLI says it: parameters as flags

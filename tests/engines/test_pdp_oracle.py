@@ -7,6 +7,8 @@ tree paths) are checked where they apply, as is the recursion method.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +27,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from inspectcli.cli.handling import cli_message
 from inspectcli.engines.partial_dependence import partial_dependence
 from inspectcli.errors import UsageError
 
@@ -300,8 +303,9 @@ def test_parallel_workers_give_identical_numbers(diabetes):
 def test_usage_errors(diabetes, kwargs, match):
     X, y = diabetes
     model = HistGradientBoostingRegressor(max_iter=5).fit(X, y)
-    with pytest.raises(UsageError, match=match):
+    with pytest.raises(UsageError) as info:
         partial_dependence(model, X, ["bmi"], **kwargs)
+    assert re.search(match, cli_message(info.value))  # as the CLI says it: parameters as flags
 
 
 def test_unknown_and_constant_features(diabetes):

@@ -43,7 +43,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from tests.bad_models import RAISING_MESSAGE, RaisingRegressor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PREVIOUS = {"pdp.json": b'{"previous": "run"}\n', "pdp.csv": b"previous\n", "importance.json": b"{}\n"}
 LONG_NAME = "feature_" + "x" * 300

@@ -119,7 +119,7 @@ def write_small_models(base):
 @pytest.fixture(scope="module")
 def outputs(samples, tmp_path_factory):
     """(description, parsed JSON) of every kind of file and stdout JSON the commands write."""
-    from tests.test_cli_diff import invoke
+    from tests.cli.test_cli_diff import invoke
 
     base = tmp_path_factory.mktemp("schema_runs")
     write_small_models(base)

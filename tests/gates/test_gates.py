@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
+from inspectcli.cli.handling import cli_message
 from inspectcli.engines.permutation import PermutationImportance, ScorerImportances
 from inspectcli.errors import GateFailed, UsageError
 from inspectcli.gates import evaluate_importance, evaluate_pdp, parse_conditions
@@ -91,7 +94,7 @@ def test_grammar_rejects_pointing_at_the_token(text, kind, expected):
     with pytest.raises(UsageError) as info:
         valid = {"importance": "sex > 0", "pdp": "range > 1", "diff": "gap > 0"}[kind]
         parse_conditions([valid, text], kind)  # the bad one is found among good ones
-    msg = str(info.value)
+    msg = cli_message(info.value)  # as the CLI says it: parameters spelled as flags
     assert msg.startswith("--fail-if "), msg
     assert "\n" not in msg
     for part in expected:
@@ -169,7 +172,7 @@ def test_every_scorer_is_checked_unless_one_is_named():
     ]
     with pytest.raises(GateFailed) as info:
         report.raise_if_failed()
-    msg = str(info.value)
+    msg = cli_message(info.value)  # as the CLI says it: parameters spelled as flags
     assert info.value.exit_code == 1
     assert msg.startswith("2 --fail-if conditions held:")
     assert "'sex > 1': 3 (neg_mean_absolute_error)" in msg and "r2:sex" not in msg
@@ -304,21 +307,29 @@ def test_pdp_targets_each_class_or_the_one_named():
         evaluate_pdp(parse_conditions(["range(x, target=3) > 0"], "pdp"), curves)
 
 
+@contextmanager
+def raises_cli(match):
+    """A UsageError whose message, as the CLI says it (parameters spelled as flags), matches."""
+    with pytest.raises(UsageError) as info:
+        yield
+    assert re.search(match, cli_message(info.value)), cli_message(info.value)
+
+
 def test_pdp_names_checked_before_computing():
     gates = parse_conditions(["range(age) > 1"], "pdp")
     gates.check_pdp(["age"], [], ["age", "bmi"], "average")
-    with pytest.raises(UsageError, match=r"unknown feature 'aeg' \(did you mean 'age'\?\)"):
+    with raises_cli(r"unknown feature 'aeg' \(did you mean 'age'\?\)"):
         parse_conditions(["range(aeg) > 1"], "pdp").check_pdp(["age"], [], ["age", "bmi"], "average")
-    with pytest.raises(UsageError, match="computes no curve of 'age' — add -f age"):
+    with raises_cli("computes no curve of 'age' — add -f age"):
         gates.check_pdp(["bmi"], [], ["age", "bmi"], "average")
-    with pytest.raises(UsageError, match="add --pair age,bmi"):
+    with raises_cli("add --pair age,bmi"):
         parse_conditions(["h2(age,bmi) > 1"], "pdp").check_pdp(["age"], [], ["age", "bmi"], "average")
     parse_conditions(["h2(age,bmi) > 1"], "pdp").check_pdp([], [("bmi", "age")], ["age", "bmi"], "both")
-    with pytest.raises(UsageError, match="--kind individual"):
+    with raises_cli("--kind individual"):
         gates.check_pdp(["age"], [], ["age"], "individual")
-    with pytest.raises(UsageError, match="not among --class 0, 1"):
+    with raises_cli("not among --class 0, 1"):
         parse_conditions(["range(age, target=2) > 1"], "pdp").check_pdp(
             ["age"], [], ["age"], "average", ["0", "1"]
         )
-    with pytest.raises(UsageError, match="needs a pair"):
+    with raises_cli("needs a pair"):
         parse_conditions(["h2 > 1"], "pdp").check_pdp(["age"], [], ["age"], "average")

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from inspectcli.engines.permutation import NOISE_Z, noise_band
 from inspectcli.errors import ValidationError, shorten
 
 #: half-width of a run's interval, in standard errors of its mean over the repeats
-NOISE_Z = 2.0
 NOISE_RULE = "beyond noise: the intervals mean ± 2·std/√n_repeats of the two runs do not overlap"
 GRID_RTOL = 1e-9
 DIFFABLE = ("importance", "pdp")
@@ -167,8 +167,8 @@ def _interval(feat: Mapping[str, Any]) -> tuple[float, float] | None:
     n = len(feat.get("importances") or [])
     if mean is None or std is None or n < 2:
         return None
-    half = NOISE_Z * std / math.sqrt(n)
-    return (mean - half, mean + half)
+    low, high = noise_band(mean, std, n, NOISE_Z)
+    return (float(low), float(high))
 
 
 def _diff_importance(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
@@ -178,7 +178,7 @@ def _diff_importance(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     if not common:
         raise ValidationError(
             f"the two files share no scorer (old: {shorten(blocks_old)}; new: {shorten(blocks_new)})",
-            "run both with the same --scoring",
+            "run both with the same `scoring`",
         )
     notes = []
     only = [s for s in blocks_old if s not in blocks_new] + [s for s in blocks_new if s not in blocks_old]
@@ -192,7 +192,7 @@ def _diff_importance(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
         if unmatched:
             raise ValidationError(
                 f"the two files rank different features or groups ({unmatched})",
-                "compare runs over the same features, --group and --cluster-threshold",
+                "compare runs over the same features, `group` and `cluster_threshold`",
             )
         for name, f_old in feats_old.items():
             if list(f_old["columns"]) != list(feats_new[name]["columns"]):
@@ -281,8 +281,8 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     c_new = new.get("parameters", {}).get("centered")
     if bool(c_old) != bool(c_new):
         raise ValidationError(
-            "one file has centred curves (--centered), the other not",
-            "compare runs made with the same --centered",
+            "one file has centred curves (`centered`), the other not",
+            "compare runs made with the same `centered`",
         )
     e_old = {_key(e): e for e in old["results"]}
     e_new = {_key(e): e for e in new["results"]}
@@ -290,7 +290,7 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     if unmatched:
         raise ValidationError(
             f"the two files hold different curves ({unmatched})",
-            "compare runs with the same -f/--pair and --class",
+            "compare runs with the same `features`, `pair` and `classes`",
         )
     out = Diff("pdp")
     for key, a in e_old.items():
@@ -300,13 +300,13 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
                 raise ValidationError(
                     f"the grids of {_label(key)} differ (feature '{key[0][d]}': {len(ga)} values "
                     f"{_span(ga)} vs {len(gb)} values {_span(gb)})",
-                    "compare PDs on the same grid: give both runs the same --values "
-                    f"{key[0][d]}=… (or the same data and --grid-resolution/--percentiles)",
+                    "compare PDs on the same grid: give both runs the same `values` "
+                    f"{key[0][d]}=… (or the same data and `grid_resolution`/`percentiles`)",
                 )
         if a.get("average") is None or b.get("average") is None:
             raise ValidationError(
-                f"{_label(key)} has no average curve in one of the files (--kind individual)",
-                "compare runs made with --kind average or both",
+                f"{_label(key)} has no average curve in one of the files (`kind=individual`)",
+                "compare runs made with `kind=average` or both",
             )
         va, vb = _array(a["average"]), _array(b["average"])
         if va.shape != vb.shape:
@@ -341,7 +341,7 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
 
 
 def _span(grid: Sequence[Any]) -> str:
-    from inspectcli.render import label
+    from inspectcli.formatting import label
 
     if len(grid) > 2:
         return f"[{label(grid[0])} … {label(grid[-1])}]"

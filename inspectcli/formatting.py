@@ -1,4 +1,4 @@
-"""Small text renderings shared by the terminal tables: sparklines, bars, number formats."""
+"""Number and text formatting for tables, summaries and plot labels: number formats, sparklines, bars."""
 
 from __future__ import annotations
 

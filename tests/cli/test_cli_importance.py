@@ -121,6 +121,16 @@ def test_wine_skops_multiclass_with_mdi(cli, samples, tmp_path):
     assert doc["impurity"]["estimator"] == "RandomForestClassifier"
     assert set(doc["impurity"]["values"]) == {f["feature"] for f in doc["results"][0]["features"]}
     assert "MDI" in r.stdout
+    # the values are the forest's own feature_importances_, column by column
+    forest = load_model(samples / "wine_rf.skops", trust=WINE_TRUST[1:]).estimator
+    names = list(forest.feature_names_in_)
+    assert list(doc["impurity"]["values"]) == names
+    np.testing.assert_array_equal([doc["impurity"]["values"][n] for n in names], forest.feature_importances_)
+    # the table shows the same numbers as the JSON (4 significant digits)
+    from inspectcli.formatting import fmt
+
+    top = max(names, key=doc["impurity"]["values"].get)
+    assert fmt(doc["impurity"]["values"][top]) in r.stdout
 
 
 def test_bikes_groups_and_compare(cli, samples, tmp_path):

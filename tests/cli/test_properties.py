@@ -31,6 +31,8 @@ from typer.testing import CliRunner
 
 from inspectcli.cli.app import app
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` skips this module
+
 ENVELOPE = ["schema_version", "kind", "tool", "sklearn_version", "model", "data", "parameters", "results"]
 #: INSPECT_PROPERTY_EXAMPLES=500 explores further (random seeds); CI runs a fixed, modest set.
 EXPLORE = int(os.environ.get("INSPECT_PROPERTY_EXAMPLES", "0"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from inspectcli.cli.app import app
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_setup_commands_first():
@@ -25,7 +25,7 @@ def test_every_command_documented_with_example():
 
 
 def test_images_exist():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for line in README.splitlines():
         if line.startswith("![") and "](" in line:
             assert (root / line.split("](")[1].rstrip(")")).exists(), line

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from inspectcli.engines.diff import diff_results
+from inspectcli.compare import diff_results
 from inspectcli.errors import ValidationError
 from tests.conftest import Run
 

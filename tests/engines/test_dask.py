@@ -22,6 +22,8 @@ from inspectcli import partial_dependence, permutation_importance
 from inspectcli.errors import UsageError
 from inspectcli.loading.model import load_model
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` skips this module
+
 
 @pytest.fixture(scope="module")
 def scheduler():
