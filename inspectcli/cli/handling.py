@@ -9,14 +9,16 @@ command runs are shown as one-line warnings.
 
 from __future__ import annotations
 
+import errno
 import functools
+import math
 import os
 import re
 import sys
 import traceback
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -24,8 +26,11 @@ from inspectcli.cli.console import UI
 from inspectcli.errors import (
     EXIT_COMPUTE,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     InspectError,
     Terminated,
+    UsageError,
+    clip,
     first_line,
     model_exited,
     render_params,
@@ -105,6 +110,44 @@ def _show_warnings(ui: UI, caught: list[warnings.WarningMessage]) -> None:
         )
 
 
+def _check_finite_options(kwargs: dict[str, Any]) -> None:
+    """Typed float options ('--cluster-threshold nan') must be finite numbers: a usage error."""
+    for name, value in kwargs.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} '{v}' is not a finite number", f"give {option} a number")
+
+
+#: OSErrors about a path the user gave (too long, no permission, no space, …): usage errors.
+_PATH_ERRNOS = {
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENOENT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+}
+
+
+def _unexpected(ui: UI, exc: BaseException, debug: bool) -> NoReturn:
+    """A bug of ours, or an unforeseen failure: say so plainly (exit 4)."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    first = first_line(exc, "")
+    ui.error(
+        f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the traceback, "
+        "and please report it"
+    )
+    raise typer.Exit(EXIT_COMPUTE) from None
+
+
 def _worker_died(exc: BaseException) -> bool:
     """A joblib / loky / Dask worker process ended while running a task (the model's code, or a crash)."""
     return type(exc).__name__ in ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
@@ -126,6 +169,7 @@ def handle_errors(fn: F) -> F:
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="joblib")
             warnings.filterwarnings("ignore", message=".*resource_tracker.*")
             try:
+                _check_finite_options(kwargs)
                 return fn(*args, **kwargs)
             except typer.Exit:
                 raise
@@ -148,6 +192,16 @@ def handle_errors(fn: F) -> F:
                     "— lower --memory-budget, --n-repeats or --grid-resolution, or use --subsample"
                 )
                 raise typer.Exit(EXIT_COMPUTE) from None
+            except OSError as exc:
+                if exc.errno not in _PATH_ERRNOS:
+                    _unexpected(ui, exc, debug)
+                if debug:
+                    traceback.print_exc(file=sys.stderr)
+                where = f" '{clip(exc.filename, 80)}'" if exc.filename else ""
+                ui.error(
+                    f"cannot use{where}: {exc.strerror or exc} — check the path, its length and permissions"
+                )
+                raise typer.Exit(EXIT_USAGE) from None
             except Exception as exc:  # a bug of ours, or an unforeseen failure: say so plainly
                 if _worker_died(exc):
                     ui.error(
@@ -156,14 +210,7 @@ def handle_errors(fn: F) -> F:
                         "with --n-jobs 1 to see its own error"
                     )
                     raise typer.Exit(EXIT_COMPUTE) from None
-                if debug:
-                    traceback.print_exc(file=sys.stderr)
-                first = first_line(exc, "")
-                ui.error(
-                    f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the "
-                    "traceback, and please report it"
-                )
-                raise typer.Exit(EXIT_COMPUTE) from None
+                _unexpected(ui, exc, debug)
             except BaseException as exc:  # SystemExit & co from the model's code: never the run's end
                 if debug:
                     traceback.print_exc(file=sys.stderr)

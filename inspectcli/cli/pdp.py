@@ -10,6 +10,7 @@ from inspectcli.cli import options as o
 from inspectcli.cli.common import name_lists, split_names, write_results
 from inspectcli.cli.handling import cli_text, handle_errors
 from inspectcli.errors import UsageError
+from inspectcli.numbers import is_finite_number
 
 PDP = "Partial dependence"
 
@@ -26,10 +27,9 @@ def parse_pairs(values: list[str] | None) -> tuple[tuple[str, ...], ...]:
 
 def parse_percentiles(text: str) -> tuple[float, float]:
     parts = [p.strip() for p in text.split(",")]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError as exc:
-        raise UsageError(f"--percentiles '{text}' is not two numbers", "write e.g. 0.05,0.95") from exc
+    if not all(is_finite_number(p) for p in parts):
+        raise UsageError(f"--percentiles '{text}' is not two finite numbers", "write e.g. 0.05,0.95")
+    values = tuple(float(p) for p in parts)
     if len(values) != 2:
         raise UsageError(f"--percentiles '{text}' needs two values LO,HI", "write e.g. 0.05,0.95")
     return values  # type: ignore[return-value]

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.finite import flag_ale
 from inspectcli.engines.frames import (
     assemble,
     check_sample_weight,
@@ -86,6 +87,7 @@ class ALEResult:
     order: str | None = None  # categorical: "categories" | "given" | "similarity" | "sorted"
     pdp: np.ndarray | None = None  # (n_targets, len(grid)) PD on the same grid, centred alike
     weights: np.ndarray | None = None  # summed sample weight per bin / level (centering weights)
+    non_finite: str | None = None  # where the model returned NaN / inf (engines/finite.py)
 
 
 @dataclass
@@ -401,7 +403,7 @@ def accumulated_local_effects(
                 scheduler,
                 progress,
             )
-    return results
+    return flag_ale(results)
 
 
 def _predict_plans(

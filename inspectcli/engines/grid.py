@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 
 from inspectcli.errors import UsageError
+from inspectcli.numbers import parse_finite
 
 
 def check_grid_options(percentiles: Sequence[float], grid_resolution: int) -> tuple[float, float]:
@@ -91,10 +92,8 @@ def parse_custom_values(text: str, column: Any, name: str) -> np.ndarray:
                 f"'{name}' is a true/false column: e.g. {name}=true,false",
             ) from exc
     if dtype is not None and pd.api.types.is_numeric_dtype(dtype):
-        try:
-            return np.asarray([float(p) for p in parts], dtype=float)
-        except ValueError as exc:
-            raise UsageError(f"`values={name}`: {exc}", f"'{name}' is numeric: give numbers") from exc
+        hint = f"'{name}' is numeric: give numbers (finite ones), e.g. {name}=1,2,3"
+        return np.asarray([parse_finite(p, f"`values={name}`:", hint) for p in parts], dtype=float)
     return np.asarray(parts, dtype=object)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from inspectcli.engines import trees
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET
+from inspectcli.engines.estimate import check_pdp_request
 from inspectcli.engines.finite import NonFinite, flag_pdp
 from inspectcli.engines.frames import (
     check_sample_weight,
@@ -272,6 +273,16 @@ def partial_dependence(
         col = X.iloc[:, idx] if hasattr(X, "iloc") else np.asarray(X)[:, idx]
         categorical = idx in cat_idx or is_categorical_dtype(col)
         columns[idx] = (col, categorical)
+
+    # What the grids (and ICE) will hold, bounded before any grid is built (engines/estimate.py).
+    bound = {i: len(custom[i]) if i in custom else min(grid_resolution, n_rows) for i in columns}
+    check_pdp_request(
+        [[bound[i] for i in idx] for idx in sets],
+        n_rows=n_rows,
+        n_targets=max(1, len(task.classes or ()) if task.is_classifier else (task.n_outputs or 1)),
+        individual=kind != "average",
+        option=f"--grid-resolution {grid_resolution}" if len(custom) < len(columns) else "--values",
+    )
 
     model_orders: dict[str, list[Any]] | None = None
     level_orders: dict[int, str] = {}

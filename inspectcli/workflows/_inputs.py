@@ -15,6 +15,7 @@ from inspectcli.errors import UsageError, did_you_mean
 from inspectcli.loading.data import Dataset
 from inspectcli.loading.match import Prepared
 from inspectcli.loading.model import LoadedModel
+from inspectcli.numbers import parse_finite
 
 
 class Reporter(Protocol):
@@ -230,10 +231,7 @@ def count_or_fraction(value: str | int | float | None, param: str, n: int) -> in
     if value is None:
         return None
     text = value if isinstance(value, str) else repr(value)
-    try:
-        number = float(text)
-    except ValueError as exc:
-        raise UsageError(f"`{param}` '{text}' is not a number", "give a row count or a fraction") from exc
+    number = parse_finite(text, f"`{param}`", "give a row count or a fraction")
     if number <= 0:
         raise UsageError(f"`{param}={text}` must be positive", "give a row count or a fraction")
     if "." in text or "e" in text.lower():

@@ -131,6 +131,8 @@ def run_ale(
             **run_on,
         )
     for r in results:
+        if r.non_finite:
+            report.warn(r.non_finite)
         if r.n_missing:
             report.note(
                 f"{r.feature}: {r.n_missing:,} row(s) with a missing value are in no bin and left out"

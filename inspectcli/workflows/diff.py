@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inspectcli.errors import InputError, InspectError
+from inspectcli.errors import InputError, InspectError, first_line
 
 
 def read_result(path: Path, role: str) -> tuple[dict[str, Any], bytes]:
@@ -31,13 +31,22 @@ def read_result(path: Path, role: str) -> tuple[dict[str, Any], bytes]:
         raise InputError(
             f"{role} file '{path}' is not JSON{where}", "give a file written by inspect pdp / importance"
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{role} file '{path}' is nested too deeply to be a result file", "give a file written by inspect"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(
+            f"{role} file '{path}' holds a value no result file has ({first_line(exc)})",
+            "give a file written by inspect pdp / importance",
+        ) from None
     if not isinstance(doc, dict) or "kind" not in doc or "schema_version" not in doc:
         raise InputError(
             f"{role} file '{path}' is not an inspectcli result (no 'kind' / 'schema_version')",
             "give a pdp.json or importance.json written by inspect",
         )
     version = doc["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise InputError(
             f"{role} file '{path}' has schema_version {version}; this inspectcli reads {SCHEMA_VERSION}",
             "upgrade inspectcli",
@@ -88,6 +97,12 @@ def run_diff(old: Path, new: Path, fail_if: tuple[str, ...] = ()) -> DiffRun:
         gates = parse_conditions(list(fail_if), kind="diff")
     old_doc, old_raw = read_result(old, "OLD")
     new_doc, new_raw = read_result(new, "NEW")
+    if old_doc["kind"] == new_doc["kind"] and old_doc["kind"] in ("pdp", "importance"):
+        from inspectcli.schemas import check_result
+
+        # (files of two kinds, or of a kind diff does not compare, are refused below as such)
+        check_result(old_doc, what=f"OLD file '{old}'")
+        check_result(new_doc, what=f"NEW file '{new}'")
 
     from inspectcli.compare import GRID_RTOL, NOISE_RULE, NOISE_Z, diff_results
 

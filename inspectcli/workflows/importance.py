@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspectcli.engines.execution import Execution
-from inspectcli.errors import UsageError
+from inspectcli.numbers import parse_finite
 from inspectcli.workflows._inputs import (
     Collected,
     Inputs,
@@ -84,12 +84,7 @@ def max_samples_value(value: int | float | str) -> int | float:
     """'1000' -> 1000 rows; '0.5' or '1.0' -> a fraction; numbers pass unchanged."""
     if not isinstance(value, str):
         return value
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise UsageError(
-            f"`max_samples` '{value}' is not a number", "give a row count or a fraction"
-        ) from exc
+    number = parse_finite(value, "`max_samples`", "give a row count or a fraction")
     if "." in value or "e" in value.lower():
         return number
     return int(number)

@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET
+from inspectcli.engines.estimate import check_importance_request
 from inspectcli.engines.parallel import check_backend, task_runner
 from inspectcli.engines.permutation.linear import linear_labels, linear_scores
 from inspectcli.engines.permutation.predicted import _predicted_scores, _prediction_engine
@@ -267,6 +268,9 @@ def permutation_importance(
     rs = check_random_state(random_state)
     seed = int(rs.randint(np.iinfo(np.int32).max + 1))
     scorer, scorer_names, default = build_scorer(estimator, scoring)
+    check_importance_request(
+        n_features=len(members), n_repeats=int(n_repeats), n_rows=m, n_scorers=len(scorer_names)
+    )
 
     # Baseline through a recorder: the exact baseline, and which methods the scorer calls.
     recorder = _Recorder(estimator)
