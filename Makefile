@@ -53,7 +53,8 @@ demo: $(MODELS)
 	$(INSPECT) pdp sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
 		--rank --pair bmi,s5 --out $(OUT)/diabetes
 	$(INSPECT) pdp sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
-		-f hour -f temp -f season -f weekday --pair hour,weekday --out $(OUT)/bikes
+		-f hour -f temp -f season -f weekday --pair hour,weekday --pair season,weather \
+		--order weekday=mon,tue,wed,thu,fri,sat,sun --out $(OUT)/bikes
 	$(INSPECT) pdp sample_models/wine_rf.skops sample_models/wine.parquet --target target \
 		--trust sklearn.tree._tree.Tree -f proline -f flavanoids --class 1 --out $(OUT)/wine
 	$(INSPECT) pdp sample_models/bikes_lgbm.txt sample_models/bikes.parquet --target count \
@@ -109,7 +110,7 @@ images: demo
 	$(BIN)/python docs/screenshot.py $(OUT)/report-diabetes/report.html docs/images/report_diabetes.png
 
 test: $(MODELS) browser
-	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

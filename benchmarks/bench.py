@@ -408,6 +408,10 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
             works.append(
                 imp_work("friedman_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH)
             )
+            g100 = {"grid_resolution": 100}
+            works.append(
+                pdp_work("friedman_hgb", "PDP x0, grid 100", model, X, names[:1], sk_kw=g100, ours_kw=g100)
+            )
             if parallel:
                 works.append(
                     pdp_work(
@@ -788,6 +792,54 @@ def load_average() -> str:
 DATASETS_MARKER = "<!-- benchmarks/datasets.py: section kept by bench.py -->"
 
 
+STARTUP_COMMANDS = (("--version",), ("--help",), ("schema", "pdp"))
+
+
+STARTUP_TITLE = "Start-up of the CLI"
+STARTUP_NOTE = (
+    "Wall time of a new `inspect` process (median of 7 after one warm-up run): these commands import "
+    "neither scikit-learn nor pandas, matplotlib or dask.\n\n"
+)
+
+
+def startup_section(runs: int = 7) -> str:
+    """Median wall time of `inspect --version`, `--help` and `schema pdp` (new processes, warm cache)."""
+    script = Path(sys.executable).with_name("inspect")
+    cmd0 = [str(script)] if script.exists() else [sys.executable, "-m", "inspectcli"]
+    python = [sys.executable, "-c", "pass"]
+    lines = [
+        "| command | median s | min s | max s | runs |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for args in [None, *STARTUP_COMMANDS]:
+        cmd = python if args is None else [*cmd0, *args]
+        subprocess.run(cmd, capture_output=True, check=True)  # warm the file cache
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - t0)
+        name = "python -c pass (interpreter alone)" if args is None else "inspect " + " ".join(args)
+        print(f"startup: {name:<40} median {statistics.median(times):.3f} s", file=sys.stderr)
+        lines.append(
+            f"| `{name}` | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} | {runs} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _replace_section(path: Path, title: str, body: str) -> None:
+    """Put ``body`` under ``## title`` in ``path`` (replacing that section, or appended)."""
+    text = path.read_text() if path.exists() else ""
+    head = f"## {title}\n"
+    if head in text:
+        before, _, rest = text.partition(head)
+        after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
+        text = before + head + "\n" + body + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + head + "\n" + body
+    path.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a subset that runs in about a minute")
@@ -798,9 +850,20 @@ def main() -> None:
     parser.add_argument("--memory-only", action="store_true", help="only the 1,000,000-row CLI memory runs")
     parser.add_argument("--write", type=Path, help="write the report (Markdown) to this file")
     parser.add_argument("--json", type=Path, help="also write every timing to this JSON file")
+    parser.add_argument(
+        "--startup-only",
+        action="store_true",
+        help="only the CLI start-up times (with --write: replaces that section of the file)",
+    )
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.startup_only:
+        table = startup_section()
+        print(table)
+        if args.write:
+            _replace_section(args.write, STARTUP_TITLE, STARTUP_NOTE + table)
+        return
 
     from threadpoolctl import threadpool_limits
 
@@ -837,9 +900,12 @@ def main() -> None:
     if not (args.quick or args.no_memory):
         print("memory: inspect CLI on 1,000,000 rows …", file=sys.stderr)
         mem_rows, mem_info = memory_section()
+    startup = "" if args.quick else startup_section()
     load_after = load_average()
 
     out = ["## n_jobs=1 (headline)\n", timing_table(serial)] if serial else []
+    if startup:
+        out += [f"\n## {STARTUP_TITLE}\n", STARTUP_NOTE + startup]
     if par:
         out += ["\n## n_jobs=2\n", timing_table(par)]
     if mem_rows:

@@ -13,7 +13,7 @@ import difflib
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,24 +54,88 @@ def safe_text(text: object, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-class InspectError(Exception):
-    """Base class: a message for the user and the exit code it maps to."""
+#: A parameter named in a message: `max_samples`, or `method=brute` with the value given to it
+#: (`features!`: the long flag alone, for a parameter whose flag has a short alias).
+PARAM = re.compile(r"`([a-z][a-z0-9_]*!?)(?:=([^`]*))?`")
+
+
+def _as_python(name: str, value: str | None) -> str:
+    name = name.rstrip("!")
+    return name if value is None else f"{name}={value}"
+
+
+#: The parameters messages may name (a marker of another name is left as it is: user text such
+#: as a column written `in backquotes` stays untouched).
+PARAMS = frozenset(
+    {
+        "backend", "bins", "categorical_features", "centered", "classes", "cluster_threshold",
+        "custom_values",
+        "compare", "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
+        "ice_lines", "ice_rows", "independent_y", "kind", "max_samples", "memory_budget", "method",
+        "n_repeats", "no_pickle", "order",
+        "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",
+        "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",
+        "where",
+        # inspect report
+        "max_size", "pair_grid", "skip", "top_k", "top_pairs",
+        # inspect interactions
+        "overall", "rows",
+    }
+)  # fmt: skip
+
+
+def render_params(text: str, spell: Callable[[str, str | None], str] = _as_python) -> str:
+    """``text`` with each `param` / `param=value` marker spelled by ``spell(name, value)``.
+
+    Library messages name parameters as the Python caller knows them (``max_samples=2.5``); the
+    CLI spells the same markers as its flags (``--max-samples 2.5``), see cli/handling.py.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        return spell(m.group(1), m.group(2)) if m.group(1).rstrip("!") in PARAMS else m.group(0)
+
+    return PARAM.sub(one, text)
+
+
+class InspectError(ValueError):
+    """Base class: a message for the user, the parameter it is about, and the exit code it maps to.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong. Parameters are written as markers: `max_samples` or `method=brute`.
+    hint : str or None, default=None
+        What to do about it.
+    param : str or None, default=None
+        The parameter the error is about (default: the first one the message names).
+
+    Every error is a ``ValueError``, so library callers can catch it as one; ``str()`` names
+    parameters as Python does (``max_samples``), :meth:`render` as the command line does.
+    """
 
     exit_code: int = EXIT_INPUT
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if param is None:
+            found = (m.group(1).rstrip("!") for m in PARAM.finditer(message))
+            param = next((p for p in found if p in PARAMS), None)
+        self.param = param
+
+    def render(self, spell: Callable[[str, str | None], str] = _as_python) -> str:
+        """The one-line text ``<what> — <hint>``, parameters spelled by ``spell(name, value)``."""
+        text = render_params(" ".join(self.message.split()), spell)
+        if self.hint:
+            return f"{text} — {render_params(' '.join(self.hint.split()), spell)}"
+        return text
 
     def __reduce__(self) -> tuple[Any, ...]:  # keep the hint when sent back from a worker process
         return (type(self), (self.message, self.hint))
 
     def __str__(self) -> str:
-        text = " ".join(self.message.split())
-        if self.hint:
-            return f"{text} — {' '.join(self.hint.split())}"
-        return text
+        return self.render()
 
 
 class GateFailed(InspectError):
@@ -209,7 +273,7 @@ def blame_model() -> Iterator[None]:
     """Inside: the estimator's ValueError & co become :func:`model_failed`; ours pass unchanged."""
     try:
         yield
-    except (UsageError, ComputationError):
+    except InspectError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         if raised_in_our_code(exc):

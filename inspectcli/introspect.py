@@ -37,6 +37,11 @@ def qualified_name(obj: Any) -> str:
     return ".".join([*public, cls.__qualname__]) if public else f"{module}.{cls.__qualname__}"
 
 
+def default_feature_names(n_features: int) -> list[str]:
+    """Names of unnamed columns: ``['x0', 'x1', …]`` (the one place they are made)."""
+    return [f"x{i}" for i in range(n_features)]
+
+
 def final_estimator(estimator: Any) -> Any:
     """The last step of a (nested) pipeline, or the estimator itself."""
     while hasattr(estimator, "steps") and isinstance(estimator.steps, list) and estimator.steps:
@@ -177,29 +182,10 @@ def categorical_inputs(estimator: Any) -> set[str]:
 
 
 def supports_recursion(estimator: Any) -> bool:
-    """scikit-learn's rule: which bare estimators its 'recursion' PDP method accepts."""
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.ensemble._gb import BaseGradientBoosting
-    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
-        BaseHistGradientBoosting,
-    )
-    from sklearn.tree import DecisionTreeRegressor
+    """scikit-learn's rule: which bare estimators its 'recursion' PDP method accepts (the registry)."""
+    from inspectcli.families import applies
 
-    return isinstance(
-        estimator,
-        (BaseGradientBoosting, BaseHistGradientBoosting, DecisionTreeRegressor, RandomForestRegressor),
-    )
-
-
-def auto_method(estimator: Any, *, has_sample_weight: bool, kind: str) -> str:
-    """scikit-learn's choice for method='auto' in partial_dependence."""
-    from sklearn.ensemble._gb import BaseGradientBoosting
-
-    if kind != "average" or has_sample_weight:
-        return "brute"
-    if isinstance(estimator, BaseGradientBoosting) and estimator.init is not None:
-        return "brute"
-    return "recursion" if supports_recursion(estimator) else "brute"
+    return applies("recursion", estimator)
 
 
 def response_methods(estimator: Any) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from inspectcli import __version__
-from inspectcli.errors import UsageError
+from inspectcli.errors import UsageError, clip
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
 SCHEMA_VERSION = 4
@@ -167,6 +167,16 @@ def parse_formats(value: str | None) -> tuple[str, ...]:
 def check_out_dir(out: str | os.PathLike[str]) -> Path:
     """Fail early (before any computation) when results could not be written to ``out``."""
     p = Path(out)
+    try:
+        return _check_out_dir(p, out)
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES on a parent, …
+        raise UsageError(
+            f"--out '{clip(out, 80)}' cannot be used: {exc.strerror or exc}",
+            "choose a shorter or other directory name",
+        ) from exc
+
+
+def _check_out_dir(p: Path, out: str | os.PathLike[str]) -> Path:
     if p.exists() and not p.is_dir():
         raise UsageError(f"--out '{out}' is a file, not a directory", "choose a directory name")
     probe = p
@@ -196,8 +206,9 @@ def current_umask() -> int:
     return mask
 
 
-def _stage(path: Path, data: bytes, mode: int) -> str:
-    """Write ``data`` to a new temporary file next to ``path``; return its name."""
+def _stage(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file next to ``path`` (mode 0666 & ~umask); return its name."""
+    mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -328,13 +339,12 @@ def write_files(out: str | os.PathLike[str], files: Mapping[str, bytes]) -> list
         raise UsageError(
             f"cannot create --out directory '{out}': {exc.strerror}", "choose another --out"
         ) from exc
-    mode = 0o666 & ~current_umask()
     staged: list[tuple[str, Path]] = []
     try:
         for name, data in files.items():
             target = out / name
             try:
-                staged.append((_stage(target, data, mode), target))
+                staged.append((_stage(target, data), target))
             except PermissionError as exc:
                 raise UsageError(
                     f"cannot write '{target}': permission denied", "choose another --out"

@@ -68,9 +68,13 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        import sklearn
+        from importlib.metadata import PackageNotFoundError, version
 
-        typer.echo(f"inspectcli {__version__} (scikit-learn {sklearn.__version__})")
+        try:  # the installed distribution's version: importing scikit-learn takes seconds
+            sklearn_version = version("scikit-learn")
+        except PackageNotFoundError:
+            sklearn_version = "not installed"
+        typer.echo(f"inspectcli {__version__} (scikit-learn {sklearn_version})")
         raise typer.Exit()
 
 
@@ -85,9 +89,9 @@ def _root(
 
 
 def _register() -> None:
-    from inspectcli.cli import ale, coefficients, diff, importance, info, pdp, report, schema
+    from inspectcli.cli import ale, coefficients, diff, importance, info, interactions, pdp, report, schema
 
-    for module in (info, pdp, importance, ale, coefficients, diff, report, schema):
+    for module in (info, pdp, importance, interactions, ale, coefficients, diff, report, schema):
         module.register(app)
 
 

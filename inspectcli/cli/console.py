@@ -75,7 +75,7 @@ class UI:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[dim]note:[/dim] {_plain(message)}", soft_wrap=True)
+            self.err.print(f"[dim]note:[/dim] {_plain(_flags(message))}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if self.verbose and not self.quiet:
@@ -83,7 +83,7 @@ class UI:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[yellow]warning:[/yellow] {_plain(message)}", soft_wrap=True)
+            self.err.print(f"[yellow]warning:[/yellow] {_plain(_flags(message))}", soft_wrap=True)
 
     def error(self, message: str) -> None:
         self.err.print(f"[bold red]error:[/bold red] {_plain(message)}", soft_wrap=True)
@@ -94,13 +94,13 @@ class UI:
         ``--quiet`` silences messages, not results: the table on stdout still prints.
         Text in tables is shown literally: a column named ``a[1]`` or ``[red]`` is not markup.
         Cells that should be styled are passed as rich ``Text`` objects. Tables are fitted to
-        the terminal's width (render.fit_table: numbers whole, the sparkline column gives way).
+        the terminal's width (formatting.fit_table: numbers whole, the sparkline column gives way).
         """
         if self.quiet and self.json_mode:
             return
         from rich.table import Table
 
-        from inspectcli.render import fit_table
+        from inspectcli.formatting import fit_table
 
         shown = literal(renderable)
         if isinstance(shown, Table):
@@ -232,3 +232,10 @@ class ProgressReporter:
     def advance(self, n: int = 1) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, n)
+
+
+def _flags(message: str) -> str:
+    """Library notes name parameters (`strict`); the terminal names their flags (--strict)."""
+    from inspectcli.cli.handling import cli_text
+
+    return cli_text(message)

@@ -1,6 +1,7 @@
 """The one place errors become messages and exit codes, for every command.
 
-``handle_errors`` wraps a command: an InspectError prints ``error: <what> — <hint>`` and exits with
+``handle_errors`` wraps a command: an InspectError prints ``error: <what> — <hint>`` (the
+parameters it names spelled as this CLI's flags: ``max_samples`` -> ``--max-samples``) and exits with
 its code; Ctrl-C exits 130 and SIGTERM 143 after clean-up; anything else is reported as an
 unexpected error (exit 4) with the traceback only under --debug. Library warnings raised while the
 command runs are shown as one-line warnings.
@@ -8,14 +9,16 @@ command runs are shown as one-line warnings.
 
 from __future__ import annotations
 
+import errno
 import functools
+import math
 import os
 import re
 import sys
 import traceback
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -23,10 +26,14 @@ from inspectcli.cli.console import UI
 from inspectcli.errors import (
     EXIT_COMPUTE,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     InspectError,
     Terminated,
+    UsageError,
+    clip,
     first_line,
     model_exited,
+    render_params,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,6 +42,40 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["Terminated", "handle_errors"]
 
 EXIT_TERMINATED = 128 + 15
+
+#: Library parameters whose flag is not ``--`` + the name with dashes (aliases: the first one is
+#: used before a value, ``-f age``; all of them otherwise, ``-f/--features``).
+FLAGS = {
+    "classes": "--class",
+    "features": "-f/--features",
+    "pairs": "--pair",
+    "groups": "--group",
+    "custom_values": "--values",
+    "categorical_features": "--categorical",
+    "orders": "--order",
+}
+
+
+def flag_of(param: str) -> str:
+    """The command-line flag of a library parameter: ``max_samples`` -> ``--max-samples``."""
+    return FLAGS.get(param) or "--" + param.replace("_", "-")
+
+
+def _spell(name: str, value: str | None) -> str:
+    flag = flag_of(name.rstrip("!"))
+    if name.endswith("!"):  # the long flag alone
+        return flag.split("/")[-1]
+    return flag if value is None else f"{flag.split('/')[0]} {value}"
+
+
+def cli_text(text: str) -> str:
+    """A library message (error, note) with its parameters spelled as flags."""
+    return render_params(text, _spell)
+
+
+def cli_message(exc: InspectError) -> str:
+    """The one-line ``<what> — <hint>`` of a library error, as the command line says it."""
+    return exc.render(_spell)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -69,6 +110,44 @@ def _show_warnings(ui: UI, caught: list[warnings.WarningMessage]) -> None:
         )
 
 
+def _check_finite_options(kwargs: dict[str, Any]) -> None:
+    """Typed float options ('--cluster-threshold nan') must be finite numbers: a usage error."""
+    for name, value in kwargs.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} '{v}' is not a finite number", f"give {option} a number")
+
+
+#: OSErrors about a path the user gave (too long, no permission, no space, …): usage errors.
+_PATH_ERRNOS = {
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENOENT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+}
+
+
+def _unexpected(ui: UI, exc: BaseException, debug: bool) -> NoReturn:
+    """A bug of ours, or an unforeseen failure: say so plainly (exit 4)."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    first = first_line(exc, "")
+    ui.error(
+        f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the traceback, "
+        "and please report it"
+    )
+    raise typer.Exit(EXIT_COMPUTE) from None
+
+
 def _worker_died(exc: BaseException) -> bool:
     """A joblib / loky / Dask worker process ended while running a task (the model's code, or a crash)."""
     return type(exc).__name__ in ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
@@ -90,13 +169,14 @@ def handle_errors(fn: F) -> F:
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="joblib")
             warnings.filterwarnings("ignore", message=".*resource_tracker.*")
             try:
+                _check_finite_options(kwargs)
                 return fn(*args, **kwargs)
             except typer.Exit:
                 raise
             except InspectError as exc:
                 if debug:
                     traceback.print_exc(file=sys.stderr)
-                ui.error(str(exc))
+                ui.error(cli_message(exc))
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
                 ui.error("interrupted")
@@ -112,6 +192,16 @@ def handle_errors(fn: F) -> F:
                     "— lower --memory-budget, --n-repeats or --grid-resolution, or use --subsample"
                 )
                 raise typer.Exit(EXIT_COMPUTE) from None
+            except OSError as exc:
+                if exc.errno not in _PATH_ERRNOS:
+                    _unexpected(ui, exc, debug)
+                if debug:
+                    traceback.print_exc(file=sys.stderr)
+                where = f" '{clip(exc.filename, 80)}'" if exc.filename else ""
+                ui.error(
+                    f"cannot use{where}: {exc.strerror or exc} — check the path, its length and permissions"
+                )
+                raise typer.Exit(EXIT_USAGE) from None
             except Exception as exc:  # a bug of ours, or an unforeseen failure: say so plainly
                 if _worker_died(exc):
                     ui.error(
@@ -120,14 +210,7 @@ def handle_errors(fn: F) -> F:
                         "with --n-jobs 1 to see its own error"
                     )
                     raise typer.Exit(EXIT_COMPUTE) from None
-                if debug:
-                    traceback.print_exc(file=sys.stderr)
-                first = first_line(exc, "")
-                ui.error(
-                    f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the "
-                    "traceback, and please report it"
-                )
-                raise typer.Exit(EXIT_COMPUTE) from None
+                _unexpected(ui, exc, debug)
             except BaseException as exc:  # SystemExit & co from the model's code: never the run's end
                 if debug:
                     traceback.print_exc(file=sys.stderr)

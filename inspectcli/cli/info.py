@@ -5,139 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from inspectcli.cli import options as o
-from inspectcli.cli.console import UI
-from inspectcli.cli.handling import handle_errors
-from inspectcli.errors import InspectError, ValidationError
-from inspectcli.introspect import (
-    categorical_inputs,
-    expected_features,
-    final_estimator,
-    n_features_in,
-    pipeline_steps,
-    qualified_name,
-    response_methods,
-    supports_recursion,
-    task_of,
-)
-from inspectcli.loading.data import open_data
-from inspectcli.loading.match import check_predicts, prepare
-from inspectcli.loading.model import LoadedModel, load_model
-from inspectcli.results import SCHEMA_VERSION, jsonable, library_block, to_json_bytes
+from inspectcli.cli.handling import cli_message, cli_text, handle_errors
 
 
-def _tree_paths(est: Any, method: str) -> bool:
-    from inspectcli.engines.trees import supports_tree_paths
-    from inspectcli.engines.trees.grid import pd_prefers_predicting
+def _rounded(values: Any) -> str:
+    """A few predictions as a reader wants them: [20.48, 21.92] rather than 17 digits each."""
+    from inspectcli.formatting import label
 
-    return bool(supports_tree_paths(est, method)) and not pd_prefers_predicting(est, method)
-
-
-def _builtin_label(est: Any) -> str | None:
-    from inspectcli.gbm import builtin_importance
-
-    final = final_estimator(est)
-    if not hasattr(final, "feature_importances_"):
-        return None
-    kind = builtin_importance(final)
-    return kind.title if kind is not None else "MDI (training data)"
+    if isinstance(values, (list, tuple)):
+        return "[" + ", ".join(label(v) for v in values) + "]"
+    return label(values)
 
 
-def describe_model(loaded: LoadedModel) -> dict[str, Any]:
-    """The facts `inspect info` reports about a model, as plain data."""
-    est = loaded.estimator
-    task = task_of(est)
-    names = expected_features(est)
-    cats = categorical_inputs(est)
-    features = None
-    if names is not None:
-        features = [{"name": n, "kind": "categorical" if n in cats else "numeric"} for n in names]
-    methods = ["brute"]
-    if supports_recursion(est):
-        methods.append("recursion")
-    fast = [
-        m
-        for m in ("predict", "predict_proba", "decision_function")
-        if hasattr(est, m) and _tree_paths(est, m)
-    ]
-    return {
-        "path": loaded.path,
-        "format": loaded.format,
-        "sha256": loaded.sha256,
-        "size_bytes": loaded.size_bytes,
-        "class": qualified_name(est),
-        "final_estimator": qualified_name(final_estimator(est)),
-        "steps": pipeline_steps(est),
-        "task": task.kind,
-        "classes": task.classes,
-        "n_outputs": task.n_outputs,
-        "n_features_in": n_features_in(est),
-        "features": features,
-        "response_methods": response_methods(est),
-        "pdp_methods": methods,
-        "tree_path_engine": fast,
-        "has_feature_importances": hasattr(final_estimator(est), "feature_importances_"),
-        "builtin_importance": _builtin_label(est),
-        "sklearn_version_saved": loaded.sklearn_version_saved,
-        "library": library_block(loaded),
-        "notes": loaded.notes,
-    }
+def _table_model(m: dict[str, Any]) -> Any:
+    from rich.table import Table
 
-
-def describe_data(
-    loaded: LoadedModel,
-    data_path: str,
-    *,
-    target: str | None,
-    sep: str | None,
-    encoding: str | None,
-    decimal: str | None,
-) -> tuple[dict[str, Any], InspectError | None]:
-    """How DATA fits the model: rows, used / missing / extra columns, a trial prediction."""
-    est = loaded.estimator
-    names = expected_features(est)
-    source = open_data(data_path, sep=sep, encoding=encoding, decimal=decimal)
-    # Only the model's columns (and the target) are read; the others are known from the schema.
-    data = source.read(None if names is None else [*names, *([target] if target else [])])
-    cols = list(data.columns_in_file)
-    facts: dict[str, Any] = {
-        "path": data.path,
-        "format": data.format,
-        "sha256": data.sha256,
-        "n_rows": data.n_rows,
-        "n_columns": len(cols),
-        "target": target,
-        "used": [c for c in cols if names is None or c in names],
-        "missing": [c for c in (names or []) if c not in cols],
-        "extra": [c for c in cols if names is not None and c not in names and c != target],
-        "prediction": None,
-        "notes": list(data.notes),
-    }
-    if target is not None:
-        facts["used"] = [c for c in facts["used"] if c != target]
-    problem: InspectError | None = None
-    try:
-        prepared = prepare(est, data, target=target, min_rows=1)
-        facts["notes"].extend(prepared.notes)
-        pred = check_predicts(est, prepared, data.name)
-        pred = np.asarray(pred)
-        facts["prediction"] = {
-            "ok": True,
-            "shape_per_row": list(pred.shape[1:]),
-            "first": jsonable(pred[:3].tolist()),
-        }
-    except InspectError as exc:
-        problem = exc
-        facts["prediction"] = {"ok": False, "error": str(exc)}
-    return facts, problem
-
-
-def _table_model(m: dict[str, Any]) -> Table:
     t = Table(title=f"model  {Path(m['path']).name}", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
@@ -165,8 +50,7 @@ def _table_model(m: dict[str, Any]) -> Table:
     if lib is not None:
         from inspectcli.gbm import LIBRARIES
 
-        title = LIBRARIES[lib["name"]].title
-        text = f"{title} {lib['version'] or '(not installed)'} installed"
+        text = f"{LIBRARIES[lib['name']].title} {lib['version'] or '(not installed)'} installed"
         saved = lib["saved_version"]
         if saved is None:
             text += "; the file does not record the version that saved it"
@@ -174,13 +58,16 @@ def _table_model(m: dict[str, Any]) -> Table:
             text += f"; saved with {saved}: results may differ from the original"
         else:
             text += "; saved with the same version"
-        t.add_row("library", Text(text, style="yellow" if saved and saved != lib["version"] else ""))
+        t.add_row("library", text)
     if m["sklearn_version_saved"] is not None:
         t.add_row("saved with", f"scikit-learn {m['sklearn_version_saved']}")
     return t
 
 
-def _table_data(d: dict[str, Any]) -> Table:
+def _table_data(d: dict[str, Any]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=f"data  {d['path']}", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
@@ -195,73 +82,50 @@ def _table_data(d: dict[str, Any]) -> Table:
     p = d["prediction"]
     if p is not None:
         if p["ok"]:
-            t.add_row(
-                "prediction", Text.assemble(("works", "green"), f" on a trial of rows, e.g. {p['first']}")
-            )
+            trial = f" on a trial of rows, e.g. {_rounded(p['first'])}"
+            t.add_row("prediction", Text.assemble(("works", "green"), trial))
         else:
             t.add_row("prediction", Text.assemble(("fails", "red"), f": {p['error']}"))
     t.add_row("sha256", d["sha256"] or "—")
     return t
 
 
+def with_flags(result: Any) -> Any:
+    """An InfoRun whose notes and error name flags (``--strict``), as the CLI says them."""
+    result.model["notes"] = [cli_text(n) for n in result.model["notes"]]
+    if result.data is not None:
+        result.data["notes"] = [cli_text(n) for n in result.data["notes"]]
+        if result.problem is not None:
+            result.data["prediction"]["error"] = cli_message(result.problem)
+    return result
+
+
 def register(app: typer.Typer) -> None:
     @app.command("info")
     @handle_errors
+    @o.shared(o.LOADING_MODEL, o.MESSAGE_FLAGS)
     def info(
         model: o.ModelArg,
         data: o.OptionalDataArg = None,
         target: o.Target = None,
-        trust: o.Trust = None,
-        sha256: o.Sha256 = None,
-        no_pickle: o.NoPickle = False,
-        strict: o.Strict = False,
-        sep: o.Sep = None,
-        encoding: o.Encoding = None,
-        decimal: o.Decimal = None,
         json_out: o.JsonOut = False,
-        quiet: o.Quiet = False,
-        verbose: o.Verbose = False,
-        debug: o.Debug = False,
+        load: o.LoadFlags = o.LoadFlags(),
+        messages: o.Messages = o.Messages(),
     ) -> None:
         """What MODEL is and expects; with DATA, whether DATA fits it (exit 3 when it does not).
 
         Example: inspect info model.joblib data.parquet --target y
         """
-        ui = UI(quiet=quiet, verbose=verbose, json_mode=json_out)
-        loaded = load_model(
-            model, trust=trust or (), sha256=sha256, allow_pickle=False if no_pickle else None, strict=strict
-        )
-        for note in loaded.notes:
-            ui.warn(note)
-        facts = describe_model(loaded)
-        data_facts, problem = None, None
-        if data is not None:
-            data_facts, problem = describe_data(
-                loaded, data, target=target, sep=sep, encoding=encoding, decimal=decimal
-            )
-            for note in data_facts["notes"]:
-                ui.note(note)
+        ui = messages.ui(json_mode=json_out)
+        from inspectcli.workflows.info import run_info
+
+        result = with_flags(run_info(load.source(model, data, target), ui))
+        facts, data_facts = result.model, result.data
         ui.show(_table_model(facts))
         if data_facts is not None:
             ui.show(_table_data(data_facts))
         if json_out:
-            import sklearn
+            from inspectcli.results import to_json_bytes
 
-            from inspectcli import __version__
-
-            doc = {
-                "schema_version": SCHEMA_VERSION,
-                "kind": "info",
-                "tool": {"name": "inspectcli", "version": __version__},
-                "sklearn_version": sklearn.__version__,
-                "model": facts,
-                "data": data_facts,
-            }
-            ui.json(to_json_bytes(doc))
-        if problem is not None:
-            raise problem
-        if data_facts is not None and data_facts["missing"]:
-            raise ValidationError(
-                f"'{data}' lacks columns the model expects: {data_facts['missing']}",
-                "give data with the columns the model was trained on",
-            )
+            ui.json(to_json_bytes(result.document()))
+        result.raise_problem()

@@ -1,9 +1,18 @@
-"""Options shared by commands, one ``Annotated`` alias each, so every command spells them alike."""
+"""Options shared by commands: one ``Annotated`` alias each, and groups of them added to a command
+at once (:func:`shared`), the way sqlite-utils' ``@output_options`` does.
+
+Only Typer is imported here: ``inspect --help`` and completion load nothing heavy.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -263,3 +272,169 @@ Summary = Annotated[
         show_default=False,
     ),
 ]
+
+
+# -- groups of options, added to a command's signature once ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """Options a command receives together, as one argument named ``name`` built by ``build``."""
+
+    name: str
+    params: tuple[tuple[str, Any, Any], ...]  # (parameter name, Annotated type, default)
+    build: Callable[..., Any]
+
+
+def shared(*groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the options of ``groups``; it receives one built object per group.
+
+    The wrapped function's signature (what Typer reads) lists the command's own parameters, then
+    each group's; the call collects a group's values and passes ``build(**values)`` as ``name``.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        sig = inspect.signature(fn)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in sig.parameters.values()
+            if p.name not in {g.name for g in groups}
+        ]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for g in groups
+            for name, annotation, default in g.params
+        ]
+
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            for g in groups:
+                kwargs[g.name] = g.build(**{name: kwargs.pop(name) for name, _, _ in g.params})
+            return fn(*args, **kwargs)
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
+        command.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+class LoadFlags:
+    """--trust, --sha256, --no-pickle, --strict, the CSV options (and --where, --sample-weight), as given."""
+
+    def __init__(self, **flags: Any) -> None:
+        self.flags = flags
+
+    def source(self, model: Path | str, data: str | None, target: str | None) -> Any:
+        """The workflows' Source (:class:`inspectcli.workflows.Source`) for these flags."""
+        from inspectcli.workflows._inputs import Source
+
+        flags = {**self.flags, "trust": tuple(self.flags.get("trust") or ())}
+        return Source(model=model, data=data, target=target, **flags)
+
+
+_LOAD = (
+    ("trust", Trust, None),
+    ("sha256", Sha256, None),
+    ("no_pickle", NoPickle, False),
+    ("strict", Strict, False),
+    ("sep", Sep, None),
+    ("encoding", Encoding, None),
+    ("decimal", Decimal, None),
+)
+#: Loading options of commands that read a model and data (``load: LoadFlags``).
+LOADING = Group("load", (*_LOAD, ("where", Where, None), ("sample_weight", SampleWeight, None)), LoadFlags)
+#: The same without --sample-weight (`info`).
+LOADING_MODEL = Group("load", _LOAD, LoadFlags)
+
+
+@dataclass(frozen=True)
+class Messages:
+    """--quiet, --verbose, --debug (the error handler reads them too)."""
+
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+
+    def ui(self, json_mode: bool = False) -> Any:
+        from inspectcli.cli.console import UI
+
+        return UI(quiet=self.quiet, verbose=self.verbose, json_mode=json_mode)
+
+
+MESSAGE_FLAGS = Group(
+    "messages", (("quiet", Quiet, False), ("verbose", Verbose, False), ("debug", Debug, False)), Messages
+)
+
+
+@dataclass(frozen=True)
+class OutputFlags:
+    """--out, --format, --plot/--no-plot, --json."""
+
+    out: Path = Path("inspect-out")
+    format: str = "json,csv"
+    plot: bool = True
+    json_out: bool = False
+
+    def formats(self) -> tuple[str, ...]:
+        """The result files asked for; checks --format and that --out can be written."""
+        from inspectcli.results import check_out_dir, parse_formats
+
+        formats = parse_formats(self.format)
+        if formats or self.plot:
+            check_out_dir(self.out)
+        return formats
+
+
+OUTPUT_FILES = Group(
+    "output",
+    (
+        ("out", Out, Path("inspect-out")),
+        ("format", Format, "json,csv"),
+        ("plot", Plot, True),
+        ("json_out", JsonOut, False),
+    ),
+    OutputFlags,
+)
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """--n-jobs, --backend, --scheduler, --memory-budget, --random-state."""
+
+    n_jobs: int = 1
+    backend: str = "loky"
+    scheduler: str | None = None
+    memory_budget: str = "512MB"
+    random_state: str = "0"
+
+    def execution(self, ui: Any) -> Any:
+        """The engines' Execution (progress drawn by ``ui``); checks the backend and the budget."""
+        from inspectcli.engines.batching import parse_memory
+        from inspectcli.engines.execution import Execution
+
+        ex = Execution(
+            n_jobs=self.n_jobs, backend=self.backend, scheduler=self.scheduler, progress=ui.progress
+        )
+        ex.check()
+        return ex.replace(memory_budget=parse_memory(self.memory_budget))
+
+    def seed(self) -> int:
+        """--random-state as an integer ('none': a fresh seed, drawn now and recorded)."""
+        from inspectcli.cli.common import parse_random_state
+
+        return parse_random_state(self.random_state)
+
+
+_RUN = (
+    ("n_jobs", NJobs, 1),
+    ("backend", Backend, "loky"),
+    ("scheduler", Scheduler, None),
+    ("memory_budget", MemoryBudget, "512MB"),
+    ("random_state", RandomState, "0"),
+)
+EXECUTION = Group("run", _RUN, RunFlags)
+#: Without --memory-budget (`coefficients` refits; it predicts nothing in batches).
+EXECUTION_NO_BUDGET = Group("run", tuple(p for p in _RUN if p[0] != "memory_budget"), RunFlags)

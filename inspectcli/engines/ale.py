@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.finite import flag_ale
 from inspectcli.engines.frames import (
     assemble,
     check_sample_weight,
@@ -86,6 +87,7 @@ class ALEResult:
     order: str | None = None  # categorical: "categories" | "given" | "similarity" | "sorted"
     pdp: np.ndarray | None = None  # (n_targets, len(grid)) PD on the same grid, centred alike
     weights: np.ndarray | None = None  # summed sample weight per bin / level (centering weights)
+    non_finite: str | None = None  # where the model returned NaN / inf (engines/finite.py)
 
 
 @dataclass
@@ -143,14 +145,14 @@ def _match_levels(given: Sequence[Any], levels: np.ndarray, name: str) -> np.nda
     for g in given:
         if str(g) not in text:
             raise UsageError(
-                f"--order {name}: '{g}' is not a level of '{name}' in the data",
+                f"`order={name}`: '{g}' is not a level of '{name}' in the data",
                 f"levels are {', '.join(map(str, levels[:12]))}",
             )
         order.append(text[str(g)])
     missing = [str(v) for i, v in enumerate(levels.tolist()) if i not in order]
     if missing or len(set(order)) != len(order):
         raise UsageError(
-            f"--order {name} must list every level of '{name}' once",
+            f"`order={name}` must list every level of '{name}' once",
             f"missing: {', '.join(missing[:12])}" if missing else "a level is listed twice",
         )
     return np.asarray(order)
@@ -329,7 +331,7 @@ def accumulated_local_effects(
     list of ALEResult, one per feature, in the order given.
     """
     if bins < 1:
-        raise UsageError(f"--bins {bins} must be at least 1")
+        raise UsageError(f"`bins={bins}` must be at least 1")
     task = task_of(estimator)
     if task.kind == "other":
         raise UsageError(
@@ -342,14 +344,14 @@ def accumulated_local_effects(
     sample_weight = check_sample_weight(sample_weight, n)
     specs = [features] if isinstance(features, (str, int, np.integer)) else list(features)
     if not specs:
-        raise UsageError("no features given", "name at least one with -f/--features")
+        raise UsageError("no features given", "name at least one with `features`")
     idx = list(dict.fromkeys(resolve_feature(f, names) for f in specs))
     cats = {resolve_feature(c, names) for c in categorical_features or ()}
     orders = dict(orders or {})
     for key in orders:
         k = resolve_feature(key, names)
         if k not in idx:
-            raise UsageError(f"--order names '{key}', which is not among the features computed")
+            raise UsageError(f"`order` names '{key}', which is not among the features computed")
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
 
     plans = []
@@ -359,7 +361,7 @@ def accumulated_local_effects(
             plans.append(_plan_categorical(X, j, names[j], orders.get(names[j])))
         else:
             if names[j] in orders:
-                raise UsageError(f"--order applies to categorical features; '{names[j]}' is numeric")
+                raise UsageError(f"`order` applies to categorical features; '{names[j]}' is numeric")
             plans.append(_plan_numeric(X, j, names[j], bins))
 
     # With --with-pdp two computations follow each other: one Dask cluster for both.
@@ -401,7 +403,7 @@ def accumulated_local_effects(
                 scheduler,
                 progress,
             )
-    return results
+    return flag_ale(results)
 
 
 def _predict_plans(

@@ -51,10 +51,10 @@ def parse_memory(text: str | int) -> int:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
-        raise UsageError(f"--memory-budget '{text}' is not a size", "write e.g. 512MB, 2GB or 1.5GiB")
+        raise UsageError(f"`memory_budget='{text}'` is not a size", "write e.g. 512MB, 2GB or 1.5GiB")
     value = int(float(m.group(1)) * _UNITS[unit])
     if value < 10**6:
-        raise UsageError(f"--memory-budget '{text}' is below 1 MB", "give at least 1MB")
+        raise UsageError(f"`memory_budget='{text}'` is below 1 MB", "give at least 1MB")
     return value
 
 

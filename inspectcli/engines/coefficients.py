@@ -46,7 +46,7 @@ from inspectcli.engines.linear import (
 )
 from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import NullProgress, Progress
-from inspectcli.errors import ComputationError, UsageError, first_line
+from inspectcli.errors import ComputationError, InspectError, UsageError, first_line
 from inspectcli.introspect import categorical_inputs, task_of
 
 SMALL_FIT_CELLS = 2_000_000  # rows × columns below which refits use one BLAS thread
@@ -219,7 +219,7 @@ def coefficients(
     result.notes.extend(_notes(result))
     if cv is not None:
         if y is None:
-            raise UsageError("cross-validated coefficients need the target", "give --target")
+            raise UsageError("cross-validated coefficients need the target", "give `target`")
         result.cv = cross_validated(
             estimator,
             X,
@@ -380,12 +380,12 @@ def cross_validated(
     from sklearn.model_selection import RepeatedKFold
 
     if n_splits < 2:
-        raise UsageError(f"--cv {n_splits} must be at least 2")
+        raise UsageError(f"`cv={n_splits}` must be at least 2")
     if n_repeats < 1:
-        raise UsageError(f"--n-repeats {n_repeats} must be at least 1")
+        raise UsageError(f"`n_repeats={n_repeats}` must be at least 1")
     n = X.shape[0]
     if n_splits > n:
-        raise UsageError(f"--cv {n_splits} is more folds than the data's {n} rows", "use fewer folds")
+        raise UsageError(f"`cv={n_splits}` is more folds than the data's {n} rows", "use fewer folds")
     progress = progress or NullProgress()
     input_names = feature_names_of(X, input_names)
     splitter = RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=random_state)
@@ -406,12 +406,12 @@ def cross_validated(
                     progress=progress,
                 )
             )
-    except (UsageError, ComputationError):
+    except InspectError:
         raise
     except TypeError as exc:
         if sample_weight is not None and "sample_weight" in str(exc):
             raise UsageError(
-                f"the model's fit does not take sample weights: {exc}", "drop --sample-weight"
+                f"the model's fit does not take sample weights: {exc}", "drop `sample_weight`"
             ) from exc
         raise ComputationError(f"refitting the model failed: {type(exc).__name__}: {exc}") from exc
     except (ValueError, ArithmeticError, IndexError, KeyError) as exc:

@@ -67,7 +67,7 @@ def spearman_clusters(X: Any, feature_names: list[str], threshold: float) -> Clu
         Distance at which the dendrogram is cut (scikit-learn's example uses 1).
     """
     if not threshold > 0:
-        raise UsageError(f"--cluster-threshold {threshold} must be positive", "try 0.5 or 1")
+        raise UsageError(f"`cluster_threshold={threshold}` must be positive", "try 0.5 or 1")
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X), columns=feature_names)
     frame = frame.set_axis(feature_names, axis=1)
     numeric = [
@@ -78,8 +78,8 @@ def spearman_clusters(X: Any, feature_names: list[str], threshold: float) -> Clu
     excluded = [c for c in feature_names if c not in numeric]
     if len(numeric) < 2:
         raise UsageError(
-            "--cluster-threshold needs at least two numeric features to correlate",
-            "group categorical columns by hand with --group NAME=a,b",
+            "`cluster_threshold` needs at least two numeric features to correlate",
+            "group categorical columns by hand with `group=NAME=a,b`",
         )
     values = frame[numeric].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -140,3 +140,27 @@ def flag_pdp(results: list[Any]) -> list[Any]:
         if r is not None:
             r.non_finite = pdp_non_finite(r.average, r.individual)
     return results
+
+
+def flag_ale(results: list[Any]) -> list[Any]:
+    """Set each ALE result's ``non_finite`` (a message, or None); returns ``results``.
+
+    A non-finite prediction in one bin makes every accumulated value after it undefined.
+    """
+    for r in results:
+        values = np.asarray(r.ale, dtype=float)
+        bad = ~np.isfinite(values)
+        if r.pdp is not None:
+            bad = bad | ~np.isfinite(np.asarray(r.pdp, dtype=float))
+        if not bad.any():
+            r.non_finite = None
+            continue
+        points = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=0))
+        shown = [_fmt(r.grid[i]) for i in points[:SHOWN]]
+        kinds = " and ".join(_kinds(values[bad]) or ("NaN",))
+        r.non_finite = (
+            f"the model returned {kinds} for '{r.feature}': its ALE is "
+            f"undefined at {len(points)} of {len(r.grid)} grid point(s) ({r.feature} = "
+            f"{_listing(shown, len(points))}; null in the results)"
+        )
+    return results

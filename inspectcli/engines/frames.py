@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.errors import UsageError, did_you_mean
+from inspectcli.introspect import default_feature_names
 
 
 def column(X: Any, j: int) -> Any:
@@ -159,7 +160,7 @@ def feature_names_of(X: Any, feature_names: Sequence[str] | None = None) -> list
         return [str(f) for f in feature_names]
     if hasattr(X, "columns"):
         return [str(c) for c in X.columns]
-    return [f"x{i}" for i in range(X.shape[1])]
+    return default_feature_names(X.shape[1])
 
 
 def resolve_feature(spec: str | int, names: Sequence[str]) -> int:

@@ -17,22 +17,23 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 
 from inspectcli.errors import UsageError
+from inspectcli.numbers import parse_finite
 
 
 def check_grid_options(percentiles: Sequence[float], grid_resolution: int) -> tuple[float, float]:
     """Validate --percentiles and --grid-resolution as scikit-learn does, as usage errors."""
     if len(percentiles) != 2:
-        raise UsageError(f"--percentiles needs two values LO,HI, got {list(percentiles)}", "e.g. 0.05,0.95")
+        raise UsageError(f"`percentiles` needs two values LO,HI, got {list(percentiles)}", "e.g. 0.05,0.95")
     lo, hi = float(percentiles[0]), float(percentiles[1])
     if not (0 <= lo <= 1 and 0 <= hi <= 1):
-        raise UsageError(f"--percentiles {lo},{hi} must lie in [0, 1]", "e.g. 0.05,0.95")
+        raise UsageError(f"`percentiles={lo},{hi}` must lie in [0, 1]", "e.g. 0.05,0.95")
     if lo == hi:
-        raise UsageError(f"--percentiles {lo},{hi} span nothing: LO must be below HI", "e.g. 0.05,0.95")
+        raise UsageError(f"`percentiles={lo},{hi}` span nothing: LO must be below HI", "e.g. 0.05,0.95")
     if lo > hi:
-        raise UsageError(f"--percentiles {lo},{hi} are out of order: LO must be below HI", f"try {hi},{lo}")
+        raise UsageError(f"`percentiles={lo},{hi}` are out of order: LO must be below HI", f"try {hi},{lo}")
     if grid_resolution <= 1:
         raise UsageError(
-            f"--grid-resolution {grid_resolution} must be at least 2", "e.g. --grid-resolution 20"
+            f"`grid_resolution={grid_resolution}` must be at least 2", "e.g. `grid_resolution=20`"
         )
     return lo, hi
 
@@ -67,7 +68,7 @@ def parse_custom_values(text: str, column: Any, name: str) -> np.ndarray:
     """'20,30,40' -> values in the column's type (numbers for numeric columns)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
-        raise UsageError(f"--values {name}= lists no values", f"e.g. --values {name}=1,2,3")
+        raise UsageError(f"`values={name}=` lists no values", f"e.g. `values={name}=1,2,3`")
     dtype = getattr(column, "dtype", None)
     if isinstance(dtype, pd.CategoricalDtype):
         cats = list(dtype.categories)
@@ -76,7 +77,7 @@ def parse_custom_values(text: str, column: Any, name: str) -> np.ndarray:
             match = [c for c in cats if str(c) == p]
             if not match:
                 raise UsageError(
-                    f"--values {name}: '{p}' is not a category of '{name}'",
+                    f"`values={name}`: '{p}' is not a category of '{name}'",
                     f"categories are {', '.join(map(str, cats[:12]))}",
                 )
             out.append(match[0])
@@ -87,14 +88,12 @@ def parse_custom_values(text: str, column: Any, name: str) -> np.ndarray:
             return np.asarray([table[p.lower()] for p in parts], dtype=bool)
         except KeyError as exc:
             raise UsageError(
-                f"--values {name}: {exc} is not true/false",
+                f"`values={name}`: {exc} is not true/false",
                 f"'{name}' is a true/false column: e.g. {name}=true,false",
             ) from exc
     if dtype is not None and pd.api.types.is_numeric_dtype(dtype):
-        try:
-            return np.asarray([float(p) for p in parts], dtype=float)
-        except ValueError as exc:
-            raise UsageError(f"--values {name}: {exc}", f"'{name}' is numeric: give numbers") from exc
+        hint = f"'{name}' is numeric: give numbers (finite ones), e.g. {name}=1,2,3"
+        return np.asarray([parse_finite(p, f"`values={name}`:", hint) for p in parts], dtype=float)
     return np.asarray(parts, dtype=object)
 
 
@@ -138,7 +137,7 @@ def feature_grid(
         raise UsageError(
             f"feature '{name}' is constant (every row is {plain(uniques[0])!r}): its partial dependence "
             "would be a single point",
-            f"choose another feature, or give a grid with --values {name}=v1,v2,…",
+            f"choose another feature, or give a grid with `values={name}=v1,v2,…`",
         )
     if categorical or uniques.shape[0] < grid_resolution:
         return uniques
@@ -150,7 +149,7 @@ def feature_grid(
         raise UsageError(
             f"percentiles {percentiles[0]},{percentiles[1]} of '{name}' are the same value "
             f"({plain(emp[0])!r}), so no grid can be built",
-            "widen --percentiles (e.g. 0,1) or give --values",
+            "widen `percentiles` (e.g. 0,1) or give `values`",
         )
     return np.linspace(emp[0], emp[1], num=grid_resolution, endpoint=True)
 
@@ -185,13 +184,13 @@ def order_levels(
         unknown = [g for g in wanted if g not in text]
         if unknown:
             raise UsageError(
-                f"--order {name}: '{unknown[0]}' is not a level of '{name}' in the data",
+                f"`order={name}`: '{unknown[0]}' is not a level of '{name}' in the data",
                 f"levels are {', '.join(text[:12])}",
             )
         missing = [t for t in text if t not in wanted]
         if missing or len(set(wanted)) != len(wanted):
             raise UsageError(
-                f"--order {name} must list every level of '{name}' once",
+                f"`order={name}` must list every level of '{name}' once",
                 f"missing: {', '.join(missing[:12])}" if missing else "a level is listed twice",
             )
         return _take(levels, [text.index(g) for g in wanted]), "given"

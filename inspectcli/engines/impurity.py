@@ -76,7 +76,26 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def impurity_importance(
     estimator: Any, X: Any, feature_names: list[str], random_state: int = 0
 ) -> ImpurityImportance | None:
-    """MDI (or a GBM library's built-in importance) per input column; None without feature_importances_."""
+    """MDI (or a GBM library's built-in importance) per input column; None without feature_importances_.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        Its final step's ``feature_importances_`` (shape (n_features_out,)) is mapped back to the
+        input columns through the pipeline's transform.
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        Data used to find which input columns feed each transformed column.
+    feature_names : list of str of length n_features
+        Names of X's columns.
+    random_state : int, default=0
+        Seed of the perturbation that traces transformed columns to their sources.
+
+    Returns
+    -------
+    ImpurityImportance or None
+        ``values``: summed MDI per input column (columns that feed mixed outputs left out, in
+        ``unmapped``); ``transformed``: the MDI of each transformed column and its sources.
+    """
     final = final_estimator(estimator)
     mdi = getattr(final, "feature_importances_", None)
     if mdi is None:

@@ -17,7 +17,7 @@ from scipy import sparse
 
 from inspectcli.engines.response import binary_class, match_label
 from inspectcli.errors import UsageError
-from inspectcli.introspect import task_of
+from inspectcli.introspect import default_feature_names, task_of
 
 NO_COEF_HINT = (
     "coefficients exist only for linear models (LinearRegression, Ridge, Lasso, ElasticNet, "
@@ -126,7 +126,7 @@ def target_rows(estimator: Any, linear: Any, coef: np.ndarray, classes: Sequence
         keep = list(dict.fromkeys(wanted)) if wanted else labels
         return TargetRows(tuple(keep), tuple(keep), tuple(1.0 for _ in keep))
     if classes:
-        raise UsageError("--class applies to classifiers; this model is a regressor", "drop --class")
+        raise UsageError("`classes` applies to classifiers; this model is a regressor", "drop `classes`")
     if np.ndim(linear.coef_) == 1:
         return TargetRows((None,), (None,), (1.0,))
     return TargetRows(tuple(range(coef.shape[0])), tuple(range(coef.shape[0])), (1.0,) * coef.shape[0])
@@ -165,10 +165,10 @@ def names_out(parts: LinearParts, input_names: list[str], width: int) -> list[st
             try:
                 names = [str(n) for n in stage.get_feature_names_out()]
             except Exception:
-                names = [f"x{i}" for i in range(width)]
+                names = default_feature_names(width)
                 break
     if len(names) != width:
-        names = [f"x{i}" for i in range(width)]
+        names = default_feature_names(width)
     return names
 
 

@@ -15,7 +15,7 @@ own small arguments. The cluster (a ``LocalCluster`` started for the run, or the
 ``scheduler``) lives as long as the runner, so an engine call that maps several times starts or
 connects once.
 
-Dask tasks are submitted with ``client.submit`` (keys ``inspect-<fn>-<uuid>-<i>``), not through
+Dask tasks are submitted with ``client.submit`` (keys ``inspect_<fn>-<uuid>-<i>``), not through
 joblib's Dask backend: that backend runs every task under ``parallel_config(backend="dask")``, so
 the model's own joblib calls (a ColumnTransformer's ``transform``) became tasks submitted from
 inside tasks, which ``secede`` from and ``rejoin`` the worker's one thread; with a lock held across
@@ -74,16 +74,16 @@ def effective_n_jobs(n_jobs: int | None) -> int:
 def check_backend(backend: str, scheduler: str | None) -> None:
     """Usage errors for a backend that does not exist, or that is not installed."""
     if backend not in BACKENDS:
-        raise UsageError(f"--backend '{backend}' is not one of {', '.join(BACKENDS)}", "choose one of them")
+        raise UsageError(f"`backend='{backend}'` is not one of {', '.join(BACKENDS)}", "choose one of them")
     if scheduler and backend != "dask":
-        raise UsageError("--scheduler only applies with --backend dask", "add --backend dask")
+        raise UsageError("`scheduler` only applies with `backend=dask`", "add `backend=dask`")
     if backend == "dask":
         try:
             import dask  # noqa: F401
             import distributed  # noqa: F401
         except ImportError as exc:
             raise UsageError(
-                "--backend dask needs the dask extra, which is not installed",
+                "`backend=dask` needs the dask extra, which is not installed",
                 "pip install 'inspectcli[dask]'",
             ) from exc
 
@@ -354,7 +354,7 @@ def _dask_map(
     results in task order, release every future at the end."""
     timeout = _connect_timeout()
     name = getattr(getattr(fn, "fn", fn), "__name__", "task")  # (fn: a _Guarded function)
-    run = f"inspect-{name}-{uuid.uuid4().hex}"
+    run = f"inspect_{name.lstrip('_')}-{uuid.uuid4().hex}"  # Dask's task prefix: inspect_<name>
     scattered: list[Any] = []
     futures: list[Any] = []
     try:

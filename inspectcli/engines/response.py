@@ -57,7 +57,7 @@ def match_label(label: str, classes: Sequence[Any]) -> Any:
         if str(c) == label or (isinstance(c, (bool, np.bool_)) and str(c).lower() == label.lower()):
             return c
     raise UsageError(
-        f"--class '{label}' is not a class of this model",
+        f"`classes='{label}'` is not a class of this model",
         f"classes are {', '.join(map(str, classes))}",
     )
 
@@ -70,8 +70,8 @@ def binary_class(classes: Sequence[Any], wanted: Sequence[Any] | None, what: str
     chosen = list(dict.fromkeys(wanted)) if wanted else [classes[1]]
     if len(chosen) > 1:
         raise UsageError(
-            f"--class given twice for a binary model; its classes' {what} mirror each other",
-            "keep one --class",
+            f"`classes` given twice for a binary model; its classes' {what} mirror each other",
+            "keep one `classes`",
         )
     return chosen[0]
 
@@ -85,7 +85,7 @@ def resolve_response(
     """The method and column selection for a brute-force PDP (scikit-learn's rules)."""
     if response_method not in RESPONSE_METHODS:
         raise UsageError(
-            f"--response-method '{response_method}' is not one of {', '.join(RESPONSE_METHODS)}",
+            f"`response_method='{response_method}'` is not one of {', '.join(RESPONSE_METHODS)}",
             "choose one of them, or leave it out",
         )
     task = task_of(estimator)
@@ -97,11 +97,11 @@ def resolve_response(
     if is_regressor(estimator) or not is_classifier(estimator):
         if response_method != "auto":
             raise UsageError(
-                f"--response-method {response_method} applies to classifiers; this model is a regressor",
-                "drop --response-method",
+                f"`response_method={response_method}` applies to classifiers; this model is a regressor",
+                "drop `response_method`",
             )
         if classes_wanted:
-            raise UsageError("--class applies to classifiers; this model is a regressor", "drop --class")
+            raise UsageError("`classes` applies to classifiers; this model is a regressor", "drop `classes`")
         if not hasattr(estimator, "predict"):
             raise UsageError("the model has no predict method")
         n_out = task.n_outputs or 1
@@ -124,8 +124,8 @@ def resolve_response(
         if not hasattr(estimator, method):
             other = "decision_function" if method == "predict_proba" else "predict_proba"
             raise UsageError(
-                f"--response-method {method}: the model has no {method}",
-                f"use --response-method {other}" if hasattr(estimator, other) else "use auto",
+                f"`response_method={method}`: the model has no {method}",
+                f"use `response_method={other}`" if hasattr(estimator, other) else "use auto",
             )
     classes = list(task.classes or [])
     wanted = [match_label(c, classes) for c in classes_wanted] if classes_wanted else None

@@ -65,7 +65,7 @@ class GateReport:
         from rich.table import Table
         from rich.text import Text
 
-        from inspectcli.render import fmt
+        from inspectcli.formatting import fmt
 
         n_cond = len({id(o.condition) for o in self.outcomes})
         n_bad = len({id(o.condition) for o in self.failed})
@@ -95,7 +95,7 @@ class GateReport:
 
     def raise_if_failed(self, hint: str = "the result files were written; see the conditions table") -> None:
         """Raise GateFailed (exit 1) naming the conditions that held, with their values."""
-        from inspectcli.render import fmt
+        from inspectcli.formatting import fmt
 
         bad = self.failed
         if not bad:
@@ -110,7 +110,7 @@ class GateReport:
             parts.append(f"'{o.condition.text}': {who}{value}{where}")
         n = len({id(o.condition) for o in bad})
         raise GateFailed(
-            f"{n} --fail-if condition{'s' if n > 1 else ''} held: {'; '.join(parts)}",
+            f"{n} `fail_if` condition{'s' if n > 1 else ''} held: {'; '.join(parts)}",
             hint,
         )
 
@@ -166,8 +166,8 @@ def resolve_importance(
         if joined is not None and joined in rows:  # a feature whose name holds a colon
             return None, list(rows).index(joined)
         raise UsageError(
-            f"--fail-if {quote(cond.text)}: the run has no scorer '{scorer}'{did_you_mean(scorer, scorers)}",
-            f"scorers of this run: {', '.join(scorers)} (add one with --scoring)",
+            f"`fail_if={quote(cond.text)}`: the run has no scorer '{scorer}'{did_you_mean(scorer, scorers)}",
+            f"scorers of this run: {', '.join(scorers)} (add one with `scoring`)",
         )
     chosen = [scorer] if scorer is not None else None
     if names is None:
@@ -178,20 +178,18 @@ def resolve_importance(
     for row, cols in zip(rows, columns):
         if name in cols and row != name:
             raise UsageError(
-                f"--fail-if {quote(cond.text)}: '{name}' is permuted together with "
+                f"`fail_if={quote(cond.text)}`: '{name}' is permuted together with "
                 f"{', '.join(c for c in cols if c != name)} as the group '{row}'",
                 f"gate on the group: write '{row}' instead of '{name}'",
             )
     raise UsageError(
-        f"--fail-if {quote(cond.text)}: unknown feature '{name}'{did_you_mean(name, rows)}",
+        f"`fail_if={quote(cond.text)}`: unknown feature '{name}'{did_you_mean(name, rows)}",
         f"features and groups: {', '.join(list(rows)[:15])}{', …' if len(rows) > 15 else ''}",
     )
 
 
 def evaluate_importance(gates: Gates, result: Any) -> GateReport:
     """Evaluate importance conditions on a ``PermutationImportance`` result (main data only)."""
-    from inspectcli.reports.importance import ranks
-
     scorer_names = [s.scorer for s in result.scorers]
     outcomes = []
     for cond in gates:
@@ -199,15 +197,13 @@ def evaluate_importance(gates: Gates, result: Any) -> GateReport:
         for block in result.scorers:
             if chosen is not None and block.scorer not in chosen:
                 continue
-            n = block.importances.shape[1]
-            mean, std = block.importances_mean, block.importances_std
-            half = 2.0 * std / math.sqrt(n)
+            low, high = block.noise_band()
             values = {
-                "mean": mean,
-                "std": std,
-                "low": mean - half,
-                "high": mean + half,
-                "rank": ranks(block).astype(float),
+                "mean": block.importances_mean,
+                "std": block.importances_std,
+                "low": low,
+                "high": high,
+                "rank": block.ranks().astype(float),
             }[cond.measure]
             idx = range(len(result.features)) if row is None else [row]
             outcomes.append(
@@ -228,17 +224,17 @@ def match_curve_names(cond: Condition, sets: Sequence[tuple[str, ...]], names: S
     if cond.names is None:
         if cond.measure == "h2" and not any(len(s) == 2 for s in sets):
             raise UsageError(
-                f"--fail-if {quote(cond.text)} needs a pair of features", "ask for one with --pair A,B"
+                f"`fail_if={quote(cond.text)}` needs a pair of features", "ask for one with `pair=A,B`"
             )
         if cond.measure == "range" and not any(len(s) == 1 for s in sets):
             raise UsageError(
-                f"--fail-if {quote(cond.text)} needs one-way curves", "ask for them with -f FEATURE"
+                f"`fail_if={quote(cond.text)}` needs one-way curves", "ask for them with `features=FEATURE`"
             )
         return
     for n in cond.names:
         if n not in names:
             raise UsageError(
-                f"--fail-if {quote(cond.text)}: unknown feature '{n}'{did_you_mean(n, names)}",
+                f"`fail_if={quote(cond.text)}`: unknown feature '{n}'{did_you_mean(n, names)}",
                 f"features are: {', '.join(list(names)[:15])}{', …' if len(names) > 15 else ''}",
             )
     wanted = tuple(cond.names)
@@ -246,12 +242,12 @@ def match_curve_names(cond: Condition, sets: Sequence[tuple[str, ...]], names: S
         return
     if len(wanted) == 1:
         raise UsageError(
-            f"--fail-if {quote(cond.text)}: the run computes no curve of '{wanted[0]}'",
-            f"add -f {wanted[0]}",
+            f"`fail_if={quote(cond.text)}`: the run computes no curve of '{wanted[0]}'",
+            f"add `features={wanted[0]}`",
         )
     raise UsageError(
-        f"--fail-if {quote(cond.text)}: the run computes no pair {','.join(wanted)}",
-        f"add --pair {','.join(wanted)}",
+        f"`fail_if={quote(cond.text)}`: the run computes no pair {','.join(wanted)}",
+        f"add `pair={','.join(wanted)}`",
     )
 
 
@@ -297,7 +293,7 @@ def _pick_targets(cond: Condition, targets: list[Any]) -> list[Any]:
     if not found:
         shown = [str(t) for t in targets if t is not None]
         raise UsageError(
-            f"--fail-if {quote(cond.text)}: no curve has target {cond.target!r}"
+            f"`fail_if={quote(cond.text)}`: no curve has target {cond.target!r}"
             + did_you_mean(cond.target, shown),
             f"targets of these curves: {', '.join(shown)}" if shown else "these curves have one output",
         )
@@ -318,13 +314,13 @@ def _spread(curve: Any) -> float | None:
 
 
 def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
-    """Evaluate diff conditions on an ``inspectcli.engines.diff.Diff``."""
+    """Evaluate diff conditions on an ``inspectcli.compare.Diff``."""
     outcomes = []
     for cond in gates:
         if diff.of == "importance":
             if cond.measure in DIFF_PDP:
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)}: {cond.measure} compares PD curves, not importances",
+                    f"`fail_if={quote(cond.text)}`: {cond.measure} compares PD curves, not importances",
                     f"importance diffs gate on {', '.join(DIFF_IMPORTANCE)}",
                 )
             blocks = diff.scorers
@@ -341,7 +337,7 @@ def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
         else:
             if cond.measure not in DIFF_PDP:
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)}: {cond.measure} compares importances, not PD curves",
+                    f"`fail_if={quote(cond.text)}`: {cond.measure} compares importances, not PD curves",
                     f"pdp diffs gate on {', '.join(DIFF_PDP)}",
                 )
             sets = list(dict.fromkeys(tuple(c.features) for c in diff.curves))
@@ -354,7 +350,7 @@ def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
                     else f"no curve of {','.join(cond.names)}"
                 )
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)}: {what} in these files",
+                    f"`fail_if={quote(cond.text)}`: {what} in these files",
                     f"their curves: {', '.join(','.join(s) for s in sets)}",
                 )
             targets = _pick_targets(cond, list(dict.fromkeys(c.target for c in diff.curves)))

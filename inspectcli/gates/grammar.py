@@ -24,7 +24,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], tuple[int, int], bool]] = {
     "high": (("importance",), (1, 1), True),
     "rank": (("importance",), (1, 1), False),
     "range": (("pdp",), (1, 3), True),
-    "h2": (("pdp",), (2, 2), True),
+    "h2": (("pdp", "interactions"), (2, 2), True),
     "change": (("diff",), (1, 1), True),
     "abs_change": (("diff",), (1, 1), True),
     "rank_change": (("diff",), (1, 1), True),
@@ -36,11 +36,12 @@ MEASURES: dict[str, tuple[tuple[str, ...], tuple[int, int], bool]] = {
 DIFF_IMPORTANCE = ("change", "abs_change", "rank_change", "gap")
 DIFF_PDP = ("max_abs_diff", "mean_diff", "mean_abs_diff")
 SCORED = ("mean", "std", "low", "high", "rank", *DIFF_IMPORTANCE)
-KINDS = ("importance", "pdp", "diff")
+KINDS = ("importance", "pdp", "diff", "interactions")
 
 EXAMPLES = {
     "importance": 'e.g. "sex > 0.01", "rank(bmi) > 3", "low(r2:bmi) < 0.05", "mean < 0"',
     "pdp": 'e.g. "range(age) > 50", "h2(age,bmi) > 0.2", "range(proline, target=1) > 0.3"',
+    "interactions": 'e.g. "h2(age,bmi) > 0.2", "h2 > 0.5", "h2(age,bmi, target=1) > 0.1"',
     "diff": 'e.g. "abs_change(age) > 0.05", "rank_change > 2", "gap > 0", "max_abs_diff(bmi) > 5"',
 }
 GRAMMAR_HINT = "see 'Use in CI' in the README for the grammar"
@@ -119,14 +120,14 @@ class Gates:
         for cond in self.conditions:
             if cond.target is not None and classes and cond.target not in [str(c) for c in classes]:
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)}: target={cond.target} is not among --class "
+                    f"`fail_if={quote(cond.text)}`: target={cond.target} is not among `classes` "
                     f"{', '.join(map(str, classes))}",
-                    f"add --class {cond.target}",
+                    f"add `classes={cond.target}`",
                 )
             if kind == "individual":
                 raise UsageError(
-                    f"--fail-if {quote(cond.text)} needs the average curve (--kind individual has none)",
-                    "use --kind both",
+                    f"`fail_if={quote(cond.text)}` needs the average curve (`kind=individual` has none)",
+                    "use `kind=both`",
                 )
             match_curve_names(cond, sets, names)
 
@@ -172,7 +173,7 @@ class _Parser:
             where = ", at the end" if tok.kind == "end" else f", character {tok.pos}"
             what = what.replace("{tok}", "the end of it" if tok.kind == "end" else repr(tok.text))
         return UsageError(
-            f"--fail-if {quote(self.text)}{where}: {what}", hint or f"{EXAMPLES[self.kind]}; {GRAMMAR_HINT}"
+            f"`fail_if={quote(self.text)}`{where}: {what}", hint or f"{EXAMPLES[self.kind]}; {GRAMMAR_HINT}"
         )
 
     # -- tokens -----------------------------------------------------------------------------
@@ -269,7 +270,7 @@ class _Parser:
             measure, names, target = "mean", (self.take().value,), None
         else:
             raise self.fail("expected a feature or measure, found {tok}", tok)
-        if scorer is not None and self.kind == "pdp":
+        if scorer is not None and self.kind in ("pdp", "interactions"):
             raise self.fail(
                 f"'{scorer}:' qualifies a scorer, and pdp conditions have none",
                 tok,
@@ -341,7 +342,7 @@ class _Parser:
                 start,
                 f"e.g. {_example(measure)}; without a name it means any feature",
             )
-        if scorer is not None and (self.kind == "pdp" or measure in DIFF_PDP):
+        if scorer is not None and (self.kind in ("pdp", "interactions") or measure in DIFF_PDP):
             raise self.fail(f"{measure}() has no scorer; 'x:' qualifies importance measures only", start)
         return tuple(names), scorer, target
 

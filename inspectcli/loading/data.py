@@ -195,13 +195,13 @@ def _check_text_options(sep: str | None, encoding: str | None) -> str | None:
     if sep is not None:
         sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
         if len(sep) != 1:
-            raise UsageError(f"--sep '{sep}' must be one character", "for example --sep ';'")
+            raise UsageError(f"`sep='{sep}'` must be one character", "for example `sep=';'`")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
             raise UsageError(
-                f"--encoding '{encoding}' is not an encoding Python knows",
+                f"`encoding='{encoding}'` is not an encoding Python knows",
                 "try utf-8, latin-1 or cp1252",
             ) from exc
     return sep
@@ -325,7 +325,11 @@ def _expand(path: str) -> tuple[list[Path], Path | None]:
             )
         return files, p
     if not p.exists() and _GLOB_MAGIC.search(path):
-        matched = sorted(Path(m) for m in glob.glob(path, recursive=True) if Path(m).is_file())
+        matched = sorted(
+            (Path(m) for m in glob.glob(path, recursive=True) if Path(m).is_file()),
+            key=lambda f: f.as_posix(),
+        )
+        matched = [f for f in matched if not _hidden([f.name])]
         if not matched:
             raise DataLoadError(
                 f"the glob '{path}' matches no file", "check the pattern (quote it for the shell)"
@@ -470,7 +474,7 @@ class DataSource:
         unknown = [c for c in self.where.columns if c not in self.columns]
         if unknown:
             raise UsageError(
-                f"--where names column '{unknown[0]}', which '{self.name}' does not have"
+                f"`where` names column '{unknown[0]}', which '{self.name}' does not have"
                 f"{did_you_mean(unknown[0], self.columns)}",
                 f"columns are: {shorten(self.columns, 12)}",
             )
@@ -478,14 +482,14 @@ class DataSource:
     def _where_error(self, exc: Exception) -> UsageError:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return UsageError(
-            f"--where '{self.where.text if self.where else ''}' cannot be applied to '{self.name}': {text}",
+            f"`where` '{self.where.text if self.where else ''}' cannot be applied to '{self.name}': {text}",
             "compare each column with a value of its type (text in quotes, numbers bare)",
         )
 
     def _check_rows_left(self) -> None:
         if self.where is not None and self.n_rows == 0:
             raise DataLoadError(
-                f"--where '{self.where.text}' leaves no rows of '{self.name}'",
+                f"`where` '{self.where.text}' leaves no rows of '{self.name}'",
                 "loosen the filter",
             )
 
@@ -620,9 +624,14 @@ class _ArrowSource(DataSource):
             fragments = sorted(dataset.get_fragments(), key=lambda fr: index.get(fr.path, len(index)))
             schemas = [fr.physical_schema for fr in fragments]
         except (pa.ArrowException, OSError) as exc:
+            label = {"parquet": "Parquet", "arrow": "Arrow IPC"}[kind]
             raise DataLoadError(
-                f"data '{path}' is not readable {kind} ({str(exc).splitlines()[0]})",
-                "check that every file was written completely",
+                f"data file '{path}' is not a readable {label} file ({str(exc).splitlines()[0]})"
+                if root is None
+                else f"data '{path}' is not a readable {label} dataset ({str(exc).splitlines()[0]})",
+                "check that it was written completely"
+                if root is None
+                else "check that every file was written completely",
             ) from exc
         first = schemas[0]
         for fr, sch in zip(fragments[1:], schemas[1:]):
@@ -679,17 +688,46 @@ class _ArrowSource(DataSource):
         self._check_rows_left()
 
     def _unit_table(self, unit: Any, columns: list[str]) -> Any:
+        import pyarrow as pa
         import pyarrow.dataset as ds
 
-        return ds.Scanner.from_fragment(
-            unit, schema=self.schema, columns=columns, filter=self._expr, use_threads=False
-        ).to_table()
+        if self.format != "parquet":
+            return ds.Scanner.from_fragment(
+                unit, schema=self.schema, columns=columns, filter=self._expr, use_threads=False
+            ).to_table()
+        # A Parquet row group straight from its file: the scanner's read-ahead buffers doubled the
+        # peak memory of a sampled read (measured on 80 row groups of 131,072 x 11: +124 MB vs
+        # +57 MB) and took a third longer. Partition columns come from the fragment's path.
+        filter_cols = list(self.where.columns) if self.where is not None else []
+        needed = list(dict.fromkeys([*columns, *filter_cols]))
+        pf = self._files.get(unit.path)
+        if pf is None:
+            import pyarrow.parquet as pq
+
+            pf = self._files[unit.path] = pq.ParquetFile(unit.path, pre_buffer=False)
+        stored = [c for c in needed if c not in self.partitions]
+        table = pf.read_row_group(unit.row_groups[0].id, columns=stored, use_threads=False)
+        keys = ds.get_partition_keys(unit.partition_expression) or {}
+        for name in (c for c in needed if c in self.partitions):
+            field = self.schema.field(name)
+            value = keys.get(name)
+            if value is None:
+                col = pa.nulls(table.num_rows, field.type)
+            else:
+                col = pa.array([value], type=field.type).take(
+                    pa.array(np.zeros(table.num_rows, dtype=np.int64))
+                )
+            table = table.append_column(field, col)
+        if self._expr is not None:
+            table = table.filter(self._expr)
+        return table.select(columns)
 
     def _read(self, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
         import pyarrow as pa
 
         tables = []
         self.units_read = 0
+        self._files: dict[str, Any] = {}
         try:
             for i, unit in enumerate(self._units):
                 start, stop = self._starts[i], self._starts[i + 1]
@@ -717,6 +755,8 @@ class _ArrowSource(DataSource):
                 f"cannot read {self.format} data '{self.path}' ({str(exc).splitlines()[0]})",
                 "check that every file was written completely",
             ) from exc
+        finally:
+            self._files = {}
         del table
         _release_arrow_memory()
         return frame
@@ -737,7 +777,7 @@ def _decode_sample(head: bytes, encoding: str, where: str) -> str:
         raise DataLoadError(
             f"data '{where}' is not valid {encoding} text (byte 0x{head[exc.start]:02x} at "
             f"offset {exc.start})",
-            "pass its encoding, e.g. --encoding latin-1 or --encoding cp1252",
+            "pass its encoding, e.g. `encoding=latin-1` or `encoding=cp1252`",
         ) from exc
 
 
@@ -792,7 +832,7 @@ def _read_csv(
                 decimal = ","
                 notes.append(
                     f"'{where}' uses decimal commas (1,5 = 1.5); reading them as numbers"
-                    " (pass --decimal . to keep them as text)"
+                    " (pass `decimal=.` to keep them as text)"
                 )
     try:
         frame = pd.read_csv(
@@ -807,14 +847,14 @@ def _read_csv(
     except UnicodeDecodeError as exc:
         raise DataLoadError(
             f"data '{where}' is not valid {enc} text ({exc.reason} at byte {exc.start})",
-            "pass its encoding, e.g. --encoding latin-1 or --encoding cp1252",
+            "pass its encoding, e.g. `encoding=latin-1` or `encoding=cp1252`",
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataLoadError(f"data '{where}' holds no table", "give a header and rows") from exc
     except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
         raise DataLoadError(
             f"cannot parse '{where}' as CSV (delimiter {sep!r}): {str(exc).strip()}",
-            "pass the delimiter with --sep",
+            "pass the delimiter with `sep`",
         ) from exc
     frame.columns = [str(c) for c in frame.columns]
     unnamed = [c for c in frame.columns if c.startswith("Unnamed: ")]

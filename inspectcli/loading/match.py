@@ -8,8 +8,6 @@ categories it never saw.
 
 from __future__ import annotations
 
-import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +15,6 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.errors import (
-    ComputationError,
-    InspectError,
     UsageError,
     ValidationError,
     clip,
@@ -87,19 +83,19 @@ def prepare(
     frame = data.frame
     notes: list[str] = []
     if target is not None and target not in frame.columns:
-        raise _column_error(data, target, "--target")
+        raise _column_error(data, target, "`target`")
     if sample_weight is not None and sample_weight not in frame.columns:
-        raise _column_error(data, sample_weight, "--sample-weight")
+        raise _column_error(data, sample_weight, "`sample_weight`")
     if target is not None and target == sample_weight:
         raise UsageError(
-            f"column '{target}' is given as both --target and --sample-weight",
+            f"column '{target}' is given as both `target` and `sample_weight`",
             "the weights must be another column than the target",
         )
 
     names = expected_features(estimator)
     reserved = {c for c in (target, sample_weight) if c is not None}
     if names is not None:
-        for option, col in (("--target", target), ("--sample-weight", sample_weight)):
+        for option, col in (("`target`", target), ("`sample_weight`", sample_weight)):
             if col is not None and col in names:
                 raise UsageError(
                     f"column '{col}' given with {option} is one of the model's input features",
@@ -135,7 +131,7 @@ def prepare(
             raise ValidationError(
                 f"the model was fitted on {n_in} unnamed columns but '{data.name}' has {len(cols)}"
                 + (" besides the target" if target else ""),
-                "pass --target for the column to leave out, or give data with the same columns",
+                "pass `target` for the column to leave out, or give data with the same columns",
             )
         X = frame[cols]
         feature_names = [str(c) for c in cols]
@@ -149,7 +145,7 @@ def prepare(
             hint = f"columns not read by the model: {shorten(others)}"
         else:
             hint = f"'{data.name}' holds only the model's inputs: add the column the model predicts"
-        raise UsageError("no target column: give it with --target", hint)
+        raise UsageError("no target column: give it with `target`", hint)
     if len(frame) < min_rows:
         raise ValidationError(
             f"'{data.name}' has {len(frame)} row(s); this needs at least {min_rows}",
@@ -209,7 +205,7 @@ def check_target(estimator: Any, y: np.ndarray, where: str, target: str) -> np.n
             raise ValidationError(
                 f"target column '{target}' in '{where}' holds text in {int(bad.sum())} row(s) "
                 f"(e.g. '{example}'), and the model is a regressor",
-                "give the numeric column the model predicts with --target",
+                "give the numeric column the model predicts with `target`",
             )
         return numbers.to_numpy(dtype=float).reshape(values.shape)
     return values
@@ -309,239 +305,3 @@ def _encoder_category_kinds(estimator: Any, column: str) -> str | None:
         if arr is not None and arr.dtype == object and any(isinstance(v, str) for v in arr):
             return "str"
     return None
-
-
-_CONVERT = re.compile(r"could not convert string to float: '?\"?(.*?)'?\"?$", re.S)
-
-
-def explain_prediction_error(
-    exc: BaseException, X: Any, feature_names: list[str], where: str, estimator: Any = None
-) -> InspectError:
-    """Turn an exception raised by the model's predict into an error naming columns and a fix.
-
-    Data problems (NaN, infinities, text or dates where numbers belong, unseen categories) become
-    a ValidationError (exit 3) naming the columns and row counts; anything else is the model's own
-    failure, a ComputationError (exit 4) carrying its message.
-    """
-    text = str(exc)
-    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_names)
-    if "NaN" in text and "contain" in text:
-        counts = {c: int(frame[c].isna().sum()) for c in frame.columns}
-        counts = {c: n for c, n in counts.items() if n}
-        listed = ", ".join(f"'{c}' ({n} rows)" for c, n in list(counts.items())[:6])
-        return ValidationError(
-            f"'{where}' has missing values the model cannot take: {listed or 'in some column'}",
-            "drop or impute those rows, or use a model that accepts NaN (e.g. HistGradientBoosting)",
-        )
-    if "infinity" in text or "too large" in text:
-        # float32 models (trees) also refuse finite values beyond float32's range
-        limit = float(np.finfo(np.float32).max) if "float32" in text else np.inf
-        counts = {}
-        for c in frame.columns:
-            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
-                values = np.abs(frame[c].to_numpy(dtype=float, na_value=np.nan))
-                n = int((np.isinf(values) | (values > limit)).sum())
-                if n:
-                    counts[c] = n
-        listed = ", ".join(f"'{c}' ({n} rows)" for c, n in counts.items())
-        what = "infinite values" if limit == np.inf else "infinite or too large values (beyond float32)"
-        return ValidationError(
-            f"'{where}' has {what} the model cannot take: {listed or 'in some column'}",
-            "replace or drop those rows",
-        )
-    m = _CONVERT.search(text)
-    if m or "could not convert" in text or ("convert" in text and "float" in text):
-        value = m.group(1) if m else None
-        col, n_text, example = None, 0, value
-        for c in frame.columns:
-            s = frame[c]
-            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-                continue
-            if value is not None and not (s.astype(str) == value).any():
-                continue
-            bad = s.notna() & pd.to_numeric(s, errors="coerce").isna()
-            col, n_text = c, int(bad.sum())
-            if n_text:
-                example = str(s[bad].iloc[0])
-            break
-        sample = f" (e.g. '{example}')" if example else ""
-        rows = f" in {n_text} row(s)" if n_text else ""
-        hint = "convert the column to numbers, or drop those rows"
-        if example and re.fullmatch(r"-?\d+,\d+", example):
-            hint = "the file uses decimal commas: pass --decimal ,"
-        return ValidationError(
-            f"column '{col or '?'}' in '{where}' holds text{rows}{sample} where the model expects numbers",
-            hint,
-        )
-    if "unknown categor" in text.lower():
-        return _unknown_categories(text, frame, where)
-    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    if isinstance(exc, (TypeError, ValueError)):
-        encoded = categorical_inputs(estimator) if estimator is not None else set()
-        odd = [(c, k) for c in frame.columns if c not in encoded and (k := _not_numbers(frame[c]))]
-        if odd:
-            listed = ", ".join(f"'{c}' holds {k}" for c, k in odd[:4])
-            said = first_line if len(first_line) <= 100 else first_line[:99] + "…"
-            return ValidationError(
-                f"in '{where}', {listed} where the model seems to expect numbers "
-                f"(its error: {type(exc).__name__}: {said})",
-                "convert those columns to numbers, or check that this is the data the model was trained on",
-            )
-    return ComputationError(
-        f"the model failed while predicting on '{where}': {type(exc).__name__}: {first_line}",
-        "this is the estimator's own error; check that the data matches what it was trained on",
-    )
-
-
-_UNKNOWN = re.compile(r"unknown categories? (\[.*?\])", re.I | re.S)
-
-
-def _unknown_categories(text: str, frame: pd.DataFrame, where: str) -> ValidationError:
-    """sklearn names the encoder's column by position; find the data column and count its rows."""
-    hint = "drop those rows, or refit the encoder with handle_unknown='ignore'"
-    m = _UNKNOWN.search(text)
-    values: list[Any] = []
-    if m:
-        try:
-            import ast
-
-            values = list(ast.literal_eval(m.group(1)))
-        except (ValueError, SyntaxError):
-            values = []
-    wanted = {str(v) for v in values}
-    for c in frame.columns:
-        s = frame[c]
-        if pd.api.types.is_numeric_dtype(s) and not all(_is_number(v) for v in values):
-            continue
-        hit = s.astype(str).isin(wanted) & s.notna()
-        if wanted and hit.any():
-            found = list(dict.fromkeys(s[hit].astype(str)))
-            return ValidationError(
-                f"column '{c}' in '{where}' holds {len(found)} categor{'y' if len(found) == 1 else 'ies'} "
-                f"the model never saw: {shorten(found, 5)} ({int(hit.sum())} rows)",
-                hint,
-            )
-    first_line = text.strip().splitlines()[0]
-    return ValidationError(f"'{where}' has categories the model never saw: {first_line}", hint)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _not_numbers(col: pd.Series) -> str | None:
-    """What a column holds when it is not numbers a plain estimator can take: 'dates', … or None."""
-    dtype = col.dtype
-    if pd.api.types.is_bool_dtype(dtype) or (
-        pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
-    ):
-        return None
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return f"dates ({dtype})"
-    if pd.api.types.is_timedelta64_dtype(dtype):
-        return f"durations ({dtype})"
-    if isinstance(dtype, pd.CategoricalDtype):
-        if pd.api.types.is_numeric_dtype(dtype.categories.dtype):
-            return None
-        return "categories (text)"
-    sample = col.dropna().head(50)
-    if any(isinstance(v, (list, tuple, dict, set, np.ndarray)) for v in sample):
-        return "lists or records"
-    if len(sample) and pd.to_numeric(sample, errors="coerce").isna().any():
-        return "text"
-    return None
-
-
-def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -> np.ndarray:
-    """Row positions worth a trial prediction, so that bad rows fail before any long work.
-
-    The first rows, rows with NaN or infinities (or numbers beyond float32), and the first row of
-    each distinct value of every non-numeric column (text in a numeric column, a category the
-    encoder never saw), at most ``per_column`` values a column and ``cap`` rows in all. Columns are
-    scanned one at a time, so a large table is never copied whole.
-    """
-    n = X.shape[0]
-    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    nan = np.zeros(n, dtype=bool)
-    big = np.zeros(n, dtype=bool)  # infinite, or beyond float32 (infinite for tree models)
-    firsts = []
-    for j in range(frame.shape[1]):
-        col = frame.iloc[:, j]
-        nan |= col.isna().to_numpy()
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            with np.errstate(invalid="ignore"):
-                big |= np.abs(col.to_numpy(dtype=float, na_value=np.nan)) > np.finfo(np.float32).max
-            continue
-        try:
-            first = np.flatnonzero(~col.duplicated().to_numpy())
-        except TypeError:  # unhashable cells
-            continue
-        firsts.append(first[:per_column])
-    groups = [np.arange(min(limit, n)), np.flatnonzero(nan)[:limit], np.flatnonzero(big)[:limit], *firsts]
-    rows = np.concatenate([g.astype(np.intp) for g in groups])
-    _, keep = np.unique(rows, return_index=True)
-    return np.sort(rows[np.sort(keep)][:cap])
-
-
-def take_rows(X: Any, rows: np.ndarray) -> Any:
-    if isinstance(X, pd.DataFrame):
-        return X.iloc[rows]
-    return X[rows]
-
-
-def _confirm_text_numbers(estimator: Any, prepared: Prepared, rows: np.ndarray, where: str) -> None:
-    """Keep numbers-as-text columns as numbers only where the model reads them as numbers too."""
-    texts, prepared.text_numbers = prepared.text_numbers, {}
-    if not texts:
-        return
-    as_numbers = take_rows(prepared.X, rows)
-    as_text = as_numbers.copy()
-    for col, original in texts.items():
-        as_text[col] = original.iloc[rows].to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            ref = np.asarray(estimator.predict(as_text))
-        except (KeyboardInterrupt, MemoryError):
-            raise
-        except Exception:
-            ref = None  # the model cannot read the text at all: numbers are the only way in
-        try:
-            got = np.asarray(estimator.predict(as_numbers))
-        except (KeyboardInterrupt, MemoryError):
-            raise
-        except Exception:
-            got = None
-    same = ref is None or (got is not None and ref.shape == got.shape and np.array_equal(ref, got))
-    if got is None or not same:
-        for col, original in texts.items():
-            prepared.X[col] = original
-        prepared.notes.append(
-            f"{shorten(list(texts))} in '{where}' hold numbers stored as text, and the model does not "
-            "read them as numbers: kept as text (categories)"
-        )
-        return
-    prepared.notes.append(
-        f"{shorten(list(texts))} in '{where}' hold numbers stored as text; the model reads them as "
-        "numbers, so they are read as numbers here too (numeric grids)"
-    )
-
-
-def check_predicts(estimator: Any, prepared: Prepared, where: str) -> Any:
-    """Predict on a few telling rows first, so a failure is explained before any long work."""
-    rows = probe_rows(prepared.X)
-    if prepared.text_numbers:
-        _confirm_text_numbers(estimator, prepared, rows, where)
-    sample = take_rows(prepared.X, rows)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return estimator.predict(sample)
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:
-        raise explain_prediction_error(exc, prepared.X, prepared.feature_names, where, estimator) from exc

@@ -331,7 +331,7 @@ def load_model(
     if sha256 is not None:
         expected = sha256.strip().lower()
         if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
-            raise UsageError(f"--sha256 '{sha256}' is not a SHA-256 hex digest", "give 64 hex characters")
+            raise UsageError(f"`sha256='{sha256}'` is not a SHA-256 hex digest", "give 64 hex characters")
     from inspectcli.loading.native import is_mlflow_folder
 
     if is_mlflow_folder(path):
@@ -355,7 +355,7 @@ def load_model_bytes(
     digest = hashlib.sha256(data).hexdigest()
     if sha256 is not None and sha256.strip().lower() != digest:
         raise ModelLoadError(
-            f"model file '{path}' does not match --sha256: it has SHA-256 {digest}, not {sha256}",
+            f"model file '{path}' does not match `sha256`: it has SHA-256 {digest}, not {sha256}",
             "the file changed; check where it came from before loading it",
         )
     head = data[:SNIFF_BYTES]
@@ -380,7 +380,7 @@ def load_model_bytes(
     if kind.runs_code and not allow_pickle:
         raise ModelLoadError(
             f"model file '{path}' is a {fmt} file, and pickle-based files are refused here"
-            " (--no-pickle or INSPECT_NO_PICKLE)",
+            " (`no_pickle` or INSPECT_NO_PICKLE)",
             "save the model with skops.io.dump and pass the .skops file",
         )
 
@@ -399,10 +399,10 @@ def load_model_bytes(
         )
         if strict:
             raise ModelLoadError(
-                msg + " (--strict)",
-                f"install scikit-learn=={saved_version}, or drop --strict to accept the risk",
+                msg + " (`strict`)",
+                f"install scikit-learn=={saved_version}, or drop `strict` to accept the risk",
             )
-        notes.append(msg + "; results may differ from the original (--strict makes this an error)")
+        notes.append(msg + "; results may differ from the original (`strict` makes this an error)")
     from inspectcli.gbm import library_of
     from inspectcli.loading.native import saved_library_version
 
@@ -589,7 +589,7 @@ def _load_skops(data: bytes, context: LoadContext) -> Any:
         odd = len(refused) - len(plain)
         hint = ""
         if plain:
-            flags = " ".join(f"--trust {_shell_quote(t)}" for t in plain)
+            flags = " ".join(f"`trust={_shell_quote(t)}`" for t in plain)
             hint = f"if you trust where the file came from, accept them with {flags}"
         if odd:
             hint += ("; " if hint else "") + (

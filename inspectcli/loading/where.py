@@ -53,8 +53,8 @@ class Where:
 def _malformed(text: str, pos: int, what: str) -> UsageError:
     shown = text if len(text) <= 60 else text[:57] + "…"
     return UsageError(
-        f"--where '{shown}' is malformed: {what} at character {pos + 1}",
-        "write e.g. --where \"year >= 2024 and region in ('eu', 'us')\"",
+        f"`where` '{shown}' is malformed: {what} at character {pos + 1}",
+        "write e.g. `where=\"year >= 2024 and region in ('eu', 'us')\"`",
     )
 
 
@@ -116,7 +116,7 @@ class _Parser:
 
     def parse(self) -> Any:
         if not self.toks:
-            raise UsageError("--where is empty", "write e.g. --where 'year >= 2024'")
+            raise UsageError("`where` is empty", "write e.g. `where='year >= 2024'`")
         tree = self.expr()
         tok = self.peek()
         if tok is not None:

@@ -14,9 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from inspectcli.formatting import label
 from inspectcli.plots import figure_legend, new_figure
 from inspectcli.plots.pdp import _rug, _title
-from inspectcli.render import label
 from inspectcli.reports.ale import ALECurve
 
 ALE_COLOR = "tab:blue"

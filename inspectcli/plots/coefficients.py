@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from inspectcli.engines.coefficients import Coefficients
-from inspectcli.render import label
+from inspectcli.formatting import label
 from inspectcli.reports.coefficients import order
 
 NUMERIC_COLOR = "tab:blue"

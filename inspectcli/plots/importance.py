@@ -14,7 +14,7 @@ from scipy.cluster import hierarchy
 from inspectcli.engines.correlation import Clustering
 from inspectcli.engines.impurity import ImpurityImportance
 from inspectcli.engines.permutation import PermutationImportance, scorer_change_label
-from inspectcli.render import fmt
+from inspectcli.formatting import fmt
 from inspectcli.reports.importance import order as rank_order
 
 

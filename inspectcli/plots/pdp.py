@@ -20,8 +20,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from inspectcli.formatting import label
 from inspectcli.plots import figure_legend, new_figure
-from inspectcli.render import label
 from inspectcli.reports.pdp import PDPCurve
 
 ICE_COLOR = "tab:blue"

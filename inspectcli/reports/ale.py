@@ -11,7 +11,7 @@ from rich.table import Table
 
 from inspectcli.engines.ale import ALEResult
 from inspectcli.engines.grid import plain
-from inspectcli.render import Spark, fmt, label
+from inspectcli.formatting import Spark, fmt, label
 from inspectcli.results import csv_bytes
 
 

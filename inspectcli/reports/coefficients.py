@@ -8,7 +8,7 @@ import numpy as np
 from rich.table import Table
 
 from inspectcli.engines.coefficients import Coefficients
-from inspectcli.render import bar, fmt, label
+from inspectcli.formatting import bar, fmt, label
 from inspectcli.results import csv_bytes
 
 

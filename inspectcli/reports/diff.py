@@ -7,8 +7,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from inspectcli.engines.diff import CurveDiff, Diff, ScorerDiff
-from inspectcli.render import fmt, label
+from inspectcli.compare import CurveDiff, Diff, ScorerDiff
+from inspectcli.formatting import fmt, label
 
 
 def tables(diff: Diff, *, old_name: str, new_name: str) -> list[Any]:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines.grid import plain
-from inspectcli.render import fmt
+from inspectcli.formatting import fmt
 
 #: |Spearman ρ| at or above which two features are called strongly correlated.
 STRONG_CORRELATION = 0.8
@@ -77,7 +77,7 @@ def perfect_baseline_notes(result: Any, data_name: str) -> list[str]:
         notes.append(
             f"baseline {block.scorer} is {fmt(base)} on {data_name}, (near-)perfect{what}: on the data "
             "a model was fitted on, importance shows what it memorised, not what generalises — "
-            "give held-out data, or add --compare TEST_DATA"
+            "give held-out data, or add `compare=TEST_DATA`"
         )
     return notes
 
@@ -122,7 +122,7 @@ def correlation_note(pairs: Sequence[tuple[str, str, float]]) -> str | None:
     return (
         f"strongly correlated features (|Spearman ρ| ≥ {STRONG_CORRELATION}): {shown}{more}; permuting one "
         "alone leaves its partner's copy of the information, so both can look unimportant — group "
-        "them with --cluster-threshold 0.5 (or --group NAME=a,b)"
+        "them with `cluster_threshold=0.5` (or `groups`)"
     )
 
 
@@ -136,3 +136,30 @@ def constant_target_note(y: Any, target: str | None) -> str | None:
         f"{name} is constant (every row is {plain(values.iloc[0])!r}): every score is the same whatever the "
         "features, so importance says nothing — give data where the target varies"
     )
+
+
+def data_notes(
+    X: Any,
+    names: Sequence[str],
+    y: Any,
+    target: str | None,
+    *,
+    clustered: bool,
+    groups: Sequence[Sequence[str]] = (),
+) -> list[str]:
+    """Notes known before computing: a constant target; correlated pairs nobody grouped.
+
+    ``clustered``: --cluster-threshold was given (it groups correlated features itself).
+    ``groups``: the --group column lists; a pair inside one of them is already permuted together.
+    """
+    notes = []
+    constant = constant_target_note(y, target)
+    if constant:
+        notes.append(constant)
+    if not clustered:
+        together = [set(g) for g in groups]
+        pairs = [p for p in correlated_pairs(X, names) if not any({p[0], p[1]} <= g for g in together)]
+        note = correlation_note(pairs)
+        if note:
+            notes.append(note)
+    return notes

@@ -10,22 +10,18 @@ from rich.table import Table
 
 from inspectcli.engines.impurity import ImpurityImportance
 from inspectcli.engines.permutation import PermutationImportance, ScorerImportances
-from inspectcli.render import bar, fmt
+from inspectcli.formatting import bar, fmt
 from inspectcli.results import csv_bytes
 
 
 def order(block: ScorerImportances, top: int | None = None) -> np.ndarray:
     """Row positions by decreasing mean importance (ties in data order), the first ``top``."""
-    idx = np.argsort(-block.importances_mean, kind="stable")
-    return idx[:top] if top else idx
+    return block.order(top)
 
 
 def ranks(block: ScorerImportances) -> np.ndarray:
     """1 = largest mean importance (ties keep data order)."""
-    order_ = order(block)
-    out = np.empty(len(order_), dtype=int)
-    out[order_] = np.arange(1, len(order_) + 1)
-    return out
+    return block.ranks()
 
 
 def json_entries(result: PermutationImportance) -> list[dict[str, Any]]:

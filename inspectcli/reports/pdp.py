@@ -16,7 +16,7 @@ from rich.table import Table
 from inspectcli.engines.grid import plain
 from inspectcli.engines.interaction import h_squared, pd_variability
 from inspectcli.engines.partial_dependence import PDPResult
-from inspectcli.render import Spark, fmt, label
+from inspectcli.formatting import Spark, fmt, label
 from inspectcli.results import csv_bytes
 
 
@@ -178,7 +178,7 @@ def _target(t: Any) -> Any:
     return "" if t is None else t
 
 
-def levels_text(levels: Sequence[Any], limit: int = 28) -> str:
+def levels_text(levels: Sequence[Any], limit: int = 20) -> str:
     """Level names of a categorical axis, cut to about ``limit`` characters: 'mon, tue, …'."""
     text = ", ".join(label(v) for v in levels)
     if len(text) > limit:
@@ -285,9 +285,9 @@ def pair_counts(
 
 #: ICE lines kept in the results (JSON, CSV) when --ice-rows is not given: a seeded sample.
 DEFAULT_ICE_ROWS = 1000
-#: Bytes per stored value, measured on pdp.csv / pdp.json of the bikes sample (20,000 ICE rows).
-CSV_BYTES_PER_VALUE = 21
-JSON_BYTES_PER_VALUE = 12
+#: Bytes per stored value, measured on pdp.csv / pdp.json of the bikes sample (ICE of 500 and 1,000 rows).
+CSV_BYTES_PER_VALUE = 58
+JSON_BYTES_PER_VALUE = 32
 #: Result files estimated above this many bytes are announced before computing.
 LARGE_OUTPUT = 50 * 2**20
 
@@ -338,3 +338,44 @@ def size_text(n_bytes: float) -> str:
             return f"{n_bytes:,.0f} {unit}" if unit == "B" else f"{n_bytes:,.1f} {unit}".replace(".0 ", " ")
         n_bytes /= 1024
     return f"{n_bytes:,.0f} GB"
+
+
+def size_note(
+    estimator: Any,
+    X: Any,
+    names: Sequence[str],
+    one_way: Sequence[str],
+    pairs: Sequence[Sequence[str]],
+    grid_resolution: int,
+    custom: Mapping[str, Any],
+    categorical: Sequence[str],
+    classes: Sequence[Any] | None,
+    ice_rows: np.ndarray | None,
+    formats: Sequence[str] = ("json", "csv"),
+) -> str | None:
+    """A note, before computing, when the ICE results would make large files (else None)."""
+    import pandas as pd
+
+    from inspectcli.engines.grid import is_categorical_dtype
+    from inspectcli.introspect import task_of
+
+    def points(f: str) -> int:
+        if f in custom:
+            return len(custom[f])
+        col = X[f] if hasattr(X, "columns") else np.asarray(X)[:, list(names).index(f)]
+        values = pd.Series(np.asarray(col, dtype=object))
+        if f in categorical or is_categorical_dtype(col):
+            return int(values.nunique())
+        return min(grid_resolution, int(values.nunique()))
+
+    sizes = [points(f) for f in one_way] + [int(np.prod([points(f) for f in p])) for p in pairs]
+    task = task_of(estimator)
+    targets = len(classes) if classes else (len(task.classes or []) if task.kind == "multiclass" else 1)
+    lines = X.shape[0] if ice_rows is None else len(ice_rows)
+    size = estimate_output_bytes(sizes, max(targets, 1), lines, formats)
+    if size <= LARGE_OUTPUT:
+        return None
+    return (
+        f"ICE of {lines:,} rows on {sum(sizes):,} grid points: the result files will take about "
+        f"{size_text(size)}; a smaller `ice_rows` keeps fewer rows"
+    )

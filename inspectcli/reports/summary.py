@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from inspectcli.render import fmt, label
+from inspectcli.formatting import fmt, label
 
 TOP = 10
 
@@ -136,6 +136,15 @@ def pdp_summary(doc: Mapping[str, Any], *, top: int = TOP) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _members(f: Mapping[str, Any], limit: int = 2) -> str:
+    """'cluster_1 [mean radius, mean area, +4]' for a group; the name alone for one column."""
+    cols = list(f.get("columns") or [])
+    if cols == [f["feature"]] or not cols:
+        return str(f["feature"])
+    more = f", +{len(cols) - limit}" if len(cols) > limit else ""
+    return f"{f['feature']} [{', '.join(cols[:limit])}{more}]"
+
+
 def _short(path: Any) -> str:
     parts = Path(str(path)).parts
     return str(Path(*parts[-2:])) if len(parts) >= 2 else str(path)
@@ -197,7 +206,7 @@ def report_summary(docs: Mapping[str, Mapping[str, Any]], *, page: str | None = 
     if imp and imp.get("results"):
         entry = imp["results"][0]
         feats = sorted(entry.get("features") or [], key=lambda f: f.get("rank") or 0)[:top]
-        shown = ", ".join(f"{f['feature']} ({fmt(f.get('importances_mean'), 3)})" for f in feats)
+        shown = ", ".join(f"{_members(f)} ({fmt(f.get('importances_mean'), 3)})" for f in feats)
         lines += ["", f"- Most important ({entry.get('scorer')}): {shown}"]
     pairs = [
         e

@@ -70,3 +70,10 @@ class NaNRegressor(_Fitted):
         col = np.asarray(X[self.column], dtype=float)
         out = self.mean_ + col
         return np.where(col > self.threshold, self.value, out)
+
+
+class MemoryHungryRegressor(_Fitted):
+    """Its predict runs out of memory (raises MemoryError), as under a tight ``ulimit -v``."""
+
+    def predict(self, X):
+        raise MemoryError()

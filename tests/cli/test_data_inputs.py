@@ -45,6 +45,7 @@ def _run(cli, samples, args, data, *extra):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_dataset_equals_one_file(cli, samples, bikes):
     root, _ = bikes
     for args, extra in (
@@ -70,6 +71,7 @@ def test_dataset_equals_one_file(cli, samples, bikes):
             assert a["sample"] is None
 
 
+@pytest.mark.slow
 def test_sampled_rows_are_the_rows_recorded(cli, samples, bikes, tmp_path):
     """--subsample 300 on the dataset equals the whole command on exactly those 300 rows."""
     root, ordered = bikes
@@ -89,6 +91,7 @@ def test_sampled_rows_are_the_rows_recorded(cli, samples, bikes, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_where_equals_the_filtered_file(cli, samples, bikes, tmp_path):
     root, ordered = bikes
     where = "season in ('summer', 'fall') and temp > 12.5"
@@ -101,6 +104,7 @@ def test_where_equals_the_filtered_file(cli, samples, bikes, tmp_path):
         assert doc["data"]["n_rows"] == len(keep)
 
 
+@pytest.mark.slow
 def test_glob_feather_and_json_lines_equal_parquet(cli, samples, bikes, tmp_path):
     root, ordered = bikes
     ref = _run(cli, samples, PDP, root / "one.parquet")
@@ -160,3 +164,26 @@ def test_dataset_errors_exit_3_or_2_and_write_nothing(cli, samples, bikes, tmp_p
         assert r.exit_code == code and text in r.stderr, (data, extra, r.stderr)
         assert len(r.err_lines) == 1 and "Traceback" not in r.stderr, r.stderr
         assert not out.exists()
+
+
+@pytest.mark.slow
+def test_ale_info_and_stdin_json_lines(cli, samples, bikes, tmp_path):
+    root, ordered = bikes
+    ale = ["ale", "--target", "count", "-f", "temp", "-f", "weekday", "--subsample", "400"]
+    assert (
+        _run(cli, samples, ale, root / "ds")["results"]
+        == _run(cli, samples, ale, root / "one.parquet")["results"]
+    )
+    r = cli("info", samples / MODEL, root / "ds", "--target", "count", "--json")
+    assert r.exit_code == 0, r.stderr
+    facts = json.loads(r.stdout)["data"]
+    assert facts["n_rows"] == 1200 and facts["format"] == "parquet" and facts["missing"] == []
+    lines = "".join(
+        json.dumps({k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}) + "\n"
+        for rec in ordered.to_dict(orient="records")
+    )
+    r = cli(PDP[0], samples / MODEL, "-", *PDP[1:], *QUIET, input=lines.encode())
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["data"]["format"] == "jsonl"
+    assert doc["results"] == _run(cli, samples, PDP, root / "one.parquet")["results"]

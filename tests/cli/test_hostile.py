@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad, NaNRegressor
+from tests.cli.hostile_models import ExitingRegressor, ExitOnLoad, MemoryHungryRegressor, NaNRegressor
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS = b'{"previous": "run"}\n'
@@ -65,25 +65,27 @@ def _previous(out: Path) -> Path:
 # --- defect 2: model code that ends the run --------------------------------------------------------
 
 
-def test_sys_exit_while_unpickling_is_an_input_error(ws):
-    r = inspect_("info", ws / "exitload.pkl")
-    assert r.returncode == 3, r.stderr
+def test_sys_exit_while_unpickling_is_an_input_error(ws, cli):
+    r = cli("info", ws / "exitload.pkl")
+    assert r.exit_code == 3, r.stderr
     assert "raised SystemExit(0) while being loaded" in r.stderr
     assert "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize(
-    ("model", "extra"),
+    ("model", "extra", "subprocess"),
     [
-        ("exit.joblib", ()),
-        ("exit.joblib", ("--n-jobs", "2", "--method", "brute", "-f", "b")),  # loky workers
-        ("base.joblib", ("--n-jobs", "2", "--backend", "threading", "--method", "brute", "-f", "b")),
+        ("exit.joblib", (), False),  # (the in-process runner, too, would read SystemExit(0) as 0)
+        ("exit.joblib", ("--n-jobs", "2", "--method", "brute", "-f", "b"), True),  # loky workers
+        ("base.joblib", ("--n-jobs", "2", "--backend", "threading", "--method", "brute", "-f", "b"), False),
     ],
     ids=["in-process", "loky", "threading-BaseException"],
 )
-def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, extra):
+def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, cli, tmp_path, model, extra, subprocess):
     out = _previous(tmp_path / "out")
-    r = inspect_(
+    ExitingRegressor._calls = 0  # (counts predict calls per process: the probe passes, the work exits)
+    run = inspect_ if subprocess else cli
+    r = run(
         "pdp",
         ws / model,
         ws / "data.csv",
@@ -97,7 +99,8 @@ def test_model_ending_the_run_is_exit_4_and_fails_the_gate(ws, tmp_path, model, 
         "--out",
         out,
     )
-    assert r.returncode == 4, (r.returncode, r.stderr)
+    code = r.returncode if subprocess else r.exit_code
+    assert code == 4, (code, r.stderr)
     assert "the model's code raised" in r.stderr and "tried to end the run" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["pdp.json"]
     assert (out / "pdp.json").read_bytes() == PREVIOUS
@@ -375,7 +378,6 @@ runpy.run_module("inspectcli", run_name="__main__")
         ("import", "SIGTERM", 143, "terminated"),
         ("parse", "SIGTERM", 143, "terminated"),
         ("import", "SIGINT", 130, "interrupted"),
-        ("parse", "SIGINT", 130, "interrupted"),
     ],
 )
 def test_signals_before_the_command_runs(when, sig, code, word):
@@ -451,3 +453,233 @@ def test_column_names_and_labels_from_data_are_escaped(cli, tmp_path):
         r = cli(*args)
         assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr, r.stdout + r.stderr
         assert "\\x1b[2J" in r.stdout + r.stderr
+
+
+# --- defects 8, 9, 14: input and usage errors are never "unexpected" ----------------------------------
+
+
+def _skops_schema(tmp_path: Path, schema: bytes, name: str = "m.skops") -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("schema.json", schema)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("schema", "words"),
+    [
+        (b"{}", "does not describe a saved object"),
+        (b"[1, 2]", "does not describe a saved object"),
+        (b"[" * 50_000 + b"]" * 50_000, "not a valid skops file"),
+        (b" " * (65 * 2**20), "its schema.json decompresses to 65.0 MiB"),
+    ],
+    ids=["empty-object", "list", "deep", "bomb"],
+)
+def test_bad_skops_schemas_are_input_errors(cli, tmp_path, schema, words):
+    r = cli("info", _skops_schema(tmp_path, schema))
+    assert r.exit_code == 3, r.stderr
+    assert words in r.stderr and "unexpected" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pdp", "-f", "bmi", "--subsample", "nan"),
+        ("pdp", "-f", "bmi", "--subsample", "inf"),
+        ("pdp", "-f", "bmi", "--values", "bmi=nan,inf"),
+        ("pdp", "-f", "bmi", "--values", "bmi=1,1e999"),
+        ("pdp", "-f", "bmi", "--percentiles", "0.05,nan"),
+        ("importance", "--max-samples", "nan"),
+        ("importance", "--cluster-threshold", "nan"),
+        ("pdp", "-f", "bmi", "--out", "x" * 300),
+    ],
+    ids=lambda a: " ".join(a)[:40],
+)
+def test_non_finite_numbers_and_long_names_are_usage_errors(samples, cli, tmp_path, args):
+    command, *rest = args
+    r = cli(
+        command,
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        *rest,
+        *(() if "--out" in rest else ("--out", tmp_path / "o")),
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "unexpected" not in r.stderr
+    option = next(a for a in rest if a.startswith("--"))
+    assert option in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def importance_json(samples, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("imp")
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+
+    args = [
+        "importance",
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        "--n-repeats",
+        "2",
+        "--no-plot",
+        "--out",
+        out,
+    ]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.stderr
+    return json.loads((out / "importance.json").read_text())
+
+
+def _edited(doc: dict, edit) -> dict:
+    doc = json.loads(json.dumps(doc))
+    edit(doc)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (lambda d: _edited(d, lambda x: x.update(schema_version="1")), "at $.schema_version"),
+        (
+            lambda d: _edited(d, lambda x: x["results"][0]["features"][0].pop("importances_std")),
+            "at $.results[0].features[0]: 'importances_std' is a required property",
+        ),
+        (
+            lambda d: _edited(d, lambda x: x["results"][0]["features"][0].update(importances_mean="big")),
+            "at $.results[0].features[0].importances_mean",
+        ),
+        (lambda d: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            lambda d: '{"kind": "importance", "schema_version": ' + "9" * 5000 + "}",
+            "holds a value no result file",
+        ),
+        (lambda d: [1, 2], "not an inspectcli result"),
+    ],
+    ids=["version-as-text", "no-importances_std", "mean-as-text", "deep", "5000-digits", "list"],
+)
+def test_diff_validates_both_files_against_the_schema(importance_json, cli, tmp_path, content, words):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(importance_json))
+    bad = tmp_path / "bad.json"
+    made = content(importance_json)
+    bad.write_text(made if isinstance(made, str) else json.dumps(made))
+    for old, new, role in ((good, bad, "NEW"), (bad, good, "OLD")):
+        r = cli("diff", old, new)
+        assert r.exit_code == 3, r.stderr
+        assert len(r.err_lines) == 1, r.stderr
+        assert f"{role} file '{bad}'" in r.stderr and words in r.stderr, r.stderr
+
+
+# --- defect 6: requests that cannot fit are refused before any work -----------------------------------
+
+
+def test_huge_n_repeats_is_refused_before_any_work(ws, cli, tmp_path):
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.read_csv(ws / "data.csv").iloc[:60]
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    joblib.dump(LinearRegression().fit(frame[["a", "b"]], frame["y"]), tmp_path / "lin.joblib")
+    r = cli(
+        "importance",
+        tmp_path / "lin.joblib",
+        tmp_path / "d.csv",
+        "--target",
+        "y",
+        "--n-repeats",
+        "1000000000",
+        "--out",
+        tmp_path / "o",
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "--n-repeats 1000000000" in r.stderr and "GiB of memory" in r.stderr
+    assert "120,000,000,000 rows to predict" in r.stderr
+
+
+def test_request_is_measured_against_ulimit(samples, tmp_path):
+    """Under ``ulimit -v`` the same estimate refuses far smaller requests (not a MemoryError)."""
+    import resource
+
+    def limit():  # 2.5 GB of address space: enough to start, not for 3 million repeats
+        resource.setrlimit(resource.RLIMIT_AS, (2500 * 2**20, resource.RLIM_INFINITY))
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inspectcli",
+            "importance",
+            samples / "diabetes_hgb.joblib",
+            samples / "diabetes.parquet",
+            "--target",
+            "target",
+            "--n-repeats",
+            "3000000",
+            "--out",
+            tmp_path,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "--n-repeats 3000000" in r.stderr and "this process can use" in r.stderr
+
+
+def test_huge_grids_with_ice_are_refused(samples, cli, tmp_path):
+    values = ",".join(str(v) for v in np.linspace(-0.1, 0.2, 3000))
+    r = cli(
+        "pdp",
+        samples / "diabetes_hgb.joblib",
+        samples / "diabetes.parquet",
+        "--target",
+        "target",
+        "--pair",
+        "bmi,bp",
+        "--values",
+        f"bmi={values}",
+        "--values",
+        f"bp={values}",
+        "--kind",
+        "both",
+        "--out",
+        tmp_path,
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "--values: 3 curve(s) of up to 3,000 × 3,000 grid points" in r.stderr and "with ICE" in r.stderr
+
+
+def test_memory_error_is_never_unexpected(ws, cli, tmp_path):
+    frame = pd.read_csv(ws / "data.csv")
+    joblib.dump(MemoryHungryRegressor().fit(frame[["a", "b"]], frame["y"]), tmp_path / "m.joblib")
+    r = cli(
+        "pdp", tmp_path / "m.joblib", ws / "data.csv", "--target", "y", "-f", "a", "--out", tmp_path / "o"
+    )
+    assert r.exit_code == 4, r.stderr
+    assert "out of memory" in r.stderr and "unexpected" not in r.stderr
+
+
+def test_nan_predictions_in_ale_are_reported(nan_models, cli, tmp_path):
+    r = cli(
+        "ale",
+        nan_models / "somenan.joblib",
+        nan_models / "data.csv",
+        "--target",
+        "y",
+        "-f",
+        "b",
+        "--no-plot",
+        "--out",
+        tmp_path,
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "the model returned NaN for 'b': its ALE is undefined at" in r.stderr
+    doc = json.loads((tmp_path / "ale.json").read_text())
+    assert None in doc["results"][0]["ale"]

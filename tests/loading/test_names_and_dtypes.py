@@ -61,6 +61,13 @@ def test_csv_header_whitespace_through_the_cli(cli, tmp_path):
         docs.append(json.loads(r.stdout))
     assert [c["features"] for c in docs[0]["results"]] == [[" a"], ["a "]]
     assert docs[0]["results"] == docs[1]["results"]
+    r = cli(
+        "importance", tmp_path / "m.joblib", tmp_path / "d.csv", "--target", "y", "-r", "2",
+        "--group", "g= a,a ", "--json", "--no-plot", "--format", "none",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    feats = json.loads(r.stdout)["results"][0]["features"]
+    assert [(f["feature"], f["columns"]) for f in feats] == [("g", [" a", "a "]), ("a", ["a"])]
     # a model trained on 'a' does not silently read ' a'
     _fit(_frame(["a", "b"]), tmp_path / "plain.joblib")
     _frame([" a", "b"]).to_csv(tmp_path / "spaced.csv", index=False)
@@ -116,7 +123,8 @@ def test_numbers_as_text_the_model_encodes_stay_categories(cli, tmp_path):
 
 def test_numbers_as_text_a_model_reads_differently_are_kept(tmp_path):
     """A model whose predictions on the text differ from those on the numbers keeps the text."""
-    from inspectcli.loading.match import check_predicts, prepare
+    from inspectcli.loading.match import prepare
+    from inspectcli.loading.probe import check_predicts
 
     class TextLength(LinearRegression):
         def predict(self, X):

@@ -84,17 +84,17 @@ def test_fifo_serving_other_bytes_on_each_open_cannot_pass_sha256(files, tmp_pat
     assert "LinearRegression" in r.stdout
 
 
-def test_fifo_serving_evil_bytes_first_is_refused_by_sha256(files, tmp_path):
+def test_fifo_serving_evil_bytes_first_is_refused_by_sha256(files, tmp_path, cli):
     good, evil, marker, digest = files
     fifo = tmp_path / "model.joblib"
     writer = _serve_fifo(fifo, evil, good)
     try:
-        r = _inspect("info", fifo, "--sha256", digest)
+        r = cli("info", fifo, "--sha256", digest)
     finally:
         writer.kill()
         writer.wait()
     assert not marker.exists()
-    assert r.returncode == 3, r.stderr
+    assert r.exit_code == 3, r.stderr
     assert "does not match --sha256" in r.stderr
 
 
@@ -187,3 +187,29 @@ def test_model_file_size_is_bounded(files, tmp_path, cli):
     assert "larger than the 1.0 MiB" in r.stderr
     r = cli("info", good, env={"INSPECT_MAX_MODEL_SIZE": "lots"})
     assert r.exit_code == 2 and "INSPECT_MAX_MODEL_SIZE 'lots'" in r.stderr
+
+
+def test_a_registered_format_loads_from_the_hashed_bytes(files, tmp_path, monkeypatch):
+    """The loader interface other formats plug into: sniff(head) -> name, load(bytes, context)."""
+    from inspectcli.loading import model as loading
+
+    good, _evil, _marker, _digest = files
+    seen = {}
+
+    def load(data: bytes, context: loading.LoadContext):
+        seen.update(data=data, context=context)
+        return joblib.load(good)
+
+    fmt = loading.ModelFormat(
+        "toy", lambda head: "toy-v1" if head.startswith(b"TOY1") else None, load, (".toy",)
+    )
+    monkeypatch.setattr(loading, "FORMATS", list(loading.FORMATS))
+    loading.register_format(fmt)
+    path = tmp_path / "m.toy"
+    path.write_bytes(b"TOY1" + b"x" * 100)
+    loaded = loading.load_model(path, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    assert seen["data"] == path.read_bytes() and seen["context"].format == "toy-v1"
+    assert loaded.format == "toy-v1" and loaded.size_bytes == 104 and not loaded.notes
+    with pytest.raises(loading.ModelLoadError, match="does not match"):
+        loading.load_model(path, sha256="0" * 64)
+    assert len(seen) == 2 and seen["data"] == path.read_bytes()

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from inspectcli.render import fmt
+from inspectcli.formatting import fmt
 from inspectcli.reports.html import ReportInput, build_page
 from inspectcli.reports.html import figures as fg
 

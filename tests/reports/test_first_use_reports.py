@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inspectcli.errors import UsageError
-from inspectcli.render import Spark, fit_table, sparkline
+from inspectcli.formatting import Spark, fit_table, sparkline
 from inspectcli.reports import hints
 from inspectcli.reports.pdp import (
     DEFAULT_ICE_ROWS,
@@ -65,9 +65,10 @@ def test_ice_rows_options_and_sample():
     assert len(rows) == 1000 and np.all(np.diff(rows) > 0)
     np.testing.assert_array_equal(rows, ice_sample(20_000, 1000, 0))  # seeded
     assert ice_sample(500, 1000, 0) is None and ice_sample(500, None, 0) is None
-    # the bikes example of issue 14: 7 features, 339 grid points, 20,000 ICE rows -> ~213 MB
+    # the bikes example of issue 14: 7 features, 339 grid points, 20,000 ICE rows -> ~580 MB
     size = estimate_output_bytes([24, 100, 100, 100, 4, 7, 4], 1, 20_000, ["json", "csv"])
-    assert size_text(size) == "213.4 MB"
+    assert size == 339 * 20_001 * 90 and size_text(size) == "582 MB"
+    assert size_text(1500) == "1.5 KB" and size_text(3 * 2**30) == "3 GB"
     assert estimate_output_bytes([10], 1, 0, []) == 0
 
 
@@ -93,7 +94,7 @@ def test_hints():
     assert [(a, b) for a, b, _ in pairs] == [("x", "x2")] and pairs[0][2] > 0.99
     assert "x–x2 (ρ 1.00)" in hints.correlation_note(
         pairs
-    ) and "--cluster-threshold" in hints.correlation_note(pairs)
+    ) and "`cluster_threshold=0.5`" in hints.correlation_note(pairs)
     assert hints.correlation_note([]) is None
     assert "'y' is constant (every row is 3.0)" in hints.constant_target_note(np.full(5, 3.0), "y")
     assert hints.constant_target_note(np.arange(5), "y") is None

@@ -173,7 +173,7 @@ def test_pdp_and_diff_summaries(cli, samples: Path, tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "0" / "pdp.json").read_text())
     h2 = next(e["h2"] for e in doc["results"] if len(e["features"]) == 2)
     assert "| bmi × s5 |" in text and text.count("| bmi |") == 1
-    from inspectcli.render import fmt
+    from inspectcli.formatting import fmt
 
     assert f"| bmi × s5 | {fmt(h2, 3)} |" in text
     r = cli("diff", tmp_path / "0" / "pdp.json", tmp_path / "1" / "pdp.json", "--summary", tmp_path / "d.md")
@@ -197,3 +197,11 @@ def test_from_different_data_warns(cli, samples: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     assert "different data files" in r.stderr
     assert "different data files" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_failing_part_stops_the_report(cli, samples: Path, tmp_path: Path) -> None:
+    r = cli("report", samples / "diabetes_hgb.joblib", samples / "diabetes.parquet", "--target", "target",
+            "--scoring", "nonsense", "--out", tmp_path / "o")  # fmt: skip
+    line = _one_error(r, 2)
+    assert line.startswith("error: report part 'importance': unknown scorer 'nonsense'")
+    assert not (tmp_path / "o").exists()

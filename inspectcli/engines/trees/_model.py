@@ -68,6 +68,11 @@ class _Tree:
         return _shape(self)
 
     @cached_property
+    def leaf_paths(self) -> _LeafPaths:
+        """Root-to-leaf paths (computed once, cached)."""
+        return _leaf_paths(self)
+
+    @cached_property
     def lists(self) -> _NodeLists:
         """Python lists of the node arrays, for the node-by-node walk (small trees only)."""
         return _NodeLists(
@@ -115,6 +120,40 @@ def _shape(tree: _Tree) -> _Shape:
         parent[tree.left[nodes]] = nodes
         parent[tree.right[nodes]] = nodes
     return _Shape(split_cols, np.packbits(below, axis=1), parent)
+
+
+@dataclass
+class _LeafPaths:
+    """Root-to-leaf paths of a tree: for each leaf, its ancestors and the way it goes at each."""
+
+    leaves: np.ndarray  # (n_leaves,) leaf node ids, in node order
+    nodes: np.ndarray  # (n_leaves, depth) ancestor at each step, n_nodes where the path is shorter
+    left: np.ndarray  # (n_leaves, depth) the path goes left there
+
+
+def _leaf_paths(tree: _Tree) -> _LeafPaths:
+    """Ancestors of every leaf (from the cached parents), deepest first."""
+    parent = tree.shape.parent
+    leaves = np.flatnonzero(tree.is_leaf)
+    depth = len(tree.levels) - 1
+    nodes = np.full((leaves.size, max(depth, 1)), tree.n_nodes, dtype=np.intp)
+    left = np.zeros((leaves.size, max(depth, 1)), dtype=bool)
+    child = leaves.copy()
+    for d in range(depth):
+        up = parent[child]
+        has = up >= 0
+        nodes[has, d] = up[has]
+        left[has, d] = tree.left[up[has]] == child[has]
+        child = np.where(has, up, child)
+    return _LeafPaths(leaves, nodes, left)
+
+
+def leaf_paths(tree: _Tree) -> _LeafPaths:
+    """The tree's :class:`_LeafPaths`, computed once and kept on the tree."""
+    paths = tree.__dict__.get("_leaf_paths")
+    if paths is None:
+        paths = tree.__dict__["_leaf_paths"] = _leaf_paths(tree)
+    return paths
 
 
 # Number of (row, grid point) pairs checked against the estimator's real predictions.

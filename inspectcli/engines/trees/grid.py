@@ -30,6 +30,7 @@ from inspectcli.engines.trees._plan import (
     _plan,
     _with_free,
 )
+from inspectcli.engines.trees._reach import reach_bits
 from inspectcli.engines.trees._specs import (
     _Spec,
 )
@@ -40,6 +41,8 @@ from inspectcli.engines.trees._walk import (
 )
 
 _CHECK_POINTS = 3
+# Per-tree grid incidences (frontiers x grid classes) up to this many entries are dense arrays.
+_DENSE_ENTRIES = 1 << 14
 
 
 @dataclass
@@ -51,7 +54,9 @@ class _Topo:
     front_of: np.ndarray  # intp per node: frontier column of the node's frontier ancestor
     n_front: int
     g_class: np.ndarray  # (G,) class of each grid point (same frontier set, same leaves)
-    bt: sp.csr_matrix  # (n_front, n_classes) 1.0 where a grid class reaches a frontier
+    # (n_front, n_classes) 1.0 where a grid class reaches a frontier: dense when small (no
+    # sparse-matrix construction per tree), CSR beyond _DENSE_ENTRIES.
+    bt: np.ndarray | sp.csr_matrix
 
 
 def _topology(tree: _Tree, model_free: np.ndarray, gcols: np.ndarray, gnan: np.ndarray) -> _Topo:
@@ -68,10 +73,12 @@ def _topology(tree: _Tree, model_free: np.ndarray, gcols: np.ndarray, gnan: np.n
     is_rep = np.zeros(n_grid, dtype=bool)
     is_rep[g_rep] = True
     keep = is_rep[g_rows]
-    bt = sp.csr_matrix(
-        (np.ones(int(keep.sum())), (g_fronts[keep], g_class[g_rows[keep]])),
-        shape=(fronts.size, g_rep.size),
-    )
+    shape = (fronts.size, g_rep.size)
+    if shape[0] * shape[1] <= _DENSE_ENTRIES:
+        bt = np.zeros(shape, dtype=np.float64)
+        bt[g_fronts[keep], g_class[g_rows[keep]]] = 1.0
+    else:
+        bt = sp.csr_matrix((np.ones(int(keep.sum())), (g_fronts[keep], g_class[g_rows[keep]])), shape=shape)
     return _Topo(
         follow_rows=internal & ~free_split,
         leaf_stop=tree.is_leaf,
@@ -113,10 +120,17 @@ def _patterns(
     f = topo.front_of[leaf]
     k = tree.values.shape[1]
     table = np.empty((rep.size, topo.bt.shape[1], k), dtype=np.float64)
+    dense = not sp.issparse(topo.bt) and rep.size * topo.n_front <= 16 * _DENSE_ENTRIES
     for j in range(k):
-        s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
-        # Exactly one stored product per (pattern, grid class) is non-zero: exact.
-        table[:, :, j] = (s @ topo.bt).toarray()
+        # Exactly one product per (pattern, grid class) is non-zero (the others are exact zeros):
+        # the sum is that product, exactly, dense or sparse.
+        if dense:
+            s = np.zeros((rep.size, topo.n_front), dtype=np.float64)
+            s[p, f] = tree.values[leaf, j]
+            table[:, :, j] = s @ topo.bt
+        else:
+            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
+            table[:, :, j] = (s @ topo.bt).toarray() if sp.issparse(topo.bt) else s @ topo.bt
     if dtype is not np.float64:
         table = table.astype(dtype)  # leaf values of a float32 model: exact
     return codes, table
@@ -465,6 +479,33 @@ def tree_path_responses(
     return average, ind
 
 
+def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Raw outputs ``(len(rows), len(points), n_raw)`` of a few rows at a few grid points.
+
+    Per tree, the leaf of (row, point) is the one leaf the row can reach (free splits both ways)
+    whose frontier the point's class reaches.
+    """
+    spec = ctx.spec
+    cols = np.ascontiguousarray(ctx.cols[:, rows])
+    has_nan = bool(np.isnan(cols).any())
+    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=np.float64)
+    if ctx.init is not None:
+        raw += ctx.init
+    for tree, topo in zip(spec.trees, ctx.topos, strict=True):
+        reach = reach_bits(tree, cols, has_nan, topo.follow_rows)  # (n_leaves, rows)
+        leaves = tree.leaf_paths.leaves
+        by_class = topo.bt[:, topo.g_class[points]]
+        by_class = by_class.toarray() if sp.issparse(by_class) else by_class
+        hit = reach[:, :, None] & (by_class[topo.front_of[leaves]] != 0)[:, None, :]
+        if (hit.sum(axis=0) != 1).any():
+            raise TreePathMismatchError("a (row, grid point) pair did not meet in exactly one leaf")
+        leaf = leaves[np.argmax(hit, axis=0)]  # (rows, points)
+        raw[:, :, list(tree.out_cols)] += tree.values[leaf]
+    if spec.divisor is not None:
+        raw /= spec.divisor
+    return raw
+
+
 def _self_check(
     estimator: Any,
     response_method: str,
@@ -479,8 +520,9 @@ def _self_check(
     points = np.linspace(0, ctx.n_grid - 1, min(ctx.n_grid, _CHECK_POINTS))
     points = np.unique(points.round().astype(np.intp))
     if ind is None:
-        raw = _raw_rows(ctx, rows, 16 * 2**20)
-        ours = np.swapaxes(_finalize(ctx.spec, raw), 0, 1)[points]
+        # The pairs from the rows' reachable leaves (one comparison per split and row, whatever
+        # the size of X): checks the model as read, the grid classes and the frontiers.
+        ours = _finalize(ctx.spec, _check_raw(ctx, rows, points)).swapaxes(0, 1)
     else:
         ours = ind[points][:, rows]
     rr = np.tile(rows, points.size)

@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from inspectcli.render import fmt, label
+from inspectcli.formatting import fmt, label
 
 PD_COLOR = "#d9480f"
 ICE_COLOR = "#1c7ed6"

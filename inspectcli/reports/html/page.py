@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from inspectcli.render import fmt, label
+from inspectcli.formatting import fmt, label
 from inspectcli.reports.html import figures as fg
 
 #: Sections of the page, in order: (id, heading).

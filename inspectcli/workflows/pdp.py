@@ -1,0 +1,357 @@
+"""Partial dependence and ICE as `inspect pdp` runs it: options in, curves and the JSON document out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inspectcli.engines.execution import Execution
+from inspectcli.errors import UsageError, render_params
+from inspectcli.workflows._inputs import (
+    Collected,
+    Inputs,
+    Reporter,
+    Rows,
+    Source,
+    check_at_least,
+    check_feature,
+    decile_marks,
+    feature_column,
+    load_inputs,
+    resolve_seed,
+    subsample_plan,
+    subsample_rows,
+)
+
+
+@dataclass(frozen=True)
+class PdpOptions:
+    """What `inspect pdp` computes.
+
+    Parameters
+    ----------
+    features : tuple of str, default=()
+        One-way curves; empty (and no ``pairs``): every feature that varies.
+    pairs : tuple of tuple of str, default=()
+        Two-way (or three-way) grids.
+    kind : {"average", "individual", "both"}, default="average"
+        PD, ICE, or both.
+    centered : bool, default=False
+        Curves start at 0.
+    ice_lines : int or None, default=None
+        ICE lines drawn (a seeded sample; the plot's default is 250). Given without ``ice_rows``,
+        also the rows whose ICE is kept.
+    ice_rows : int, "all" or None, default=None
+        Rows whose ICE is kept in the results (a seeded sample); None: 1,000; "all": every row.
+    orders : mapping of str to sequence of str, default={}
+        The order of a categorical feature's levels (every level once).
+    independent_y : bool, default=False
+        One-way panels each get their own y-range (recorded; the CLI's plot reads it).
+    grid_resolution : int, default=100
+        Grid points per feature.
+    percentiles : (float, float), default=(0.05, 0.95)
+        Grid span.
+    values : mapping of str to str or array-like, default={}
+        Custom grid per feature ('20,40,60' is parsed in the column's type).
+    categorical : tuple of str, default=()
+        Features treated as categorical.
+    method : {"auto", "brute", "recursion"}, default="auto"
+    response_method : {"auto", "predict_proba", "decision_function"}, default="auto"
+    classes : tuple of str, default=()
+        Classes to keep (default: every class; binary: the positive one).
+    subsample : int, float, str or None, default=None
+        Rows used: a count, or a fraction (seeded).
+    rank : bool, default=False
+        Number curves by PD variability (Greenwell 2018).
+    random_state : int or None, default=0
+        Seed; None draws one (recorded).
+    fail_if : tuple of str, default=()
+        Gate conditions (exit 1 from the CLI when one holds).
+    """
+
+    features: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, ...], ...] = ()
+    kind: str = "average"
+    centered: bool = False
+    ice_lines: int | None = None
+    ice_rows: int | str | None = None
+    orders: Mapping[str, Any] = field(default_factory=dict)
+    independent_y: bool = False
+    grid_resolution: int = 100
+    percentiles: tuple[float, float] = (0.05, 0.95)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    categorical: tuple[str, ...] = ()
+    method: str = "auto"
+    response_method: str = "auto"
+    classes: tuple[str, ...] = ()
+    subsample: int | float | str | None = None
+    rank: bool = False
+    random_state: int | None = 0
+    fail_if: tuple[str, ...] = ()
+
+
+@dataclass
+class PdpRun:
+    """What :func:`run_pdp` returns: inputs, the curves shown, the JSON document and the gates."""
+
+    inputs: Inputs
+    rows: Rows
+    results: list[Any]  # engine results, helpers for H² after the shown ones
+    curves: list[Any]  # reports.pdp.PDPCurve
+    seed: int
+    document: dict[str, Any]
+    gates: Any = None  # gates.GateReport
+    notes: list[str] = field(default_factory=list)  # what a reader must know (also in the JSON)
+
+    @property
+    def title(self) -> str:
+        return f"{self.inputs.model.name} on {self.inputs.data.name}"
+
+    def deciles(self) -> dict[str, np.ndarray]:
+        """Deciles of the numeric features drawn (rug marks)."""
+        names = self.inputs.prepared.feature_names
+        drawn = {f for c in self.curves for f in c.features}
+        cats = {f for c in self.curves for f, cat in zip(c.features, c.categorical) if cat}
+        return decile_marks(self.rows.X, names, drawn - cats)
+
+
+def _varies(report: Reporter, name: str, column: Any) -> bool:
+    """When every feature is asked for implicitly, leave out those without a curve (with a note)."""
+    import pandas as pd
+
+    values = pd.Series(np.asarray(column, dtype=object)).dropna()
+    try:
+        n_distinct = values.nunique()
+    except TypeError:
+        return True
+    if n_distinct >= 2:
+        return True
+    what = "only missing values" if n_distinct == 0 else f"constant ({values.iloc[0]!r})"
+    report.note(f"skipping feature '{name}': {what}, so it has no partial dependence curve")
+    return False
+
+
+def _feature_sets(
+    opts: PdpOptions, inputs: Inputs, sample_weight: str | None, report: Reporter
+) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The one-way features and pairs to show, checked against the model's features."""
+    prep = inputs.prepared
+    names = prep.feature_names
+
+    def check(name: str, param: str) -> str:
+        return check_feature(name, param, prep, sample_weight)
+
+    one_way = [check(f, "features") for f in opts.features]
+    pairs = [tuple(check(f, "pairs") for f in p) for p in opts.pairs]
+    if not one_way and not pairs:
+        one_way = [f for f in names if _varies(report, f, feature_column(prep.X, names, f))]
+        if not one_way:
+            raise UsageError(
+                f"every feature of '{inputs.data.name}' is constant or missing: no partial dependence "
+                "to compute",
+                "give data whose features vary",
+            )
+        report.note(f"no `features` given: computing all {len(one_way)} features")
+    return list(dict.fromkeys(one_way)), pairs
+
+
+def run_pdp(
+    source: Source,
+    options: PdpOptions | None = None,
+    execution: Execution | None = None,
+    report: Reporter | None = None,
+) -> PdpRun:
+    """Partial dependence (and ICE) of a model file on a data file, as `inspect pdp` computes it.
+
+    Parameters
+    ----------
+    source : Source
+        Model and data files, and how to read them.
+    options : PdpOptions, default=PdpOptions()
+    execution : Execution, default=Execution()
+    report : Reporter, default=Collected()
+        Where notes go.
+
+    Returns
+    -------
+    PdpRun
+        ``curves`` (one per feature set and class), ``document`` (the pdp.json content), ``gates``.
+    """
+    started = time.perf_counter()
+    opts, execution, report = options or PdpOptions(), execution or Execution(), report or Collected()
+    seed = resolve_seed(opts.random_state)
+    check_at_least(opts.ice_lines, "ice_lines", 1, "100")
+    from dataclasses import replace
+
+    from inspectcli.engines.partial_dependence import normalize_kind, recursion_note
+    from inspectcli.reports import pdp as pdp_report
+
+    opts = replace(opts, kind=normalize_kind(opts.kind))
+    # ice_lines alone also keeps that many rows (as before ice_rows existed)
+    keep_ice = pdp_report.parse_ice_rows(
+        opts.ice_rows if opts.ice_rows is not None or opts.ice_lines is None else opts.ice_lines
+    )
+    gates = None
+    if opts.fail_if:
+        from inspectcli.gates import parse_conditions
+
+        gates = parse_conditions(list(opts.fail_if), kind="pdp")
+
+    inputs = load_inputs(source, report, rows=subsample_plan(opts.subsample, seed))
+    est, prep = inputs.model.estimator, inputs.prepared
+    names = prep.feature_names
+    one_way, pairs = _feature_sets(opts, inputs, source.sample_weight, report)
+    if gates:
+        gates.check_pdp(one_way, pairs, names, opts.kind, classes=list(opts.classes) or None)
+    cats = [check_feature(c, "categorical_features", prep, source.sample_weight) for c in opts.categorical]
+    custom = _custom_values(opts.values, prep, source.sample_weight)
+    orders = {
+        check_feature(k, "orders", prep, source.sample_weight): _levels(v) for k, v in opts.orders.items()
+    }
+    rows = subsample_rows(prep, opts.subsample, seed, report, drawn=inputs.data.sample)
+    notes: list[str] = []
+    ice_rows = None
+    if opts.kind != "average":
+        ice_rows = pdp_report.ice_sample(rows.X.shape[0], keep_ice, seed)
+        if ice_rows is not None:
+            notes.append(
+                f"ICE kept for {len(ice_rows):,} of {rows.X.shape[0]:,} rows (a sample seeded with "
+                f"`random_state` {seed}); `ice_rows=all` keeps every row"
+            )
+        size_note = pdp_report.size_note(
+            est, rows.X, names, one_way, pairs, opts.grid_resolution, custom, cats, opts.classes, ice_rows
+        )
+        if size_note:
+            report.note(size_note)
+
+    # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
+    helpers = list(dict.fromkeys(f for p in pairs if len(p) == 2 for f in p if f not in one_way))
+    sets: list[Any] = [(f,) for f in one_way] + list(pairs) + [(f,) for f in helpers]
+    engine_kind = "both" if opts.kind == "individual" and pairs else opts.kind
+    from inspectcli.engines.partial_dependence import partial_dependence
+
+    with execution.engine_kwargs() as run_on:
+        results = partial_dependence(
+            est,
+            rows.X,
+            sets,
+            feature_names=names,
+            sample_weight=rows.sample_weight,
+            categorical_features=cats or None,
+            response_method=opts.response_method,
+            classes=list(opts.classes) or None,
+            percentiles=opts.percentiles,
+            grid_resolution=opts.grid_resolution,
+            custom_values=custom,
+            orders=orders,
+            method=opts.method,
+            kind=engine_kind,
+            **run_on,
+        )
+    for r in results[: len(one_way) + len(pairs)]:
+        if r.non_finite is not None:
+            report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
+    if "recursion" in {r.method for r in results}:
+        note = recursion_note(est)
+        if note:
+            notes.append(note)
+    for note in notes:
+        report.note(note)
+    curves = _curves(opts, results, len(one_way) + len(pairs), rows, ice_rows)
+    gate_report = None
+    if gates:
+        from inspectcli.gates import evaluate_pdp
+
+        gate_report = evaluate_pdp(gates, curves)
+    params = {
+        "features": one_way,
+        "pairs": [list(p) for p in pairs],
+        "kind": opts.kind,
+        "centered": opts.centered,
+        "method": opts.method,
+        "method_used": sorted({r.method for r in results}),
+        "response_method": opts.response_method,
+        "response_method_used": results[0].response_method,
+        "grid_resolution": opts.grid_resolution,
+        "percentiles": list(opts.percentiles),
+        "custom_values": {k: v.tolist() for k, v in custom.items()},
+        "categorical": cats,
+        "classes": list(opts.classes) or None,
+        "target": prep.target,
+        "sample_weight": source.sample_weight,
+        "subsample": rows.subsample,
+        "ice_lines": opts.ice_lines,
+        "ice_rows": "all" if keep_ice is None else keep_ice,
+        "ice_rows_kept": None
+        if opts.kind == "average"
+        else (rows.X.shape[0] if ice_rows is None else len(ice_rows)),
+        "order": orders,
+        "level_order": {k: v for r in results for k, v in r.level_order.items()},
+        "rank": opts.rank,
+        "independent_y": opts.independent_y,
+        "random_state": seed,
+    }
+    from inspectcli.gbm import FLOAT32_AVERAGE_NOTE, library_of
+
+    if library_of(est) == "xgboost":
+        params["average_note"] = FLOAT32_AVERAGE_NOTE
+    from inspectcli.results import data_block, envelope, model_block
+
+    document = envelope(
+        "pdp",
+        model=model_block(inputs.model),
+        data=data_block(inputs.data, rows.X.shape[0]),
+        parameters=params,
+        results=pdp_report.json_entries(curves),
+        elapsed_s=time.perf_counter() - started,
+        extra={
+            **({"gates": gate_report.as_json()} if gate_report is not None else {}),
+            **({"notes": [render_params(n) for n in notes]} if notes else {}),
+        },
+    )
+    return PdpRun(inputs, rows, results, curves, seed, document, gate_report, notes)
+
+
+def _levels(value: Any) -> list[str]:
+    """'a,b,c' or a sequence -> the levels, in order."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _custom_values(values: Mapping[str, Any], prep: Any, sample_weight: str | None) -> dict[str, np.ndarray]:
+    from inspectcli.engines.grid import parse_custom_values
+
+    custom: dict[str, np.ndarray] = {}
+    for fname, vals in values.items():
+        fname = check_feature(fname, "custom_values", prep, sample_weight)
+        column = feature_column(prep.X, prep.feature_names, fname)
+        custom[fname] = (
+            parse_custom_values(vals, column, fname) if isinstance(vals, str) else np.asarray(vals)
+        )
+    return custom
+
+
+def _curves(
+    opts: PdpOptions, results: Sequence[Any], n_shown: int, rows: Rows, ice_rows: np.ndarray | None
+) -> list[Any]:
+    """The curves shown (ICE rows sampled, helpers kept for H², ranked when asked)."""
+    from inspectcli.reports import pdp as pdp_report
+
+    shown = results[:n_shown]
+    by_features = {r.features: r for r in results if len(r.features) == 1}
+    if opts.kind == "individual":
+        for r in shown:
+            r.average = None
+    return pdp_report.build_curves(
+        shown,
+        centered=opts.centered,
+        ice_rows=ice_rows,
+        row_ids=rows.ids,
+        helpers=by_features,
+        rank=opts.rank,
+    )
