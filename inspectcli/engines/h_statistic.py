@@ -147,7 +147,7 @@ def _brute(
     max_bytes: int,
 ) -> np.ndarray:
     """PD at each point by predicting X with ``free`` set to it, in stacked chunks."""
-    from inspectcli.engines.partial_dependence import build_rows
+    from inspectcli.engines.pd_batched import build_rows
 
     n = X.shape[0]
     per_row = 8 * (X.shape[1] + response.n_targets + 2) * 3
