@@ -79,6 +79,9 @@ demo: $(MODELS)
 	@echo "== inspect coefficients =="
 	$(INSPECT) coefficients sample_models/cancer_logreg.joblib sample_models/cancer.csv --target target \
 		--cv 5 --out $(OUT)/cancer
+	@echo "== inspect interactions (Friedman #1: only x0 and x1 interact) =="
+	$(INSPECT) interactions sample_models/friedman_hgb.joblib sample_models/friedman.parquet --target y \
+		--rows 150 --out $(OUT)/friedman
 	@echo "== inspect ale =="
 	$(INSPECT) ale sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet --target target \
 		-f bmi -f s5 -f bp -f age --with-pdp --out $(OUT)/diabetes

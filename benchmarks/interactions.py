@@ -57,7 +57,7 @@ def main() -> None:
         for f in names:
             partial_dependence(model, Xs, [f], grid_resolution=args.grid, method="brute")
         for a, b in itertools.combinations(names, 2):
-            partial_dependence(model, Xs, [(a, b)], grid_resolution=args.grid, method="brute")
+            partial_dependence(model, Xs, [a, b], grid_resolution=args.grid, method="brute")
 
     def ours() -> None:
         h_statistics(model, X, n_rows=args.rows, random_state=0, top_k=10, overall=False)
