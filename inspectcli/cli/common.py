@@ -99,3 +99,17 @@ def write_results(
     if extra:
         files.update(extra)
     emit(ui, output.out, files, json_bytes=json_bytes, json_stdout=output.json_out)
+
+
+def parse_pairs(
+    values: list[str] | None, flag: str = "--pair", *, at_most: int | None = None
+) -> tuple[tuple[str, ...], ...]:
+    """``A,B`` (or ``A:B``) feature sets from a repeatable option; names are kept as written
+    (``' a'`` may be a column: ``check_feature`` falls back to the stripped name)."""
+    pairs = []
+    for v in values or []:
+        parts = tuple(p for p in v.replace(":", ",").split(",") if p.strip())
+        if len(parts) < 2 or (at_most is not None and len(parts) > at_most):
+            raise UsageError(f"{flag} '{v}' needs two features", f"write {flag} A,B")
+        pairs.append(parts)
+    return tuple(pairs)

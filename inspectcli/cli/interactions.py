@@ -7,26 +7,19 @@ from typing import Annotated
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.common import split_names, write_results
+from inspectcli.cli.common import parse_pairs, split_names, write_results
 from inspectcli.cli.handling import handle_errors
-from inspectcli.errors import UsageError
 
 IX = "Interactions"
 
 
-def parse_pairs_option(values: list[str] | None) -> str | tuple[tuple[str, str], ...]:
+def parse_pairs_option(values: list[str] | None) -> str | tuple[tuple[str, ...], ...]:
     """``--pairs top|all`` or ``--pairs A,B`` (repeatable) as the workflow takes them."""
     if not values:
         return "top"
     if len(values) == 1 and values[0].strip() in ("top", "all"):
         return values[0].strip()
-    pairs = []
-    for v in values:
-        parts = [p.strip() for p in v.replace(":", ",").split(",") if p.strip()]
-        if len(parts) != 2:
-            raise UsageError(f"--pairs '{v}' needs two features, or 'top' / 'all'", "write --pairs A,B")
-        pairs.append((parts[0], parts[1]))
-    return tuple(pairs)
+    return parse_pairs(values, "--pairs", at_most=2)
 
 
 def register(app: typer.Typer) -> None:

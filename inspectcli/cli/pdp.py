@@ -7,22 +7,12 @@ from typing import Annotated, Any
 import typer
 
 from inspectcli.cli import options as o
-from inspectcli.cli.common import name_lists, split_names, write_results
+from inspectcli.cli.common import name_lists, parse_pairs, split_names, write_results
 from inspectcli.cli.handling import cli_text, handle_errors
 from inspectcli.errors import UsageError
 from inspectcli.numbers import is_finite_number
 
 PDP = "Partial dependence"
-
-
-def parse_pairs(values: list[str] | None) -> tuple[tuple[str, ...], ...]:
-    pairs = []
-    for v in values or []:
-        parts = tuple(p for p in v.replace(":", ",").split(",") if p.strip())
-        if len(parts) < 2:
-            raise UsageError(f"--pair '{v}' needs two features", "write --pair A,B")
-        pairs.append(parts)
-    return tuple(pairs)
 
 
 def parse_percentiles(text: str) -> tuple[float, float]:
