@@ -105,6 +105,11 @@ def set_column(X: Any, j: int, values: Any) -> None:
         X[:, j] = values
 
 
+def take_rows(X: Any, rows: np.ndarray) -> Any:
+    """The rows at positions ``rows`` of a DataFrame or an array, shape (len(rows), n_features)."""
+    return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+
+
 def take(values: Any, positions: np.ndarray) -> Any:
     """values[positions], dtype kept (Series -> its array)."""
     if isinstance(values, pd.Series):

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from inspectcli.engines import trees
-from inspectcli.engines.frames import column, feature_names_of, resolve_feature
+from inspectcli.engines.frames import column, feature_names_of, resolve_feature, take_rows
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.errors import ComputationError, UsageError, blame_model, raised_in_our_code
 
@@ -241,12 +241,6 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _take_rows(X: Any, rows: np.ndarray) -> Any:
-    if hasattr(X, "iloc"):
-        return X.iloc[rows].reset_index(drop=True)
-    return np.asarray(X)[rows]
-
-
 def _sample_rows(n: int, n_rows: int | None, random_state: int | None) -> np.ndarray:
     if n_rows is None or n_rows >= n:
         return np.arange(n)
@@ -332,7 +326,7 @@ def h_statistics(
     if n < 2:
         raise UsageError("interactions need at least two rows of data")
     rows = _sample_rows(n, n_rows, random_state)
-    Xs = _take_rows(X, rows) if len(rows) < n else X
+    Xs = take_rows(X, rows) if len(rows) < n else X
     engines: set[str] = set()
 
     def pd_of(free: Sequence[int]) -> np.ndarray:

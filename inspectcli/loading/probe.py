@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from inspectcli.engines.frames import take_rows
 from inspectcli.errors import shorten
 from inspectcli.loading.explain import explain_prediction_error
 from inspectcli.loading.match import Prepared
@@ -42,12 +43,6 @@ def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -
     rows = np.concatenate([g.astype(np.intp) for g in groups])
     _, keep = np.unique(rows, return_index=True)
     return np.sort(rows[np.sort(keep)][:cap])
-
-
-def take_rows(X: Any, rows: np.ndarray) -> Any:
-    if isinstance(X, pd.DataFrame):
-        return X.iloc[rows]
-    return X[rows]
 
 
 def _confirm_text_numbers(estimator: Any, prepared: Prepared, rows: np.ndarray, where: str) -> None:

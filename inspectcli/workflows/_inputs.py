@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from inspectcli.engines.frames import take_rows
 from inspectcli.errors import UsageError, did_you_mean
 from inspectcli.loading.data import Dataset
 from inspectcli.loading.match import Prepared
@@ -289,7 +290,7 @@ def subsample_rows(
     ids = subsample_positions(subsample, prep.n_rows, seed)
     if ids is None:
         return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
-    X = prep.X.iloc[ids] if hasattr(prep.X, "iloc") else prep.X[ids]
+    X = take_rows(prep.X, ids)
     sw = prep.sample_weight[ids] if prep.sample_weight is not None else None
     report.note(f"using {len(ids):,} of {prep.n_rows:,} rows (`subsample`, seed {seed})")
     return Rows(X, sw, ids, len(ids))
