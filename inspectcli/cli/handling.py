@@ -56,9 +56,25 @@ FLAGS = {
 }
 
 
+#: Per command, parameters whose flag there differs from :data:`FLAGS` (one library name, two
+#: options: pdp's ``--pair A,B`` and interactions' ``--pairs top|all|A,B`` are both ``pairs``).
+COMMAND_FLAGS = {"interactions": {"pairs": "--pairs"}}
+
+
+def _command_name() -> str | None:
+    """The subcommand running now (click's current context), or None outside one."""
+    try:  # recent Typer versions vendor their own click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return ctx.info_name if ctx is not None else None
+
+
 def flag_of(param: str) -> str:
     """The command-line flag of a library parameter: ``max_samples`` -> ``--max-samples``."""
-    return FLAGS.get(param) or "--" + param.replace("_", "-")
+    own = COMMAND_FLAGS.get(_command_name() or "", {})
+    return own.get(param) or FLAGS.get(param) or "--" + param.replace("_", "-")
 
 
 def _spell(name: str, value: str | None) -> str:

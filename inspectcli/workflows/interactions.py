@@ -116,6 +116,9 @@ def run_interactions(
     pairs: Any = opts.pairs
     if not isinstance(pairs, str):
         pairs = tuple((check(a, "pairs"), check(b, "pairs")) for a, b in pairs)
+        for a, b in pairs:
+            if a == b:
+                raise UsageError(f"`pairs`: a pair needs two different features, got {a!r} twice")
     if len(candidates or names) < 2:
         raise UsageError("interactions need at least two features", "name two or more `features`")
     gate_pairs = []

@@ -82,6 +82,7 @@ def test_gate_on_a_named_pair_outside_the_top_k(cli, samples, tmp_path):
         (("--rows", "1"), "--rows"),
         (("--pairs", "bmi"), "--pairs"),
         (("--pairs", "bmi,nope"), "nope"),
+        (("--pairs", "bmi,bmi"), "error: --pairs: a pair needs two different features"),  # not pdp's --pair
         (("--fail-if", "range(bmi) > 1"), "range() is a measure of pdp"),
     ],
 )
