@@ -67,16 +67,20 @@ FAMILIES: tuple[Family, ...] = (
         "impurity",
     ),
     # Gradient-boosting libraries (inspectcli/gbm.py; their built-in importances are labelled for
-    # what they are, not MDI): LightGBM through its model text, XGBoost regressors through their
-    # JSON (engines/trees/_lightgbm.py, _xgboost.py); XGBoost classifiers and CatBoost are predicted.
+    # what they are, not MDI): LightGBM through its model text, XGBoost through its JSON
+    # (engines/trees/_lightgbm.py, _xgboost.py); CatBoost is predicted.
     _f(
         "LightGBM",
         ("lightgbm.sklearn.LGBMRegressor", "lightgbm.sklearn.LGBMClassifier"),
         "tree-paths",
         "impurity",
     ),
-    _f("XGBoost regressor", ("xgboost.sklearn.XGBRegressor",), "tree-paths", "impurity"),
-    _f("XGBoost classifier", ("xgboost.sklearn.XGBClassifier",), "impurity"),
+    _f(
+        "XGBoost",
+        ("xgboost.sklearn.XGBRegressor", "xgboost.sklearn.XGBClassifier"),
+        "tree-paths",
+        "impurity",
+    ),
     _f("CatBoost", ("catboost.core.CatBoostRegressor", "catboost.core.CatBoostClassifier"), "impurity"),
     _f(
         "linear",

@@ -19,7 +19,7 @@ from tests.gbm_models import LEVELS, TASKS, fit, make_data, make_model
 pytest.importorskip("lightgbm")
 
 
-CASES = [("lightgbm", task) for task in TASKS] + [("xgboost", "regression")]
+CASES = [("lightgbm", task) for task in TASKS] + [("xgboost", task) for task in TASKS]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,8 @@ def models():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = {task: fit("lightgbm", task) for task in TASKS}
-        out["xgboost", "regression"] = fit("xgboost", "regression")
+        for task in TASKS:
+            out["xgboost", task] = fit("xgboost", task)
         return out
 
 
@@ -75,7 +76,8 @@ def _edges(thresholds: np.ndarray) -> np.ndarray:
 
 
 def _hard_rows(X: pd.DataFrame, model) -> pd.DataFrame:
-    """X plus rows at thresholds of x2, NaN in every numeric column, missing / unseen categories."""
+    """X plus rows at thresholds of x2, NaN in every numeric column, missing categories, and for
+    LightGBM unseen ones (XGBoost's answer to those is undefined: see the test below)."""
     x2 = _edges(_thresholds(model, 2))
     extra = X.iloc[np.arange(len(x2)) % len(X)].copy()
     extra["x2"] = x2
@@ -83,8 +85,9 @@ def _hard_rows(X: pd.DataFrame, model) -> pd.DataFrame:
     nan_rows[["x0", "x1", "x2"]] = np.nan
     out = pd.concat([X, extra, nan_rows], ignore_index=True)
     # a category the model never saw (LightGBM reads it as NaN) and a missing one
-    out["c"] = out["c"].cat.add_categories(["purple"])
-    out.loc[len(X) : len(X) + 3, "c"] = "purple"
+    if type(model).__module__.startswith("lightgbm"):
+        out["c"] = out["c"].cat.add_categories(["purple"])
+        out.loc[len(X) : len(X) + 3, "c"] = "purple"
     out.loc[len(X) + 4 : len(X) + 6, "c"] = np.nan
     return out
 
@@ -138,14 +141,73 @@ def test_permutation_importance_through_tree_paths(models, lib, task):
     from sklearn.inspection import permutation_importance as sk_pi
 
     model, X, y = models[task] if lib == "lightgbm" else models[lib, task]
-    scoring = "r2" if task == "regression" else "neg_log_loss"
-    ours = permutation_importance(
-        model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+    # probabilities (neg_log_loss) and labels (accuracy) for classifiers
+    for scoring in ["r2"] if task == "regression" else ["neg_log_loss", "accuracy"]:
+        ours = permutation_importance(
+            model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+        )
+        assert ours.engine == "tree-paths"
+        theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+        order = [list(X.columns).index(f) for f in ours.features]
+        np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_xgboost_classifiers_with_a_base_score(task):
+    """Unbalanced classes: binary:logistic's base_score is a probability (its logit is the base
+    margin), multi:softprob's a margin per class; both enter before the trees."""
+    import json
+
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    X, _ = make_data("xgboost", task)
+    y = (X["x0"] > 0.7).astype(int) if task == "binary" else np.digitize(X["x0"], [-0.8, 0.9])
+    model = make_model("xgboost", task).fit(X, y)
+    params = json.loads(bytes(model.get_booster().save_raw("json")))["learner"]["learner_model_param"]
+    assert all(float(b) not in (0.0, 0.5) for b in json.loads(params["base_score"]))
+    rows = _hard_rows(X, model)
+    grid = np.concatenate([_edges(_thresholds(model, 0)), [np.nan]])
+    [ours] = partial_dependence(
+        model, rows, ["x0"], kind="individual", custom_values={"x0": grid}, engine="tree-paths"
     )
-    assert ours.engine == "tree-paths"
-    theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+    assert ours.engine == "tree-paths" and ours.individual.dtype == np.float32
+    theirs = sk_pd(model, rows, ["x0"], kind="individual", custom_values={"x0": grid})
+    np.testing.assert_array_equal(ours.individual, theirs["individual"])
+
+
+def test_xgboost_unseen_category_is_predicted(models):
+    """XGBoost 3.x reads a category it never saw as an arbitrary code (or errors): the engine
+    does not guess; the model answers (PD with engine="tree-paths" refuses)."""
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    from inspectcli.errors import ComputationError
+
+    model, X, y = models["xgboost", "binary"]
+    rows = X.assign(c=X["c"].cat.add_categories(["purple"]))
+    rows.loc[:3, "c"] = "purple"
+    with pytest.raises(ComputationError, match="never saw"):
+        partial_dependence(model, rows, ["x0"], grid_resolution=5, engine="tree-paths")
+    with pytest.warns(RuntimeWarning, match="disagreed"):
+        ours = permutation_importance(
+            model, rows, y, scoring="accuracy", n_repeats=2, random_state=0, engine="tree-paths"
+        )
+    theirs = sk_pi(model, rows, y, scoring="accuracy", n_repeats=2, random_state=0)
     order = [list(X.columns).index(f) for f in ours.features]
     np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+
+
+def test_expf_is_the_c_librarys():
+    """The float64 route with the C library near float32 midpoints equals expf everywhere; the
+    float64 route alone does not (numpy's float32 exp even less)."""
+    from inspectcli.engines.trees._xgboost import _cmath, _expf
+
+    cm = _cmath()
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-104, 88.7, 30000), rng.normal(size=30000)]).astype(np.float32)
+    ref = np.asarray(cm.each_expf(x), dtype=np.float32)
+    np.testing.assert_array_equal(_expf(x, cm), ref)
+    assert (np.exp(x.astype(np.float64)).astype(np.float32) != ref).any()
+    assert (np.exp(x) != ref).sum() > 1000
 
 
 def test_self_check_falls_back_to_predicting(models, monkeypatch):

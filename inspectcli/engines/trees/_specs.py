@@ -432,9 +432,9 @@ def _xgboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec
     return xgboost_spec(est, response_method, labels)
 
 
-def _is_xgboost_regressor(est: Any) -> bool:
+def _is_xgboost(est: Any) -> bool:
     kind = type(est)
-    return kind.__module__ == "xgboost.sklearn" and kind.__name__ == "XGBRegressor"
+    return kind.__module__ == "xgboost.sklearn" and kind.__name__ in ("XGBRegressor", "XGBClassifier")
 
 
 @dataclass(frozen=True)
@@ -454,11 +454,11 @@ _FAMILIES: list[_Family] = [
         lambda est: type(est) in _FORESTS or type(est) in _SINGLE_TREES,
         _forest_or_tree_spec,
     ),
-    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost regressors, from
-    # their JSON, summed in float32 as XGBoost does (_xgboost.py). CatBoost (CTRs on categories)
-    # is not reproduced (brute force).
+    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost's, from its JSON,
+    # summed in float32 with its float32 links as XGBoost does (_xgboost.py). CatBoost (CTRs on
+    # categories) is not reproduced (brute force).
     _Family("LightGBM", _is_lightgbm, _lightgbm_spec),
-    _Family("XGBoost", _is_xgboost_regressor, _xgboost_spec),
+    _Family("XGBoost", _is_xgboost, _xgboost_spec),
 ]
 
 
