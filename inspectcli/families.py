@@ -67,8 +67,9 @@ FAMILIES: tuple[Family, ...] = (
         "impurity",
     ),
     # Gradient-boosting libraries (inspectcli/gbm.py; their built-in importances are labelled for
-    # what they are, not MDI): LightGBM through its model text, XGBoost through its JSON
-    # (engines/trees/_lightgbm.py, _xgboost.py); CatBoost is predicted.
+    # what they are, not MDI): LightGBM through its model text, XGBoost and CatBoost (numeric
+    # features only: CTRs are predicted) through their JSON (engines/trees/_lightgbm.py, _xgboost.py,
+    # _catboost.py).
     _f(
         "LightGBM",
         ("lightgbm.sklearn.LGBMRegressor", "lightgbm.sklearn.LGBMClassifier"),
@@ -81,7 +82,12 @@ FAMILIES: tuple[Family, ...] = (
         "tree-paths",
         "impurity",
     ),
-    _f("CatBoost", ("catboost.core.CatBoostRegressor", "catboost.core.CatBoostClassifier"), "impurity"),
+    _f(
+        "CatBoost",
+        ("catboost.core.CatBoostRegressor", "catboost.core.CatBoostClassifier"),
+        "tree-paths",
+        "impurity",
+    ),
     _f(
         "linear",
         ("sklearn.linear_model._base.LinearModel", "sklearn.linear_model._base.LinearClassifierMixin"),

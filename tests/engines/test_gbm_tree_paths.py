@@ -258,3 +258,105 @@ def test_unsupported_lightgbm_models_go_to_brute_force():
     linear = make_model("lightgbm", "regression", linear_tree=True).fit(X[["x0", "x2"]], y)
     assert not supports_tree_paths(linear, "predict")
     assert LEVELS  # (the shared levels of tests/gbm_models.py)
+
+
+# CatBoost: oblivious trees on numeric features (categorical features use CTRs: predicted)
+
+
+def _catboost(task: str, nan_mode: str):
+    pytest.importorskip("catboost")
+    X, y = make_data("catboost", task)
+    X = X.drop(columns="c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("catboost", task, cat_features=None, nan_mode=nan_mode).fit(X, y)
+    return model, X, y
+
+
+def _catboost_borders(model, feature: int) -> np.ndarray:
+    from inspectcli.engines.trees._catboost import _export
+
+    doc = _export(model)
+    flat = [f["flat_feature_index"] for f in doc["features_info"]["float_features"]]
+    found = [
+        s["border"]
+        for t in doc["oblivious_trees"]
+        for s in t["splits"]
+        if flat[s["float_feature_index"]] == feature
+    ]
+    return np.unique(np.asarray(found, dtype=np.float32).astype(np.float64))
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("nan_mode", ["Min", "Max"])
+def test_catboost_equals_the_model_on_hard_rows(task, nan_mode):
+    """Raw values bit for bit (regression: the predictions); probabilities to 1e-12 (CatBoost's
+    links use its own fast exp)."""
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    model, X, _ = _catboost(task, nan_mode)
+    x2 = _edges(_catboost_borders(model, 2))
+    extra = X.iloc[np.arange(len(x2)) % len(X)].copy()
+    extra["x2"] = x2
+    nan_rows = X.iloc[:8].copy()
+    nan_rows[["x0", "x1", "x2"]] = np.nan
+    rows = pd.concat([X, extra, nan_rows], ignore_index=True)
+    grid = np.concatenate([_edges(_catboost_borders(model, 0)), [np.nan]])
+    [ours] = partial_dependence(
+        model, rows, ["x0"], kind="both", custom_values={"x0": grid}, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pd(model, rows, ["x0"], kind="both", custom_values={"x0": grid})
+    if task == "regression":
+        np.testing.assert_array_equal(ours.individual, theirs["individual"])
+    else:
+        assert _rel(ours.individual, theirs["individual"]) <= 1e-12
+    assert _rel(ours.average, theirs["average"]) <= 1e-12
+    raw = model.predict(rows.assign(x0=grid[0]), prediction_type="RawFormulaVal")
+    from inspectcli.engines.trees._specs import _model_spec
+
+    spec = _model_spec(model, "predict" if task == "regression" else "predict_proba")
+    assert spec.raw_dtype is np.float64 and spec.linear == (task == "regression")
+    if task == "regression":
+        np.testing.assert_array_equal(ours.individual[0, :, 0], raw)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_catboost_permutation_importance_through_tree_paths(task):
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    model, X, y = _catboost(task, "Min")
+    scoring = "r2" if task == "regression" else "neg_log_loss"
+    ours = permutation_importance(
+        model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+    order = [list(X.columns).index(f) for f in ours.features]
+    if task == "regression":
+        np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+    else:  # log losses of probabilities equal to 1e-15
+        np.testing.assert_allclose(ours.scorers[0].importances, theirs.importances[order], atol=1e-12)
+
+
+def test_catboost_with_categorical_features_is_predicted():
+    pytest.importorskip("catboost")
+    from inspectcli.engines.trees import supports_tree_paths
+
+    model, X, _ = fit("catboost", "regression")
+    assert not supports_tree_paths(model, "predict")
+    [ours] = partial_dependence(model, X, ["x0"], grid_resolution=5)
+    assert ours.engine == "batched"
+
+
+def test_catboost_scale_and_bias():
+    """RawFormulaVal = scale * (sum of the trees from zero) + bias, in that order."""
+    model, X, _ = _catboost("regression", "Min")
+    model.set_scale_and_bias(2.7, [0.3])
+    [ours] = partial_dependence(model, X, ["x1"], kind="individual", grid_resolution=6, engine="tree-paths")
+    for j, v in enumerate(ours.grid_values[0]):
+        np.testing.assert_array_equal(ours.individual[0, :, j], model.predict(X.assign(x1=v)))

@@ -437,6 +437,17 @@ def _is_xgboost(est: Any) -> bool:
     return kind.__module__ == "xgboost.sklearn" and kind.__name__ in ("XGBRegressor", "XGBClassifier")
 
 
+def _catboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
+    from inspectcli.engines.trees._catboost import catboost_spec
+
+    return catboost_spec(est, response_method, labels)
+
+
+def _is_catboost(est: Any) -> bool:
+    kind = type(est)
+    return kind.__module__ == "catboost.core" and kind.__name__ in ("CatBoostRegressor", "CatBoostClassifier")
+
+
 @dataclass(frozen=True)
 class _Family:
     """A supported model family: which estimators it takes and how it reads them."""
@@ -455,10 +466,12 @@ _FAMILIES: list[_Family] = [
         _forest_or_tree_spec,
     ),
     # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost's, from its JSON,
-    # summed in float32 with its float32 links as XGBoost does (_xgboost.py). CatBoost (CTRs on
-    # categories) is not reproduced (brute force).
+    # summed in float32 with its float32 links as XGBoost does (_xgboost.py); CatBoost's oblivious
+    # trees on numeric features, from its JSON export (_catboost.py; CTRs on categories are not
+    # reproduced: brute force).
     _Family("LightGBM", _is_lightgbm, _lightgbm_spec),
     _Family("XGBoost", _is_xgboost, _xgboost_spec),
+    _Family("CatBoost", _is_catboost, _catboost_spec),
 ]
 
 
