@@ -243,6 +243,9 @@ def test_xgboost_sums_in_float32(models):
     assert ours.individual.dtype == np.float32
     exact = np.array([model.predict(X.assign(x0=v)).astype(np.float64).mean() for v in ours.grid_values[0]])
     np.testing.assert_array_equal(ours.average[0], exact)
+    # the averages alone (the self-check then recomputes a few pairs, in float32 too)
+    [alone] = partial_dependence(model, X, ["x0"], grid_resolution=9, engine="tree-paths")
+    np.testing.assert_array_equal(alone.average, ours.average)
     # XGBoost predicts faster than float32 tree paths can sum: engine="auto" predicts for PDs
     [auto] = partial_dependence(model, X, ["x0"], grid_resolution=9)
     assert auto.engine == "batched"

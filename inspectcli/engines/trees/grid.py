@@ -488,7 +488,8 @@ def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarra
     spec = ctx.spec
     cols = np.ascontiguousarray(ctx.cols[:, rows])
     has_nan = bool(np.isnan(cols).any())
-    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=np.float64)
+    # in the estimator's own type (float32 for XGBoost: float64 addends round as float32 additions)
+    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=spec.raw_dtype)
     if ctx.init is not None:
         raw += ctx.init
     for tree, topo in zip(spec.trees, ctx.topos, strict=True):
