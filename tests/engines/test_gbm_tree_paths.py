@@ -363,3 +363,19 @@ def test_catboost_scale_and_bias():
     [ours] = partial_dependence(model, X, ["x1"], kind="individual", grid_resolution=6, engine="tree-paths")
     for j, v in enumerate(ours.grid_values[0]):
         np.testing.assert_array_equal(ours.individual[0, :, j], model.predict(X.assign(x1=v)))
+
+
+@pytest.mark.parametrize("lib", ["lightgbm", "xgboost"])
+def test_parsed_models_are_reused_until_the_model_changes(lib):
+    """The parse of a model dump is kept by the digest of the dump: a refitted model is new."""
+    from inspectcli.engines.trees._specs import _model_spec
+
+    model, X, y = fit(lib, "regression")
+    first = _model_spec(model, "predict").trees
+    assert _model_spec(model, "predict").trees is first
+    model.fit(X, -y)
+    assert _model_spec(model, "predict").trees is not first
+    [ours] = partial_dependence(model, X, ["x0"], kind="individual", grid_resolution=4, engine="tree-paths")
+    np.testing.assert_array_equal(
+        ours.individual[0, :, 0], model.predict(X.assign(x0=ours.grid_values[0][0]))
+    )

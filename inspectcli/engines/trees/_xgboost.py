@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from inspectcli.engines.trees._model import TreePathMismatchError, _Tree, _Unsupported
+from inspectcli.engines.trees._model import TreePathMismatchError, _Tree, _Unsupported, parsed_once
 
 _IDENTITY = ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror")
 _CLASSIFIER_OBJECTIVES = ("binary:logistic", "multi:softprob")
@@ -207,7 +207,8 @@ def xgboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     booster = est.get_booster()
     if booster.attr("best_iteration") is not None:
         raise _Unsupported("XGBoost model with a best iteration")
-    doc = json.loads(bytes(booster.save_raw("json")))
+    ubj = bytes(booster.save_raw("ubj"))  # the key of the parsed JSON (a fifth of its cost)
+    doc = parsed_once(ubj, json.loads, lambda: json.loads(bytes(booster.save_raw("json"))))
     learner = doc["learner"]
     objective = learner["objective"]["name"]
     if objective not in (_CLASSIFIER_OBJECTIVES if is_clf else _IDENTITY):
@@ -236,7 +237,9 @@ def xgboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     tree_info = [int(c) for c in model.get("tree_info", [0] * len(model["trees"]))]
     if len(tree_info) != len(model["trees"]) or any(not 0 <= c < n_raw for c in tree_info):
         raise _Unsupported("trees for unknown outputs")
-    trees = [_tree(t, c) for t, c in zip(model["trees"], tree_info, strict=True)]
+    trees = parsed_once(
+        ubj, _tree, lambda: [_tree(t, c) for t, c in zip(model["trees"], tree_info, strict=True)]
+    )
     n_features = int(params["num_feature"])
     feature_types = booster.feature_types or []
     cat_cols = [i for i, kind in enumerate(feature_types) if kind == "c"]
