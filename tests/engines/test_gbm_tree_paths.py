@@ -246,9 +246,9 @@ def test_xgboost_sums_in_float32(models):
     # the averages alone (the self-check then recomputes a few pairs, in float32 too)
     [alone] = partial_dependence(model, X, ["x0"], grid_resolution=9, engine="tree-paths")
     np.testing.assert_array_equal(alone.average, ours.average)
-    # XGBoost predicts faster than float32 tree paths can sum: engine="auto" predicts for PDs
+    # engine="auto" takes the tree paths (faster than XGBoost's own predictions since 52ea5a8)
     [auto] = partial_dependence(model, X, ["x0"], grid_resolution=9)
-    assert auto.engine == "batched"
+    assert auto.engine == "tree-paths"
     np.testing.assert_array_equal(auto.average, ours.average)
 
 
