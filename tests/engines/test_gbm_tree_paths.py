@@ -379,3 +379,12 @@ def test_parsed_models_are_reused_until_the_model_changes(lib):
     np.testing.assert_array_equal(
         ours.individual[0, :, 0], model.predict(X.assign(x0=ours.grid_values[0][0]))
     )
+
+
+def test_catboost_pds_are_predicted_under_auto():
+    """CatBoost evaluates its oblivious trees faster than the numpy walks: auto predicts PDs."""
+    model, X, _ = _catboost("regression", "Min")
+    [auto] = partial_dependence(model, X, ["x0"], grid_resolution=5)
+    [paths] = partial_dependence(model, X, ["x0"], grid_resolution=5, engine="tree-paths")
+    assert (auto.engine, paths.engine) == ("batched", "tree-paths")
+    assert _rel(paths.average, auto.average) <= 1e-12

@@ -164,4 +164,7 @@ def catboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
         divisor=None,
         finalize=finalize,
         linear=not is_clf,  # scale * sum + bias is affine: averages on the raw scale
+        # CatBoost predicts 50,000 rows x 100 trees of depth 6 in ~20 ms (one thread); the numpy
+        # walks of those trees take ~300 ms, more than a grid of 10 saves (benchmarks/RESULTS.md)
+        predicts_faster=True,
     )

@@ -182,6 +182,9 @@ class _Spec:
     # The floating type the estimator adds its trees in: float64, or float32 for XGBoost, whose
     # running sums are rounded to float32 after every tree (the engines then sum in float32 too).
     raw_dtype: Any = np.float64
+    # The model's own prediction walks its trees faster than the tree paths' numpy walks by more
+    # than a PD grid gains (CatBoost's oblivious trees): engine="auto" predicts its PDs.
+    predicts_faster: bool = False
 
 
 def _identity_source(est: Any, Xt: Any) -> np.ndarray:

@@ -319,14 +319,18 @@ def _linear_average(ctx: _Context, weights: np.ndarray | None, total: float) -> 
 def pd_prefers_predicting(estimator: Any, response_method: str) -> bool:
     """True when engine="auto" should predict rather than take tree paths for a PD.
 
-    No model does today. XGBoost (float32 sums: every (row, grid point) is summed, no averaging
-    on the raw scale) once did: its C++ predictor walks a (row, tree) in ~11 ns on one thread, a
-    numpy walk in ~100 ns. Since the rows' leaf sets are keyed during the walk (52ea5a8) tree paths
-    beat its predictions at grid 10 (friedman_xgb: 1.5x scikit-learn's CPU time, classifiers
-    1.3-1.5x) and more so on larger grids (the walk does not grow with the grid). The hook stays
-    for a family whose own prediction is that fast.
+    When the family says its own prediction is faster (:attr:`_Spec.predicts_faster`: CatBoost,
+    whose oblivious trees it evaluates in ~4 ns per (row, tree), against ~60 ns for a numpy walk).
+    XGBoost (~11 ns per (row, tree) in its C++ predictor) once was here too: since the rows' leaf
+    sets are keyed during the walk (52ea5a8) tree paths beat its predictions at grid 10
+    (friedman_xgb: 1.5x scikit-learn's CPU time, classifiers 1.3-1.5x), more on larger grids.
+    ``engine="tree-paths"`` takes them all.
     """
-    return False
+    try:
+        spec = _plan(estimator, response_method).spec
+    except Exception:
+        return False
+    return spec.predicts_faster
 
 
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
