@@ -342,7 +342,10 @@ def supports_tree_paths(estimator: Any, response_method: str) -> bool:
         A fitted estimator. Supported: HistGradientBoosting{Regressor,Classifier},
         GradientBoosting{Regressor,Classifier} (init ``"zero"`` or a constant Dummy
         estimator), RandomForest{Regressor,Classifier}, ExtraTrees{Regressor,Classifier},
-        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier} (exact
+        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier}, LightGBM's
+        LGBM{Regressor,Classifier}, XGBoost's XGB{Regressor,Classifier} and CatBoost's
+        CatBoost{Regressor,Classifier} with numeric features (see ``_lightgbm.py``,
+        ``_xgboost.py`` and ``_catboost.py`` for the objectives taken) (exact
         classes, not subclasses), and ``Pipeline`` objects ending in one of those whose
         earlier steps are whitelisted column-wise transformers (ColumnTransformer,
         OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, MaxAbsScaler,
