@@ -381,10 +381,13 @@ def test_parsed_models_are_reused_until_the_model_changes(lib):
     )
 
 
-def test_catboost_pds_are_predicted_under_auto():
-    """CatBoost evaluates its oblivious trees faster than the numpy walks: auto predicts PDs."""
+def test_catboost_small_grids_are_predicted_under_auto():
+    """CatBoost evaluates its oblivious trees faster than the numpy walks: auto predicts PDs on
+    grids of fewer than 32 points, takes the tree paths on larger ones."""
     model, X, _ = _catboost("regression", "Min")
     [auto] = partial_dependence(model, X, ["x0"], grid_resolution=5)
     [paths] = partial_dependence(model, X, ["x0"], grid_resolution=5, engine="tree-paths")
     assert (auto.engine, paths.engine) == ("batched", "tree-paths")
     assert _rel(paths.average, auto.average) <= 1e-12
+    [large] = partial_dependence(model, X, ["x0"], grid_resolution=40)
+    assert large.engine == "tree-paths"

@@ -316,21 +316,22 @@ def _linear_average(ctx: _Context, weights: np.ndarray | None, total: float) -> 
     return np.asarray(spec.finalize(avg))
 
 
-def pd_prefers_predicting(estimator: Any, response_method: str) -> bool:
+def pd_prefers_predicting(estimator: Any, response_method: str, n_grid: int | None = None) -> bool:
     """True when engine="auto" should predict rather than take tree paths for a PD.
 
-    When the family says its own prediction is faster (:attr:`_Spec.predicts_faster`: CatBoost,
-    whose oblivious trees it evaluates in ~4 ns per (row, tree), against ~60 ns for a numpy walk).
-    XGBoost (~11 ns per (row, tree) in its C++ predictor) once was here too: since the rows' leaf
-    sets are keyed during the walk (52ea5a8) tree paths beat its predictions at grid 10
-    (friedman_xgb: 1.5x scikit-learn's CPU time, classifiers 1.3-1.5x), more on larger grids.
+    When the grid (``n_grid`` points; None: the default of 100 per feature) is smaller than the
+    family's :attr:`_Spec.predicts_faster_below`: CatBoost, which evaluates its oblivious trees in
+    ~4 ns per (row, tree) against ~60 ns for a numpy walk, below 32 points. XGBoost (~11 ns per
+    (row, tree) in its C++ predictor) once was here for every grid: since the rows' leaf sets are
+    keyed during the walk (52ea5a8) tree paths beat its predictions at 10 points (friedman_xgb:
+    1.5x scikit-learn's CPU time, classifiers 1.3-1.5x) and by ~10x at 100.
     ``engine="tree-paths"`` takes them all.
     """
     try:
         spec = _plan(estimator, response_method).spec
     except Exception:
         return False
-    return spec.predicts_faster
+    return n_grid is not None and n_grid < spec.predicts_faster_below
 
 
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
