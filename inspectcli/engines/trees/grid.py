@@ -36,6 +36,8 @@ from inspectcli.engines.trees._specs import (
 )
 from inspectcli.engines.trees._walk import (
     _frontiers,
+    _pattern_leaves,
+    _row_codes,
     _set_codes,
     _walk,
 )
@@ -100,9 +102,12 @@ class _Context:
 
 
 def _patterns(
-    tree: _Tree, topo: _Topo, rows: np.ndarray, nodes: np.ndarray, n: int, dtype: Any = np.float64
+    tree: _Tree, topo: _Topo, cols: np.ndarray, nan_cols: np.ndarray, dtype: Any = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group rows by the set of leaves they reach and tabulate each group's outputs.
+
+    The rows are walked with the free splits going both ways (:func:`_row_codes`: the set of
+    leaves is keyed while walking, small trees node by node).
 
     Returns
     -------
@@ -111,25 +116,29 @@ def _patterns(
     table : ndarray of shape (n_patterns, n_grid_classes, k)
         The tree's contribution for each pattern and class of grid points.
     """
-    codes, rep = _set_codes(rows, tree.leaf_rank[nodes], n, tree.n_leaves)
-    is_rep = np.zeros(n, dtype=bool)
-    is_rep[rep] = True
-    sel = is_rep[rows]
-    p = codes[rows[sel]]
-    leaf = nodes[sel]
+    codes, n_pat, reps, uniques, rows, nodes = _row_codes(tree, topo.follow_rows, cols, nan_cols)
+    if reps is None and uniques is None:  # no row branched: the patterns are the leaves
+        p, leaf = np.arange(tree.n_leaves), np.flatnonzero(tree.is_leaf)
+    elif rows is not None:  # the particles of a level walk: those of one row per pattern
+        is_rep = np.zeros(codes.size, dtype=bool)
+        is_rep[reps] = True
+        sel = is_rep[rows]
+        p, leaf = codes[rows[sel]], nodes[sel]
+    else:
+        p, leaf = _pattern_leaves(tree, topo.follow_rows, cols, reps, uniques)
     f = topo.front_of[leaf]
     k = tree.values.shape[1]
-    table = np.empty((rep.size, topo.bt.shape[1], k), dtype=np.float64)
-    dense = not sp.issparse(topo.bt) and rep.size * topo.n_front <= 16 * _DENSE_ENTRIES
+    table = np.empty((n_pat, topo.bt.shape[1], k), dtype=np.float64)
+    dense = not sp.issparse(topo.bt) and n_pat * topo.n_front <= 16 * _DENSE_ENTRIES
     for j in range(k):
         # Exactly one product per (pattern, grid class) is non-zero (the others are exact zeros):
         # the sum is that product, exactly, dense or sparse.
         if dense:
-            s = np.zeros((rep.size, topo.n_front), dtype=np.float64)
+            s = np.zeros((n_pat, topo.n_front), dtype=np.float64)
             s[p, f] = tree.values[leaf, j]
             table[:, :, j] = s @ topo.bt
         else:
-            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
+            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(n_pat, topo.n_front))
             table[:, :, j] = (s @ topo.bt).toarray() if sp.issparse(topo.bt) else s @ topo.bt
     if dtype is not np.float64:
         table = table.astype(dtype)  # leaf values of a float32 model: exact
@@ -250,9 +259,7 @@ def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndar
         acc = _Accumulator(n, G * k, init, capacity, dtype)
         for t in members:
             tree, topo = spec.trees[t], ctx.topos[t]
-            rows, nodes = _walk(tree, cols, nan_cols, topo.follow_rows, topo.leaf_stop, n)
-            codes, table = _patterns(tree, topo, rows, nodes, n, dtype)
-            del rows, nodes
+            codes, table = _patterns(tree, topo, cols, nan_cols, dtype)
             acc.add(codes, table, topo.g_class)
         prod = acc.result().reshape(n, G, k)
         del acc
@@ -488,7 +495,8 @@ def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarra
     spec = ctx.spec
     cols = np.ascontiguousarray(ctx.cols[:, rows])
     has_nan = bool(np.isnan(cols).any())
-    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=np.float64)
+    # in the estimator's own type (float32 for XGBoost: float64 addends round as float32 additions)
+    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=spec.raw_dtype)
     if ctx.init is not None:
         raw += ctx.init
     for tree, topo in zip(spec.trees, ctx.topos, strict=True):
