@@ -15,14 +15,16 @@ how uncertain the model is).
 
 **Standard error of an ALE curve.** ALE is not a mean over rows per grid point: it is a running
 sum of each bin's mean local effect (the mean of its rows' prediction differences), then
-centred. Each bin's mean has the standard error above, computed over the bin's rows (``std of
-the bin's differences (ddof=1) / √n_bin`` without weights). The curve is a linear map ``M`` of
-the bins' means (running sum, then the centring with the bin weights held fixed), so its
+centred by the bin-weighted mean. Each bin's mean has the standard error above, computed over
+the bin's rows (``std of the bin's differences (ddof=1) / √n_bin`` without weights). The
+running sum and the centring are a linear map ``M`` of the bins' means, so that part of the
 variance is ``diag(M Σ Mᵀ)`` with ``Σ`` the covariance of the bins' means: diagonal for numeric
-features (each row lies in one bin, and rows are independent), tridiagonal for categorical ones
-(a row of a middle level contributes to the pairs on both sides of it). Bin edges, level order
-and centring weights are held fixed. A bin with a single row has no variance estimate: the band
-is then undefined (null) over the whole curve.
+features (each row lies in one bin, and rows are independent, so bins are), tridiagonal for
+categorical ones (a row of a middle level feeds the pairs on both sides of it). The centring
+constant also moves with the bins' shares of the rows; that part enters through each row's
+influence on it (the delta method, :func:`ale_se`). Bin edges and level order are held fixed.
+A bin with a single row has no variance estimate: the band is then undefined (null) over the
+whole curve.
 
 **Bootstrap.** ``n_boot`` resamples of the rows (with replacement, a NumPy ``default_rng(seed)``
 drawing ``n`` row positions per resample, resample after resample, so the draws do not depend on
@@ -246,22 +248,43 @@ def curve_map(n_groups: int, center_weights: np.ndarray, categorical: bool) -> n
 
 
 def ale_se(effects: LocalEffects, center_weights: np.ndarray) -> np.ndarray:
-    """Delta-method standard error of the centred ALE, shape (k, G) (see the module docstring)."""
+    """Delta-method standard error of the centred ALE, shape (k, G) (see the module docstring).
+
+    Each row's influence on the curve at grid point g is ``Σ_p M[g, p] ψ_p`` over the bins (or
+    level pairs) p it contributes to, ``ψ_p = w (d − local_p) / W_p`` scaled by
+    ``√(m_p/(m_p − 1))`` (``m_p`` the bin's contributions), minus its influence on the centring
+    constant through the bin weights, ``w (ℓ_b − c) / V`` (``ℓ_b`` the uncentred level of its
+    centring bin, ``c`` the centring constant, ``V`` the total weight) scaled by ``√(n/(n − 1))``;
+    the variance is the sum over rows of the squared influences (rows independent).
+    """
     e = effects
     k = e.diffs.shape[1]
     P = e.n_groups
-    M = curve_map(P, center_weights, e.categorical)
+    v = np.asarray(center_weights, dtype=np.float64)
+    M = curve_map(P, v, e.categorical)
     m = np.bincount(e.groups, weights=(e.weights != 0).astype(float), minlength=P)
     W = np.bincount(e.groups, weights=e.weights, minlength=P)
-    if (m < 2).any():
+    has = e.center_of >= 0
+    row_w = np.zeros(e.n_rows)
+    row_w[e.rows] = e.weights
+    n = int(np.count_nonzero(row_w[has]))
+    if (m < 2).any() or n < 2:
         return np.full((k, M.shape[0]), np.nan)
     scale = np.sqrt(m / (m - 1)) / W  # per group
+    T = _running_sum(P)
+    level_map = T if e.categorical else (T[:-1] + T[1:]) / 2  # (n_center, P): uncentred levels
     out = np.empty((k, M.shape[0]))
     for j in range(k):
         psi = e.weights * (e.diffs[:, j] - e.local[e.groups, j]) * scale[e.groups]
         U = sp.csr_matrix((psi, (e.rows, e.groups)), shape=(e.n_rows, P))
         cov = np.asarray((U.T @ U).todense())
-        out[j] = np.sqrt(np.maximum(np.einsum("gp,pq,gq->g", M, cov, M), 0.0))
+        levels = level_map @ e.local[:, j]
+        c = float(v @ levels / v.sum())
+        t = np.zeros(e.n_rows)
+        t[has] = row_w[has] * (levels[e.center_of[has]] - c) / v.sum() * np.sqrt(n / (n - 1))
+        cross = np.asarray(U.T @ t).ravel()  # (P,)
+        var = np.einsum("gp,pq,gq->g", M, cov, M) - 2 * (M @ cross) + float(t @ t)
+        out[j] = np.sqrt(np.maximum(var, 0.0))
     return out
 
 
