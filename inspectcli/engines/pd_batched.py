@@ -15,6 +15,7 @@ import numpy as np
 
 from inspectcli.engines.bands import sum_sq_dev
 from inspectcli.engines.batching import measure_bytes_per_row, plan_chunks
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.frames import (
     assemble,
     integral,
@@ -22,7 +23,6 @@ from inspectcli.engines.frames import (
     widen_integer_columns,
 )
 from inspectcli.engines.grid import cartesian
-from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response
 from inspectcli.errors import (
@@ -125,10 +125,7 @@ def _batched(
     response: Response,
     sample_weight: np.ndarray | None,
     want_individual: bool,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
     spread: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
@@ -161,8 +158,8 @@ def _batched(
     sqs = [np.empty((len(grid), k)) if spread else None for grid in grids]
     individuals = [np.empty((len(grid), n, k)) if want_individual else None for grid in grids]
     pending: dict[tuple[int, int], list[np.ndarray]] = {}
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers, align=n)
+    with execution.runner() as runner:
+        plan = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers, align=n)
         # Chunks: (feature set, block of whole grid points, or part of one). Tasks: consecutive
         # chunks of one set (one per task in-process; grouped when they go to workers), grouped
         # by the frame they run on (an integer ndarray is widened once, if needed).

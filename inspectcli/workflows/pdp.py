@@ -253,28 +253,27 @@ def run_pdp(
         engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
 
-    with execution.engine_kwargs() as run_on:
-        results = partial_dependence(
-            est,
-            rows.X,
-            sets,
-            feature_names=names,
-            sample_weight=rows.sample_weight,
-            categorical_features=cats or None,
-            response_method=opts.response_method,
-            classes=list(opts.classes) or None,
-            percentiles=opts.percentiles,
-            grid_resolution=opts.grid_resolution,
-            custom_values=custom,
-            orders=orders,
-            method=opts.method,
-            kind=engine_kind,
-            standard_error=band and not centred_band,
-            bootstrap=0 if centred_band else boot,
-            band_level=opts.band_level,
-            random_state=seed,
-            **run_on,
-        )
+    results = partial_dependence(
+        est,
+        rows.X,
+        sets,
+        feature_names=names,
+        sample_weight=rows.sample_weight,
+        categorical_features=cats or None,
+        response_method=opts.response_method,
+        classes=list(opts.classes) or None,
+        percentiles=opts.percentiles,
+        grid_resolution=opts.grid_resolution,
+        custom_values=custom,
+        orders=orders,
+        method=opts.method,
+        kind=engine_kind,
+        standard_error=band and not centred_band,
+        bootstrap=0 if centred_band else boot,
+        band_level=opts.band_level,
+        random_state=seed,
+        execution=execution,
+    )
     if centred_band:
         _centred_bands(results, rows.sample_weight, band, boot, opts.band_level, seed, opts.kind == "average")
     for r in results[: len(one_way) + len(pairs)]:
