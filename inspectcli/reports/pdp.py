@@ -261,6 +261,9 @@ def table(
     t.add_column("PD min", justify="right", no_wrap=True)
     t.add_column("PD max", justify="right", no_wrap=True)
     t.add_column("range", justify="right", no_wrap=True)
+    with_se = any(c.se is not None for c in curves)
+    if with_se:
+        t.add_column("±SE", justify="right", no_wrap=True)
     t.add_column("curve", no_wrap=True)
     extra = any(c.h2 is not None or c.rank is not None for c in curves)
     if extra:
@@ -294,19 +297,32 @@ def table(
         if show_target:
             cells.append("" if c.target is None else str(c.target))
         span_text = fmt(hi - lo) if ok.size == arr.size else "undefined"
-        cells += [span, fmt(lo), fmt(hi), span_text, curve]
+        cells += [span, fmt(lo), fmt(hi), span_text]
+        if with_se:
+            cells.append(_largest_se(c))
+        cells.append(curve)
         if extra:
             cells.append(
                 f"#{c.rank}" if c.rank is not None else (f"H²={fmt(c.h2, 3)}" if c.h2 is not None else "")
             )
         t.add_row(*cells)
     caption = []
+    if with_se:
+        caption.append("±SE: the largest standard error of the curve's values (over its grid points)")
     if len(one_way) > 1:
         caption.append(f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}")
     caption += list(notes)
     if caption:
         t.caption = "\n".join(caption)
     return t
+
+
+def _largest_se(c: PDPCurve) -> str:
+    if c.se is None:
+        return ""
+    se = np.asarray(c.se, dtype=float)
+    ok = se[np.isfinite(se)]
+    return fmt(float(ok.max())) if ok.size else "—"
 
 
 def pair_counts(
