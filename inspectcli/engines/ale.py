@@ -270,6 +270,7 @@ def center(values: np.ndarray, weights: np.ndarray, categorical: bool) -> np.nda
     return values - c[:, None]
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's NaN / inf: reported as such, not as numpy warnings
 def _finish(
     plan: _Plan, preds: np.ndarray, sample_weight: np.ndarray | None, n_rows: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LocalEffects]:

@@ -77,9 +77,10 @@ def _weights(n: int, weights: np.ndarray | None) -> np.ndarray:
 
 def sum_sq_dev(values: np.ndarray, weights: np.ndarray | None, mean: np.ndarray) -> np.ndarray:
     """``Σ_i w_i² (x_i − m)²`` over axis 0 of ``values`` (n, ...), ``mean`` of shape (...)."""
-    dev = np.asarray(values, dtype=np.float64) - mean
-    w2 = _weights(len(dev), weights) ** 2
-    return np.tensordot(w2, dev * dev, axes=(0, 0))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf or NaN values: an undefined SE (NaN)
+        dev = np.asarray(values, dtype=np.float64) - mean
+        w2 = _weights(len(dev), weights) ** 2
+        return np.tensordot(w2, dev * dev, axes=(0, 0))
 
 
 def se_from_sum_sq(sq: np.ndarray, weights: np.ndarray | None, n_rows: int) -> np.ndarray:
@@ -94,7 +95,8 @@ def se_from_sum_sq(sq: np.ndarray, weights: np.ndarray | None, n_rows: int) -> n
 def mean_se(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Standard error of the (weighted) mean over axis 0 of ``values`` (n, ...), shape (...)."""
     values = np.asarray(values, dtype=np.float64)
-    mean = np.average(values, axis=0, weights=weights)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = np.average(values, axis=0, weights=weights)
     return se_from_sum_sq(sum_sq_dev(values, weights, mean), weights, len(values))
 
 
@@ -115,13 +117,15 @@ class SumSq:
         total = float(w2.sum())
         if total == 0.0:
             return
-        center = np.tensordot(w2, values, axes=(0, 0)) / total
+        with np.errstate(invalid="ignore", over="ignore"):
+            center = np.tensordot(w2, values, axes=(0, 0)) / total
         self.parts.append((total, center, sum_sq_dev(values, None if weights is None else weights, center)))
 
     def finish(self, mean: np.ndarray) -> np.ndarray:
         out = np.zeros(np.shape(mean))
-        for total, center, q in self.parts:
-            out = out + q + total * (center - mean) ** 2
+        with np.errstate(invalid="ignore", over="ignore"):
+            for total, center, q in self.parts:
+                out = out + q + total * (center - mean) ** 2
         return out
 
 
@@ -165,8 +169,11 @@ def _block(n_rows: int, width: int, max_bytes: int) -> int:
 
 def percentile_interval(curves: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Per column of ``curves`` (n_boot, ...), the percentiles (1 ∓ level)/2, ignoring NaN resamples."""
+    import warnings
+
     q = [50 * (1 - level), 50 * (1 + level)]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": that point's interval is NaN
         lo, hi = (
             np.nanpercentile(curves, q, axis=0)
             if np.isnan(curves).any()
@@ -175,6 +182,7 @@ def percentile_interval(curves: np.ndarray, level: float) -> tuple[np.ndarray, n
     return lo, hi
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's NaN / inf: undefined, no numpy warning
 def bootstrap_means(
     values: np.ndarray,
     weights: np.ndarray | None,
@@ -186,11 +194,16 @@ def bootstrap_means(
     """Percentile bootstrap of the (weighted) mean over axis 0 of ``values`` (n, ...).
 
     Each resample's mean is ``Σ c_i w_i x_i / Σ c_i w_i`` with ``c_i`` the times row i is drawn.
+    With fewer than 2 rows of non-zero weight the interval is NaN (undefined, as the SE is): every
+    resample that draws the one row would repeat its value, a band of width 0.
     """
     values = np.asarray(values, dtype=np.float64)
     n = values.shape[0]
     flat = values.reshape(n, -1)
     w = _weights(n, weights)
+    if np.count_nonzero(w) < 2:
+        nan = np.full(values.shape[1:], np.nan)
+        return Bootstrap(n_boot, seed, level, nan, nan.copy())
     means = np.empty((n_boot, flat.shape[1]))
     at = 0
     for counts in resample_counts(n, n_boot, seed, _block(n, flat.shape[1], max_bytes)):
@@ -247,6 +260,7 @@ def curve_map(n_groups: int, center_weights: np.ndarray, categorical: bool) -> n
     return T - gamma[None, :]
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's NaN / inf: an undefined SE, no numpy warning
 def ale_se(effects: LocalEffects, center_weights: np.ndarray) -> np.ndarray:
     """Delta-method standard error of the centred ALE, shape (k, G) (see the module docstring).
 
@@ -288,6 +302,7 @@ def ale_se(effects: LocalEffects, center_weights: np.ndarray) -> np.ndarray:
     return out
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's NaN / inf: undefined, no numpy warning
 def ale_bootstrap(
     effects: LocalEffects,
     n_boot: int,
@@ -295,11 +310,17 @@ def ale_bootstrap(
     level: float = DEFAULT_LEVEL,
     max_bytes: int = 64 * 2**20,
 ) -> Bootstrap:
-    """Percentile bootstrap of the centred ALE (k, G): rows resampled, bins and edges held fixed."""
+    """Percentile bootstrap of the centred ALE (k, G): rows resampled, bins and edges held fixed.
+
+    With fewer than 2 rows of non-zero weight the interval is NaN (undefined, as the SE is).
+    """
     e = effects
     k, P = e.diffs.shape[1], e.n_groups
     n = e.n_rows
     has = e.center_of >= 0
+    if len(np.unique(e.rows[e.weights != 0])) < 2:
+        nan = np.full((k, P + 1), np.nan)
+        return Bootstrap(n_boot, seed, level, nan, nan.copy())
     n_center = P + 1 if e.categorical else P
     C = sp.csr_matrix((np.ones(int(has.sum())), (np.flatnonzero(has), e.center_of[has])), shape=(n, n_center))
     row_w = np.zeros(n)  # each data row's weight (the same in all its contributions)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's NaN / inf: H² undefined, no numpy warning
 def h_squared(pair: np.ndarray, one_a: np.ndarray, one_b: np.ndarray) -> float:
     """Friedman's H² from a two-way PD (shape (A, B)) and the one-way PDs on its axes."""
     pair = np.asarray(pair, dtype=float)
@@ -42,6 +43,8 @@ def pd_variability(average: np.ndarray, categorical: bool) -> float:
     values = np.asarray(average, dtype=float).reshape(-1)
     if values.size < 2:
         return 0.0
+    if not np.isfinite(values).all():  # a model's NaN or inf: undefined, without numpy's warning
+        return float("nan")
     if categorical:
         return float((values.max() - values.min()) / 4.0)
     return float(np.std(values, ddof=1))

@@ -259,6 +259,7 @@ def _moments(block: np.ndarray, sample_weight: np.ndarray | None, spread: bool) 
     return np.concatenate([avg, sum_sq_dev(block, sample_weight, avg)])
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's inf in a row of weight 0: NaN, reported
 def _average(block: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
     """scikit-learn's average of one grid point: np.average over rows of (n,) or (n, k)."""
     if block.shape[1] == 1:

@@ -166,7 +166,8 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
         cells: list[Any] = [c.feature]
         if show_target:
             cells.append("" if c.target is None else str(c.target))
-        lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
+        finite = np.isfinite(c.ale).any()  # an all-undefined curve: no nanmin's "All-NaN slice" warning
+        lo, hi = (float(np.nanmin(c.ale)), float(np.nanmax(c.ale))) if finite else (np.nan, np.nan)
         cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), Spark(c.ale, lo=lo_all, hi=hi_all, width=16)]
         if with_pdp:
             cells.append(fmt(float(np.ptp(c.pdp))) if c.pdp is not None else "")

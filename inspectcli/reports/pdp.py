@@ -125,6 +125,7 @@ def build_curves(
     return curves
 
 
+@np.errstate(invalid="ignore", over="ignore")  # a model's inf at the first grid point: NaN, no numpy warning
 def _center(curve: PDPCurve) -> None:
     corner = (0,) * curve.ndim
     if curve.average is not None:

@@ -368,7 +368,8 @@ def _centred_bands(
             continue
         ice = np.moveaxis(np.asarray(r.individual, dtype=float), 1, 0)  # (n, k, *grid)
         corner = ice[(slice(None), slice(None)) + (0,) * (ice.ndim - 2)]
-        centred = ice - corner.reshape(corner.shape + (1,) * (ice.ndim - 2))
+        with np.errstate(invalid="ignore"):  # a model's inf at the first grid point: NaN, no warning
+            centred = ice - corner.reshape(corner.shape + (1,) * (ice.ndim - 2))
         r.se = mean_se(centred, sample_weight) if band else None
         r.bootstrap = bootstrap_means(centred, sample_weight, boot, seed, level) if boot else None
         if drop_ice:
