@@ -333,7 +333,14 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
         finite = np.isfinite(delta)
         max_abs = mean = mean_abs = None
         max_at = None
-        if finite.any():
+        if not finite.all():
+            # a point undefined in either file (a model's NaN / inf, null in the JSON) could hide any
+            # change: the curve's statistics are undefined (and gates on them fail), not those of the rest
+            out.notes.append(
+                f"{_label(key)}: {int((~finite).sum())} of {delta.size} grid point(s) undefined in "
+                "one of the files: its change is undefined"
+            )
+        elif finite.any():
             absd = np.where(finite, np.abs(delta), -np.inf)
             pos = np.unravel_index(int(np.argmax(absd)), delta.shape)
             max_abs = float(absd[pos])
@@ -369,8 +376,12 @@ def _pd_intervals(entry: Mapping[str, Any], avg: np.ndarray, kind: str) -> tuple
     if kind == "bootstrap":
         boot = entry["bootstrap"]
         return _array(boot["lower"]), _array(boot["upper"])
+    se = _array(entry["se"])
+    if se.shape != avg.shape:
+        return se, se  # refused by _check_band
     # the one noise band (engines/permutation.noise_band) with the SE itself as std and n = 1
-    low, high = noise_band(avg, _array(entry["se"]), 1, NOISE_Z)
+    with np.errstate(over="ignore"):  # an SE near the float range: an infinite band, without a warning
+        low, high = noise_band(avg, se, 1, NOISE_Z)
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
@@ -386,14 +397,36 @@ def _pd_noise(
         return None, None, None
     lo_a, hi_a = _pd_intervals(a, va, kind)
     lo_b, hi_b = _pd_intervals(b, vb, kind)
-    if lo_a.shape != va.shape or lo_b.shape != vb.shape:
-        return None, None, None
-    with np.errstate(invalid="ignore"):
+    _check_band(a, kind, va, lo_a, hi_a)
+    _check_band(b, kind, vb, lo_b, hi_b)
+    with np.errstate(invalid="ignore", over="ignore"):
         gap = np.maximum(np.maximum(lo_b - hi_a, lo_a - hi_b), 0.0)
-    ok = np.isfinite(gap)
-    if not ok.any():
+    if np.isnan(gap).any() or not (np.isfinite(va).all() and np.isfinite(vb).all()):
+        # a point without a band (or without a value) could hide a change
         return kind, None, None
-    return kind, int((gap[ok] > 0).sum()), float(gap[ok].max())
+    return kind, int((gap > 0).sum()), float(gap.max())
+
+
+def _check_band(
+    entry: Mapping[str, Any], kind: str, avg: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> None:
+    """ValidationError for a band that is not one: of another shape than its curve, a negative
+    standard error, a bootstrap interval whose lower end lies above its upper one."""
+    where = " × ".join(str(f) for f in entry.get("features", []))
+    if low.shape != avg.shape or high.shape != avg.shape:
+        shape = low.shape if low.shape != avg.shape else high.shape
+        raise ValidationError(
+            f"the band of {where} ({'bootstrap' if kind == 'bootstrap' else 'se'}) has shape {shape}, "
+            f"its curve {avg.shape}",
+            "give the pdp.json files as inspect wrote them",
+        )
+    with np.errstate(invalid="ignore"):
+        wrong = (_array(entry["se"]) < 0).any() if kind == "se" else (low > high).any()
+    if wrong:
+        what = "a negative standard error" if kind == "se" else "a bootstrap interval with lower > upper"
+        raise ValidationError(
+            f"the band of {where} has {what}", "give the pdp.json files as inspect wrote them"
+        )
 
 
 def _span(grid: Sequence[Any]) -> str:

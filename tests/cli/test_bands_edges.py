@@ -3,6 +3,8 @@ NaN / inf reported once by the tool, never as numpy's own warnings."""
 
 from __future__ import annotations
 
+import json
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -104,3 +106,91 @@ def test_a_models_inf_or_nan_is_reported_by_the_tool_without_numpy_warnings(fram
         assert "the model returned" in r.stderr
         numpy_words = ("invalid value", "overflow", "All-NaN", "divide by zero", "Degrees of freedom")
         assert not any(word in r.stderr for word in numpy_words), r.stderr
+
+
+@pytest.fixture(scope="module")
+def pd_file(frame, tmp_path_factory):
+    """A pdp.json with SE bands (and one with a bootstrap) of a linear model, two features, 5 points."""
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+
+    X, y = frame
+    base = tmp_path_factory.mktemp("edge_diff")
+    joblib.dump(LinearRegression().fit(X, y), base / "m.joblib")
+    X.assign(y=y).to_csv(base / "d.csv", index=False)
+    out = {}
+    for name, extra in (("se", []), ("boot", ["--bootstrap", "20"])):
+        args = [str(base / "m.joblib"), str(base / "d.csv"), "--target", "y", "-f", "a,b", "--band"]
+        args += ["--grid-resolution", "5", "--no-plot", "--quiet", "--out", str(base / name), *extra]
+        r = CliRunner().invoke(app, ["pdp", *args])
+        assert r.exit_code == 0, r.stderr
+        out[name] = base / name / "pdp.json"
+    return out
+
+
+def _edited(src, tmp_path, edit):
+    doc = json.loads(src.read_text())
+    edit(doc["results"][0])
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_diff_a_point_undefined_in_one_file_makes_the_change_undefined_and_gates_fail(pd_file, tmp_path, cli):
+    """A model's NaN / inf (null) at one grid point may hide any change: max |Δ|, mean Δ and max_gap of that
+    curve are undefined, and a gate on them fails (it passed on the other points' numbers)."""
+
+    def null_at_0(entry):
+        entry["average"][0] = None
+        entry["se"][0] = None
+
+    new = _edited(pd_file["se"], tmp_path, null_at_0)
+    for gate in ("max_abs_diff(a) > 0.001", "mean_abs_diff(a) > 0.001", "max_gap(a) > 0"):
+        r = cli("diff", pd_file["se"], new, "--fail-if", gate)
+        assert r.exit_code == 1, (gate, r.stdout, r.stderr)
+        assert "undefined" in r.stderr
+    # the other curve is untouched: its gates are judged as before
+    assert cli("diff", pd_file["se"], new, "--fail-if", "max_abs_diff(b) > 0.001").exit_code == 0
+
+    # a point whose band alone is undefined: the change there is unknown, so is max_gap
+    def moved_without_band(entry):
+        entry["average"][0] += 5.0
+        entry["se"][0] = None
+
+    new = _edited(pd_file["se"], tmp_path, moved_without_band)
+    doc = json.loads(cli("diff", pd_file["se"], new, "--json").stdout)
+    [a] = [c for c in doc["results"] if c["features"] == ["a"]]
+    assert (
+        a["max_gap"] is None and a["points_beyond_noise"] is None and a["max_abs_diff"] == pytest.approx(5.0)
+    )
+    assert cli("diff", pd_file["se"], new, "--fail-if", "max_gap(a) > 0").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "which, edit, words",
+    [
+        ("se", lambda e: e.__setitem__("se", [-x for x in e["se"]]), "negative standard error"),
+        ("se", lambda e: e.__setitem__("se", e["se"][:3]), "has shape (3,)"),
+        ("se", lambda e: e.__setitem__("se", [[x, x] for x in e["se"]]), "has shape (5, 2)"),
+        (
+            "boot",
+            lambda e: e["bootstrap"].__setitem__("lower", [v + 9 for v in e["average"]]),
+            "lower > upper",
+        ),
+        ("boot", lambda e: e["bootstrap"].__setitem__("upper", [0.0]), "has shape (1,)"),
+    ],
+)
+def test_diff_refuses_a_band_that_is_not_one(pd_file, tmp_path, cli, which, edit, words):
+    new = _edited(pd_file[which], tmp_path, edit)
+    r = cli("diff", pd_file[which], new, "--fail-if", "max_gap(a) > 0")
+    assert r.exit_code == 3, (r.stdout, r.stderr)
+    assert words in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_diff_an_se_near_the_float_range_is_an_infinite_band_without_a_numpy_warning(pd_file, tmp_path, cli):
+    new = _edited(pd_file["se"], tmp_path, lambda e: e.__setitem__("se", [1e308] * len(e["se"])))
+    r = cli("diff", pd_file["se"], new, "--json")
+    assert r.exit_code == 0 and "overflow" not in r.stderr, r.stderr
+    assert json.loads(r.stdout)["results"][0]["max_gap"] == 0.0
