@@ -93,6 +93,27 @@ def _n_outputs_regressor(estimator: Any) -> int | None:
         estimators = getattr(est, "estimators_", None)
         if type(est).__name__ in ("MultiOutputRegressor", "RegressorChain") and estimators:
             return len(estimators)
+        n = _gbm_n_outputs(est)
+        if n is not None:
+            return n
+    return None
+
+
+def _gbm_n_outputs(est: Any) -> int | None:
+    """Outputs of a fitted XGBoost or CatBoost regressor (multi-target, multi-quantile), which keep
+    no ``n_outputs_``; None when unknown."""
+    lib = type(est).__module__.split(".")[0]
+    try:
+        if lib == "xgboost" and hasattr(est, "get_booster"):
+            import json
+
+            config = json.loads(est.get_booster().save_config())
+            return int(config["learner"]["learner_model_param"]["num_target"])
+        if lib == "catboost" and hasattr(est, "get_scale_and_bias") and est.is_fitted():
+            bias = est.get_scale_and_bias()[1]  # one bias per output (a list for MultiRMSE & co)
+            return len(bias) if isinstance(bias, (list, tuple)) else 1
+    except Exception:  # unfitted, or a version without these: unknown
+        return None
     return None
 
 

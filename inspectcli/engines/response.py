@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
 
-from inspectcli.errors import UsageError
+from inspectcli.errors import ComputationError, UsageError
 from inspectcli.introspect import task_of
 
 RESPONSE_METHODS = ("auto", "predict_proba", "decision_function")
@@ -45,6 +45,15 @@ class Response:
         if raw.ndim == leading:
             out = raw[..., None]
         elif self.columns is None:
+            if raw.ndim != leading + 1 or raw.shape[-1] != self.n_targets:
+                # a regressor whose outputs were not known in advance (no n_outputs_): never keep
+                # one of them silently
+                raise ComputationError(
+                    f"the model's {self.method} returned {raw.shape[leading:]} values per row, "
+                    f"expected {self.n_targets}",
+                    "a multi-output regressor without n_outputs_: inspect one output with a model "
+                    "fitted on it alone",
+                )
             out = raw
         else:
             out = raw[..., list(self.columns)]
