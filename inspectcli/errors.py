@@ -72,6 +72,7 @@ PARAMS = frozenset(
         "custom_values",
         "compare", "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
         "ice_lines", "ice_rows", "independent_y", "kind", "max_samples", "memory_budget", "method",
+        "n_jobs", "execution", "progress",
         "n_repeats", "no_pickle", "order",
         "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",
         "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",

@@ -366,8 +366,7 @@ def accumulated_local_effects(
             f"{type(estimator).__name__} is neither a regressor nor a classifier",
             "accumulated local effects need one",
         )
-    execution = execution or Execution()
-    execution.check()
+    execution = Execution.of(execution)
     names = feature_names_of(X, feature_names)
     n = X.shape[0]
     sample_weight = check_sample_weight(sample_weight, n)

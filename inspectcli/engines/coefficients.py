@@ -376,8 +376,7 @@ def cross_validated(
     n = X.shape[0]
     if n_splits > n:
         raise UsageError(f"`cv={n_splits}` is more folds than the data's {n} rows", "use fewer folds")
-    execution = execution or Execution()
-    execution.check()
+    execution = Execution.of(execution)
     input_names = feature_names_of(X, input_names)
     splitter = RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=random_state)
     tasks = [(train,) for train, _ in splitter.split(np.zeros((n, 1)))]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from inspectcli.engines.progress import NullProgress, Progress
 
@@ -38,6 +41,68 @@ class Execution:
     backend: str = "loky"
     scheduler: str | None = None
     progress: Callable[[], AbstractContextManager[Progress]] | None = None
+
+    def __post_init__(self) -> None:
+        """Usage errors (ValueError) naming the parameter of a value of the wrong type or range.
+
+        ``memory_budget`` also takes a size such as ``"512MB"`` (stored as bytes); ``n_jobs=None``
+        means 1, as in joblib.
+        """
+        from inspectcli.errors import UsageError
+        from inspectcli.numbers import parse_size
+
+        budget = self.memory_budget
+        if isinstance(budget, str):
+            object.__setattr__(self, "memory_budget", parse_size(budget, param="memory_budget"))
+        elif (
+            isinstance(budget, bool)
+            or not isinstance(budget, (int, float, np.integer, np.floating))
+            or not math.isfinite(budget)
+            or budget < 1
+            or budget != int(budget)
+        ):
+            raise UsageError(
+                f"`memory_budget={budget!r}` must be a whole number of bytes >= 1 or a size",
+                "e.g. memory_budget=512 * 2**20 or memory_budget='512MB'",
+            )
+        else:
+            object.__setattr__(self, "memory_budget", int(budget))
+        if self.n_jobs is None:
+            object.__setattr__(self, "n_jobs", 1)
+        elif isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)):
+            raise UsageError(
+                f"`n_jobs={self.n_jobs!r}` must be a whole number of workers", "e.g. n_jobs=2 (-1: all cores)"
+            )
+        else:
+            object.__setattr__(self, "n_jobs", int(self.n_jobs))
+        if not isinstance(self.backend, str):
+            raise UsageError(f"`backend={self.backend!r}` must be a string", "loky, threading or dask")
+        if self.scheduler is not None and not (isinstance(self.scheduler, str) and self.scheduler.strip()):
+            raise UsageError(
+                f"`scheduler={self.scheduler!r}` must be a Dask scheduler's address",
+                "e.g. scheduler='tcp://HOST:8786' with backend='dask'",
+            )
+        if self.progress is not None and not callable(self.progress):
+            raise UsageError(
+                f"`progress={self.progress!r}` must be a callable returning a context manager, or None",
+                "leave it out",
+            )
+        self.check()
+
+    @staticmethod
+    def of(execution: Any) -> Execution:
+        """``execution`` itself (checked), or the default Execution for None; a usage error otherwise."""
+        if execution is None:
+            return Execution()
+        if not isinstance(execution, Execution):
+            from inspectcli.errors import UsageError
+
+            raise UsageError(
+                f"`execution={execution!r}` must be an inspectcli.Execution",
+                "e.g. execution=Execution(n_jobs=2, backend='loky')",
+            )
+        execution.check()
+        return execution
 
     def check(self) -> None:
         """A usage error for an unknown backend, or a scheduler without the dask backend."""

@@ -237,8 +237,7 @@ def partial_dependence(
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     percentiles = check_grid_options(percentiles, grid_resolution)
-    execution = execution or Execution()
-    execution.check()
+    execution = Execution.of(execution)
     names = feature_names_of(X, feature_names)
     n_rows = X.shape[0]
     sample_weight = check_sample_weight(sample_weight, n_rows)

@@ -105,7 +105,7 @@ def run_ale(
         ``curves`` (one per feature and class) and ``document`` (the ale.json content).
     """
     started = time.perf_counter()
-    opts, execution, report = options or AleOptions(), execution or Execution(), report or Collected()
+    opts, execution, report = options or AleOptions(), Execution.of(execution), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.bins, "bins", 1, "20")
     inputs = load_inputs(source, report, rows=subsample_plan(opts.subsample, seed))

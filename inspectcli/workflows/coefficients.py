@@ -70,7 +70,7 @@ def run_coefficients(
     """
     started = time.perf_counter()
     opts = options or CoefficientsOptions()
-    execution, report = execution or Execution(), report or Collected()
+    execution, report = Execution.of(execution), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.cv, "cv", 2, "5")
     check_at_least(opts.n_repeats, "n_repeats", 1)

@@ -123,7 +123,7 @@ def run_importance(
     """
     started = time.perf_counter()
     opts = options or ImportanceOptions()
-    execution, report = execution or Execution(), report or Collected()
+    execution, report = Execution.of(execution), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.n_repeats, "n_repeats", 1, "5")
     ms = max_samples_value(opts.max_samples)

@@ -96,7 +96,7 @@ def run_interactions(
     """
     started = time.perf_counter()
     opts = options or InteractionsOptions()
-    execution, report = execution or Execution(), report or Collected()
+    execution, report = Execution.of(execution), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.top_k, "top_k", 2, "10")
     check_at_least(opts.rows, "rows", 2, "300")

@@ -194,7 +194,7 @@ def run_pdp(
         ``curves`` (one per feature set and class), ``document`` (the pdp.json content), ``gates``.
     """
     started = time.perf_counter()
-    opts, execution, report = options or PdpOptions(), execution or Execution(), report or Collected()
+    opts, execution, report = options or PdpOptions(), Execution.of(execution), report or Collected()
     seed = resolve_seed(opts.random_state)
     check_at_least(opts.ice_lines, "ice_lines", 1, "100")
     from dataclasses import replace

@@ -294,7 +294,7 @@ def run_report(
 
     started = time.perf_counter()
     opts = options or ReportOptions()
-    execution, report = execution or Execution(), report or Collected()
+    execution, report = Execution.of(execution), report or Collected()
     check_options(opts)
     seed = resolve_seed(opts.random_state)
     skipped = set(opts.skip)

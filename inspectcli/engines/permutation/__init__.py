@@ -240,8 +240,7 @@ def permutation_importance(
         raise UsageError(f"`n_repeats={n_repeats}` must be a whole number ≥ 1")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
-    execution = execution or Execution()
-    execution.check()
+    execution = Execution.of(execution)
     memory_budget = execution.memory_budget
     names = (
         [str(c) for c in X.columns]
