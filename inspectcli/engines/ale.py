@@ -392,6 +392,11 @@ def accumulated_local_effects(
                 raise UsageError(f"`order` applies to categorical features; '{names[j]}' is numeric")
             plans.append(_plan_numeric(X, j, names[j], bins))
 
+    from inspectcli.engines.estimate import check_ale_bootstrap
+
+    if plans:
+        longest = max(len(plan.grid) for plan in plans)
+        check_ale_bootstrap(longest, n_targets=response.n_targets, n_rows=n, bootstrap=bootstrap)
     # With --with-pdp two computations follow each other: one Dask cluster for both.
     with execution.sharing(with_pdp) as on, on.reporting() as progress:
         preds = _predict_plans(estimator, X, plans, response, on, progress)

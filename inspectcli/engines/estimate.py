@@ -135,3 +135,16 @@ def check_pdp_request(
         option,
         "lower --grid-resolution (or give fewer --values), use --kind average, or --subsample rows",
     )
+
+
+def check_ale_bootstrap(n_points: int, *, n_targets: int, n_rows: int, bootstrap: int) -> None:
+    """Refuse an ALE bootstrap whose resampled curves (one feature at a time) cannot be held (exit 2)."""
+    if not bootstrap:
+        return
+    _refuse(
+        n_points * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE,
+        f"{bootstrap:,} bootstrap curves of up to {n_points:,} grid points × {n_targets} target(s) "
+        f"over {n_rows:,} rows",
+        f"`bootstrap={bootstrap}`",
+        "use fewer resamples (200–2,000 are usual)",
+    )

@@ -194,3 +194,16 @@ def test_diff_an_se_near_the_float_range_is_an_infinite_band_without_a_numpy_war
     r = cli("diff", pd_file["se"], new, "--json")
     assert r.exit_code == 0 and "overflow" not in r.stderr, r.stderr
     assert json.loads(r.stdout)["results"][0]["max_gap"] == 0.0
+
+
+@pytest.mark.parametrize("command, extra", [("ale", ["--bins", "4"]), ("pdp", ["--grid-resolution", "4"])])
+def test_a_bootstrap_that_cannot_be_held_is_refused_naming_bootstrap(frame, tmp_path, cli, command, extra):
+    """ALE had no estimate: numpy's MemoryError became exit 4 whose hint named other flags."""
+    X, y = frame
+    joblib.dump(LinearRegression().fit(X, y), tmp_path / "m.joblib")
+    X.assign(y=y).to_csv(tmp_path / "d.csv", index=False)
+    r = cli(command, tmp_path / "m.joblib", tmp_path / "d.csv", "--target", "y", "-f", "a", "--no-plot",
+            "--bootstrap", str(10**12), "--out", tmp_path / "o", *extra)  # fmt: skip
+    assert r.exit_code == 2, r.stderr
+    assert r.stderr.startswith("error: --bootstrap 1000000000000:") and "fewer resamples" in r.stderr
+    assert not (tmp_path / "o").exists()
