@@ -36,6 +36,10 @@ from inspectcli.errors import ValidationError, shorten
 #: half-width of a run's interval, in standard errors of its mean over the repeats
 NOISE_RULE = "beyond noise: the intervals mean ± 2·std/√n_repeats of the two runs do not overlap"
 GRID_RTOL = 1e-9
+#: A gap between two PD bands within this fraction of the curves' magnitude is floating-point
+#: rounding (the same curve summed in another order), not a change: bands of width ~0 (a linear
+#: model's centred curves, a constant model) would otherwise call every last-bit difference beyond noise.
+GAP_RTOL = 1e-12
 DIFFABLE = ("importance", "pdp")
 
 
@@ -404,6 +408,8 @@ def _pd_noise(
     if np.isnan(gap).any() or not (np.isfinite(va).all() and np.isfinite(vb).all()):
         # a point without a band (or without a value) could hide a change
         return kind, None, None
+    scale = float(max(np.abs(va).max(initial=0.0), np.abs(vb).max(initial=0.0)))
+    gap = np.where(gap <= GAP_RTOL * scale, 0.0, gap)
     return kind, int((gap > 0).sum()), float(gap.max())
 
 

@@ -207,3 +207,27 @@ def test_a_bootstrap_that_cannot_be_held_is_refused_naming_bootstrap(frame, tmp_
     assert r.exit_code == 2, r.stderr
     assert r.stderr.startswith("error: --bootstrap 1000000000000:") and "fewer resamples" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_diff_a_rounding_difference_between_bands_of_width_zero_is_not_beyond_noise(pd_file, tmp_path, cli):
+    """A linear model's centred curves have SE ~1e-17: the same curve summed in another order (other
+    weights, engine or chunks) differs in the last bits, which is not a change beyond noise."""
+    doc = json.loads(pd_file["se"].read_text())
+    for e in doc["results"]:
+        e["se"] = [0.0] * len(e["se"])
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+
+    def nudge(by):
+        def edit(entry):
+            entry["se"] = [0.0] * len(entry["se"])
+            entry["average"] = [v + by * max(abs(v), 1.0) for v in entry["average"]]
+
+        return _edited(old, tmp_path, edit)
+
+    last_bits = json.loads(cli("diff", old, nudge(4e-16), "--json").stdout)
+    assert [c["max_gap"] for c in last_bits["results"]] == [0.0, 0.0]
+    assert cli("diff", old, nudge(4e-16), "--fail-if", "max_gap > 0").exit_code == 0
+    moved = json.loads(cli("diff", old, nudge(1e-9), "--json").stdout)["results"][0]
+    assert moved["max_gap"] > 0 and moved["points_beyond_noise"] == 5
+    assert cli("diff", old, nudge(1e-9), "--fail-if", "max_gap(a) > 0").exit_code == 1
