@@ -247,6 +247,12 @@ def run_pdp(
     from inspectcli.engines.bands import check_band_options
 
     check_band_options(opts.bootstrap, opts.band_level)
+    if opts.kind == "individual" and (opts.band is True or opts.bootstrap):
+        asked = "`band`" if opts.band is True else f"`bootstrap={opts.bootstrap}`"
+        raise UsageError(
+            f"{asked}: `kind=individual` has no average curve to draw a band around",
+            "use `kind=both` for the ICE lines with the average's band",
+        )
     band = opts.band is not False and opts.method != "recursion" and opts.kind != "individual"
     boot = opts.bootstrap if opts.kind != "individual" else 0
     # Centred curves: the band of the centred values, from the ICE values (kept for it, unless

@@ -231,3 +231,15 @@ def test_diff_a_rounding_difference_between_bands_of_width_zero_is_not_beyond_no
     moved = json.loads(cli("diff", old, nudge(1e-9), "--json").stdout)["results"][0]
     assert moved["max_gap"] > 0 and moved["points_beyond_noise"] == 5
     assert cli("diff", old, nudge(1e-9), "--fail-if", "max_gap(a) > 0").exit_code == 1
+
+
+@pytest.mark.parametrize("extra", [["--band"], ["--bootstrap", "10"]])
+def test_a_band_asked_of_individual_curves_is_a_usage_error_not_dropped(pd_file, cli, tmp_path, extra):
+    base = pd_file["se"].parent.parent
+    r = cli("pdp", base / "m.joblib", base / "d.csv", "--target", "y", "-f", "a", "--kind", "individual",
+            "--grid-resolution", "3", "--no-plot", "--out", tmp_path / "o", *extra)  # fmt: skip
+    assert r.exit_code == 2, r.stderr
+    assert r.stderr.startswith(f"error: {' '.join(extra)}: --kind individual has no average curve")
+    ok = cli("pdp", base / "m.joblib", base / "d.csv", "--target", "y", "-f", "a", "--kind", "individual",
+             "--grid-resolution", "3", "--no-plot", "--out", tmp_path / "o")  # fmt: skip
+    assert ok.exit_code == 0, ok.stderr
