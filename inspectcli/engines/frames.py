@@ -184,10 +184,37 @@ def resolve_feature(spec: str | int, names: Sequence[str]) -> int:
 
 
 def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray | None:
-    """``sample_weight`` as a float array of ``n_rows`` values (None stays None)."""
+    """``sample_weight`` as a float array of ``n_rows`` values (None stays None).
+
+    Usage errors for another shape, values that are not numbers, NaN / inf, negative weights or
+    weights summing to zero (each would make an average or its band silently undefined or wrong).
+    """
     if sample_weight is None:
         return None
-    sample_weight = np.asarray(sample_weight, dtype=float)
+    try:
+        sample_weight = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise UsageError("`sample_weight` holds values that are not numbers", "give numeric weights") from exc
     if sample_weight.shape != (n_rows,):
-        raise UsageError(f"sample_weight has shape {sample_weight.shape}, expected ({n_rows},)")
+        raise UsageError(f"`sample_weight` has shape {sample_weight.shape}, expected ({n_rows},)")
+    bad = int(np.count_nonzero(~np.isfinite(sample_weight)))
+    if bad:
+        raise UsageError(f"`sample_weight` has {bad} NaN or infinite value(s)", "fill or drop those rows")
+    negative = int(np.count_nonzero(sample_weight < 0))
+    if negative:
+        raise UsageError(f"`sample_weight` has {negative} negative value(s)", "weights must be >= 0")
+    if not sample_weight.any():
+        raise UsageError("`sample_weight` sums to zero", "give positive weights")
     return sample_weight
+
+
+def scaled_weights(sample_weight: np.ndarray | None) -> np.ndarray | None:
+    """The weights times the power of two that brings the largest into [0.5, 1): exact, so weighted
+    means are bit for bit the same, while ``Σ w²`` of a standard error neither overflows (weights of
+    1e200: no SE) nor underflows (weights of 1e-200: an SE of 0)."""
+    if sample_weight is None:
+        return None
+    top = float(np.max(sample_weight, initial=0.0))
+    if top <= 0 or not np.isfinite(top):
+        return sample_weight
+    return np.ldexp(sample_weight, -np.frexp(top)[1])

@@ -49,6 +49,7 @@ from inspectcli.engines.frames import (
     check_sample_weight,
     feature_names_of,
     resolve_feature,
+    scaled_weights,
 )
 from inspectcli.engines.grid import (
     cartesian,
@@ -240,7 +241,7 @@ def partial_dependence(
     execution = Execution.of(execution)
     names = feature_names_of(X, feature_names)
     n_rows = X.shape[0]
-    sample_weight = check_sample_weight(sample_weight, n_rows)
+    sample_weight = scaled_weights(check_sample_weight(sample_weight, n_rows))
 
     task = task_of(estimator)
     if task.kind == "other":

@@ -71,3 +71,51 @@ def test_engines_refuse_an_execution_that_is_not_one(bad):
     for call in calls:
         with pytest.raises(UsageError, match=r"execution=.* must be an inspectcli\.Execution"):
             call()
+
+
+@pytest.fixture(scope="module")
+def linear_model():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(50, 2)), columns=["a", "b"])
+    y = 2 * X.a - X.b
+    return LinearRegression().fit(X, y), X, y, rng.uniform(0.5, 2.0, len(X))
+
+
+@pytest.mark.parametrize("scale", [2.0**-660, 2.0**600, 1e-200, 3.0, 1e200])
+def test_pd_band_is_unchanged_when_every_weight_is_scaled(linear_model, scale):
+    """Σ w² underflowed (weights of 1e-200: SE 0, a band of width 0) or overflowed (1e200: no SE).
+    A power of two scales exactly: the same bits; another scale rounds the weights: 1e-12."""
+    model, X, _, w = linear_model
+    kw = {"grid_resolution": 4, "standard_error": True, "bootstrap": 20}
+    [ref] = partial_dependence(model, X, ["a"], sample_weight=w, **kw)
+    [got] = partial_dependence(model, X, ["a"], sample_weight=w * scale, **kw)
+    pairs = [(got.average, ref.average), (got.se, ref.se), (got.bootstrap.lower, ref.bootstrap.lower)]
+    for a, b in pairs:
+        if np.frexp(scale)[0] == 0.5:
+            assert np.array_equal(a, b)
+        else:
+            assert np.max(np.abs(a - b) / np.abs(b)) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "weights, words",
+    [
+        (np.r_[-1.0, np.ones(49)], "1 negative value"),
+        (np.r_[np.nan, np.ones(49)], "1 NaN or infinite value"),
+        (np.r_[np.inf, np.ones(49)], "1 NaN or infinite value"),
+        (np.zeros(50), "sums to zero"),
+        (["x"] * 50, "not numbers"),
+        (np.ones(5), "has shape (5,), expected (50,)"),
+    ],
+)
+def test_library_weights_that_make_no_average_are_usage_errors(linear_model, weights, words):
+    """The CLI checked its --sample-weight column; the library took negative or NaN weights silently."""
+    model, X, _, _ = linear_model
+    calls = [
+        lambda: partial_dependence(model, X, ["a"], grid_resolution=3, sample_weight=weights),
+        lambda: accumulated_local_effects(model, X, ["a"], bins=3, sample_weight=weights),
+    ]
+    for call in calls:
+        with pytest.raises(UsageError) as err:
+            call()
+        assert words in str(err.value) and str(err.value).startswith("sample_weight ")
