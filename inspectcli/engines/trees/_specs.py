@@ -467,4 +467,7 @@ def _model_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
     family = tree_family(est)
     if family is None:
         raise _Unsupported(f"{kind.__name__} is not a supported tree model")
-    return _BUILDERS[family.name](est, response_method, labels)
+    spec = _BUILDERS[family.name](est, response_method, labels)
+    if not spec.trees:  # e.g. XGBoost with n_estimators=0: the walks have nothing to fill their sums
+        raise _Unsupported(f"{kind.__name__} without trees")
+    return spec
