@@ -252,8 +252,9 @@ def partial_dependence(
             "use `method=brute` (or auto)",
         )
     if method == "recursion" and (standard_error or bootstrap):
+        band = "`bootstrap`" if bootstrap else "`standard_error`"
         raise UsageError(
-            "`method` recursion gives no per-row values, so no band (`standard_error`, `bootstrap`)",
+            f"`method` recursion gives no per-row values, so no band ({band})",
             "use `method=brute` (or auto)",
         )
     if method == "recursion" and sample_weight is not None:

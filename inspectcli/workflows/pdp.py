@@ -247,6 +247,8 @@ def run_pdp(
     check_band_options(opts.bootstrap, opts.band_level)
     band = opts.band and opts.method != "recursion" and opts.kind != "individual"
     boot = opts.bootstrap if opts.kind != "individual" else 0
+    if opts.bootstrap and not boot:
+        report.note("`bootstrap` bands the average curve; `kind=individual` has none, so none is computed")
     # Centred curves: the band of the centred values, from the ICE values (kept for it).
     centred_band = opts.centered and (band or boot > 0)
     if centred_band and engine_kind == "average":
