@@ -179,3 +179,32 @@ def test_ale_bands_agree_with_the_bootstrap_and_a_single_row_bin_has_none():
     tiny = pd.DataFrame({"x0": [0.0, 0.1, 0.2, 0.3, 5.0], "x1": [1.0, 2.0, 0.5, 1.5, 1.0]})
     [one] = accumulated_local_effects(model, tiny, ["x0"], bins=4, standard_error=True)
     assert np.isnan(one.se).all()
+
+
+def test_plots_draw_the_band_of_each_curve(linear):
+    """The shaded band spans the bootstrap interval when there is one, else average ± 1.96·SE."""
+    from inspectcli.plots.ale import plot_ale
+    from inspectcli.plots.pdp import plot_pdp
+    from inspectcli.reports import ale as ale_report
+    from inspectcli.reports.pdp import build_curves
+
+    model, X = linear
+    res = partial_dependence(model, X, ["a", "b"], grid_resolution=5, standard_error=True, bootstrap=30)
+    curves = build_curves(res)
+    display = plot_pdp(curves)
+    for i, c in enumerate(curves):
+        [band] = display.bands_[i]
+        drawn = np.unique(band.get_paths()[0].vertices[:, 1])
+        assert np.allclose(drawn, np.unique([*c.bootstrap.lower, *c.bootstrap.upper]))
+    curves[0].bootstrap = None
+    [band] = plot_pdp(curves[:1]).bands_[0]
+    drawn = np.unique(band.get_paths()[0].vertices[:, 1])
+    z = 1.959963984540054
+    expected = np.unique([*(curves[0].average - z * curves[0].se), *(curves[0].average + z * curves[0].se)])
+    assert np.allclose(drawn, expected)
+    ale = accumulated_local_effects(
+        _Product().fit(X[["a", "b"]]), X[["a", "b"]], ["a"], bins=4, standard_error=True
+    )
+    [c] = ale_report.build_curves(ale)
+    [band] = plot_ale([c]).bands_[0]
+    assert np.isclose(band.get_paths()[0].vertices[:, 1].max(), np.max(c.ale + z * c.se))
