@@ -269,7 +269,8 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
             "show ICE lines</label></p>"
         )
     cells = []
-    ylims = _shared_ylim(entries, ("average", "individual"))
+    level = params.get("band_level")
+    ylims = _shared_ylim(_with_bands(entries, "average", level), ("average", "individual", "_band"))
     for e in entries:
         name = e["features"][0]
         cat = bool((e.get("categorical") or [False])[0])
@@ -329,6 +330,16 @@ def _band(entry: Mapping[str, Any], key: str, level: Any) -> tuple[list[float], 
     )
 
 
+def _with_bands(entries: Sequence[Mapping[str, Any]], key: str, level: Any) -> list[dict[str, Any]]:
+    """The entries with their band's bounds under ``_band`` (for the shared y-range)."""
+    out = []
+    for e in entries:
+        band = _band(e, key, level)
+        bounds = [v for v in (band[0] + band[1] if band else []) if math.isfinite(v)]
+        out.append({**e, "_band": bounds})
+    return out
+
+
 def _shared_ylim(entries: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, tuple[float, float]]:
     """One y-range per target over ``keys`` of every entry, so panels compare at a glance."""
     from inspectcli.reports.summary import _flat
@@ -358,7 +369,8 @@ def _section_ale(inp: ReportInput, figs: _Figures) -> str:
         "the data never shows. Dashed: the partial dependence on the same grid, centred alike.</p>"
     ]
     cells = []
-    ylims = _shared_ylim(doc["results"], ("ale", "pdp"))
+    level = (doc.get("parameters") or {}).get("band_level")
+    ylims = _shared_ylim(_with_bands(doc["results"], "ale", level), ("ale", "pdp", "_band"))
     for e in doc["results"]:
         name = e["features"][0]
         cat = bool((e.get("categorical") or [False])[0])
