@@ -116,7 +116,15 @@ def check_pdp_request(
     if individual:
         needed += cells * n_targets * n_rows * BYTES_PER_ICE_VALUE
     if bootstrap:
-        needed += max(math.prod(a) for a in axes) * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE
+        resampled = max(math.prod(a) for a in axes) * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE
+        if resampled > needed:  # the resampled curves are what does not fit: name --bootstrap
+            check_bootstrap_request(
+                n_boot=bootstrap,
+                values_per_resample=max(math.prod(a) for a in axes) * n_targets,
+                n_rows=n_rows,
+                option=f"--bootstrap {bootstrap}",
+            )
+        needed += resampled
     biggest = max(axes, key=math.prod)
     shape = " × ".join(f"{n:,}" for n in biggest)
     _refuse(
@@ -126,4 +134,18 @@ def check_pdp_request(
         + f" ({cells * n_rows:,} rows to predict)",
         option,
         "lower --grid-resolution (or give fewer --values), use --kind average, or --subsample rows",
+    )
+
+
+def check_bootstrap_request(*, n_boot: int, values_per_resample: int, n_rows: int, option: str) -> None:
+    """Refuse a bootstrap whose resampled curves cannot be held at once (exit 2).
+
+    ``values_per_resample``: the largest curve's values (grid points × targets) recomputed per
+    resample; the row counts of the resamples are drawn in blocks under the memory budget.
+    """
+    _refuse(
+        n_boot * values_per_resample * BYTES_PER_BOOTSTRAP_VALUE,
+        f"{n_boot:,} resamples of {n_rows:,} rows × {values_per_resample:,} curve values",
+        option,
+        "lower --bootstrap (a few hundred resamples give a percentile interval; 1,000 are plenty)",
     )

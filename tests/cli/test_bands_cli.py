@@ -143,3 +143,15 @@ def test_diff_gate_on_max_gap(runs, tmp_path, cli):
     assert "beyond noise" in r.stdout
     r = cli("diff", old, old, "--fail-if", "max_gap > 0")
     assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.parametrize("command", ["pdp", "ale"])
+def test_band_options_are_checked(cli, samples, command):
+    model, data = (samples / f for f in DATA)
+    base = [command, model, data, "--target", "target", "-f", "bmi", "--no-plot", "--format", "json"]
+    r = cli(*base, "--bootstrap", "2000000000")  # refused before predicting: the curves cannot be held
+    assert r.exit_code == 2 and "--bootstrap 2000000000" in r.stderr and "lower --bootstrap" in r.stderr
+    r = cli(*base, "--band-level", "1.5")
+    assert r.exit_code == 2 and "--band-level 1.5 must lie strictly between 0 and 1" in r.stderr
+    r = cli(*base, "--bootstrap", "-1")
+    assert r.exit_code == 2 and "--bootstrap -1" in r.stderr

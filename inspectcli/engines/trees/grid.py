@@ -493,7 +493,8 @@ def tree_path_moments(
     sums = SumSq() if spread else None
     if individual or spread or not spec.linear:
         # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
-        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
+        # the spread's two temporaries of the chunk's size: a quarter of the budget
+        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes) * 3 // 4 if spread else int(max_bytes))
         acc = None
         for start in range(0, n, chunk):
             sel = slice(start, min(n, start + chunk))
