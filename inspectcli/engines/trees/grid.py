@@ -608,8 +608,11 @@ def tree_path_moments(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
-    # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
-    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
+    # Averages without ICE come from packed split bits when that is cheaper; with the spread the
+    # per-row outputs are computed below for it alone, and the average stays this one (the same
+    # number whether the spread is asked for or not).
+    bits_average = None
+    if not individual and spec.linear and spec.raw_dtype is np.float64:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
@@ -629,7 +632,9 @@ def tree_path_moments(
             raw = _bits_check_raw(forest, spec, space.cols, space.nan_cols, space.init, res, rows, points)
             ours = _finalize(spec, raw).swapaxes(0, 1)
             _compare(estimator, response_method, X, free, grid, rows, points, ours)
-            return res.average, None, None
+            if not spread:
+                return res.average, None, None
+            bits_average = res.average
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
@@ -663,7 +668,7 @@ def tree_path_moments(
         if spec.linear and not individual:
             # per-row outputs for the spread only: the average stays the one computed without
             # them, so that it is the same number whether the spread is asked for or not
-            average = _linear_average(ctx, weights, total)
+            average = _linear_average(ctx, weights, total) if bits_average is None else bits_average
     else:
         average = _linear_average(ctx, weights, total)
 
