@@ -280,11 +280,13 @@ Summary = Annotated[
 
 BANDS = "Uncertainty bands"
 Band = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--band/--no-band",
-        help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot).",
+        help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot). "
+        "Default: on for ale; for pdp where it costs little (a note says when it was left out).",
         rich_help_panel=BANDS,
+        show_default=False,
     ),
 ]
 Bootstrap = Annotated[

@@ -27,6 +27,7 @@ so no band.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,7 +173,7 @@ def partial_dependence(
     kind: str = "average",
     engine: str = "auto",
     execution: Execution | None = None,
-    standard_error: bool = False,
+    standard_error: bool | str = False,
     bootstrap: int = 0,
     band_level: float = DEFAULT_LEVEL,
     random_state: int = 0,
@@ -211,9 +212,14 @@ def partial_dependence(
     execution : Execution, default=Execution()
         Memory budget (bytes that batched predictions may take in all workers together), workers,
         backend, Dask scheduler and progress reporting.
-    standard_error : bool, default=False
+    standard_error : bool or "auto", default=False
         Fill ``PDPResult.se``: the standard error of each PD value over the rows (engines/bands.py).
-        Brute force only (recursion has no per-row values).
+        Brute force only (recursion has no per-row values). ``"auto"``: when it costs little
+        beside the averages, for every feature set alike: batched predictions; tree paths with
+        ICE, with outputs that are not a sum of the trees, or with few rows × grid points ×
+        trees (``trees.grid.spread_comes_cheap``). Otherwise ``se`` stays None: tree paths
+        average a sum of trees without per-row values, and computing them costs about ten
+        times as much.
     bootstrap : int, default=0
         Fill ``PDPResult.bootstrap`` with the percentile interval of ``bootstrap`` resamples of
         the rows (seeded with ``random_state``), recomputed from the ICE values.
@@ -251,6 +257,8 @@ def partial_dependence(
             f"`method` recursion computes averages only; `kind={kind}` needs the predictions of every row",
             "use `method=brute` (or auto)",
         )
+    if method == "recursion" and standard_error == "auto":
+        standard_error = False
     if method == "recursion" and (standard_error or bootstrap):
         band = "`bootstrap`" if bootstrap else "`standard_error`"
         raise UsageError(
@@ -378,6 +386,13 @@ def partial_dependence(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
                 "use the batched engine",
             )
+    if standard_error == "auto":  # one decision for the run: every curve has a band, or none
+        from inspectcli.engines.trees.grid import spread_comes_cheap
+
+        points = sum(math.prod(len(a) for a in axes) for _, axes in prepared)
+        standard_error = not use_trees or spread_comes_cheap(
+            estimator, response.method, n_rows, points, want_individual
+        )
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
     # Tree paths, then brute force for the sets they could not do: one Dask cluster for both.
@@ -409,7 +424,7 @@ def partial_dependence(
             want_individual,
             on,
             progress,
-            spread=standard_error,
+            spread=bool(standard_error),
         )
     for slot, (avg, ind, sq) in zip(pending, computed):
         idx, axes = prepared[slot]

@@ -71,8 +71,10 @@ class PdpOptions:
         Seed; None draws one (recorded).
     fail_if : tuple of str, default=()
         Gate conditions (exit 1 from the CLI when one holds).
-    band : bool, default=True
-        Each PD value's standard error over the rows (engines/bands.py); brute force only.
+    band : bool or None, default=None
+        Each PD value's standard error over the rows (engines/bands.py); brute force only. None:
+        where the per-row values are computed anyway (every engine but tree paths averaging a
+        sum of trees, where it costs about ten times the average; a note says so).
     bootstrap : int, default=0
         Resamples of the rows for a percentile interval per grid point (seeded with
         ``random_state``; recomputed from the ICE values, no new predictions).
@@ -99,7 +101,7 @@ class PdpOptions:
     rank: bool = False
     random_state: int | None = 0
     fail_if: tuple[str, ...] = ()
-    band: bool = True
+    band: bool | None = None
     bootstrap: int = 0
     band_level: float = 0.95
 
@@ -245,12 +247,15 @@ def run_pdp(
     from inspectcli.engines.bands import check_band_options
 
     check_band_options(opts.bootstrap, opts.band_level)
-    band = opts.band and opts.method != "recursion" and opts.kind != "individual"
+    mode = None if opts.band is None else bool(opts.band)  # None: where it comes free
+    if opts.method == "recursion" or opts.kind == "individual":
+        mode = False
+    band = mode is not False
     boot = opts.bootstrap if opts.kind != "individual" else 0
     if opts.bootstrap and not boot:
         report.note("`bootstrap` bands the average curve; `kind=individual` has none, so none is computed")
     # Centred curves: the band of the centred values, from the ICE values (kept for it).
-    centred_band = opts.centered and (band or boot > 0)
+    centred_band = opts.centered and (mode is True or boot > 0 or (mode is None and engine_kind != "average"))
     if centred_band and engine_kind == "average":
         engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
@@ -270,7 +275,7 @@ def run_pdp(
         orders=orders,
         method=opts.method,
         kind=engine_kind,
-        standard_error=band and not centred_band,
+        standard_error=False if centred_band else ("auto" if mode is None else mode),
         bootstrap=0 if centred_band else boot,
         band_level=opts.band_level,
         random_state=seed,
@@ -281,6 +286,13 @@ def run_pdp(
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
+    lacking = [r for r in results[: len(one_way) + len(pairs)] if r.se is None and r.average is not None]
+    if mode is None and lacking and opts.kind != "individual":
+        notes.append(
+            "no standard error of the PD values: the tree-path engine averages this model's trees without "
+            f"per-row values, and computing them for {rows.X.shape[0]:,} rows would take about ten times "
+            "as long; `band!` computes it"
+        )
     if "recursion" in {r.method for r in results}:
         note = recursion_note(est)
         if note:
@@ -320,7 +332,7 @@ def run_pdp(
         "rank": opts.rank,
         "independent_y": opts.independent_y,
         "random_state": seed,
-        "band": band,
+        "band": "auto" if mode is None and band else band,
         "bootstrap": boot,
         "band_level": opts.band_level,
     }

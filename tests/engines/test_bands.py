@@ -211,3 +211,21 @@ def test_plots_draw_the_band_of_each_curve(linear):
     [c] = ale_report.build_curves(ale)
     [band] = plot_ale([c]).bands_[0]
     assert np.isclose(band.get_paths()[0].vertices[:, 1].max(), np.max(c.ale + z * c.se))
+
+
+def test_auto_band_where_it_comes_cheap(hgb, monkeypatch):
+    """standard_error="auto": one decision per run; tree paths skip the per-row pass when it is
+    costly, batched predictions never (the values pass through anyway)."""
+    from inspectcli.engines.trees import grid
+
+    model, X = hgb
+    sets = ["x0", ("x0", "x1")]
+    cheap = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto")
+    assert all(r.se is not None for r in cheap)
+    monkeypatch.setattr(grid, "AUTO_SPREAD_WORK", 0)
+    costly = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto")
+    assert [r.engine for r in costly] == ["tree-paths"] * 2 and all(r.se is None for r in costly)
+    with_ice = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto", kind="both")
+    batched = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto", engine="batched")
+    for a, b in zip(with_ice, batched):
+        assert rel(a.se, b.se) < 1e-10

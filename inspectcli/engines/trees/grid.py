@@ -45,6 +45,9 @@ from inspectcli.engines.trees._walk import (
 )
 
 _CHECK_POINTS = 3
+#: Per-row outputs computed for the spread alone count as cheap up to this many rows × grid points
+#: × trees (about a tenth of a second on one core): :func:`spread_comes_cheap`.
+AUTO_SPREAD_WORK = 50_000_000
 # Per-tree grid incidences (frontiers x grid classes) up to this many entries are dense arrays.
 _DENSE_ENTRIES = 1 << 14
 
@@ -453,6 +456,24 @@ def pd_prefers_predicting(estimator: Any, response_method: str) -> bool:
     return spec.raw_dtype is not np.float64 and not spec.linear
 
 
+def spread_comes_cheap(
+    estimator: Any, response_method: str, n_rows: int, n_points: int, individual: bool
+) -> bool:
+    """Whether the spread (``tree_path_moments(spread=True)``) costs little beside the average.
+
+    True when the per-row outputs are computed anyway (``individual``, or outputs that are not a
+    sum of the trees, such as probabilities), or when they are few: ``n_rows × n_points × trees``
+    (``n_points`` the grid points of all the feature sets) at most :data:`AUTO_SPREAD_WORK`.
+    """
+    if individual:
+        return True
+    try:
+        spec = _plan(estimator, response_method).spec
+    except Exception:
+        return True
+    return not spec.linear or n_rows * n_points * len(spec.trees) <= AUTO_SPREAD_WORK
+
+
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
     """Whether :func:`tree_path_responses` can reproduce ``response_method`` exactly.
 
@@ -550,7 +571,8 @@ def tree_path_moments(
     spread : bool, default=False
         Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
         the per-row outputs block by block (they are computed, even for models whose average
-        alone would not need them).
+        alone would not need them: about ten times the time of such an average; see
+        :func:`spread_comes_cheap`).
 
     Returns
     -------
