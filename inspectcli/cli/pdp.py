@@ -115,6 +115,19 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=PDP,
             ),
         ] = False,
+        by: o.By = None,
+        by_bins: o.ByBins = 4,
+        by_max_levels: o.ByMaxLevels = 8,
+        ice_clusters: Annotated[
+            int | None,
+            _option(
+                "--ice-clusters",
+                "K",
+                "Cluster the ICE curves by shape into K groups (seeded k-means); draws each "
+                "cluster's mean curve. Implies --kind both.",
+                show_default=False,
+            ),
+        ] = None,
         fail_if: o.FailIf = None,
         summary: o.Summary = None,
         target: o.Target = None,
@@ -159,6 +172,10 @@ def register(app: typer.Typer) -> None:
             rank=rank,
             random_state=seed,
             fail_if=tuple(fail_if or ()),
+            by=by,
+            by_bins=by_bins,
+            by_max_levels=by_max_levels,
+            ice_clusters=ice_clusters,
         )
         result = run_pdp(load.source(model, data, target), options, execution, ui)
 
@@ -170,6 +187,7 @@ def register(app: typer.Typer) -> None:
                 result.curves,
                 title=f"partial dependence — {result.title} ({n_rows:,} rows)",
                 notes=[f"method {first.method} ({first.engine})", *(cli_text(n) for n in result.notes)],
+                n_rows=n_rows,
             )
         )
         write_results(
@@ -194,6 +212,19 @@ def _png(result: Any, ice_lines: int | None, independent_y: bool = False) -> byt
     from inspectcli.plots import figure_bytes
     from inspectcli.plots.pdp import plot_pdp
     from inspectcli.reports.pdp import pair_counts
+
+    if any(c.group is not None or c.clusters is not None for c in result.curves):
+        from inspectcli.plots.subgroups import plot_subgroups
+
+        shown = plot_subgroups(
+            result.curves,
+            deciles=result.deciles(),
+            random_state=result.seed,
+            max_ice_lines=ice_lines or 250,
+            title=result.title,
+            n_rows=result.rows.X.shape[0],
+        )
+        return figure_bytes(shown.figure_) if shown is not None else None
 
     display = plot_pdp(
         result.curves,
