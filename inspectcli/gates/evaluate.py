@@ -340,8 +340,9 @@ def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
                     f"`fail_if={quote(cond.text)}`: {cond.measure} compares importances, not PD curves",
                     f"pdp diffs gate on {', '.join(DIFF_PDP)}",
                 )
-            sets = list(dict.fromkeys(tuple(c.features) for c in diff.curves))
-            names = list(dict.fromkeys(f for c in diff.curves for f in c.features))
+            curves = [c for c in diff.curves if getattr(c, "group", None) is None]  # `by`: all rows
+            sets = list(dict.fromkeys(tuple(c.features) for c in curves))
+            names = list(dict.fromkeys(f for c in curves for f in c.features))
             if cond.names is not None and not any(_same_features(s, cond.names) for s in sets):
                 unknown = [n for n in cond.names if n not in names]
                 what = (
@@ -353,11 +354,11 @@ def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
                     f"`fail_if={quote(cond.text)}`: {what} in these files",
                     f"their curves: {', '.join(','.join(s) for s in sets)}",
                 )
-            targets = _pick_targets(cond, list(dict.fromkeys(c.target for c in diff.curves)))
+            targets = _pick_targets(cond, list(dict.fromkeys(c.target for c in curves)))
             for t in targets:
                 chosen_curves = [
                     c
-                    for c in diff.curves
+                    for c in curves
                     if c.target == t and (cond.names is None or _same_features(c.features, cond.names))
                 ]
                 if chosen_curves:

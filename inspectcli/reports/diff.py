@@ -73,7 +73,8 @@ def _pdp_table(curves: list[CurveDiff]) -> Table:
     if pairs:
         t.add_column("H² old → new", justify="right")
     for c in curves:
-        cells: list[Any] = [Text(" × ".join(c.features))]  # Text: names are not markup
+        name = " × ".join(c.features) + ("" if c.group is None else f" [{c.group}]")
+        cells: list[Any] = [Text(name)]  # Text: names are not markup
         if show_target:
             cells.append(Text("" if c.target is None else str(c.target)))
         cells += [

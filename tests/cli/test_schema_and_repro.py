@@ -31,6 +31,8 @@ FINGERPRINTS = {
     3: "54cdf1b20482228172e23ab0a8877b9903752195e94f7410ae85b8740c21a874",
     # 4: model.library (LightGBM / XGBoost / CatBoost), info's builtin_importance, impurity.kind
     4: "247273a3f7d0640a3b33cd98100efa1834d0f1ff3141c164e645203277f9cd53",
+    # 5: pdp/ale entries gain "group" (--by), pdp entries "clusters" (--ice-clusters), diff's "group"
+    5: "8185a687de005631f025ac8d53730b30afa8c8185daae8416c8927354ebcc815",
 }
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 
