@@ -107,7 +107,7 @@ class Grouping:
 
 def _interval_labels(edges: np.ndarray) -> list[str]:
     """'[a, b]', '(b, c]', … with as many significant digits as keep neighbouring edges apart."""
-    for digits in range(3, 18):
+    for digits in range(4, 18):
         texts = [f"{e:.{digits}g}" for e in edges]
         if len(set(texts)) == len(texts):
             break
