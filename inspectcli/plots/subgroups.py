@@ -198,3 +198,80 @@ def _clustered(display: SubgroupDisplay, i: int, ax: Axes, c: PDPCurve, max_ice:
     if c.average is not None:
         (line,) = ax.plot(x, c.average, color=ALL_COLOR, linestyle="--", linewidth=1.4, label="average (PD)")
         display.lines_[i] = [line]
+
+
+@dataclass
+class AleSubgroupDisplay:
+    """ALE per group: one panel per (feature, target); ``group_lines_[i]``: {group label: line}."""
+
+    figure_: Any
+    axes_: list[Axes]
+    group_lines_: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lines_: dict[int, list[Any]] = field(default_factory=dict)  # the all-rows curve
+    deciles_vlines_: dict[int, list[Any]] = field(default_factory=dict)
+    legend_: Any = None
+
+
+def plot_ale_subgroups(
+    curves: Sequence[Any],
+    *,
+    deciles: Mapping[str, np.ndarray] | None = None,
+    n_cols: int = 3,
+    title: str | None = None,
+    n_rows: int | None = None,
+) -> AleSubgroupDisplay:
+    """ALE curves of ``inspect ale --by``: each group's ALE (on its own bins) in its colour, the
+    ALE of all rows dashed black; categorical levels at 0, 1, … in the all-rows order."""
+    from inspectcli.plots.ale import _class_name, _ylabel
+
+    deciles = deciles or {}
+    panels = [c for c in curves if c.group is None]
+    members: dict[tuple[str, str], list[Any]] = {}
+    for c in curves:
+        if c.group is not None:
+            members.setdefault((c.feature, repr(c.target)), []).append(c)
+    fig, axes = new_figure(len(panels), n_cols=n_cols)
+    display = AleSubgroupDisplay(fig, axes)
+    for i, (ax, c) in enumerate(zip(axes, panels)):
+        position = {str(v): k for k, v in enumerate(c.grid)}
+
+        def xs(curve: Any, position: dict[str, int] = position) -> np.ndarray:
+            if curve.categorical:
+                return np.asarray([position[str(v)] for v in curve.grid], dtype=float)
+            return np.asarray(curve.grid, dtype=float)
+
+        lines: dict[str, Any] = {}
+        for k, g in enumerate(members.get((c.feature, repr(c.target)), [])):
+            info = g.group or {}
+            (line,) = ax.plot(
+                xs(g),
+                g.ale,
+                color=f"C{k % 10}",
+                linewidth=2,
+                marker="o",
+                markersize=3,
+                label=f"{_group_text(info.get('column', ''), info)} (n={info.get('n_rows', 0):,})",
+            )
+            lines[str(info.get("label"))] = line
+        display.group_lines_[i] = lines
+        n = f" (n={n_rows:,})" if n_rows is not None else ""
+        (line,) = ax.plot(xs(c), c.ale, color=ALL_COLOR, linestyle="--", linewidth=1.4, label=f"all rows{n}")
+        display.lines_[i] = [line]
+        ax.axhline(0, color="k", linewidth=0.6, alpha=0.5)
+        if c.categorical:
+            levels = [label(v) for v in c.grid]
+            long = max(len(v) for v in levels) > 5
+            ax.set_xticks(
+                range(len(levels)), levels, rotation=45 if long else 0, ha="right" if long else "center"
+            )
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            display.deciles_vlines_[i] = _rug(ax, deciles.get(c.feature))
+        ax.set_xlabel(c.feature)
+        ax.set_ylabel(_ylabel(c))
+        if _class_name(c):
+            ax.set_title(_class_name(c))
+    display.legend_ = figure_legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    return display

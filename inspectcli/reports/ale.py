@@ -29,6 +29,7 @@ class ALECurve:
     n_missing: int = 0
     order: str | None = None
     pdp: np.ndarray | None = None
+    group: dict[str, Any] | None = None  # `by`: {column, label, n_rows, level, interval}
 
 
 def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
@@ -69,6 +70,8 @@ def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
         }
         if c.pdp is not None:
             entry["pdp"] = c.pdp.tolist()
+        if c.group is not None:
+            entry["group"] = c.group
         out.append(entry)
     return out
 
@@ -80,7 +83,9 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
     edge) for numeric features, and of the level for categorical ones.
     """
     with_pdp = any(c.pdp is not None for c in curves)
-    header = ["feature", "target", "position", "grid", "ale", "bin_count"] + (["pdp"] if with_pdp else [])
+    grouped = any(c.group is not None for c in curves)  # `by`: a group column (empty: all rows)
+    header = ["feature", "target", *(["group"] if grouped else []), "position", "grid", "ale", "bin_count"]
+    header += ["pdp"] if with_pdp else []
 
     def rows() -> Any:
         for c in curves:
@@ -89,7 +94,8 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
                     count: Any = int(c.counts[k])
                 else:
                     count = int(c.counts[k - 1]) if k > 0 else None
-                row = ["" if c.target is None else c.target, k, plain(g), c.ale[k], count]
+                group = ([c.group["label"] if c.group else ""]) if grouped else []
+                row = ["" if c.target is None else c.target, *group, k, plain(g), c.ale[k], count]
                 if with_pdp:
                     row.append(c.pdp[k] if c.pdp is not None else None)
                 yield [c.feature, *row]
@@ -97,7 +103,9 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
     return csv_bytes(header, rows())
 
 
-def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects") -> Table:
+def table(
+    curves: Sequence[ALECurve], *, title: str = "accumulated local effects", n_rows: int | None = None
+) -> Table:
     """One row per curve: grid, ALE min / max / range, a sparkline, and the PD range beside it.
 
     Sparklines share one scale (said in the caption); numbers and grids never wrap.
@@ -108,7 +116,12 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
     t.add_column("feature", style="bold")
     if show_target:
         t.add_column("target")
-    t.add_column("bins", justify="right", no_wrap=True)
+    grouped = any(c.group is not None for c in curves)
+    if grouped:  # `by`: the curve of all rows, then one per group
+        t.add_column(next(c.group["column"] for c in curves if c.group is not None))
+        t.add_column("rows", justify="right", no_wrap=True)
+    if not grouped:  # (grouped: the bins go in the grid cell, to keep the table narrow)
+        t.add_column("bins", justify="right", no_wrap=True)
     t.add_column("grid", no_wrap=True)
     t.add_column("ALE min", justify="right", no_wrap=True)
     t.add_column("ALE max", justify="right", no_wrap=True)
@@ -124,19 +137,35 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
         if c.categorical:
             n_bins = f"{len(c.grid)} levels"
             span = ", ".join(label(v) for v in c.grid)
-            if len(span) > 28:
-                span = span[:27].rsplit(",", 1)[0] + ", …"
+            limit = 16 if grouped else 28
+            if len(span) > limit:
+                span = span[: limit - 1].rsplit(",", 1)[0] + ", …"
         else:
             n_bins = str(len(c.grid) - 1)
             span = f"{fmt(c.grid[0], 3)} … {fmt(c.grid[-1], 3)}"
-        cells: list[Any] = [c.feature]
+        cells: list[Any] = [c.feature if c.group is None else ""]
         if show_target:
-            cells.append("" if c.target is None else str(c.target))
+            cells.append("" if c.target is None or c.group is not None else str(c.target))
+        if grouped:
+            n = c.group["n_rows"] if c.group is not None else n_rows
+            cells += ["all" if c.group is None else c.group["label"], "" if n is None else f"{n:,}"]
         lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
-        cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), Spark(c.ale, lo=lo_all, hi=hi_all, width=16)]
+        if grouped:
+            span += f" ({len(c.grid)})" if c.categorical else f" ({n_bins})"
+        cells += [
+            *([] if grouped else [n_bins]),
+            span,
+            fmt(lo),
+            fmt(hi),
+            fmt(hi - lo),
+            Spark(c.ale, lo=lo_all, hi=hi_all, width=16),
+        ]
         if with_pdp:
             cells.append(fmt(float(np.ptp(c.pdp))) if c.pdp is not None else "")
         t.add_row(*cells)
+    caption = ["groups: ALE of each group's rows, on its own bins"] if grouped else []
     if len(curves) > 1:
-        t.caption = f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}"
+        caption.append(f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}")
+    if caption:
+        t.caption = "\n".join(caption)
     return t

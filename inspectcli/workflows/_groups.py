@@ -29,6 +29,7 @@ from inspectcli.errors import UsageError
 #: A group with fewer rows than this gets a note: its curve averages over few rows.
 MIN_GROUP_ROWS = 30
 MISSING = "missing"
+SHARED_GRID = "shared: computed on all rows, so every group's curve lies on the same grid"
 OTHER = "other"
 
 
@@ -69,7 +70,7 @@ class Grouping:
     max_levels: int | None = None
     edges: list[float] | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, grid: str = SHARED_GRID) -> dict[str, Any]:
         return {
             "column": self.column,
             "how": self.how,
@@ -84,7 +85,7 @@ class Grouping:
                 }
                 for g in self.groups
             ],
-            "grid": "shared: computed on all rows, so every group's curve lies on the same grid",
+            "grid": grid,
         }
 
     def notes(self) -> list[str]:

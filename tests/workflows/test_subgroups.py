@@ -180,3 +180,20 @@ def test_diff_compares_group_by_group(shapes):
     c = run_pdp(source, PdpOptions(features=("x0",))).document
     with pytest.raises(ValidationError, match="OLD groups rows by 'region', NEW does not"):
         diff_results(a, c)
+
+
+def test_ale_by_group_is_the_ale_of_the_group_rows(shapes):
+    from inspectcli.engines.ale import accumulated_local_effects
+    from inspectcli.workflows import AleOptions, run_ale
+
+    est, X, frame, source = shapes
+    run = run_ale(source, AleOptions(features=("x0",), bins=8, by="region"))
+    groups = [e for e in run.document["results"] if "group" in e]
+    assert [e["group"]["label"] for e in groups] == ["east", "north", "south", MISSING]
+    assert run.document["parameters"]["by"]["grid"].startswith("per group")
+    for e in groups:
+        rows = _rows_of(frame, "region", e["group"])
+        (ref,) = accumulated_local_effects(est, X.iloc[rows], ["x0"], bins=8)
+        np.testing.assert_array_equal(e["grid"][0], ref.grid)
+        np.testing.assert_allclose(e["ale"], ref.ale[0], rtol=RTOL, atol=1e-12)
+        assert e["counts"] == ref.counts.tolist()
