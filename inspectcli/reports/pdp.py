@@ -238,7 +238,8 @@ def table(
         t.add_column("target")
     grouped = any(c.group is not None for c in curves)
     if grouped:  # `by`: the curve of all rows, then one per group
-        t.add_column(next(c.group["column"] for c in curves if c.group is not None))
+        column = next(c.group["column"] for c in curves if c.group is not None)
+        t.add_column(column if column not in {"feature", "feature(s)", "target", "rows"} else f"by {column}")
         t.add_column("rows", justify="right", no_wrap=True)
     t.add_column("grid", no_wrap=True)
     t.add_column("PD min", justify="right", no_wrap=True)
