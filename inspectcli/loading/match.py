@@ -115,7 +115,7 @@ def prepare(
                 + (f", … (+{len(missing) - 5} more)" if len(missing) > 5 else ""),
                 "give data with the columns the model was trained on (see `inspect info MODEL`)",
             )
-        extra = [c for c in data.columns_in_file if c not in names and c not in reserved]
+        extra = [c for c in data.columns_in_file if c not in names and c not in reserved and c not in keep]
         if target is None and infer_target and len(extra) == 1:
             target = extra[0]
             notes.append(f"using column '{target}' as the target: the only column the model does not read")
