@@ -304,7 +304,7 @@ def run_pdp(
     if gates:
         from inspectcli.gates import evaluate_pdp
 
-        gate_report = evaluate_pdp(gates, [c for c in curves if c.group is None])
+        gate_report = evaluate_pdp(gates, curves)
     params = {
         "features": one_way,
         "pairs": [list(p) for p in pairs],

@@ -197,3 +197,19 @@ def test_ale_by_group_is_the_ale_of_the_group_rows(shapes):
         np.testing.assert_array_equal(e["grid"][0], ref.grid)
         np.testing.assert_allclose(e["ale"], ref.ale[0], rtol=RTOL, atol=1e-12)
         assert e["counts"] == ref.counts.tolist()
+
+
+def test_a_gate_names_a_group(shapes):
+    source = shapes[3]
+    opts = PdpOptions(
+        features=("x0",), by="region", fail_if=("range(x0, group=north) > 100", "range(x0) > 100")
+    )
+    run = run_pdp(source, opts)
+    spread = {
+        e["group"]["label"] if "group" in e else None: max(e["average"]) - min(e["average"])
+        for e in run.document["results"]
+    }
+    values = [o.value for o in run.gates.outcomes]
+    assert values == [spread["north"], spread[None]]
+    with pytest.raises(UsageError, match="no group 'nort' \\(did you mean 'north'"):
+        run_pdp(source, PdpOptions(features=("x0",), by="region", fail_if=("range(x0, group=nort) > 1",)))
