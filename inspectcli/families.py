@@ -67,17 +67,27 @@ FAMILIES: tuple[Family, ...] = (
         "impurity",
     ),
     # Gradient-boosting libraries (inspectcli/gbm.py; their built-in importances are labelled for
-    # what they are, not MDI): LightGBM through its model text, XGBoost regressors through their
-    # JSON (engines/trees/_lightgbm.py, _xgboost.py); XGBoost classifiers and CatBoost are predicted.
+    # what they are, not MDI): LightGBM through its model text, XGBoost and CatBoost (numeric
+    # features only: CTRs are predicted) through their JSON (engines/trees/_lightgbm.py, _xgboost.py,
+    # _catboost.py).
     _f(
         "LightGBM",
         ("lightgbm.sklearn.LGBMRegressor", "lightgbm.sklearn.LGBMClassifier"),
         "tree-paths",
         "impurity",
     ),
-    _f("XGBoost regressor", ("xgboost.sklearn.XGBRegressor",), "tree-paths", "impurity"),
-    _f("XGBoost classifier", ("xgboost.sklearn.XGBClassifier",), "impurity"),
-    _f("CatBoost", ("catboost.core.CatBoostRegressor", "catboost.core.CatBoostClassifier"), "impurity"),
+    _f(
+        "XGBoost",
+        ("xgboost.sklearn.XGBRegressor", "xgboost.sklearn.XGBClassifier"),
+        "tree-paths",
+        "impurity",
+    ),
+    _f(
+        "CatBoost",
+        ("catboost.core.CatBoostRegressor", "catboost.core.CatBoostClassifier"),
+        "tree-paths",
+        "impurity",
+    ),
     _f(
         "linear",
         ("sklearn.linear_model._base.LinearModel", "sklearn.linear_model._base.LinearClassifierMixin"),

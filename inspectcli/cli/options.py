@@ -25,7 +25,8 @@ FEATURES = "Features and targets"
 ModelArg = Annotated[
     Path,
     typer.Argument(
-        help="Fitted model: .joblib, .pkl or .skops (format read from the bytes).",
+        help="Fitted model: joblib, pickle or skops; a LightGBM .txt, XGBoost .json/.ubj or CatBoost .cbm "
+        "file; or an MLflow model folder (format read from the bytes).",
         show_default=False,
         dir_okay=True,
         exists=False,
@@ -34,7 +35,11 @@ ModelArg = Annotated[
 ]
 DataArg = Annotated[
     str,
-    typer.Argument(help="Data: .parquet, .csv, .csv.gz, .tsv, or - for CSV on stdin.", show_default=False),
+    typer.Argument(
+        help="Data: a Parquet, CSV/TSV (.gz), Feather/Arrow or JSON Lines file, a Parquet dataset "
+        "folder, a quoted glob ('parts/*.parquet'), or - for CSV on stdin.",
+        show_default=False,
+    ),
 ]
 OptionalDataArg = Annotated[
     str | None,

@@ -40,14 +40,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.batching import measure_bytes_per_row, plan_chunks
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.finite import flag_ale
 from inspectcli.engines.frames import (
     assemble,
@@ -60,8 +60,7 @@ from inspectcli.engines.frames import (
 )
 from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
-from inspectcli.engines.parallel import shared_scheduler, task_runner
-from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.errors import UsageError, blame_model, model_failed
 from inspectcli.introspect import task_of
@@ -298,11 +297,7 @@ def accumulated_local_effects(
     classes: Sequence[str] | None = None,
     sample_weight: np.ndarray | None = None,
     with_pdp: bool = False,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
 ) -> list[ALEResult]:
     """First-order accumulated local effects of each feature.
 
@@ -323,8 +318,8 @@ def accumulated_local_effects(
     classes : class labels (as text) to keep; default every class (binary: the positive one)
     sample_weight : ndarray of shape (n_samples,), optional
     with_pdp : also compute the partial dependence on the same grid, centred the same way
-    memory_budget, n_jobs, backend, scheduler : batching and workers, as for partial dependence
-    progress : receives ``start`` / ``advance``
+    execution : Execution, default=Execution()
+        Memory budget, workers, backend, Dask scheduler and progress, as for partial dependence.
 
     Returns
     -------
@@ -338,7 +333,8 @@ def accumulated_local_effects(
             f"{type(estimator).__name__} is neither a regressor nor a classifier",
             "accumulated local effects need one",
         )
-    progress = progress or NullProgress()
+    execution = execution or Execution()
+    execution.check()
     names = feature_names_of(X, feature_names)
     n = X.shape[0]
     sample_weight = check_sample_weight(sample_weight, n)
@@ -365,11 +361,8 @@ def accumulated_local_effects(
             plans.append(_plan_numeric(X, j, names[j], bins))
 
     # With --with-pdp two computations follow each other: one Dask cluster for both.
-    sharing = shared_scheduler(backend, scheduler, n_jobs) if with_pdp else nullcontext(scheduler)
-    with sharing as scheduler:
-        preds = _predict_plans(
-            estimator, X, plans, response, memory_budget, n_jobs, backend, scheduler, progress
-        )
+    with execution.sharing(with_pdp) as on, on.reporting() as progress:
+        preds = _predict_plans(estimator, X, plans, response, on, progress)
         results = []
         for plan, pr in zip(plans, preds):
             ale, counts, wsum = _finish(plan, pr, sample_weight)
@@ -397,11 +390,7 @@ def accumulated_local_effects(
                 response_method,
                 classes,
                 sample_weight,
-                memory_budget,
-                n_jobs,
-                backend,
-                scheduler,
-                progress,
+                on.within(progress),
             )
     return flag_ale(results)
 
@@ -411,10 +400,7 @@ def _predict_plans(
     X: Any,
     plans: list[_Plan],
     response: Response,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
 ) -> list[np.ndarray]:
     """Predictions of every plan's virtual rows, in chunks under the memory budget.
@@ -436,8 +422,8 @@ def _predict_plans(
     except Exception as exc:
         raise model_failed(exc) from exc
     progress.start(sum(len(p.rows) for p in plans), "accumulated local effects (predicting)")
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        chunking = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers)
+    with execution.runner() as runner:
+        chunking = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers)
         pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(len(p.rows))]
         group = runner.units_per_task(len(pieces))
         owned = [pieces[t : t + group] for t in range(0, len(pieces), group)]
@@ -474,11 +460,7 @@ def _add_pdp(
     response_method: str,
     classes: Sequence[str] | None,
     sample_weight: np.ndarray | None,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
-    progress: Progress,
+    execution: Execution,
 ) -> None:
     """Partial dependence (brute force, all rows) on each ALE grid, centred by the ALE's rule."""
     from inspectcli.engines.partial_dependence import partial_dependence
@@ -495,11 +477,7 @@ def _add_pdp(
         custom_values={r.feature_index: r.grid for r in results},
         method="brute",
         kind="average",
-        memory_budget=memory_budget,
-        n_jobs=n_jobs,
-        backend=backend,
-        scheduler=scheduler,
-        progress=progress,
+        execution=execution,
     )
     for r, pd_res in zip(results, pds):
         assert pd_res.average is not None

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from inspectcli.engines import trees
-from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET
 from inspectcli.engines.estimate import check_pdp_request
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.finite import NonFinite, flag_pdp
 from inspectcli.engines.frames import (
     check_sample_weight,
@@ -44,9 +43,8 @@ from inspectcli.engines.grid import (
     is_categorical_dtype,
     order_levels,
 )
-from inspectcli.engines.parallel import check_backend, shared_scheduler, task_runner
 from inspectcli.engines.pd_batched import _batched, _working_frame
-from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.errors import (
     ComputationError,
@@ -155,11 +153,7 @@ def partial_dependence(
     method: str = "auto",
     kind: str = "average",
     engine: str = "auto",
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
 ) -> list[PDPResult]:
     """Partial dependence (and ICE) of each feature or feature set in ``features``.
 
@@ -192,12 +186,9 @@ def partial_dependence(
     kind : {"average", "individual", "both"}
     engine : {"auto", "batched", "tree-paths"}
         How brute force is computed; the numbers are the same.
-    memory_budget : int
-        Bytes that batched predictions may take in all workers together.
-    n_jobs, backend, scheduler :
-        Workers for the batched engine (see engines/parallel.py).
-    progress : Progress, optional
-        Receives ``start(total, description)`` and ``advance(n)``.
+    execution : Execution, default=Execution()
+        Memory budget (bytes that batched predictions may take in all workers together), workers,
+        backend, Dask scheduler and progress reporting.
 
     Returns
     -------
@@ -209,8 +200,8 @@ def partial_dependence(
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     percentiles = check_grid_options(percentiles, grid_resolution)
-    check_backend(backend, scheduler)
-    progress = progress or NullProgress()
+    execution = execution or Execution()
+    execution.check()
     names = feature_names_of(X, feature_names)
     n_rows = X.shape[0]
     sample_weight = check_sample_weight(sample_weight, n_rows)
@@ -340,8 +331,7 @@ def partial_dependence(
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
     # Tree paths, then brute force for the sets they could not do: one Dask cluster for both.
-    sharing = shared_scheduler(backend, scheduler, n_jobs) if use_trees else nullcontext(scheduler)
-    with sharing as scheduler:
+    with execution.sharing(use_trees) as on, on.reporting() as progress:
         if use_trees:
             pending = _tree_path_results(
                 estimator,
@@ -353,10 +343,7 @@ def partial_dependence(
                 sample_weight,
                 kind,
                 engine,
-                memory_budget,
-                n_jobs,
-                backend,
-                scheduler,
+                on,
                 progress,
                 results,
             )
@@ -369,10 +356,7 @@ def partial_dependence(
             response,
             sample_weight,
             want_individual,
-            memory_budget,
-            n_jobs,
-            backend,
-            scheduler,
+            on,
             progress,
         )
     for slot, (avg, ind) in zip(pending, computed):
@@ -475,10 +459,7 @@ def _tree_path_results(
     sample_weight: np.ndarray | None,
     kind: str,
     engine: str,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
     results: list[PDPResult | None],
 ) -> list[int]:
@@ -489,8 +470,8 @@ def _tree_path_results(
     """
     progress.start(len(prepared), "partial dependence (tree paths)")
     fallback = []
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        max_bytes = max(1, memory_budget // 2 // runner.n_workers)
+    with execution.runner() as runner:
+        max_bytes = max(1, execution.memory_budget // 2 // runner.n_workers)
         tasks = [
             (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes)
             for idx, axes in prepared

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from inspectcli.engines.batching import measure_bytes_per_row, plan_chunks
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.frames import (
     assemble,
     integral,
@@ -21,7 +22,6 @@ from inspectcli.engines.frames import (
     widen_integer_columns,
 )
 from inspectcli.engines.grid import cartesian
-from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response
 from inspectcli.errors import (
@@ -120,10 +120,7 @@ def _batched(
     response: Response,
     sample_weight: np.ndarray | None,
     want_individual: bool,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     n = X.shape[0]
@@ -153,8 +150,8 @@ def _batched(
     averages = [np.empty((len(grid), k)) for grid in grids]
     individuals = [np.empty((len(grid), n, k)) if want_individual else None for grid in grids]
     pending: dict[tuple[int, int], list[np.ndarray]] = {}
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers, align=n)
+    with execution.runner() as runner:
+        plan = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers, align=n)
         # Chunks: (feature set, block of whole grid points, or part of one). Tasks: consecutive
         # chunks of one set (one per task in-process; grouped when they go to workers), grouped
         # by the frame they run on (an integer ndarray is widened once, if needed).

@@ -140,21 +140,20 @@ def run_ale(
 
     from inspectcli.engines.ale import accumulated_local_effects
 
-    with execution.engine_kwargs() as run_on:
-        results = accumulated_local_effects(
-            est,
-            rows.X,
-            chosen,
-            feature_names=names,
-            categorical_features=cats or None,
-            bins=opts.bins,
-            orders=orders,
-            response_method=opts.response_method,
-            classes=list(opts.classes) or None,
-            sample_weight=rows.sample_weight,
-            with_pdp=opts.with_pdp,
-            **run_on,
-        )
+    results = accumulated_local_effects(
+        est,
+        rows.X,
+        chosen,
+        feature_names=names,
+        categorical_features=cats or None,
+        bins=opts.bins,
+        orders=orders,
+        response_method=opts.response_method,
+        classes=list(opts.classes) or None,
+        sample_weight=rows.sample_weight,
+        with_pdp=opts.with_pdp,
+        execution=execution,
+    )
     for r in results:
         if r.non_finite:
             report.warn(r.non_finite)

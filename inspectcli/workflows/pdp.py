@@ -265,24 +265,23 @@ def run_pdp(
         engine_kind = "average"  # all rows: the grid and the reference curve; groups below
     from inspectcli.engines.partial_dependence import partial_dependence
 
-    with execution.engine_kwargs() as run_on:
-        results = partial_dependence(
-            est,
-            rows.X,
-            sets,
-            feature_names=names,
-            sample_weight=rows.sample_weight,
-            categorical_features=cats or None,
-            response_method=opts.response_method,
-            classes=list(opts.classes) or None,
-            percentiles=opts.percentiles,
-            grid_resolution=opts.grid_resolution,
-            custom_values=custom,
-            orders=orders,
-            method=opts.method,
-            kind=engine_kind,
-            **run_on,
-        )
+    results = partial_dependence(
+        est,
+        rows.X,
+        sets,
+        feature_names=names,
+        sample_weight=rows.sample_weight,
+        categorical_features=cats or None,
+        response_method=opts.response_method,
+        classes=list(opts.classes) or None,
+        percentiles=opts.percentiles,
+        grid_resolution=opts.grid_resolution,
+        custom_values=custom,
+        orders=orders,
+        method=opts.method,
+        kind=engine_kind,
+        execution=execution,
+    )
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from inspectcli.engines.ale import accumulated_local_effects, bin_codes, center, quantile_edges
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.level_order import level_distances, mds_order
 from inspectcli.errors import UsageError
 from inspectcli.loading.model import load_model
@@ -201,7 +202,11 @@ def test_batching_workers_and_weights_do_not_change_numbers(samples):
     X = pd.read_parquet(samples / "diabetes.parquet").drop(columns="target")
     base = accumulated_local_effects(model, X, ["bmi", "sex"], bins=10)
     tiny = accumulated_local_effects(
-        model, X, ["bmi", "sex"], bins=10, memory_budget=2**20, n_jobs=2, backend="threading"
+        model,
+        X,
+        ["bmi", "sex"],
+        bins=10,
+        execution=Execution(memory_budget=2**20, n_jobs=2, backend="threading"),
     )
     ones = accumulated_local_effects(model, X, ["bmi", "sex"], bins=10, sample_weight=np.full(len(X), 2.0))
     for a, b, c in zip(base, tiny, ones):

@@ -432,9 +432,20 @@ def _xgboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec
     return xgboost_spec(est, response_method, labels)
 
 
-def _is_xgboost_regressor(est: Any) -> bool:
+def _is_xgboost(est: Any) -> bool:
     kind = type(est)
-    return kind.__module__ == "xgboost.sklearn" and kind.__name__ == "XGBRegressor"
+    return kind.__module__ == "xgboost.sklearn" and kind.__name__ in ("XGBRegressor", "XGBClassifier")
+
+
+def _catboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
+    from inspectcli.engines.trees._catboost import catboost_spec
+
+    return catboost_spec(est, response_method, labels)
+
+
+def _is_catboost(est: Any) -> bool:
+    kind = type(est)
+    return kind.__module__ == "catboost.core" and kind.__name__ in ("CatBoostRegressor", "CatBoostClassifier")
 
 
 @dataclass(frozen=True)
@@ -454,11 +465,13 @@ _FAMILIES: list[_Family] = [
         lambda est: type(est) in _FORESTS or type(est) in _SINGLE_TREES,
         _forest_or_tree_spec,
     ),
-    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost regressors, from
-    # their JSON, summed in float32 as XGBoost does (_xgboost.py). CatBoost (CTRs on categories)
-    # is not reproduced (brute force).
+    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost's, from its JSON,
+    # summed in float32 with its float32 links as XGBoost does (_xgboost.py); CatBoost's oblivious
+    # trees on numeric features, from its JSON export (_catboost.py; CTRs on categories are not
+    # reproduced: brute force).
     _Family("LightGBM", _is_lightgbm, _lightgbm_spec),
-    _Family("XGBoost", _is_xgboost_regressor, _xgboost_spec),
+    _Family("XGBoost", _is_xgboost, _xgboost_spec),
+    _Family("CatBoost", _is_catboost, _catboost_spec),
 ]
 
 
