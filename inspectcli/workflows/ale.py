@@ -230,26 +230,26 @@ def _group_curves(
 
     per_group: dict[tuple[str, int], list[Any]] = {}
     skipped: list[str] = []
-    for g in grouping.groups:
-        Xg = take_rows(rows.X, g.positions)
-        chosen, orders = [], {}
-        for r in results:
-            col = pd.Series(np.asarray(feature_column(Xg, names, r.feature), dtype=object)).dropna()
-            if r.categorical:
-                present = {str(v) for v in col.tolist()}
-                given = [v for v in r.grid if str(v) in present]
-                if len(given) < 2:
+    with execution.sharing() as execution:  # (dask: one cluster for every group)
+        for g in grouping.groups:
+            Xg = take_rows(rows.X, g.positions)
+            chosen, orders = [], {}
+            for r in results:
+                col = pd.Series(np.asarray(feature_column(Xg, names, r.feature), dtype=object)).dropna()
+                if r.categorical:
+                    present = {str(v) for v in col.tolist()}
+                    given = [v for v in r.grid if str(v) in present]
+                    if len(given) < 2:
+                        skipped.append(f"{r.feature} in '{g.label}'")
+                        continue
+                    orders[r.feature] = given
+                elif pd.to_numeric(col, errors="coerce").dropna().nunique() < 2:
                     skipped.append(f"{r.feature} in '{g.label}'")
                     continue
-                orders[r.feature] = given
-            elif pd.to_numeric(col, errors="coerce").dropna().nunique() < 2:
-                skipped.append(f"{r.feature} in '{g.label}'")
+                chosen.append(r.feature)
+            if not chosen:
                 continue
-            chosen.append(r.feature)
-        if not chosen:
-            continue
-        sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
-        with execution.engine_kwargs() as run_on:
+            sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
             got = accumulated_local_effects(
                 est,
                 Xg,
@@ -262,14 +262,14 @@ def _group_curves(
                 classes=list(opts.classes) or None,
                 sample_weight=sw,
                 with_pdp=opts.with_pdp,
-                **run_on,
+                execution=execution,
             )
-        for r in got:
-            if r.non_finite:
-                report.warn(f"group '{g.label}': {r.non_finite}")
-        for c in ale_report.build_curves(got):
-            c.group = g.as_json(grouping.column)
-            per_group.setdefault((c.feature, repr(c.target)), []).append(c)
+            for r in got:
+                if r.non_finite:
+                    report.warn(f"group '{g.label}': {r.non_finite}")
+            for c in ale_report.build_curves(got):
+                c.group = g.as_json(grouping.column)
+                per_group.setdefault((c.feature, repr(c.target)), []).append(c)
     if skipped:
         report.note(
             f"no local effect (fewer than 2 values in the group), so no group curve: {', '.join(skipped[:8])}"

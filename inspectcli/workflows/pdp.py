@@ -457,9 +457,9 @@ def _group_curves(
     overall = pdp_report.build_curves(shown, centered=opts.centered, row_ids=rows.ids, rank=opts.rank)
     grids = {r.features[0]: r.grid_values[0] for r in shown}
     per_group = []
-    for g in grouping.groups:
-        sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
-        with execution.engine_kwargs() as run_on:
+    with execution.sharing() as execution:  # (dask: one cluster for every group)
+        for g in grouping.groups:
+            sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
             got = partial_dependence(
                 est,
                 take_rows(rows.X, g.positions),
@@ -472,21 +472,21 @@ def _group_curves(
                 custom_values=grids,
                 method=opts.method,
                 kind=opts.kind,
-                **run_on,
+                execution=execution,
             )
-        for r in got:
-            if r.non_finite is not None:
-                where = r.non_finite.describe(r.features, r.grid_values, rows.ids[g.positions])
-                report.warn(f"group '{g.label}': {where}")
-            if opts.kind == "individual":
-                r.average = None
-        local = None if ice_rows is None else np.flatnonzero(np.isin(g.positions, ice_rows))
-        curves = pdp_report.build_curves(
-            got, centered=opts.centered, ice_rows=local, row_ids=rows.ids[g.positions]
-        )
-        for c in curves:
-            c.group = g.as_json(grouping.column)
-        per_group.append(curves)
+            for r in got:
+                if r.non_finite is not None:
+                    where = r.non_finite.describe(r.features, r.grid_values, rows.ids[g.positions])
+                    report.warn(f"group '{g.label}': {where}")
+                if opts.kind == "individual":
+                    r.average = None
+            local = None if ice_rows is None else np.flatnonzero(np.isin(g.positions, ice_rows))
+            curves = pdp_report.build_curves(
+                got, centered=opts.centered, ice_rows=local, row_ids=rows.ids[g.positions]
+            )
+            for c in curves:
+                c.group = g.as_json(grouping.column)
+            per_group.append(curves)
     out = []
     for i, c in enumerate(overall):
         out.append(c)
