@@ -273,7 +273,7 @@ By = Annotated[
         "--by",
         metavar="COLUMN",
         help="One curve per group of rows by COLUMN (a feature or any column of the data): its "
-        "levels, or quantile bins of a numeric column; all groups on the grid of all rows.",
+        "levels, or quantile bins of a numeric column; drawn on one axis with the curve of all rows.",
         rich_help_panel=FEATURES,
         show_default=False,
     ),
