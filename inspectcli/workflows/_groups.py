@@ -197,6 +197,13 @@ def make_groups(values: Any, column: str, *, bins: int = 4, max_levels: int = 8)
     return grouping
 
 
+def _level_label(value: Any) -> str:
+    """A level as text: whole floats without '.0' (integers read as floats because of a NaN)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _by_levels(series: pd.Series, kept_pos: np.ndarray, column: str, max_levels: int) -> Grouping:
     kept = series.iloc[kept_pos]
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -217,7 +224,7 @@ def _by_levels(series: pd.Series, kept_pos: np.ndarray, column: str, max_levels:
         keep = top
     else:
         keep = list(range(len(levels)))
-    groups = [Group(str(levels[i]), kept_pos[code_of == i], level=levels[i]) for i in keep]
+    groups = [Group(_level_label(levels[i]), kept_pos[code_of == i], level=levels[i]) for i in keep]
     if pooled:
         mask = ~np.isin(code_of, keep)
         groups.append(Group(OTHER, kept_pos[mask], pooled=pooled))

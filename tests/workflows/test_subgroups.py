@@ -126,6 +126,8 @@ def test_levels_pooling_and_missing():
     # many integers: quantile bins; few: levels
     assert make_groups(np.arange(100), "i", max_levels=8).how == "quantiles"
     assert make_groups(np.arange(100) % 5, "i", max_levels=8).how == "levels"
+    g = make_groups(np.array([1.0, 2.0, np.nan, 2.0]), "f")  # integers read as floats (a NaN)
+    assert [(x.label, x.n_rows) for x in g.groups] == [("1", 1), ("2", 2), (MISSING, 1)]
     with pytest.raises(UsageError, match="one level"):
         make_groups(np.ones(10), "c")
     with pytest.raises(UsageError, match="by_bins=1"):
