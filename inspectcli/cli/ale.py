@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
         by: o.By = None,
         by_bins: o.ByBins = 4,
         by_max_levels: o.ByMaxLevels = 8,
+        band: o.Band = True,
+        bootstrap: o.Bootstrap = 0,
+        band_level: o.BandLevel = 0.95,
         target: o.Target = None,
         load: o.LoadFlags = o.LoadFlags(),
         output: o.OutputFlags = o.OutputFlags(),
@@ -88,6 +91,9 @@ def register(app: typer.Typer) -> None:
             by=by,
             by_bins=by_bins,
             by_max_levels=by_max_levels,
+            band=band,
+            bootstrap=bootstrap,
+            band_level=band_level,
         )
         result = run_ale(load.source(model, data, target), options, execution, ui)
         title = f"accumulated local effects — {result.inputs.model.name} on {result.inputs.data.name}"
@@ -100,10 +106,15 @@ def register(app: typer.Typer) -> None:
                 from inspectcli.plots.subgroups import plot_ale_subgroups
 
                 shown = plot_ale_subgroups(
-                    result.curves, deciles=result.deciles(), title=title, n_rows=result.rows.X.shape[0]
+                    result.curves,
+                    deciles=result.deciles(),
+                    title=title,
+                    n_rows=result.rows.X.shape[0],
+                    band_level=band_level,
                 )
                 return figure_bytes(shown.figure_)
-            return figure_bytes(plot_ale(result.curves, deciles=result.deciles(), title=title).figure_)
+            display = plot_ale(result.curves, deciles=result.deciles(), title=title, band_level=band_level)
+            return figure_bytes(display.figure_)
 
         from inspectcli.reports import ale as report
 

@@ -305,6 +305,35 @@ Summary = Annotated[
     ),
 ]
 
+BANDS = "Uncertainty bands"
+Band = Annotated[
+    bool,
+    typer.Option(
+        "--band/--no-band",
+        help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot).",
+        rich_help_panel=BANDS,
+    ),
+]
+Bootstrap = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap",
+        metavar="N",
+        help="Percentile interval from N resamples of the rows (seeded by --random-state; no new "
+        "predictions). 0: none.",
+        rich_help_panel=BANDS,
+    ),
+]
+BandLevel = Annotated[
+    float,
+    typer.Option(
+        "--band-level",
+        metavar="P",
+        help="Coverage of the bootstrap interval and of the shaded ± z·SE band.",
+        rich_help_panel=BANDS,
+    ),
+]
+
 
 # -- groups of options, added to a command's signature once ------------------------------------------
 

@@ -128,6 +128,9 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        band: o.Band = True,
+        bootstrap: o.Bootstrap = 0,
+        band_level: o.BandLevel = 0.95,
         fail_if: o.FailIf = None,
         summary: o.Summary = None,
         target: o.Target = None,
@@ -176,6 +179,9 @@ def register(app: typer.Typer) -> None:
             by_bins=by_bins,
             by_max_levels=by_max_levels,
             ice_clusters=ice_clusters,
+            band=band,
+            bootstrap=bootstrap,
+            band_level=band_level,
         )
         result = run_pdp(load.source(model, data, target), options, execution, ui)
 
@@ -223,6 +229,7 @@ def _png(result: Any, ice_lines: int | None, independent_y: bool = False) -> byt
             max_ice_lines=ice_lines or 250,
             title=result.title,
             n_rows=result.rows.X.shape[0],
+            band_level=result.document["parameters"]["band_level"],
         )
         return figure_bytes(shown.figure_) if shown is not None else None
 
@@ -235,5 +242,6 @@ def _png(result: Any, ice_lines: int | None, independent_y: bool = False) -> byt
         independent_y=independent_y,
         n_rows=result.rows.X.shape[0],
         counts=pair_counts(result.rows.X, result.inputs.prepared.feature_names, result.curves),
+        band_level=result.document["parameters"]["band_level"],
     )
     return figure_bytes(display.figure_) if display is not None else None

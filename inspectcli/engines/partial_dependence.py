@@ -16,6 +16,13 @@ Methods (what is computed) and engines (how) are separate:
 
 Averages are taken per grid point with ``np.average`` over all rows in one call, exactly as
 scikit-learn does, whatever the chunking: results do not depend on the budget or worker count.
+
+Bands (engines/bands.py): ``standard_error=True`` gives each PD value's standard error over the
+rows (``std(ddof=1)/√n`` of its ICE values; with weights, the linearization standard error of a
+weighted mean), from the ICE values as the engines pass them, without keeping them;
+``bootstrap=N`` a seeded percentile interval from N resamples of the rows, recomputed from the ICE
+values (kept in memory for it; no new predictions). ``method="recursion"`` has no ICE values and
+so no band.
 """
 
 from __future__ import annotations
@@ -28,6 +35,13 @@ from typing import Any
 import numpy as np
 
 from inspectcli.engines import trees
+from inspectcli.engines.bands import (
+    DEFAULT_LEVEL,
+    Bootstrap,
+    bootstrap_means,
+    check_band_options,
+    se_from_sum_sq,
+)
 from inspectcli.engines.estimate import check_pdp_request
 from inspectcli.engines.execution import Execution
 from inspectcli.engines.finite import NonFinite, flag_pdp
@@ -83,6 +97,10 @@ class PDPResult:
     #: {categorical feature: where its level order came from}: given | categories | model | sorted
     level_order: dict[str, str] = field(default_factory=dict)
     non_finite: NonFinite | None = None  # where the model returned NaN / inf (engines/finite.py)
+    #: standard error of each PD value over the rows, shape of ``average`` (``standard_error=True``)
+    se: np.ndarray | None = None
+    #: percentile bootstrap interval, ``lower`` / ``upper`` of the shape of ``average`` (``bootstrap=N``)
+    bootstrap: Bootstrap | None = None
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -154,6 +172,10 @@ def partial_dependence(
     kind: str = "average",
     engine: str = "auto",
     execution: Execution | None = None,
+    standard_error: bool = False,
+    bootstrap: int = 0,
+    band_level: float = DEFAULT_LEVEL,
+    random_state: int = 0,
 ) -> list[PDPResult]:
     """Partial dependence (and ICE) of each feature or feature set in ``features``.
 
@@ -189,12 +211,24 @@ def partial_dependence(
     execution : Execution, default=Execution()
         Memory budget (bytes that batched predictions may take in all workers together), workers,
         backend, Dask scheduler and progress reporting.
+    standard_error : bool, default=False
+        Fill ``PDPResult.se``: the standard error of each PD value over the rows (engines/bands.py).
+        Brute force only (recursion has no per-row values).
+    bootstrap : int, default=0
+        Fill ``PDPResult.bootstrap`` with the percentile interval of ``bootstrap`` resamples of
+        the rows (seeded with ``random_state``), recomputed from the ICE values.
+    band_level : float, default=0.95
+        Coverage of the bootstrap interval.
+    random_state : int, default=0
+        Seed of the bootstrap's resamples.
 
     Returns
     -------
     list of PDPResult, one per feature set, in the order given.
     """
     kind = normalize_kind(kind)
+    asked_kind = kind
+    check_band_options(bootstrap, band_level)
     if method not in METHODS:
         raise UsageError(f"`method='{method}'` is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
@@ -215,6 +249,11 @@ def partial_dependence(
     if kind != "average" and method == "recursion":
         raise UsageError(
             f"`method` recursion computes averages only; `kind={kind}` needs the predictions of every row",
+            "use `method=brute` (or auto)",
+        )
+    if method == "recursion" and (standard_error or bootstrap):
+        raise UsageError(
+            "`method` recursion gives no per-row values, so no band (`standard_error`, `bootstrap`)",
             "use `method=brute` (or auto)",
         )
     if method == "recursion" and sample_weight is not None:
@@ -271,7 +310,8 @@ def partial_dependence(
         [[bound[i] for i in idx] for idx in sets],
         n_rows=n_rows,
         n_targets=max(1, len(task.classes or ()) if task.is_classifier else (task.n_outputs or 1)),
-        individual=kind != "average",
+        individual=kind != "average" or bootstrap > 0,
+        bootstrap=bootstrap,
         option=f"--grid-resolution {grid_resolution}" if len(custom) < len(columns) else "--values",
     )
 
@@ -304,6 +344,13 @@ def partial_dependence(
     def with_orders(done: list[PDPResult]) -> list[PDPResult]:
         for r in done:
             r.level_order = {names[i]: level_orders[i] for i in r.feature_indices if i in level_orders}
+            if bootstrap and r.individual is not None:
+                ice = np.moveaxis(np.asarray(r.individual, dtype=np.float64), 1, 0)  # (n, k, *grid)
+                r.bootstrap = bootstrap_means(
+                    ice, sample_weight, bootstrap, random_state, band_level, max_bytes=execution.memory_budget
+                )
+            if asked_kind == "average":
+                r.individual = None
         return flag_pdp(done)
 
     if method == "recursion":
@@ -315,6 +362,8 @@ def partial_dependence(
         )
 
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
+    if bootstrap and kind == "average":
+        kind = "both"  # the bootstrap recomputes the averages from the ICE values
     want_individual = kind in ("individual", "both")
     use_trees = False
     if engine in ("auto", "tree-paths"):
@@ -346,6 +395,7 @@ def partial_dependence(
                 on,
                 progress,
                 results,
+                standard_error,
             )
         if not pending:
             return with_orders(results)  # type: ignore[arg-type]
@@ -358,8 +408,9 @@ def partial_dependence(
             want_individual,
             on,
             progress,
+            spread=standard_error,
         )
-    for slot, (avg, ind) in zip(pending, computed):
+    for slot, (avg, ind, sq) in zip(pending, computed):
         idx, axes = prepared[slot]
         results[slot] = PDPResult(
             features=tuple(names[i] for i in idx),
@@ -372,6 +423,7 @@ def partial_dependence(
             response_method=response.method,
             average=avg if kind != "individual" else None,
             individual=ind,
+            se=None if sq is None else se_from_sum_sq(sq, sample_weight, n_rows),
         )
     return with_orders(results)  # type: ignore[arg-type]
 
@@ -462,6 +514,7 @@ def _tree_path_results(
     execution: Execution,
     progress: Progress,
     results: list[PDPResult | None],
+    standard_error: bool = False,
 ) -> list[int]:
     """Fill ``results`` through tree paths; the positions whose self-check failed (to predict).
 
@@ -473,7 +526,7 @@ def _tree_path_results(
     with execution.runner() as runner:
         max_bytes = max(1, execution.memory_budget // 2 // runner.n_workers)
         tasks = [
-            (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes)
+            (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes, standard_error)
             for idx, axes in prepared
         ]
         gen = runner.map(_tree_paths_task, tasks, shared=(estimator, X, sample_weight), progress=progress)
@@ -504,6 +557,7 @@ def _tree_paths_task(
     response: Response,
     kind: str,
     max_bytes: int,
+    standard_error: bool = False,
 ) -> tuple[PDPResult | None, str | None]:
     """One feature set through tree paths, in any worker: (result, None) or (None, mismatch)."""
     try:
@@ -518,6 +572,7 @@ def _tree_paths_task(
             sample_weight,
             kind,
             max_bytes,
+            standard_error,
         )
     except trees.TreePathMismatchError as exc:
         return None, str(exc)
@@ -535,13 +590,14 @@ def _tree_paths(
     sample_weight: np.ndarray | None,
     kind: str,
     max_bytes: int,
+    standard_error: bool = False,
 ) -> PDPResult:
     want_individual = kind != "average"
     grid = cartesian(axes)
     shape = tuple(len(a) for a in axes)
     Xw = _working_frame(X, idx, grid)
     try:
-        avg_raw, ind_raw = trees.tree_path_responses(
+        avg_raw, ind_raw, sq_raw = trees.tree_path_moments(
             estimator,
             Xw,
             list(idx),
@@ -550,6 +606,7 @@ def _tree_paths(
             individual=want_individual,
             sample_weight=sample_weight,
             max_bytes=max_bytes,
+            spread=standard_error,
         )
     except (ValueError, TypeError, IndexError) as exc:
         if raised_in_our_code(exc):
@@ -566,6 +623,12 @@ def _tree_paths(
         individual = (
             np.moveaxis(ind, -1, 0).transpose(0, 2, 1).reshape(response.n_targets, X.shape[0], *shape)
         )
+    se = None
+    if sq_raw is not None:  # (a negated response leaves the squares as they are)
+        sq = np.abs(np.moveaxis(response.select(sq_raw, leading=1), -1, 0)).reshape(
+            response.n_targets, *shape
+        )
+        se = se_from_sum_sq(sq, sample_weight, X.shape[0])
     return PDPResult(
         features=tuple(names[i] for i in idx),
         feature_indices=idx,
@@ -577,4 +640,5 @@ def _tree_paths(
         response_method=response.method,
         average=average if kind != "individual" else None,
         individual=individual,
+        se=se,
     )

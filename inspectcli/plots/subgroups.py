@@ -4,7 +4,8 @@ Subgroups: the curve of all rows dashed black, one coloured curve per group (leg
 and its rows), and with ICE each group's lines thin in its colour. ICE clusters: each ICE line
 thin in its cluster's colour, each cluster's mean curve bold in the same colour (legend: its
 rows), the PD dashed black. Categorical features put their levels at 0, 1, … joined by lines.
-Pairs (with ``ice_clusters``) are drawn as in plots/pdp.py.
+Pairs (with ``ice_clusters``) are drawn as in plots/pdp.py. Each curve's band (plots/bands.py)
+is shaded in its colour; one legend entry says what the bands are.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def plot_subgroups(
     random_state: int = 0,
     title: str | None = None,
     n_rows: int | None = None,
+    band_level: float = 0.95,
 ) -> SubgroupDisplay | None:
     """Draw grouped curves (``curve.group``) or clustered ICE (``curve.clusters``).
 
@@ -84,6 +86,7 @@ def plot_subgroups(
     max_ice_lines : ICE lines drawn per panel at most (a seeded sample, split over the groups
         in proportion to the lines each holds)
     n_rows : rows of the data (the legend's count for the curve of all rows)
+    band_level : coverage of the ± z·SE bands (bootstrap intervals carry their own)
     """
     deciles = deciles or {}
     panels = [c for c in curves if c.group is None and c.ndim <= 2]
@@ -102,8 +105,10 @@ def plot_subgroups(
         groups = members.get((c.features, repr(c.target)), [])
         if groups:
             _grouped(display, i, ax, c, groups, max_ice_lines, random_state, n_rows)
+            _bands(ax, _x(c), groups, band_level)
         else:
             _clustered(display, i, ax, c, max_ice_lines, random_state)
+            _bands(ax, _x(c), [c], band_level, color=ALL_COLOR)
         if c.categorical[0]:
             levels = [label(v) for v in c.grid[0]]
             long = max(len(v) for v in levels) > 5
@@ -125,6 +130,19 @@ def plot_subgroups(
     if title:
         fig.suptitle(title)
     return display
+
+
+def _bands(ax: Axes, x: np.ndarray, curves: Sequence[Any], level: float, color: Any = None) -> None:
+    """Each curve's band shaded in its colour (``C0``, ``C1``, … or ``color``), and one grey legend
+    entry saying what the bands are."""
+    from inspectcli.plots.bands import band_label, shade
+
+    shaded = [c for k, c in enumerate(curves) if shade(ax, x, c, level, color or f"C{k % 10}", None)]
+    if shaded:
+        nothing = np.full(1, np.nan)
+        ax.fill_between(
+            x[:1], nothing, nothing, color="0.5", alpha=0.22, linewidth=0, label=band_label(shaded[0], level)
+        )
 
 
 def _grouped(
@@ -219,6 +237,7 @@ def plot_ale_subgroups(
     n_cols: int = 3,
     title: str | None = None,
     n_rows: int | None = None,
+    band_level: float = 0.95,
 ) -> AleSubgroupDisplay:
     """ALE curves of ``inspect ale --by``: each group's ALE (on its own bins) in its colour, the
     ALE of all rows dashed black; categorical levels at 0, 1, … in the all-rows order."""
@@ -254,6 +273,9 @@ def plot_ale_subgroups(
             )
             lines[str(info.get("label"))] = line
         display.group_lines_[i] = lines
+        groups = members.get((c.feature, repr(c.target)), [])
+        for k, g in enumerate(groups):
+            _bands(ax, xs(g), [g], band_level, color=f"C{k % 10}")
         n = f" (n={n_rows:,})" if n_rows is not None else ""
         (line,) = ax.plot(xs(c), c.ale, color=ALL_COLOR, linestyle="--", linewidth=1.4, label=f"all rows{n}")
         display.lines_[i] = [line]

@@ -29,7 +29,20 @@ class ALECurve:
     n_missing: int = 0
     order: str | None = None
     pdp: np.ndarray | None = None
+    se: np.ndarray | None = None  # (len(grid),) delta-method standard error (engines/bands.py)
+    bootstrap: Any = None  # engines.bands.Bootstrap of this target
     group: dict[str, Any] | None = None  # `by`: {column, label, n_rows, level, interval}
+
+    def band(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
+        """The band drawn: the bootstrap interval, else ALE ± z·SE (z for ``level``), else None."""
+        if self.bootstrap is not None:
+            return self.bootstrap.lower, self.bootstrap.upper
+        if self.se is None or not np.isfinite(self.se).all():
+            return None
+        from inspectcli.engines.bands import z_value
+
+        half = z_value(level) * self.se
+        return self.ale - half, self.ale + half
 
 
 def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
@@ -48,6 +61,8 @@ def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
                     n_missing=r.n_missing,
                     order=r.order,
                     pdp=None if r.pdp is None else np.asarray(r.pdp[t], dtype=float),
+                    se=None if r.se is None else np.asarray(r.se[t], dtype=float),
+                    bootstrap=None if r.bootstrap is None else r.bootstrap.select(t),
                 )
             )
     return curves
@@ -70,6 +85,17 @@ def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
         }
         if c.pdp is not None:
             entry["pdp"] = c.pdp.tolist()
+        if c.se is not None:
+            entry["se"] = [None if not np.isfinite(v) else float(v) for v in c.se]
+        if c.bootstrap is not None:
+            b = c.bootstrap
+            entry["bootstrap"] = {
+                "n": b.n,
+                "seed": b.seed,
+                "level": b.level,
+                "lower": b.lower.tolist(),
+                "upper": b.upper.tolist(),
+            }
         if c.group is not None:
             entry["group"] = c.group
         out.append(entry)
@@ -83,9 +109,12 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
     edge) for numeric features, and of the level for categorical ones.
     """
     with_pdp = any(c.pdp is not None for c in curves)
+    with_se = any(c.se is not None for c in curves)
+    with_boot = any(c.bootstrap is not None for c in curves)
     grouped = any(c.group is not None for c in curves)  # `by`: a group column (empty: all rows)
     header = ["feature", "target", *(["group"] if grouped else []), "position", "grid", "ale", "bin_count"]
     header += ["pdp"] if with_pdp else []
+    header += (["se"] if with_se else []) + (["boot_lower", "boot_upper"] if with_boot else [])
 
     def rows() -> Any:
         for c in curves:
@@ -98,6 +127,11 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
                 row = ["" if c.target is None else c.target, *group, k, plain(g), c.ale[k], count]
                 if with_pdp:
                     row.append(c.pdp[k] if c.pdp is not None else None)
+                if with_se:
+                    row.append(c.se[k] if c.se is not None else None)
+                if with_boot:
+                    b = c.bootstrap
+                    row += [None, None] if b is None else [b.lower[k], b.upper[k]]
                 yield [c.feature, *row]
 
     return csv_bytes(header, rows())
@@ -121,7 +155,7 @@ def table(
         column = next(c.group["column"] for c in curves if c.group is not None)
         t.add_column(column if column not in {"feature", "feature(s)", "target", "rows"} else f"by {column}")
         t.add_column("rows", justify="right", no_wrap=True)
-    if not grouped:  # (grouped: the bins go in the grid cell, to keep the table narrow)
+    else:  # (grouped: the bins go in the grid cell, to keep the table narrow)
         t.add_column("bins", justify="right", no_wrap=True)
     t.add_column("grid", no_wrap=True)
     t.add_column("ALE min", justify="right", no_wrap=True)
@@ -150,9 +184,8 @@ def table(
         if grouped:
             n = c.group["n_rows"] if c.group is not None else n_rows
             cells += ["all" if c.group is None else c.group["label"], "" if n is None else f"{n:,}"]
-        lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
-        if grouped:
             span += f" ({len(c.grid)})" if c.categorical else f" ({n_bins})"
+        lo, hi = float(np.nanmin(c.ale)), float(np.nanmax(c.ale))
         cells += [
             *([] if grouped else [n_bins]),
             span,

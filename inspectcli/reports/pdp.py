@@ -38,8 +38,21 @@ class PDPCurve:
     h2: float | None = None
     variability: float | None = None
     rank: int | None = None
+    se: np.ndarray | None = None  # grid shape: standard error of each PD value (engines/bands.py)
+    bootstrap: Any = None  # engines.bands.Bootstrap of this target: lower / upper of grid shape
     group: dict[str, Any] | None = None  # `by`: {column, label, n_rows, level, interval}
     clusters: Any = None  # engines.ice_clusters.IceClusters (`ice_clusters`)
+
+    def band(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
+        """The band drawn: the bootstrap interval, else average ± z·SE (z for ``level``), else None."""
+        if self.bootstrap is not None:
+            return self.bootstrap.lower, self.bootstrap.upper
+        if self.se is None or self.average is None:
+            return None
+        from inspectcli.engines.bands import z_value
+
+        half = z_value(level) * self.se
+        return self.average - half, self.average + half
 
     @property
     def ndim(self) -> int:
@@ -94,6 +107,8 @@ def build_curves(
                 individual=ind,
                 rows=rows,
                 centered=centered,
+                se=None if res.se is None or avg is None else np.asarray(res.se[t], dtype=float),
+                bootstrap=None if res.bootstrap is None or avg is None else res.bootstrap.select(t),
             )
             if avg is not None and len(res.features) == 1:
                 curve.variability = pd_variability(avg, res.categorical[0])
@@ -135,6 +150,17 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
             "grid": [g.tolist() for g in c.grid],
             "average": None if c.average is None else c.average.tolist(),
         }
+        if c.se is not None:
+            entry["se"] = c.se.tolist()
+        if c.bootstrap is not None:
+            b = c.bootstrap
+            entry["bootstrap"] = {
+                "n": b.n,
+                "seed": b.seed,
+                "level": b.level,
+                "lower": b.lower.tolist(),
+                "upper": b.upper.tolist(),
+            }
         if c.individual is not None:
             entry["individual"] = c.individual.tolist()
             entry["rows"] = [int(r) for r in c.rows] if c.rows is not None else None
@@ -155,26 +181,49 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
 def csv_data(curves: Sequence[PDPCurve]) -> bytes:
     """Tidy long CSV: one row per (features, target, grid point[, ICE row]).
 
+    With bands, average rows also carry ``se`` and (with a bootstrap) ``boot_lower`` / ``boot_upper``.
     With ``by``, a ``group`` column after ``target`` (empty for the curve of all rows); with
-    ``ice_clusters``, a ``cluster`` column (the cluster of each ICE row) and rows of kind
+    ``ice_clusters``, a last ``cluster`` column (the cluster of each ICE row) and rows of kind
     ``cluster_mean`` (each cluster's mean curve).
     """
     dims = max((c.ndim for c in curves), default=1)
     grouped = any(c.group is not None for c in curves)
     clustered = any(c.clusters is not None for c in curves)
     header = ["features", "target", *(["group"] if grouped else []), *[f"grid_{i + 1}" for i in range(dims)]]
-    header += ["kind", "row", "value", *(["cluster"] if clustered else [])]
+    header += ["kind", "row", "value"]
+    with_se = any(c.se is not None for c in curves)
+    with_boot = any(c.bootstrap is not None for c in curves)
+    header += (["se"] if with_se else []) + (["boot_lower", "boot_upper"] if with_boot else [])
+    header += ["cluster"] if clustered else []
+    blank = [""] * (int(with_se) + 2 * int(with_boot))
+    no_cluster = [""] if clustered else []
+
+    def band(c: PDPCurve, p: tuple[int, ...]) -> list[Any]:
+        out: list[Any] = []
+        if with_se:
+            out.append("" if c.se is None else c.se[p])
+        if with_boot:
+            b = c.bootstrap
+            out += ["", ""] if b is None else [b.lower[p], b.upper[p]]
+        return out
 
     def rows() -> Any:
         for c in curves:
             name = "|".join(c.features)
             head = [name, _target(c.target)] + ([c.group["label"] if c.group else ""] if grouped else [])
-            tail: list[Any] = [""] if clustered else []
             points = list(np.ndindex(*[len(g) for g in c.grid]))
             values = [[c.grid[d][p[d]] for d in range(c.ndim)] + [""] * (dims - c.ndim) for p in points]
             if c.average is not None:
                 for p, vals in zip(points, values):
-                    yield [*head, *[plain(v) for v in vals], "average", "", c.average[p], *tail]
+                    yield [
+                        *head,
+                        *[plain(v) for v in vals],
+                        "average",
+                        "",
+                        c.average[p],
+                        *band(c, p),
+                        *no_cluster,
+                    ]
             if c.individual is not None:
                 labels = c.clusters.labels if c.clusters is not None else None
                 for line, row in enumerate(c.rows if c.rows is not None else range(len(c.individual))):
@@ -186,12 +235,13 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
                             "individual",
                             int(row),
                             c.individual[(line, *p)],
+                            *blank,
                             *cluster,
                         ]
             if c.clusters is not None:
                 for j, mean in enumerate(c.clusters.means):
                     for p, vals in zip(points, values):
-                        yield [*head, *[plain(v) for v in vals], "cluster_mean", "", mean[p], j]
+                        yield [*head, *[plain(v) for v in vals], "cluster_mean", "", mean[p], *blank, j]
 
     return csv_bytes(header, rows())
 
@@ -239,12 +289,17 @@ def table(
     grouped = any(c.group is not None for c in curves)
     if grouped:  # `by`: the curve of all rows, then one per group
         column = next(c.group["column"] for c in curves if c.group is not None)
-        t.add_column(column if column not in {"feature", "feature(s)", "target", "rows"} else f"by {column}")
+        header = column if column not in {"feature", "feature(s)", "target", "rows"} else f"by {column}"
+        t.add_column(header, no_wrap=True)
         t.add_column("rows", justify="right", no_wrap=True)
-    t.add_column("grid", no_wrap=True)
+    else:  # (grouped: the grids go in the caption, to keep the table narrow)
+        t.add_column("grid", no_wrap=True)
     t.add_column("PD min", justify="right", no_wrap=True)
     t.add_column("PD max", justify="right", no_wrap=True)
     t.add_column("range", justify="right", no_wrap=True)
+    with_se = any(c.se is not None for c in curves)
+    if with_se:
+        t.add_column("±SE", justify="right", no_wrap=True)
     t.add_column("curve", no_wrap=True)
     extra = any(c.h2 is not None or c.rank is not None for c in curves)
     if extra:
@@ -260,6 +315,7 @@ def table(
     finite = [v for v in finite if v.size]
     lo_all = float(min(v.min() for v in finite)) if finite else 0.0
     hi_all = float(max(v.max() for v in finite)) if finite else 0.0
+    grids: dict[str, str] = {}
     for c in order:
         values = _values(c)
         if values is None:
@@ -284,7 +340,12 @@ def table(
             n = c.group["n_rows"] if c.group is not None else n_rows
             cells += ["all" if c.group is None else c.group["label"], "" if n is None else f"{n:,}"]
         span_text = fmt(hi - lo) if ok.size == arr.size else "undefined"
-        cells += ["" if c.group is not None else span, fmt(lo), fmt(hi), span_text, curve]
+        if grouped and c.group is None:
+            grids.setdefault(c.name, span)
+        cells += [*([] if grouped else [span]), fmt(lo), fmt(hi), span_text]
+        if with_se:
+            cells.append(_largest_se(c))
+        cells.append(curve)
         if extra:
             cells.append(
                 f"#{c.rank}" if c.rank is not None else (f"H²={fmt(c.h2, 3)}" if c.h2 is not None else "")
@@ -292,18 +353,29 @@ def table(
         t.add_row(*cells)
     caption = []
     if grouped:
-        caption.append("groups: PD of each group's rows, on the grid of all rows")
+        shown = "; ".join(f"{name} {span}" for name, span in grids.items())
+        caption.append(f"groups: PD of each group's rows, on the grid of all rows: {shown}")
     for c in curves:
         if c.clusters is not None:
             sizes = ", ".join(f"#{j + 1}: {int(n):,}" for j, n in enumerate(c.clusters.sizes))
             what = c.name + ("" if c.target is None else f" ({c.target})")
             caption.append(f"{what}: ICE clusters (rows) {sizes}")
+    if with_se:
+        caption.append("±SE: the largest standard error of the curve's values (over its grid points)")
     if len(one_way) > 1:
         caption.append(f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}")
     caption += list(notes)
     if caption:
         t.caption = "\n".join(caption)
     return t
+
+
+def _largest_se(c: PDPCurve) -> str:
+    if c.se is None:
+        return ""
+    se = np.asarray(c.se, dtype=float)
+    ok = se[np.isfinite(se)]
+    return fmt(float(ok.max())) if ok.size else "—"
 
 
 def pair_counts(

@@ -46,6 +46,13 @@ class AleOptions:
     classes : tuple of str, default=()
     subsample : int, float, str or None, default=None
     random_state : int or None, default=0
+        Seed of the subsample and of the bootstrap; None draws one (recorded).
+    band : bool, default=True
+        The delta-method standard error of each curve (engines/bands.py).
+    bootstrap : int, default=0
+        Resamples of the rows for a percentile interval per grid point (no new predictions).
+    band_level : float, default=0.95
+        Coverage of the bootstrap interval and of the ± z·SE band drawn without one.
     by : str or None, default=None
         A column of the data (a model feature or any other): one curve per group of its rows
         (workflows/_groups.py), beside the all-rows curve. Each group's ALE is the ordinary ALE
@@ -64,6 +71,9 @@ class AleOptions:
     classes: tuple[str, ...] = ()
     subsample: int | float | str | None = None
     random_state: int | None = 0
+    band: bool = True
+    bootstrap: int = 0
+    band_level: float = 0.95
     by: str | None = None
     by_bins: int = 4
     by_max_levels: int = 8
@@ -152,6 +162,10 @@ def run_ale(
         classes=list(opts.classes) or None,
         sample_weight=rows.sample_weight,
         with_pdp=opts.with_pdp,
+        standard_error=opts.band,
+        bootstrap=opts.bootstrap,
+        band_level=opts.band_level,
+        random_state=seed,
         execution=execution,
     )
     for r in results:
@@ -168,7 +182,9 @@ def run_ale(
 
     curves = ale_report.build_curves(results)
     if grouping is not None:
-        curves = _group_curves(opts, est, names, results, curves, cats, grouping, rows, execution, report)
+        curves = _group_curves(
+            opts, est, names, results, curves, cats, grouping, rows, execution, report, seed
+        )
     params = {
         "features": chosen,
         "bins": opts.bins,
@@ -182,6 +198,9 @@ def run_ale(
         "sample_weight": source.sample_weight,
         "subsample": rows.subsample,
         "random_state": seed,
+        "band": opts.band,
+        "bootstrap": opts.bootstrap,
+        "band_level": opts.band_level,
         "quantiles": "type 1 (inverse empirical CDF), repeated edges merged",
         "centering": "bin-count weighted mean of bin midpoints (numeric), of levels (categorical)",
     }
@@ -215,8 +234,10 @@ def _group_curves(
     rows: Rows,
     execution: Execution,
     report: Reporter,
+    seed: int = 0,
 ) -> list[Any]:
-    """The all-rows curves, each followed by one curve per group (the ordinary ALE on its rows).
+    """The all-rows curves, each followed by one curve per group (the ordinary ALE on its rows,
+    with its own band when ``band`` / ``bootstrap`` ask for one).
 
     A feature with fewer than two values (levels) in a group has no local effect there: that
     group's curve of it is left out, with a note.
@@ -262,6 +283,10 @@ def _group_curves(
                 classes=list(opts.classes) or None,
                 sample_weight=sw,
                 with_pdp=opts.with_pdp,
+                standard_error=opts.band,
+                bootstrap=opts.bootstrap,
+                band_level=opts.band_level,
+                random_state=seed,
                 execution=execution,
             )
             for r in got:

@@ -82,6 +82,13 @@ class PdpOptions:
     ice_clusters : int or None, default=None
         Cluster each one-way curve's ICE lines (the rows kept) into this many shapes
         (engines/ice_clusters.py); implies ``kind="both"`` when ``kind`` is average.
+    band : bool, default=True
+        Each PD value's standard error over the rows (engines/bands.py); brute force only.
+    bootstrap : int, default=0
+        Resamples of the rows for a percentile interval per grid point (seeded with
+        ``random_state``; recomputed from the ICE values, no new predictions).
+    band_level : float, default=0.95
+        Coverage of the bootstrap interval and of the ± z·SE band drawn without one.
     """
 
     features: tuple[str, ...] = ()
@@ -107,6 +114,9 @@ class PdpOptions:
     by_bins: int = 4
     by_max_levels: int = 8
     ice_clusters: int | None = None
+    band: bool = True
+    bootstrap: int = 0
+    band_level: float = 0.95
 
 
 @dataclass
@@ -263,6 +273,15 @@ def run_pdp(
     engine_kind = "both" if opts.kind == "individual" and pairs else opts.kind
     if grouping is not None:
         engine_kind = "average"  # all rows: the grid and the reference curve; groups below
+    from inspectcli.engines.bands import check_band_options
+
+    check_band_options(opts.bootstrap, opts.band_level)
+    band = opts.band and opts.method != "recursion" and opts.kind != "individual"
+    boot = opts.bootstrap if opts.kind != "individual" else 0
+    # Centred curves: the band of the centred values, from the ICE values (kept for it).
+    centred_band = opts.centered and (band or boot > 0)
+    if centred_band and engine_kind == "average":
+        engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
 
     results = partial_dependence(
@@ -280,8 +299,14 @@ def run_pdp(
         orders=orders,
         method=opts.method,
         kind=engine_kind,
+        standard_error=band and not centred_band,
+        bootstrap=0 if centred_band else boot,
+        band_level=opts.band_level,
+        random_state=seed,
         execution=execution,
     )
+    if centred_band:
+        _centred_bands(results, rows.sample_weight, band, boot, opts.band_level, seed, opts.kind == "average")
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
@@ -292,8 +317,9 @@ def run_pdp(
     for note in notes:
         report.note(note)
     if grouping is not None:
+        bands = (band, boot, centred_band, seed)
         curves = _group_curves(
-            opts, est, names, results, one_way, grouping, rows, ice_rows, cats, execution, report
+            opts, est, names, results, one_way, grouping, rows, ice_rows, cats, execution, report, bands
         )
     else:
         curves = _curves(opts, results, len(one_way) + len(pairs), rows, ice_rows)
@@ -331,6 +357,9 @@ def run_pdp(
         "rank": opts.rank,
         "independent_y": opts.independent_y,
         "random_state": seed,
+        "band": band,
+        "bootstrap": boot,
+        "band_level": opts.band_level,
     }
     if grouping is not None:
         params["by"] = grouping.as_json()
@@ -355,6 +384,30 @@ def run_pdp(
         },
     )
     return PdpRun(inputs, rows, results, curves, seed, document, gate_report, notes, grouping)
+
+
+def _centred_bands(
+    results: Sequence[Any],
+    sample_weight: np.ndarray | None,
+    band: bool,
+    boot: int,
+    level: float,
+    seed: int,
+    drop_ice: bool,
+) -> None:
+    """Bands of the centred curves: SE / bootstrap of ``ICE − ICE at the first grid point``."""
+    from inspectcli.engines.bands import bootstrap_means, mean_se
+
+    for r in results:
+        if r.individual is None:
+            continue
+        ice = np.moveaxis(np.asarray(r.individual, dtype=float), 1, 0)  # (n, k, *grid)
+        corner = ice[(slice(None), slice(None)) + (0,) * (ice.ndim - 2)]
+        centred = ice - corner.reshape(corner.shape + (1,) * (ice.ndim - 2))
+        r.se = mean_se(centred, sample_weight) if band else None
+        r.bootstrap = bootstrap_means(centred, sample_weight, boot, seed, level) if boot else None
+        if drop_ice:
+            r.individual = None
 
 
 def _levels(value: Any) -> list[str]:
@@ -446,14 +499,22 @@ def _group_curves(
     cats: Sequence[str],
     execution: Execution,
     report: Reporter,
+    bands: tuple[bool, int, bool, int] = (False, 0, False, 0),
 ) -> list[Any]:
     """The all-rows curves, each followed by one curve per group: the ordinary engine on the
-    group's rows, on the all-rows grid (``custom_values``), so every group shares the x axis."""
+    group's rows, on the all-rows grid (``custom_values``), so every group shares the x axis.
+
+    ``bands``: (standard error, bootstrap resamples, centred band, seed) as for all rows, each
+    group's band from its own rows.
+    """
     from inspectcli.engines.frames import take_rows
     from inspectcli.engines.partial_dependence import partial_dependence
     from inspectcli.reports import pdp as pdp_report
 
+    band, boot, centred_band, seed = bands
     shown = list(results[: len(one_way)])
+    for r in shown:  # all rows: the average (ICE, if computed for a centred band, is the groups')
+        r.individual = None
     overall = pdp_report.build_curves(shown, centered=opts.centered, row_ids=rows.ids, rank=opts.rank)
     grids = {r.features[0]: r.grid_values[0] for r in shown}
     per_group = []
@@ -471,9 +532,15 @@ def _group_curves(
                 classes=list(opts.classes) or None,
                 custom_values=grids,
                 method=opts.method,
-                kind=opts.kind,
+                kind="both" if centred_band and opts.kind == "average" else opts.kind,
+                standard_error=band and not centred_band,
+                bootstrap=0 if centred_band else boot,
+                band_level=opts.band_level,
+                random_state=seed,
                 execution=execution,
             )
+            if centred_band:
+                _centred_bands(got, sw, band, boot, opts.band_level, seed, opts.kind == "average")
             for r in got:
                 if r.non_finite is not None:
                     where = r.non_finite.describe(r.features, r.grid_values, rows.ids[g.positions])

@@ -67,7 +67,7 @@ def test_grouped_and_clustered_files_rerun_byte_identical(cli, files, tmp_path):
         assert written[0] == written[1]
         assert max(len(line) for line in r.stdout.splitlines()) <= 80
     header = written[0][1].decode().splitlines()[0]
-    assert header == "features,target,grid_1,kind,row,value,cluster"
+    assert header == "features,target,grid_1,kind,row,value,se,cluster"
     csv = pd.read_csv(tmp_path / "--by0" / "pdp.csv", keep_default_na=False)
     assert list(csv.columns[:3]) == ["features", "target", "group"]
     groups = list(dict.fromkeys(csv["group"]))
@@ -91,6 +91,7 @@ def test_plot_draws_one_line_per_group_with_counts(files):
         f"region = north (n={n['north']})",
         f"region = south (n={n['south']})",
         "all rows (n=300)",
+        "95% band (± 1.96 SE over rows)",  # each group's band, shaded in its colour
     ]
     run = run_pdp(Source(model, str(data), target="y"), PdpOptions(features=("x0",), ice_clusters=2))
     display = plot_subgroups(run.curves)

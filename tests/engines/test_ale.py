@@ -276,7 +276,7 @@ def test_cli_diabetes_files_json_and_numbers(cli, samples, tmp_path):
     np.testing.assert_array_equal(bmi["ale"], ref.ale[0])
     np.testing.assert_array_equal(bmi["grid"][0], ref.grid)
     csv = pd.read_csv(out / "ale.csv")
-    assert list(csv.columns) == ["feature", "target", "position", "grid", "ale", "bin_count", "pdp"]
+    assert list(csv.columns) == ["feature", "target", "position", "grid", "ale", "bin_count", "pdp", "se"]
     assert len(csv) == len(bmi["ale"]) + len(entries["s5"]["ale"])
     assert "bmi" in r.stdout and "s5" in r.stdout and "PD" in r.stdout
 

@@ -336,7 +336,7 @@ def test_tree_paths_self_check_failure_falls_back_to_batched(diabetes, monkeypat
     def disagree(*args, **kwargs):
         raise trees.TreePathMismatchError("row 3, grid point 1")
 
-    monkeypatch.setattr(trees, "tree_path_responses", disagree)
+    monkeypatch.setattr(trees, "tree_path_moments", disagree)
     ref = sk_pd(model, X, ["bmi"], method="brute", grid_resolution=10)
     with pytest.warns(RuntimeWarning, match="brute-force predictions instead"):
         [ours] = partial_dependence(model, X, ["bmi"], method="brute", grid_resolution=10)

@@ -12,6 +12,7 @@ from sklearn.inspection import partial_dependence as sk_pd
 from sklearn.linear_model import LogisticRegression
 
 from inspectcli.compare import diff_results
+from inspectcli.engines.bands import mean_se
 from inspectcli.errors import UsageError, ValidationError
 from inspectcli.workflows import PdpOptions, Source, run_pdp
 from inspectcli.workflows._groups import MISSING, OTHER, make_groups
@@ -71,6 +72,8 @@ def test_each_group_is_sklearn_pd_on_its_rows_on_the_all_rows_grid(shapes, by):
         np.testing.assert_allclose(e["average"], ref["average"][0], rtol=RTOL, atol=1e-12)
         np.testing.assert_allclose(e["individual"], ref["individual"][0], rtol=RTOL, atol=1e-12)
         assert e["rows"] == rows.tolist()
+        # each group's band is the standard error over its own rows (engines/bands.mean_se)
+        np.testing.assert_allclose(e["se"], mean_se(ref["individual"][0]), rtol=1e-9, atol=1e-12)
     # the all-rows curve is scikit-learn's on every row
     ref = sk_pd(est, X, ["x0"], grid_resolution=100, kind="average", method="brute")
     np.testing.assert_allclose(overall[("x0",)]["average"], ref["average"][0], rtol=RTOL)
