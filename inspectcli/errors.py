@@ -82,6 +82,8 @@ PARAMS = frozenset(
         "overall", "rows",
         # subgroups (pdp, ale)
         "by", "by_bins", "by_max_levels", "ice_clusters",
+        # bands (pdp, ale)
+        "band", "band_level", "bootstrap", "standard_error",
     }
 )  # fmt: skip
 

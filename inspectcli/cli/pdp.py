@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        band: o.Band = True,
+        band: o.Band = None,
         bootstrap: o.Bootstrap = 0,
         band_level: o.BandLevel = 0.95,
         fail_if: o.FailIf = None,

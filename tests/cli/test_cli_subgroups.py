@@ -78,7 +78,7 @@ def test_plot_draws_one_line_per_group_with_counts(files):
     from inspectcli.plots.subgroups import plot_subgroups
 
     model, data = files
-    run = run_pdp(Source(model, str(data), target="y"), PdpOptions(features=("x0",), by="region"))
+    run = run_pdp(Source(model, str(data), target="y"), PdpOptions(features=("x0",), by="region", band=True))
     display = plot_subgroups(run.curves, n_rows=300)
     lines = display.group_lines_[0]
     assert list(lines) == ["north", "south"]

@@ -519,7 +519,7 @@ def tree_path_moments(
     individual: bool,
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
-    spread: bool = False,
+    spread: bool | str = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
@@ -547,10 +547,11 @@ def tree_path_moments(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
-    spread : bool, default=False
+    spread : bool or "auto", default=False
         Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
         the per-row outputs block by block (they are computed, even for models whose average
-        alone would not need them).
+        alone would not need them). ``"auto"``: only when the per-row outputs are computed
+        anyway (``individual``, or a non-linear link); else ``sum_sq`` is None.
 
     Returns
     -------
@@ -608,6 +609,8 @@ def tree_path_moments(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
+    if spread == "auto":
+        spread = individual or not spec.linear
     # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
     if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
         forest = forest_of(spec)
