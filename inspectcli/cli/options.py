@@ -311,10 +311,9 @@ Band = Annotated[
     typer.Option(
         "--band/--no-band",
         help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot). "
-        "pdp's default: where the per-row values are computed anyway; --band also on tree regressors' "
-        "averages (about the cost of --kind both).",
-        show_default=False,
+        "Default: on for ale; for pdp where it costs little (a note says when it was left out).",
         rich_help_panel=BANDS,
+        show_default=False,
     ),
 ]
 Bootstrap = Annotated[

@@ -162,7 +162,7 @@ def run_ale(
         classes=list(opts.classes) or None,
         sample_weight=rows.sample_weight,
         with_pdp=opts.with_pdp,
-        standard_error=opts.band,
+        standard_error=opts.band is not False,
         bootstrap=opts.bootstrap,
         band_level=opts.band_level,
         random_state=seed,

@@ -83,9 +83,9 @@ class PdpOptions:
         Cluster each one-way curve's ICE lines (the rows kept) into this many shapes
         (engines/ice_clusters.py); implies ``kind="both"`` when ``kind`` is average.
     band : bool or None, default=None
-        Each PD value's standard error over the rows (engines/bands.py); brute force only.
-        None: where the engine computes the per-row values anyway (not for the tree engine's
-        averages of regressors and decision functions, which it computes without them).
+        Each PD value's standard error over the rows (engines/bands.py); brute force only. None:
+        where the per-row values are computed anyway (every engine but tree paths averaging a
+        sum of trees, where it costs about ten times the average; a note says so).
     bootstrap : int, default=0
         Resamples of the rows for a percentile interval per grid point (seeded with
         ``random_state``; recomputed from the ICE values, no new predictions).
@@ -278,11 +278,15 @@ def run_pdp(
     from inspectcli.engines.bands import check_band_options
 
     check_band_options(opts.bootstrap, opts.band_level)
-    band = opts.band is not False and opts.method != "recursion" and opts.kind != "individual"
+    mode = None if opts.band is None else bool(opts.band)  # None: where it comes free
+    if opts.method == "recursion" or opts.kind == "individual":
+        mode = False
+    band = mode is not False
     boot = opts.bootstrap if opts.kind != "individual" else 0
-    # Centred curves: the band of the centred values, from the ICE values (kept for it, unless
-    # the band is only wanted where it comes free).
-    centred_band = opts.centered and ((band and (opts.band or engine_kind != "average")) or boot > 0)
+    if opts.bootstrap and not boot:
+        report.note("`bootstrap` bands the average curve; `kind=individual` has none, so none is computed")
+    # Centred curves: the band of the centred values, from the ICE values (kept for it).
+    centred_band = opts.centered and (mode is True or boot > 0 or (mode is None and engine_kind != "average"))
     if centred_band and engine_kind == "average":
         engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
@@ -302,7 +306,7 @@ def run_pdp(
         orders=orders,
         method=opts.method,
         kind=engine_kind,
-        standard_error=(True if opts.band else "auto") if band and not centred_band else False,
+        standard_error=False if centred_band else ("auto" if mode is None else mode),
         bootstrap=0 if centred_band else boot,
         band_level=opts.band_level,
         random_state=seed,
@@ -310,14 +314,16 @@ def run_pdp(
     )
     if centred_band:
         _centred_bands(results, rows.sample_weight, band, boot, opts.band_level, seed, opts.kind == "average")
-    if band and opts.band is None and any(r.se is None for r in results[: len(one_way) + len(pairs)]):
-        notes.append(
-            "no ±SE where the tree engine averaged without per-row values; "
-            "`band` adds it (about the cost of `kind=both`)"
-        )
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
+    lacking = [r for r in results[: len(one_way) + len(pairs)] if r.se is None and r.average is not None]
+    if mode is None and lacking and opts.kind != "individual":
+        notes.append(
+            "no standard error of the PD values: the tree-path engine averages this model's trees without "
+            f"per-row values, and computing them for {rows.X.shape[0]:,} rows would take about ten times "
+            "as long; `band!` computes it"
+        )
     if "recursion" in {r.method for r in results}:
         note = recursion_note(est)
         if note:
@@ -365,7 +371,7 @@ def run_pdp(
         "rank": opts.rank,
         "independent_y": opts.independent_y,
         "random_state": seed,
-        "band": "auto" if band and opts.band is None else band,
+        "band": "auto" if mode is None and band else band,
         "bootstrap": boot,
         "band_level": opts.band_level,
     }

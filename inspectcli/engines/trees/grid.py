@@ -45,6 +45,9 @@ from inspectcli.engines.trees._walk import (
 )
 
 _CHECK_POINTS = 3
+#: Per-row outputs computed for the spread alone count as cheap up to this many rows × grid points
+#: × trees (about a tenth of a second on one core): :func:`spread_comes_cheap`.
+AUTO_SPREAD_WORK = 50_000_000
 # Per-tree grid incidences (frontiers x grid classes) up to this many entries are dense arrays.
 _DENSE_ENTRIES = 1 << 14
 
@@ -439,18 +442,40 @@ def _bits_check_raw(
     return raw.reshape(rows.size, points.size, spec.n_raw)
 
 
-def pd_prefers_predicting(estimator: Any, response_method: str) -> bool:
+def pd_prefers_predicting(estimator: Any, response_method: str, n_grid: int | None = None) -> bool:
     """True when engine="auto" should predict rather than take tree paths for a PD.
 
-    Models whose sums are float32 (XGBoost) cannot be averaged on the raw scale: every (row, grid
-    point) is summed, and XGBoost's own predictions are faster than that (friedman_xgb: 0.96x
-    against 1.04x for predicting, CPU seconds). ``engine="tree-paths"`` still takes them.
+    When the grid (``n_grid`` points; None: the default of 100 per feature) is smaller than the
+    family's :attr:`_Spec.predicts_faster_below`: CatBoost, which evaluates its oblivious trees in
+    ~4 ns per (row, tree) against ~60 ns for a numpy walk, below 32 points. XGBoost (~11 ns per
+    (row, tree) in its C++ predictor) once was here for every grid: since the rows' leaf sets are
+    keyed during the walk (52ea5a8) tree paths beat its predictions at 10 points (friedman_xgb:
+    1.5x scikit-learn's CPU time, classifiers 1.3-1.5x) and by ~10x at 100.
+    ``engine="tree-paths"`` takes them all.
     """
     try:
         spec = _plan(estimator, response_method).spec
     except Exception:
         return False
-    return spec.raw_dtype is not np.float64 and not spec.linear
+    return n_grid is not None and n_grid < spec.predicts_faster_below
+
+
+def spread_comes_cheap(
+    estimator: Any, response_method: str, n_rows: int, n_points: int, individual: bool
+) -> bool:
+    """Whether the spread (``tree_path_moments(spread=True)``) costs little beside the average.
+
+    True when the per-row outputs are computed anyway (``individual``, or outputs that are not a
+    sum of the trees, such as probabilities), or when they are few: ``n_rows × n_points × trees``
+    (``n_points`` the grid points of all the feature sets) at most :data:`AUTO_SPREAD_WORK`.
+    """
+    if individual:
+        return True
+    try:
+        spec = _plan(estimator, response_method).spec
+    except Exception:
+        return True
+    return not spec.linear or n_rows * n_points * len(spec.trees) <= AUTO_SPREAD_WORK
 
 
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
@@ -462,7 +487,10 @@ def supports_tree_paths(estimator: Any, response_method: str) -> bool:
         A fitted estimator. Supported: HistGradientBoosting{Regressor,Classifier},
         GradientBoosting{Regressor,Classifier} (init ``"zero"`` or a constant Dummy
         estimator), RandomForest{Regressor,Classifier}, ExtraTrees{Regressor,Classifier},
-        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier} (exact
+        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier}, LightGBM's
+        LGBM{Regressor,Classifier}, XGBoost's XGB{Regressor,Classifier} and CatBoost's
+        CatBoost{Regressor,Classifier} with numeric features (see ``_lightgbm.py``,
+        ``_xgboost.py`` and ``_catboost.py`` for the objectives taken) (exact
         classes, not subclasses), and ``Pipeline`` objects ending in one of those whose
         earlier steps are whitelisted column-wise transformers (ColumnTransformer,
         OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, MaxAbsScaler,
@@ -519,7 +547,7 @@ def tree_path_moments(
     individual: bool,
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
-    spread: bool | str = False,
+    spread: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
@@ -547,11 +575,11 @@ def tree_path_moments(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
-    spread : bool or "auto", default=False
+    spread : bool, default=False
         Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
         the per-row outputs block by block (they are computed, even for models whose average
-        alone would not need them). ``"auto"``: only when the per-row outputs are computed
-        anyway (``individual``, or a non-linear link); else ``sum_sq`` is None.
+        alone would not need them: about ten times the time of such an average; see
+        :func:`spread_comes_cheap`).
 
     Returns
     -------
@@ -609,10 +637,11 @@ def tree_path_moments(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
-    if spread == "auto":
-        spread = individual or not spec.linear
-    # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
-    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
+    # Averages without ICE come from packed split bits when that is cheaper; with the spread the
+    # per-row outputs are computed below for it alone, and the average stays this one (the same
+    # number whether the spread is asked for or not).
+    bits_average = None
+    if not individual and spec.linear and spec.raw_dtype is np.float64:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
@@ -632,7 +661,9 @@ def tree_path_moments(
             raw = _bits_check_raw(forest, spec, space.cols, space.nan_cols, space.init, res, rows, points)
             ours = _finalize(spec, raw).swapaxes(0, 1)
             _compare(estimator, response_method, X, free, grid, rows, points, ours)
-            return res.average, None, None
+            if not spread:
+                return res.average, None, None
+            bits_average = res.average
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
@@ -647,7 +678,8 @@ def tree_path_moments(
     sums = SumSq() if spread else None
     if individual or spread or not spec.linear:
         # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
-        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
+        # the spread's two temporaries of the chunk's size: a quarter of the budget
+        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes) * 3 // 4 if spread else int(max_bytes))
         acc = None
         for start in range(0, n, chunk):
             sel = slice(start, min(n, start + chunk))
@@ -665,7 +697,7 @@ def tree_path_moments(
         if spec.linear and not individual:
             # per-row outputs for the spread only: the average stays the one computed without
             # them, so that it is the same number whether the spread is asked for or not
-            average = _linear_average(ctx, weights, total)
+            average = _linear_average(ctx, weights, total) if bits_average is None else bits_average
     else:
         average = _linear_average(ctx, weights, total)
 
