@@ -111,6 +111,8 @@ def pdp_summary(doc: Mapping[str, Any], *, top: int = TOP) -> str:
         feats = e.get("features") or []
         vals = [v for v in _flat(e.get("average")) if v is not None]
         tgt = "" if e.get("target") is None else f" [{label(e['target'])}]"
+        if e.get("group"):  # `by`: the group's curve, under its label
+            tgt += f" ({e['group']['column']}: {e['group']['label']})"
         if len(feats) == 1:
             rng = (max(vals) - min(vals)) if vals else None
             ses = [v for v in _flat(e.get("se")) if v is not None]
