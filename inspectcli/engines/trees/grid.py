@@ -37,6 +37,8 @@ from inspectcli.engines.trees._specs import (
 )
 from inspectcli.engines.trees._walk import (
     _frontiers,
+    _pattern_leaves,
+    _row_codes,
     _set_codes,
     _walk,
 )
@@ -101,7 +103,7 @@ class _Context:
 
 
 def _patterns(
-    tree: _Tree, topo: _Topo, rows: np.ndarray, nodes: np.ndarray, n: int, dtype: Any = np.float64
+    tree: _Tree, topo: _Topo, cols: np.ndarray, nan_cols: np.ndarray, dtype: Any = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group rows by the set of leaves they reach and tabulate each group's outputs.
 
@@ -112,25 +114,25 @@ def _patterns(
     table : ndarray of shape (n_patterns, n_grid_classes, k)
         The tree's contribution for each pattern and class of grid points.
     """
-    codes, rep = _set_codes(rows, tree.leaf_rank[nodes], n, tree.n_leaves)
-    is_rep = np.zeros(n, dtype=bool)
-    is_rep[rep] = True
-    sel = is_rep[rows]
-    p = codes[rows[sel]]
-    leaf = nodes[sel]
+    codes, n_pat, reps, uniques, _, _ = _row_codes(tree, topo.follow_rows, cols, nan_cols)
+    if reps is None and uniques is None:  # no row meets a free split: the pattern is the leaf
+        leaf = np.flatnonzero(tree.is_leaf)
+        p = np.arange(leaf.size)
+    else:
+        p, leaf = _pattern_leaves(tree, topo.follow_rows, cols, reps, uniques)
     f = topo.front_of[leaf]
     k = tree.values.shape[1]
-    table = np.empty((rep.size, topo.bt.shape[1], k), dtype=np.float64)
-    dense = not sp.issparse(topo.bt) and rep.size * topo.n_front <= 16 * _DENSE_ENTRIES
+    table = np.empty((n_pat, topo.bt.shape[1], k), dtype=np.float64)
+    dense = not sp.issparse(topo.bt) and n_pat * topo.n_front <= 16 * _DENSE_ENTRIES
     for j in range(k):
         # Exactly one product per (pattern, grid class) is non-zero (the others are exact zeros):
         # the sum is that product, exactly, dense or sparse.
         if dense:
-            s = np.zeros((rep.size, topo.n_front), dtype=np.float64)
+            s = np.zeros((n_pat, topo.n_front), dtype=np.float64)
             s[p, f] = tree.values[leaf, j]
             table[:, :, j] = s @ topo.bt
         else:
-            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
+            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(n_pat, topo.n_front))
             table[:, :, j] = (s @ topo.bt).toarray() if sp.issparse(topo.bt) else s @ topo.bt
     if dtype is not np.float64:
         table = table.astype(dtype)  # leaf values of a float32 model: exact
@@ -251,9 +253,7 @@ def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndar
         acc = _Accumulator(n, G * k, init, capacity, dtype)
         for t in members:
             tree, topo = spec.trees[t], ctx.topos[t]
-            rows, nodes = _walk(tree, cols, nan_cols, topo.follow_rows, topo.leaf_stop, n)
-            codes, table = _patterns(tree, topo, rows, nodes, n, dtype)
-            del rows, nodes
+            codes, table = _patterns(tree, topo, cols, nan_cols, dtype)
             acc.add(codes, table, topo.g_class)
         prod = acc.result().reshape(n, G, k)
         del acc
