@@ -347,7 +347,8 @@ def _row_patterns(
     weight, check = _set_weights(tree.n_leaves)
     exact = check is None
     rank = tree.leaf_rank
-    leaf_of = np.empty(n, dtype=np.intp)
+    # (one bit per leaf: a row that never branches holds one bit, its leaf's rank)
+    leaf_of = None if exact else np.empty(n, dtype=np.intp)
     key = np.zeros(n, dtype=np.uint64)
     key2 = None if check is None else np.zeros(n, dtype=np.uint64)
     branched = False
@@ -357,10 +358,10 @@ def _row_patterns(
         while True:
             if leaf_l[node]:
                 sel = slice(None) if idx is None else idx
-                leaf_of[sel] = node
                 if exact:
                     key[sel] |= weight[rank[node]]
                 else:
+                    leaf_of[sel] = node
                     key[sel] += weight[rank[node]]
                     key2[sel] += check[rank[node]]
                 break
@@ -384,6 +385,8 @@ def _row_patterns(
             else:
                 node = right_l[node]
     if not branched:
+        if leaf_of is None:  # the bit's position: frexp(2**r) = (0.5, r + 1), exactly
+            return np.frexp(key.astype(np.float64))[1].astype(np.intp) - 1, tree.n_leaves, None, None
         return rank[leaf_of], tree.n_leaves, None, None
     if exact:
         codes, uniques = pd.factorize(key)
