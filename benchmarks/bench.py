@@ -47,6 +47,8 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from inspectcli.engines.execution import Execution
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
 DATA = ROOT / "benchmarks" / "data"
@@ -299,7 +301,9 @@ def pdp_work(
     else:
         sklearn = lambda: sk_pdp_parallel(model, X, features, n_jobs, **sk_kw)  # noqa: E731
     ours: dict[str, Callable[[], Any]] = {
-        "batched": lambda: ours_pdp(model, X, features, kind=kind, engine="batched", n_jobs=n_jobs, **ours_kw)
+        "batched": lambda: ours_pdp(
+            model, X, features, kind=kind, engine="batched", execution=Execution(n_jobs=n_jobs), **ours_kw
+        )
     }
     notes = {}
     if n_jobs == 1:
@@ -345,7 +349,13 @@ def imp_work(
 
     def ours_call(engine: str) -> Callable[[], Any]:
         return lambda: permutation_importance(
-            model, X, y, n_repeats=n_repeats, random_state=0, engine=engine, n_jobs=n_jobs
+            model,
+            X,
+            y,
+            n_repeats=n_repeats,
+            random_state=0,
+            engine=engine,
+            execution=Execution(n_jobs=n_jobs),
         )
 
     return Work(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from inspectcli.engines.bands import SumSq
 from inspectcli.engines.trees._bits import Forest, forest_of, n_words, unpack
 from inspectcli.engines.trees._model import (
     TreePathMismatchError,
@@ -107,6 +108,9 @@ def _patterns(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group rows by the set of leaves they reach and tabulate each group's outputs.
 
+    The rows are walked with the free splits going both ways (:func:`_row_codes`: the set of
+    leaves is keyed while walking, small trees node by node).
+
     Returns
     -------
     codes : ndarray of shape (n,)
@@ -114,10 +118,14 @@ def _patterns(
     table : ndarray of shape (n_patterns, n_grid_classes, k)
         The tree's contribution for each pattern and class of grid points.
     """
-    codes, n_pat, reps, uniques, _, _ = _row_codes(tree, topo.follow_rows, cols, nan_cols)
-    if reps is None and uniques is None:  # no row meets a free split: the pattern is the leaf
-        leaf = np.flatnonzero(tree.is_leaf)
-        p = np.arange(leaf.size)
+    codes, n_pat, reps, uniques, rows, nodes = _row_codes(tree, topo.follow_rows, cols, nan_cols)
+    if reps is None and uniques is None:  # no row branched: the patterns are the leaves
+        p, leaf = np.arange(tree.n_leaves), np.flatnonzero(tree.is_leaf)
+    elif rows is not None:  # the particles of a level walk: those of one row per pattern
+        is_rep = np.zeros(codes.size, dtype=bool)
+        is_rep[reps] = True
+        sel = is_rep[rows]
+        p, leaf = codes[rows[sel]], nodes[sel]
     else:
         p, leaf = _pattern_leaves(tree, topo.follow_rows, cols, reps, uniques)
     f = topo.front_of[leaf]
@@ -487,6 +495,32 @@ def tree_path_responses(
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`tree_path_moments` without the spread: ``(average, individual)``."""
+    average, ind, _ = tree_path_moments(
+        estimator,
+        X,
+        free,
+        grid,
+        response_method=response_method,
+        individual=individual,
+        sample_weight=sample_weight,
+        max_bytes=max_bytes,
+    )
+    return average, ind
+
+
+def tree_path_moments(
+    estimator: Any,
+    X: Any,
+    free: Sequence[int],
+    grid: np.ndarray,
+    *,
+    response_method: str,
+    individual: bool,
+    sample_weight: np.ndarray | None = None,
+    max_bytes: int = 256 * 2**20,
+    spread: bool | str = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
     For every grid point ``g`` this gives the numbers ``getattr(estimator,
@@ -513,6 +547,11 @@ def tree_path_responses(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
+    spread : bool or "auto", default=False
+        Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
+        the per-row outputs block by block (they are computed, even for models whose average
+        alone would not need them). ``"auto"``: only when the per-row outputs are computed
+        anyway (``individual``, or a non-linear link); else ``sum_sq`` is None.
 
     Returns
     -------
@@ -521,6 +560,8 @@ def tree_path_responses(
         ``out`` is ``()`` for 1-d outputs and ``(k,)`` for outputs of shape ``(n, k)``.
     individual : ndarray of shape (G, n_samples, *out) or None
         The per-row outputs when ``individual=True``.
+    sum_sq : ndarray of shape (G, *out) or None
+        The weighted sum of squared deviations when ``spread=True``.
 
     Raises
     ------
@@ -568,7 +609,10 @@ def tree_path_responses(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
-    if not individual and spec.linear and spec.raw_dtype is np.float64:
+    if spread == "auto":
+        spread = individual or not spec.linear
+    # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
+    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
@@ -588,7 +632,7 @@ def tree_path_responses(
             raw = _bits_check_raw(forest, spec, space.cols, space.nan_cols, space.init, res, rows, points)
             ours = _finalize(spec, raw).swapaxes(0, 1)
             _compare(estimator, response_method, X, free, grid, rows, points, ours)
-            return res.average, None
+            return res.average, None, None
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
@@ -600,7 +644,8 @@ def tree_path_responses(
     )
 
     ind = None
-    if individual or not spec.linear:
+    sums = SumSq() if spread else None
+    if individual or spread or not spec.linear:
         # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
         chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
         acc = None
@@ -614,12 +659,18 @@ def tree_path_responses(
             w = np.ones(out.shape[0]) if weights is None else weights[sel]
             part = np.tensordot(w, out, axes=(0, 0))
             acc = part if acc is None else acc + part
+            if sums is not None:
+                sums.add(np.asarray(out, dtype=np.float64), None if weights is None else weights[sel])
         average = acc / total
+        if spec.linear and not individual:
+            # per-row outputs for the spread only: the average stays the one computed without
+            # them, so that it is the same number whether the spread is asked for or not
+            average = _linear_average(ctx, weights, total)
     else:
         average = _linear_average(ctx, weights, total)
 
     _self_check(estimator, response_method, X, free, grid, ctx, ind)
-    return average, ind
+    return average, ind, None if sums is None else sums.finish(average)
 
 
 def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -631,7 +682,8 @@ def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarra
     spec = ctx.spec
     cols = np.ascontiguousarray(ctx.cols[:, rows])
     has_nan = bool(np.isnan(cols).any())
-    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=np.float64)
+    # in the estimator's own type (float32 for XGBoost: float64 addends round as float32 additions)
+    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=spec.raw_dtype)
     if ctx.init is not None:
         raw += ctx.init
     for tree, topo in zip(spec.trees, ctx.topos, strict=True):
