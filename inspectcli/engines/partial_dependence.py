@@ -374,7 +374,8 @@ def partial_dependence(
         if use_trees and engine == "auto":
             from inspectcli.engines.trees.grid import pd_prefers_predicting
 
-            use_trees = not pd_prefers_predicting(estimator, response.method)
+            n_grid = max(int(np.prod([len(a) for a in axes])) for _, axes in prepared)
+            use_trees = not pd_prefers_predicting(estimator, response.method, n_grid)
         if engine == "tree-paths" and not use_trees:
             raise UsageError(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
