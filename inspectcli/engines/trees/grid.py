@@ -619,7 +619,7 @@ def tree_path_moments(
     if spread == "auto":
         spread = individual or not spec.linear
     # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
-    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
+    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64 and spec.trees:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
