@@ -641,7 +641,7 @@ def tree_path_moments(
     # per-row outputs are computed below for it alone, and the average stays this one (the same
     # number whether the spread is asked for or not).
     bits_average = None
-    if not individual and spec.linear and spec.raw_dtype is np.float64:
+    if not individual and spec.linear and spec.raw_dtype is np.float64 and spec.trees:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
