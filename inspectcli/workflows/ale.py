@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,24 +150,30 @@ def run_ale(
 
     from inspectcli.engines.ale import accumulated_local_effects
 
-    results = accumulated_local_effects(
-        est,
-        rows.X,
-        chosen,
-        feature_names=names,
-        categorical_features=cats or None,
-        bins=opts.bins,
-        orders=orders,
-        response_method=opts.response_method,
-        classes=list(opts.classes) or None,
-        sample_weight=rows.sample_weight,
-        with_pdp=opts.with_pdp,
-        standard_error=opts.band is not False,
-        bootstrap=opts.bootstrap,
-        band_level=opts.band_level,
-        random_state=seed,
-        execution=execution,
-    )
+    def ale_of(
+        X: Any, features: Sequence[str], levels: Mapping[str, Any], weights: Any, on: Execution
+    ) -> Any:
+        """The ALE of ``features`` on rows ``X`` (all rows, or one group's), as the options ask."""
+        return accumulated_local_effects(
+            est,
+            X,
+            list(features),
+            feature_names=names,
+            categorical_features=cats or None,
+            bins=opts.bins,
+            orders=levels,
+            response_method=opts.response_method,
+            classes=list(opts.classes) or None,
+            sample_weight=weights,
+            with_pdp=opts.with_pdp,
+            standard_error=opts.band is not False,
+            bootstrap=opts.bootstrap,
+            band_level=opts.band_level,
+            random_state=seed,
+            execution=on,
+        )
+
+    results = ale_of(rows.X, chosen, orders, rows.sample_weight, execution)
     for r in results:
         if r.non_finite:
             report.warn(r.non_finite)
@@ -182,9 +188,7 @@ def run_ale(
 
     curves = ale_report.build_curves(results)
     if grouping is not None:
-        curves = _group_curves(
-            opts, est, names, results, curves, cats, grouping, rows, execution, report, seed
-        )
+        curves = _group_curves(ale_of, names, results, curves, grouping, rows, execution, report)
     params = {
         "features": chosen,
         "bins": opts.bins,
@@ -224,27 +228,23 @@ GROUP_GRID = (
 
 
 def _group_curves(
-    opts: AleOptions,
-    est: Any,
+    ale_of: Callable[..., Any],
     names: list[str],
     results: Sequence[Any],
     overall: list[Any],
-    cats: list[str],
     grouping: Any,
     rows: Rows,
     execution: Execution,
     report: Reporter,
-    seed: int = 0,
 ) -> list[Any]:
-    """The all-rows curves, each followed by one curve per group (the ordinary ALE on its rows,
-    with its own band when ``band`` / ``bootstrap`` ask for one).
+    """The all-rows curves, each followed by one curve per group (``ale_of``, the ordinary ALE, on
+    the group's rows, with its own band when ``band`` / ``bootstrap`` ask for one).
 
     A feature with fewer than two values (levels) in a group has no local effect there: that
     group's curve of it is left out, with a note.
     """
     import pandas as pd
 
-    from inspectcli.engines.ale import accumulated_local_effects
     from inspectcli.engines.frames import take_rows
     from inspectcli.reports import ale as ale_report
     from inspectcli.workflows._inputs import feature_column
@@ -271,24 +271,7 @@ def _group_curves(
             if not chosen:
                 continue
             sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
-            got = accumulated_local_effects(
-                est,
-                Xg,
-                chosen,
-                feature_names=names,
-                categorical_features=cats or None,
-                bins=opts.bins,
-                orders=orders,
-                response_method=opts.response_method,
-                classes=list(opts.classes) or None,
-                sample_weight=sw,
-                with_pdp=opts.with_pdp,
-                standard_error=opts.band,
-                bootstrap=opts.bootstrap,
-                band_level=opts.band_level,
-                random_state=seed,
-                execution=execution,
-            )
+            got = ale_of(Xg, chosen, orders, sw, execution)
             for r in got:
                 if r.non_finite:
                     report.warn(f"group '{g.label}': {r.non_finite}")
