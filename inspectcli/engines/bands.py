@@ -143,6 +143,16 @@ class Bootstrap:
         """The same interval, of ``lower[index]`` / ``upper[index]`` (e.g. one target)."""
         return Bootstrap(self.n, self.seed, self.level, self.lower[index], self.upper[index])
 
+    def as_json(self) -> dict[str, Any]:
+        """The result files' ``"bootstrap"`` entry: ``{n, seed, level, lower, upper}``."""
+        return {
+            "n": self.n,
+            "seed": self.seed,
+            "level": self.level,
+            "lower": self.lower.tolist(),
+            "upper": self.upper.tolist(),
+        }
+
 
 def resample_counts(n_rows: int, n_boot: int, seed: int, block: int) -> Iterator[np.ndarray]:
     """How often each row is drawn, resample by resample: blocks of shape (≤ block, n_rows).

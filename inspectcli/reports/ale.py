@@ -88,14 +88,7 @@ def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
         if c.se is not None:
             entry["se"] = [None if not np.isfinite(v) else float(v) for v in c.se]
         if c.bootstrap is not None:
-            b = c.bootstrap
-            entry["bootstrap"] = {
-                "n": b.n,
-                "seed": b.seed,
-                "level": b.level,
-                "lower": b.lower.tolist(),
-                "upper": b.upper.tolist(),
-            }
+            entry["bootstrap"] = c.bootstrap.as_json()
         if c.group is not None:
             entry["group"] = c.group
         out.append(entry)

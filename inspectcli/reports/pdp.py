@@ -153,14 +153,7 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
         if c.se is not None:
             entry["se"] = c.se.tolist()
         if c.bootstrap is not None:
-            b = c.bootstrap
-            entry["bootstrap"] = {
-                "n": b.n,
-                "seed": b.seed,
-                "level": b.level,
-                "lower": b.lower.tolist(),
-                "upper": b.upper.tolist(),
-            }
+            entry["bootstrap"] = c.bootstrap.as_json()
         if c.individual is not None:
             entry["individual"] = c.individual.tolist()
             entry["rows"] = [int(r) for r in c.rows] if c.rows is not None else None
