@@ -115,7 +115,7 @@ def library_block(loaded: Any) -> dict[str, Any] | None:
 
 
 def data_block(dataset: Any, n_used: int) -> dict[str, Any]:
-    """Which data, and exactly which of its rows, a result was computed on (see loading/data.py)."""
+    """Which data, and exactly which of its rows, a result was computed on (see loading/sources.py)."""
     files = getattr(dataset, "files", None)
     sample = getattr(dataset, "sample", None)
     return {

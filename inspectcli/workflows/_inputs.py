@@ -13,9 +13,9 @@ import numpy as np
 
 from inspectcli.engines.frames import take_rows
 from inspectcli.errors import UsageError, did_you_mean
-from inspectcli.loading.data import Dataset
 from inspectcli.loading.match import Prepared
 from inspectcli.loading.model import LoadedModel
+from inspectcli.loading.sources import Dataset
 from inspectcli.numbers import parse_finite
 
 
@@ -162,9 +162,10 @@ def load_matched_data(
     row groups holding them).
     """
     from inspectcli.introspect import expected_features
-    from inspectcli.loading.data import RowSample, open_data
+    from inspectcli.loading.data import open_data
     from inspectcli.loading.match import prepare
     from inspectcli.loading.probe import check_predicts
+    from inspectcli.loading.sources import RowSample
 
     target, sample_weight = source.target, source.sample_weight
     names = expected_features(estimator)
