@@ -31,6 +31,10 @@ class Execution:
     progress : callable or None, default=None
         A factory of context managers that yield a :class:`~inspectcli.engines.progress.Progress`
         (the CLI's progress bar); None reports nowhere.
+    data_on_workers : {"auto", "yes", "no"}, default="auto"
+        With ``backend="dask"``: whether the workers read data that came from a path on disk
+        themselves (``"auto"``: when they see the same files; ``"yes"``: they must) instead of
+        receiving it from this process (engines/worker_data.py).
     """
 
     memory_budget: int = DEFAULT_MEMORY_BUDGET
@@ -38,12 +42,15 @@ class Execution:
     backend: str = "loky"
     scheduler: str | None = None
     progress: Callable[[], AbstractContextManager[Progress]] | None = None
+    data_on_workers: str = "auto"
 
     def check(self) -> None:
         """A usage error for an unknown backend, or a scheduler without the dask backend."""
         from inspectcli.engines.parallel import check_backend
+        from inspectcli.engines.worker_data import check_mode
 
         check_backend(self.backend, self.scheduler)
+        check_mode(self.data_on_workers)
 
     def replace(self, **changes: Any) -> Execution:
         """A copy with ``changes`` (e.g. ``scheduler=`` a shared cluster's address)."""
@@ -52,8 +59,10 @@ class Execution:
     @contextmanager
     def engine_kwargs(self, *, memory: bool = True) -> Iterator[dict[str, Any]]:
         """The keyword arguments engines take (``memory_budget`` … ``progress``), progress running."""
+        from inspectcli.engines.worker_data import data_on_workers_mode
+
         factory = self.progress or (lambda: nullcontext(NullProgress()))
-        with factory() as progress:
+        with factory() as progress, data_on_workers_mode(self.data_on_workers):
             kwargs: dict[str, Any] = {
                 "n_jobs": self.n_jobs,
                 "backend": self.backend,

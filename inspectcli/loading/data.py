@@ -86,11 +86,14 @@ def open_data(
     encoding: str | None = None,
     decimal: str | None = None,
     where: str | Where | None = None,
+    hash_files: bool = True,
 ) -> DataSource:
     """Open DATA: learn its columns and row count, read no more than that needs.
 
     Parameters are those of :func:`load_dataset`. Parquet and Arrow files (one, a directory or a
     glob) are opened lazily through ``pyarrow.dataset``; CSV, JSON Lines and stdin are read whole.
+    ``hash_files=False`` leaves out the SHA-256 digests of the files (``sha256`` and ``files`` are
+    then None): a Dask worker opening data the client has already hashed.
     """
     path = str(path)
     sep = check_text_options(sep, encoding)
@@ -131,8 +134,10 @@ def open_data(
             f"'{path}' mixes file formats: {listed}", "give files of one format (e.g. a glob '*.parquet')"
         )
     kind = kinds[0]
-    entries = None
-    if root is None:
+    entries, digest = None, None
+    if not hash_files:
+        pass
+    elif root is None:
         digest = sha256_of(files[0])
     else:
         entries = [DataFile(relative_name(f, root), f.stat().st_size, sha256_of(f)) for f in files]

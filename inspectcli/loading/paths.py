@@ -124,6 +124,20 @@ def expand_data_path(path: str) -> tuple[list[Path], Path | None]:
     return [check_readable_file(path, "data", DataLoadError)], None
 
 
+def file_stats(path: str) -> list[tuple[str, int, int]]:
+    """(name, size in bytes, modification time in ns) of each file of DATA, in reading order.
+
+    Names are relative to a dataset's root, or the file's own name: the same files seen from
+    another machine at the same path give the same list.
+    """
+    files, root = expand_data_path(path)
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append((relative_name(f, root) if root is not None else f.name, st.st_size, st.st_mtime_ns))
+    return out
+
+
 def partition_keys(path: str, root: Path) -> list[str]:
     rel = relative_name(Path(path), root)
     return [part.split("=", 1)[0] for part in rel.split("/")[:-1] if "=" in part]

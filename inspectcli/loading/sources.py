@@ -63,6 +63,8 @@ class Dataset:
     files: list[DataFile] | None = None
     where: str | None = None
     sample: RowSample | None = None
+    #: How Dask workers got these rows, when they did (engines/worker_data.Delivery).
+    delivery: Any = None
 
     @property
     def n_rows(self) -> int:

@@ -24,6 +24,7 @@ from inspectcli.workflows._inputs import (
     subsample_plan,
     subsample_rows,
 )
+from inspectcli.workflows._on_workers import delivery_notes
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ def run_ale(
             with_pdp=opts.with_pdp,
             **run_on,
         )
+    for note in delivery_notes(inputs.data):
+        report.note(note)
     for r in results:
         if r.non_finite:
             report.warn(r.non_finite)

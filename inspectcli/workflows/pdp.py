@@ -26,6 +26,7 @@ from inspectcli.workflows._inputs import (
     subsample_plan,
     subsample_rows,
 )
+from inspectcli.workflows._on_workers import delivery_notes
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ def run_pdp(
         note = recursion_note(est)
         if note:
             notes.append(note)
+    notes += delivery_notes(inputs.data)
     for note in notes:
         report.note(note)
     curves = _curves(opts, results, len(one_way) + len(pairs), rows, ice_rows)

@@ -31,6 +31,8 @@ FINGERPRINTS = {
     3: "54cdf1b20482228172e23ab0a8877b9903752195e94f7410ae85b8740c21a874",
     # 4: model.library (LightGBM / XGBoost / CatBoost), info's builtin_importance, impurity.kind
     4: "247273a3f7d0640a3b33cd98100efa1834d0f1ff3141c164e645203277f9cd53",
+    # 5: data gains dask_data (workers-read | scatter), present only for --backend dask runs
+    5: "7a7aa61ed06c68350ddda35c3a4ea17e4a6e2f4f7615ac6fe8bbc4de9ea24811",
 }
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 
