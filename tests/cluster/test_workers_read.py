@@ -127,3 +127,33 @@ def test_workers_rebuild_the_same_frame_in_process(samples, dataset):
     assert part.recipe.check_here() is None and delivery.path_taken is None
     rebuilt = part.recipe.materialise(inputs.model.estimator)
     pd.testing.assert_frame_equal(rebuilt, inputs.prepared.X, check_exact=True)
+
+
+def test_the_check_compares_sizes_then_digests(samples, dataset, tmp_path):
+    """Another modification time with the same bytes passes (the digests agree); other bytes do not."""
+    import os
+    import shutil
+
+    from inspectcli.engines.worker_data import offered
+    from inspectcli.workflows._inputs import Collected, Source, load_inputs
+
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    inputs = load_inputs(Source(samples / "friedman_hgb.joblib", str(copy), target="y"), Collected())
+    recipe = offered(inputs.prepared.X)[0].recipe
+    part = copy / "part=2" / "data.parquet"
+    os.utime(part, ns=(0, 10**18))
+    assert recipe.check_here() is None
+    with open(part, "ab") as fh:
+        fh.write(b"x")
+    assert recipe.check_here() == f"'part=2/data.parquet' has {part.stat().st_size:,} bytes there, " + (
+        f"{part.stat().st_size - 1:,} here"
+    )
+    data = part.read_bytes()
+    part.write_bytes(data[:-2] + b"y")  # same size, other bytes, another time
+    os.utime(part, ns=(0, 2 * 10**18))
+    assert recipe.check_here() == "'part=2/data.parquet' has other content there (SHA-256 differs)"
+    shutil.rmtree(copy / "part=3")
+    assert recipe.check_here() == "'part=3/data.parquet' is missing there"
+    shutil.rmtree(copy)
+    assert recipe.check_here() == f"'{copy}' does not exist there"
