@@ -115,8 +115,9 @@ def _ref(obj: Any) -> Callable[[], Any]:
         return lambda: obj
 
 
-def offer(obj: Any, recipe: Recipe, delivery: Delivery) -> None:
-    """Let the Dask workers rebuild ``obj`` with ``recipe`` instead of receiving it."""
+def offer(obj: Any, recipe: Recipe | None, delivery: Delivery) -> None:
+    """Let the Dask workers rebuild ``obj`` with ``recipe`` instead of receiving it (``None``: data
+    they cannot read, such as stdin: sent, and recorded as sent)."""
     _OFFERS[id(obj)] = (_ref(obj), Part(recipe), delivery)
 
 
@@ -155,7 +156,13 @@ def stand_ins(
             out.append(obj)
             continue
         part, delivery = found
-        if mode == "no":
+        if part.recipe is None and mode == "yes":
+            raise UsageError(
+                f"`data_on_workers=yes` needs DATA on disk, and '{delivery.path}' is not a path the workers "
+                "can read",
+                "give a file, a dataset directory or a glob, or pass `data_on_workers=auto`",
+            )
+        if mode == "no" or part.recipe is None:
             delivery.used.add("scatter")
             out.append(obj)
             continue

@@ -108,15 +108,15 @@ def offer_inputs(
     match: dict[str, Any],
     prepared: Prepared,
     text_kept: tuple[str, ...],
-) -> Delivery | None:
-    """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can).
-
-    None for data that is not on disk (stdin).
-    """
+) -> Delivery:
+    """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can; stdin is
+    always sent)."""
     from inspectcli.loading.paths import file_stats
 
     if path == "-":
-        return None
+        delivery = Delivery("stdin")
+        offer(prepared.X, None, delivery)
+        return delivery
     absolute = os.path.abspath(path)
     stats = tuple(file_stats(absolute))
     if opened.files is not None:

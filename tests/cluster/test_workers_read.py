@@ -157,3 +157,38 @@ def test_the_check_compares_sizes_then_digests(samples, dataset, tmp_path):
     assert recipe.check_here() == "'part=3/data.parquet' is missing there"
     shutil.rmtree(copy)
     assert recipe.check_here() == f"'{copy}' does not exist there"
+
+
+def test_stdin_is_sent_and_yes_refuses_it(cluster, samples):
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+
+    text = pq.read_table(samples / "friedman.parquet").to_pandas().iloc[:1500].to_csv(index=False)
+    args = [
+        "pdp",
+        str(samples / "friedman_hgb.joblib"),
+        "-",
+        "--target",
+        "y",
+        "-f",
+        "x0",
+        "--grid-resolution",
+        "4",
+    ]
+    on = ["--backend", "dask", "--scheduler", cluster.address]
+    runs = {
+        mode: CliRunner().invoke(app, [*args, *QUIET, *extra], input=text, env=_env())
+        for mode, extra in (
+            ("local", ["--n-jobs", "1"]),
+            ("auto", on),
+            ("yes", [*on, "--data-on-workers", "yes"]),
+        )
+    }
+    assert runs["auto"].exit_code == 0, runs["auto"].output
+    doc = json.loads(runs["auto"].stdout)
+    assert doc["data"]["dask_data"] == "scatter"
+    assert doc["results"] == json.loads(runs["local"].stdout)["results"]
+    assert runs["yes"].exit_code == 2
+    assert runs["yes"].stderr.startswith("error: --data-on-workers yes needs DATA on disk")
