@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench import forget_kept  # noqa: E402
+
 
 def extract_base(commit: str) -> Path:
     """``inspectcli`` at ``commit`` as the package ``inspectcli_base`` in a temporary folder."""
@@ -130,6 +132,7 @@ def main() -> None:
             order = list(sides)
             for r in range(args.repeats):
                 for k in order[r % 3 :] + order[: r % 3]:
+                    forget_kept()  # every run starts cold (no trees or split bits kept from the last)
                     t0 = time.perf_counter()
                     sides[k]()
                     times[k].append(time.perf_counter() - t0)

@@ -69,6 +69,17 @@ def case(name: str):
     if name == "friedman_rf_importance":
         m, X, y = _rf()
         return lambda: permutation_importance(m, X, y, n_repeats=5, random_state=0, engine="tree-paths")
+    if name.startswith("friedman_xgb_"):
+        # the benchmark's XGBRegressor (benchmarks/bench.py ensure_gbm; nthread 1), tree paths forced
+        from bench import ensure_gbm
+
+        m = joblib.load(ensure_gbm("xgb"))
+        frame = pd.read_parquet(SAMPLES / "friedman.parquet")
+        X, y = frame.drop(columns="y"), frame["y"].to_numpy()
+        if name == "friedman_xgb_pdp":
+            return lambda: partial_dependence(m, X, list(X.columns), grid_resolution=10, engine="tree-paths")
+        if name == "friedman_xgb_importance":
+            return lambda: permutation_importance(m, X, y, n_repeats=10, random_state=0, engine="tree-paths")
     if name == "cancer_logreg_importance":
         m, X, y = _load("cancer_logreg", "target", fmt="csv")
         return lambda: permutation_importance(m, X, y, n_repeats=10, random_state=0)
@@ -84,6 +95,8 @@ CASES = [
     "friedman_rf_pdp",
     "friedman_rf_importance",
     "cancer_logreg_importance",
+    "friedman_xgb_pdp",
+    "friedman_xgb_importance",
 ]
 
 

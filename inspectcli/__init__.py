@@ -8,40 +8,27 @@
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "accumulated_local_effects",
-    "coefficients",
-    "load_dataset",
-    "load_model",
-    "partial_dependence",
-    "permutation_importance",
-]
+#: Public names, each imported from its module on first use so that `inspect --version` stays fast.
+_LAZY = {
+    "Execution": "inspectcli.engines.execution",
+    "accumulated_local_effects": "inspectcli.engines.ale",
+    "coefficients": "inspectcli.engines.coefficients",
+    "load_dataset": "inspectcli.loading.data",
+    "load_model": "inspectcli.loading.model",
+    "partial_dependence": "inspectcli.engines.partial_dependence",
+    "permutation_importance": "inspectcli.engines.permutation",
+}
+
+__all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):  # lazy: `inspect --version` stays fast
-    if name == "load_model":
-        from inspectcli.loading.model import load_model
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
 
-        return load_model
-    if name == "load_dataset":
-        from inspectcli.loading.data import load_dataset
-
-        return load_dataset
-    if name == "partial_dependence":
-        from inspectcli.engines.partial_dependence import partial_dependence
-
-        return partial_dependence
-    if name == "coefficients":
-        from inspectcli.engines.coefficients import coefficients
-
-        return coefficients
-    if name == "accumulated_local_effects":
-        from inspectcli.engines.ale import accumulated_local_effects
-
-        return accumulated_local_effects
-    if name == "permutation_importance":
-        from inspectcli.engines.permutation import permutation_importance
-
-        return permutation_importance
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'inspectcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,7 +10,12 @@ distance between the intervals (0 when they overlap), so ``gap > 0`` is the same
 
 PDP: per curve (features, target) present in both files on the same grid, the largest absolute
 difference of the average curves, the mean difference (new − old) and the mean absolute
-difference over the grid points, and the grid point where the largest difference lies.
+difference over the grid points, and the grid point where the largest difference lies. When
+both files carry bands (engines/bands.py), each grid point's change is judged against them as
+importances are: each run's interval is its bootstrap interval when both files have one, else
+``average ± 2·SE`` (the same ``noise_band``, with the standard error of the mean given directly),
+and a point changed *beyond noise* when the two intervals do not overlap; ``max_gap`` is the
+largest distance between them (0: every change within noise).
 
 Files that cannot be compared (other kinds, other features or groups, other grids, a centred and
 an uncentred curve) raise ``ValidationError`` (exit 3) saying why.
@@ -99,6 +104,13 @@ class CurveDiff:
     max_at: list[Any] | None  # grid value(s) where |new − old| is largest
     h2_old: float | None = None
     h2_new: float | None = None
+    noise: str | None = None  # "bootstrap" | "se" | None: the bands the change is judged against
+    points_beyond_noise: int | None = None  # grid points whose two intervals do not overlap
+    max_gap: float | None = None  # largest distance between the two intervals (0: within noise)
+
+    @property
+    def beyond_noise(self) -> bool | None:
+        return None if self.max_gap is None else self.max_gap > 0
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -109,6 +121,10 @@ class CurveDiff:
             "mean_diff": self.mean_diff,
             "mean_abs_diff": self.mean_abs_diff,
             "max_at": self.max_at,
+            "noise": self.noise,
+            "points_beyond_noise": self.points_beyond_noise,
+            "max_gap": self.max_gap,
+            "beyond_noise": self.beyond_noise,
         }
         if len(self.features) == 2:
             out["h2_old"] = self.h2_old
@@ -324,6 +340,7 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
             mean = float(np.mean(delta[finite]))
             mean_abs = float(np.mean(np.abs(delta[finite])))
             max_at = [a["grid"][d][int(i)] for d, i in enumerate(pos)]
+        noise, n_beyond, max_gap = _pd_noise(a, b, va, vb)
         out.curves.append(
             CurveDiff(
                 features=tuple(a["features"]),
@@ -335,9 +352,48 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
                 max_at=max_at,
                 h2_old=_f(a.get("h2")),
                 h2_new=_f(b.get("h2")),
+                noise=noise,
+                points_beyond_noise=n_beyond,
+                max_gap=max_gap,
             )
         )
+    if any(c.noise is None for c in out.curves):
+        out.notes.append(
+            "a curve without a band in one of the files (`band` off, or `method=recursion`): "
+            "beyond-noise is unknown for it"
+        )
     return out
+
+
+def _pd_intervals(entry: Mapping[str, Any], avg: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    if kind == "bootstrap":
+        boot = entry["bootstrap"]
+        return _array(boot["lower"]), _array(boot["upper"])
+    # the one noise band (engines/permutation.noise_band) with the SE itself as std and n = 1
+    low, high = noise_band(avg, _array(entry["se"]), 1, NOISE_Z)
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def _pd_noise(
+    a: Mapping[str, Any], b: Mapping[str, Any], va: np.ndarray, vb: np.ndarray
+) -> tuple[str | None, int | None, float | None]:
+    """(which bands, grid points beyond noise, largest gap) of a PD change; Nones without bands."""
+    if a.get("bootstrap") and b.get("bootstrap"):
+        kind = "bootstrap"
+    elif a.get("se") is not None and b.get("se") is not None:
+        kind = "se"
+    else:
+        return None, None, None
+    lo_a, hi_a = _pd_intervals(a, va, kind)
+    lo_b, hi_b = _pd_intervals(b, vb, kind)
+    if lo_a.shape != va.shape or lo_b.shape != vb.shape:
+        return None, None, None
+    with np.errstate(invalid="ignore"):
+        gap = np.maximum(np.maximum(lo_b - hi_a, lo_a - hi_b), 0.0)
+    ok = np.isfinite(gap)
+    if not ok.any():
+        return kind, None, None
+    return kind, int((gap[ok] > 0).sum()), float(gap[ok].max())
 
 
 def _span(grid: Sequence[Any]) -> str:

@@ -81,6 +81,8 @@ PARAMS = frozenset(
         "max_size", "pair_grid", "skip", "top_k", "top_pairs",
         # inspect interactions
         "overall", "rows",
+        # bands (pdp, ale)
+        "band_level", "bootstrap", "standard_error",
     }
 )  # fmt: skip
 

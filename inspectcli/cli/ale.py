@@ -52,6 +52,9 @@ def register(app: typer.Typer) -> None:
         response_method: o.ResponseMethod = "auto",
         class_: o.Classes = None,
         subsample: o.Subsample = None,
+        band: o.Band = True,
+        bootstrap: o.Bootstrap = 0,
+        band_level: o.BandLevel = 0.95,
         target: o.Target = None,
         load: o.LoadFlags = o.LoadFlags(),
         output: o.OutputFlags = o.OutputFlags(),
@@ -82,6 +85,9 @@ def register(app: typer.Typer) -> None:
             classes=tuple(class_ or ()),
             subsample=subsample,
             random_state=seed,
+            band=band,
+            bootstrap=bootstrap,
+            band_level=band_level,
         )
         result = run_ale(load.source(model, data, target), options, execution, ui)
         title = f"accumulated local effects — {result.inputs.model.name} on {result.inputs.data.name}"
@@ -90,7 +96,8 @@ def register(app: typer.Typer) -> None:
             from inspectcli.plots import figure_bytes
             from inspectcli.plots.ale import plot_ale
 
-            return figure_bytes(plot_ale(result.curves, deciles=result.deciles(), title=title).figure_)
+            display = plot_ale(result.curves, deciles=result.deciles(), title=title, band_level=band_level)
+            return figure_bytes(display.figure_)
 
         from inspectcli.reports import ale as report
 

@@ -53,6 +53,7 @@ FLAGS = {
     "custom_values": "--values",
     "categorical_features": "--categorical",
     "orders": "--order",
+    "standard_error": "--band",
 }
 
 

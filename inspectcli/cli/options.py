@@ -25,7 +25,8 @@ FEATURES = "Features and targets"
 ModelArg = Annotated[
     Path,
     typer.Argument(
-        help="Fitted model: .joblib, .pkl or .skops (format read from the bytes).",
+        help="Fitted model: joblib, pickle or skops; a LightGBM .txt, XGBoost .json/.ubj or CatBoost .cbm "
+        "file; or an MLflow model folder (format read from the bytes).",
         show_default=False,
         dir_okay=True,
         exists=False,
@@ -34,7 +35,11 @@ ModelArg = Annotated[
 ]
 DataArg = Annotated[
     str,
-    typer.Argument(help="Data: .parquet, .csv, .csv.gz, .tsv, or - for CSV on stdin.", show_default=False),
+    typer.Argument(
+        help="Data: a Parquet, CSV/TSV (.gz), Feather/Arrow or JSON Lines file, a Parquet dataset "
+        "folder, a quoted glob ('parts/*.parquet'), or - for CSV on stdin.",
+        show_default=False,
+    ),
 ]
 OptionalDataArg = Annotated[
     str | None,
@@ -280,6 +285,35 @@ Summary = Annotated[
         help="Also write a short markdown summary (top rows, failed gates) for a CI job summary.",
         rich_help_panel=OUTPUT,
         show_default=False,
+    ),
+]
+
+BANDS = "Uncertainty bands"
+Band = Annotated[
+    bool,
+    typer.Option(
+        "--band/--no-band",
+        help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot).",
+        rich_help_panel=BANDS,
+    ),
+]
+Bootstrap = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap",
+        metavar="N",
+        help="Percentile interval from N resamples of the rows (seeded by --random-state; no new "
+        "predictions). 0: none.",
+        rich_help_panel=BANDS,
+    ),
+]
+BandLevel = Annotated[
+    float,
+    typer.Option(
+        "--band-level",
+        metavar="P",
+        help="Coverage of the bootstrap interval and of the shaded ± z·SE band.",
+        rich_help_panel=BANDS,
     ),
 ]
 

@@ -115,6 +115,9 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=PDP,
             ),
         ] = False,
+        band: o.Band = True,
+        bootstrap: o.Bootstrap = 0,
+        band_level: o.BandLevel = 0.95,
         fail_if: o.FailIf = None,
         summary: o.Summary = None,
         target: o.Target = None,
@@ -159,6 +162,9 @@ def register(app: typer.Typer) -> None:
             rank=rank,
             random_state=seed,
             fail_if=tuple(fail_if or ()),
+            band=band,
+            bootstrap=bootstrap,
+            band_level=band_level,
         )
         result = run_pdp(load.source(model, data, target), options, execution, ui)
 
@@ -204,5 +210,6 @@ def _png(result: Any, ice_lines: int | None, independent_y: bool = False) -> byt
         independent_y=independent_y,
         n_rows=result.rows.X.shape[0],
         counts=pair_counts(result.rows.X, result.inputs.prepared.feature_names, result.curves),
+        band_level=result.document["parameters"]["band_level"],
     )
     return figure_bytes(display.figure_) if display is not None else None

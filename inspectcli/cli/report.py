@@ -8,7 +8,6 @@ writes report.html, report.json (the manifest) and each part's result JSON into 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,23 +17,9 @@ from inspectcli.cli import options as o
 from inspectcli.cli.common import split_names
 from inspectcli.cli.handling import handle_errors
 from inspectcli.errors import UsageError
+from inspectcli.numbers import parse_size
 
 REP = "Report"
-
-
-def parse_size(text: str) -> int:
-    """'10MB' -> 10_000_000 bytes (B, KB, MB, GB; powers of 1000)."""
-    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}
-    t = text.strip().upper().replace(" ", "")
-    num = t.rstrip("KMGB")
-    unit = t[len(num) :]
-    try:
-        value = float(num)
-    except ValueError:
-        value = -1.0
-    if unit not in units or not math.isfinite(value) or value <= 0:
-        raise UsageError(f"--max-size '{text}' is not a size", "e.g. --max-size 10MB")
-    return int(value * units[unit])
 
 
 def register(app: typer.Typer) -> None:
@@ -224,7 +209,7 @@ def register(app: typer.Typer) -> None:
         from inspectcli.results import check_out_dir
 
         ui = messages.ui()
-        limit = parse_size(max_size)
+        limit = parse_size(max_size, param="max_size")
         check_summary(summary)
 
         if from_:

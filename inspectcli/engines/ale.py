@@ -31,6 +31,13 @@ across the bin's rows:
 - **sample weights** weight the bin averages and the centering; the bin edges stay unweighted
   quantiles.
 
+**bands** (``standard_error``, ``bootstrap``; engines/bands.py): the delta-method standard error
+of the centred curve from each bin's mean local effect (``std of the bin's differences (ddof=1) /
+√n_bin``, bins independent because rows are; a categorical middle level's rows feed both of its
+pairs, which the covariance counts), pushed through the running sum and the centring with bin
+edges and centring weights held fixed; and a seeded percentile bootstrap over rows that
+recomputes the curve from the same prediction differences (no new predictions).
+
 Classifiers give one curve per class (binary: the positive class), regressors one per output,
 as partial dependence does (engines/response.py). The predictions are stacked into few, large
 calls sized by engines/batching.py and spread over workers by engines/parallel.py.
@@ -40,14 +47,22 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET, measure_bytes_per_row, plan_chunks
+from inspectcli.engines.bands import (
+    DEFAULT_LEVEL,
+    Bootstrap,
+    LocalEffects,
+    ale_bootstrap,
+    ale_se,
+    check_band_options,
+)
+from inspectcli.engines.batching import measure_bytes_per_row, plan_chunks
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.finite import flag_ale
 from inspectcli.engines.frames import (
     assemble,
@@ -60,8 +75,7 @@ from inspectcli.engines.frames import (
 )
 from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
-from inspectcli.engines.parallel import shared_scheduler, task_runner
-from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.engines.worker_data import derive
 from inspectcli.errors import UsageError, blame_model, model_failed
@@ -89,6 +103,8 @@ class ALEResult:
     pdp: np.ndarray | None = None  # (n_targets, len(grid)) PD on the same grid, centred alike
     weights: np.ndarray | None = None  # summed sample weight per bin / level (centering weights)
     non_finite: str | None = None  # where the model returned NaN / inf (engines/finite.py)
+    se: np.ndarray | None = None  # (n_targets, len(grid)) delta-method standard error (engines/bands.py)
+    bootstrap: Bootstrap | None = None  # percentile interval, lower / upper (n_targets, len(grid))
 
 
 @dataclass
@@ -256,12 +272,13 @@ def center(values: np.ndarray, weights: np.ndarray, categorical: bool) -> np.nda
 
 
 def _finish(
-    plan: _Plan, preds: np.ndarray, sample_weight: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ALE (k, G), counts and weight sums from the predictions of a plan's virtual rows."""
+    plan: _Plan, preds: np.ndarray, sample_weight: np.ndarray | None, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LocalEffects]:
+    """ALE (k, G), counts, weight sums and the local effects behind them, from a plan's predictions."""
     n = len(plan.valid)
     w = np.ones(n) if sample_weight is None else sample_weight[plan.valid]
     G = len(plan.grid)
+    center_of = np.full(n_rows, -1, dtype=np.intp)
     if not plan.categorical:
         diffs = preds[n:] - preds[:n]
         n_bins = G - 1
@@ -269,7 +286,9 @@ def _finish(
         ale = np.vstack([np.zeros((1, local.shape[1])), np.cumsum(local, axis=0)]).T  # (k, G)
         counts = np.bincount(plan.codes - 1, minlength=n_bins)
         wsum = np.bincount(plan.codes - 1, weights=w, minlength=n_bins)
-        return center(ale, wsum, False), counts, wsum
+        center_of[plan.valid] = plan.codes - 1
+        effects = LocalEffects(plan.valid, plan.codes - 1, diffs, w, n_bins, local, False, center_of, n_rows)
+        return center(ale, wsum, False), counts, wsum, effects
     codes = plan.codes
     up, down = codes < G - 1, codes > 0
     base = preds[:n]
@@ -283,7 +302,10 @@ def _finish(
     ale = np.vstack([np.zeros((1, local.shape[1])), np.cumsum(local, axis=0)]).T
     counts = np.bincount(codes, minlength=G)
     wsum = np.bincount(codes, weights=w, minlength=G)
-    return center(ale, wsum, True), counts, wsum
+    center_of[plan.valid] = codes
+    rows = np.concatenate([plan.valid[up], plan.valid[down]])
+    effects = LocalEffects(rows, pairs, diffs, pw, G - 1, local, True, center_of, n_rows)
+    return center(ale, wsum, True), counts, wsum, effects
 
 
 def accumulated_local_effects(
@@ -299,11 +321,11 @@ def accumulated_local_effects(
     classes: Sequence[str] | None = None,
     sample_weight: np.ndarray | None = None,
     with_pdp: bool = False,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
+    standard_error: bool = False,
+    bootstrap: int = 0,
+    band_level: float = DEFAULT_LEVEL,
+    random_state: int = 0,
 ) -> list[ALEResult]:
     """First-order accumulated local effects of each feature.
 
@@ -324,8 +346,12 @@ def accumulated_local_effects(
     classes : class labels (as text) to keep; default every class (binary: the positive one)
     sample_weight : ndarray of shape (n_samples,), optional
     with_pdp : also compute the partial dependence on the same grid, centred the same way
-    memory_budget, n_jobs, backend, scheduler : batching and workers, as for partial dependence
-    progress : receives ``start`` / ``advance``
+    execution : Execution, default=Execution()
+        Memory budget, workers, backend, Dask scheduler and progress, as for partial dependence.
+    standard_error : fill ``ALEResult.se``, the delta-method standard error of the centred curve
+    bootstrap : fill ``ALEResult.bootstrap`` with the percentile interval of this many resamples of
+        the rows (seeded with ``random_state``, coverage ``band_level``), recomputed from the same
+        prediction differences
 
     Returns
     -------
@@ -333,13 +359,15 @@ def accumulated_local_effects(
     """
     if bins < 1:
         raise UsageError(f"`bins={bins}` must be at least 1")
+    check_band_options(bootstrap, band_level)
     task = task_of(estimator)
     if task.kind == "other":
         raise UsageError(
             f"{type(estimator).__name__} is neither a regressor nor a classifier",
             "accumulated local effects need one",
         )
-    progress = progress or NullProgress()
+    execution = execution or Execution()
+    execution.check()
     names = feature_names_of(X, feature_names)
     n = X.shape[0]
     sample_weight = check_sample_weight(sample_weight, n)
@@ -366,14 +394,17 @@ def accumulated_local_effects(
             plans.append(_plan_numeric(X, j, names[j], bins))
 
     # With --with-pdp two computations follow each other: one Dask cluster for both.
-    sharing = shared_scheduler(backend, scheduler, n_jobs) if with_pdp else nullcontext(scheduler)
-    with sharing as scheduler:
-        preds = _predict_plans(
-            estimator, X, plans, response, memory_budget, n_jobs, backend, scheduler, progress
-        )
+    with execution.sharing(with_pdp) as on, on.reporting() as progress:
+        preds = _predict_plans(estimator, X, plans, response, on, progress)
         results = []
         for plan, pr in zip(plans, preds):
-            ale, counts, wsum = _finish(plan, pr, sample_weight)
+            ale, counts, wsum, effects = _finish(plan, pr, sample_weight, n)
+            se = ale_se(effects, wsum) if standard_error else None
+            boot = None
+            if bootstrap:
+                boot = ale_bootstrap(
+                    effects, bootstrap, random_state, band_level, max_bytes=execution.memory_budget
+                )
             results.append(
                 ALEResult(
                     feature=names[plan.j],
@@ -387,6 +418,8 @@ def accumulated_local_effects(
                     n_missing=plan.n_missing,
                     order=plan.order,
                     weights=wsum,
+                    se=se,
+                    bootstrap=boot,
                 )
             )
         if with_pdp:
@@ -398,11 +431,7 @@ def accumulated_local_effects(
                 response_method,
                 classes,
                 sample_weight,
-                memory_budget,
-                n_jobs,
-                backend,
-                scheduler,
-                progress,
+                on.within(progress),
             )
     return flag_ale(results)
 
@@ -412,10 +441,7 @@ def _predict_plans(
     X: Any,
     plans: list[_Plan],
     response: Response,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
 ) -> list[np.ndarray]:
     """Predictions of every plan's virtual rows, in chunks under the memory budget.
@@ -437,8 +463,8 @@ def _predict_plans(
     except Exception as exc:
         raise model_failed(exc) from exc
     progress.start(sum(len(p.rows) for p in plans), "accumulated local effects (predicting)")
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        chunking = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers)
+    with execution.runner() as runner:
+        chunking = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers)
         pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(len(p.rows))]
         group = runner.units_per_task(len(pieces))
         owned = [pieces[t : t + group] for t in range(0, len(pieces), group)]
@@ -475,11 +501,7 @@ def _add_pdp(
     response_method: str,
     classes: Sequence[str] | None,
     sample_weight: np.ndarray | None,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
-    progress: Progress,
+    execution: Execution,
 ) -> None:
     """Partial dependence (brute force, all rows) on each ALE grid, centred by the ALE's rule."""
     from inspectcli.engines.partial_dependence import partial_dependence
@@ -496,11 +518,7 @@ def _add_pdp(
         custom_values={r.feature_index: r.grid for r in results},
         method="brute",
         kind="average",
-        memory_budget=memory_budget,
-        n_jobs=n_jobs,
-        backend=backend,
-        scheduler=scheduler,
-        progress=progress,
+        execution=execution,
     )
     for r, pd_res in zip(results, pds):
         assert pd_res.average is not None

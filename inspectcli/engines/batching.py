@@ -13,49 +13,22 @@ there unless a single grid point / repeat needs more.
 
 from __future__ import annotations
 
-import re
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from inspectcli.errors import UsageError
+from inspectcli.numbers import parse_size
 
 MB = 2**20
 DEFAULT_MEMORY_BUDGET = 512 * MB
 TARGET_CHUNK_BYTES = 16 * MB
 MIN_BYTES_PER_ROW = 8.0
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 10**3,
-    "kb": 10**3,
-    "kib": 2**10,
-    "m": 10**6,
-    "mb": 10**6,
-    "mib": 2**20,
-    "g": 10**9,
-    "gb": 10**9,
-    "gib": 2**30,
-    "t": 10**12,
-    "tb": 10**12,
-    "tib": 2**40,
-}
-
 
 def parse_memory(text: str | int) -> int:
-    """'512MB' -> 512_000_000, '2GiB' -> 2_147_483_648, '1.5g' -> 1_500_000_000 bytes."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
-    unit = m.group(2).lower() if m else None
-    if not m or unit not in _UNITS:
-        raise UsageError(f"`memory_budget='{text}'` is not a size", "write e.g. 512MB, 2GB or 1.5GiB")
-    value = int(float(m.group(1)) * _UNITS[unit])
-    if value < 10**6:
-        raise UsageError(f"`memory_budget='{text}'` is below 1 MB", "give at least 1MB")
-    return value
+    """'512MB' -> 512_000_000, '2GiB' -> 2_147_483_648, '1.5g' -> 1_500_000_000 bytes (at least 1 MB)."""
+    return parse_size(text, param="memory_budget", minimum=10**6)
 
 
 def measure_bytes_per_row(run: Callable[[int], Any], *, small: int = 128, large: int = 1024) -> float:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.frames import check_sample_weight, feature_names_of
 from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.impurity import input_sources
@@ -44,8 +45,6 @@ from inspectcli.engines.linear import (
     select_rows,
     target_rows,
 )
-from inspectcli.engines.parallel import task_runner
-from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import ComputationError, InspectError, UsageError, first_line
 from inspectcli.introspect import categorical_inputs, task_of
 
@@ -141,10 +140,7 @@ def coefficients(
     cv: int | None = None,
     n_repeats: int = 5,
     random_state: int | None = 0,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
 ) -> Coefficients:
     """Coefficients of a fitted linear model, scaled by the std of their features.
 
@@ -163,8 +159,8 @@ def coefficients(
     cv : int, optional
         Refit clones on ``RepeatedKFold(n_splits=cv, n_repeats=n_repeats,
         random_state=random_state)`` and keep each fit's coefficients.
-    n_jobs, backend, scheduler : where the refits run (engines/parallel.py)
-    progress : receives ``start`` / ``advance`` for the refits
+    execution : Execution, default=Execution()
+        Where the refits run (workers, backend, Dask scheduler) and their progress.
 
     Returns
     -------
@@ -231,10 +227,7 @@ def coefficients(
             n_repeats=n_repeats,
             random_state=random_state,
             sample_weight=sample_weight,
-            n_jobs=n_jobs,
-            backend=backend,
-            scheduler=scheduler,
-            progress=progress,
+            execution=execution,
         )
         result.notes.extend(_cv_notes(result))
     return result
@@ -366,10 +359,7 @@ def cross_validated(
     n_repeats: int = 5,
     random_state: int | None = 0,
     sample_weight: np.ndarray | None = None,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
 ) -> CVCoefficients:
     """Refit clones of the model on each training fold of RepeatedKFold; coefficients per fit.
 
@@ -386,18 +376,19 @@ def cross_validated(
     n = X.shape[0]
     if n_splits > n:
         raise UsageError(f"`cv={n_splits}` is more folds than the data's {n} rows", "use fewer folds")
-    progress = progress or NullProgress()
+    execution = execution or Execution()
+    execution.check()
     input_names = feature_names_of(X, input_names)
     splitter = RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=random_state)
     tasks = [(train,) for train, _ in splitter.split(np.zeros((n, 1)))]
-    progress.start(len(tasks), f"refitting on {n_splits}-fold × {n_repeats}")
     coefs, stds, n_warn = [], [], 0
     # Small fits gain nothing from BLAS threads and lose much when cores are busy (measured on
     # cancer_logreg, 2 busy cores: 0.35 s per fit with the default threads, 0.01 s with one).
     small = n * X.shape[1] <= SMALL_FIT_CELLS
     limits = threadpool_limits(limits=1, user_api="blas") if small else nullcontext()
     try:
-        with limits, task_runner(n_jobs, backend, scheduler) as runner:
+        with limits, execution.runner() as runner, execution.reporting() as progress:
+            progress.start(len(tasks), f"refitting on {n_splits}-fold × {n_repeats}")
             fits = list(
                 runner.map(
                     _fit_fold,

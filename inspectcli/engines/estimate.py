@@ -22,6 +22,8 @@ BYTES_PER_SCORE = 320
 BYTES_PER_CELL = 240
 #: Bytes per ICE value (row × cell × target) in the engine (array + temporaries).
 BYTES_PER_ICE_VALUE = 24
+#: Bytes per resampled PD value (resample × cell × target): the curves and their percentile sort.
+BYTES_PER_BOOTSTRAP_VALUE = 24
 #: Share of the memory limit a request may plan for.
 USABLE = 0.8
 
@@ -96,16 +98,25 @@ def check_importance_request(*, n_features: int, n_repeats: int, n_rows: int, n_
 
 
 def check_pdp_request(
-    axes: Sequence[Sequence[int]], *, n_rows: int, n_targets: int, individual: bool, option: str
+    axes: Sequence[Sequence[int]],
+    *,
+    n_rows: int,
+    n_targets: int,
+    individual: bool,
+    option: str,
+    bootstrap: int = 0,
 ) -> None:
     """Refuse partial dependence whose grids (and ICE arrays) cannot be held (exit 2).
 
-    ``axes`` are the (upper bounds of the) grid sizes of each feature set.
+    ``axes`` are the (upper bounds of the) grid sizes of each feature set. A ``bootstrap`` keeps
+    the ICE values (``individual``) and the resampled curves of one feature set at a time.
     """
     cells = sum(math.prod(a) for a in axes)
     needed = cells * n_targets * BYTES_PER_CELL
     if individual:
         needed += cells * n_targets * n_rows * BYTES_PER_ICE_VALUE
+    if bootstrap:
+        needed += max(math.prod(a) for a in axes) * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE
     biggest = max(axes, key=math.prod)
     shape = " × ".join(f"{n:,}" for n in biggest)
     _refuse(

@@ -57,18 +57,34 @@ class Execution:
         return dataclasses.replace(self, **changes)
 
     @contextmanager
-    def engine_kwargs(self, *, memory: bool = True) -> Iterator[dict[str, Any]]:
-        """The keyword arguments engines take (``memory_budget`` … ``progress``), progress running."""
-        from inspectcli.engines.worker_data import data_on_workers_mode
-
+    def reporting(self) -> Iterator[Progress]:
+        """The open progress reporter of one engine call (nothing is drawn without ``progress``)."""
         factory = self.progress or (lambda: nullcontext(NullProgress()))
-        with factory() as progress, data_on_workers_mode(self.data_on_workers):
-            kwargs: dict[str, Any] = {
-                "n_jobs": self.n_jobs,
-                "backend": self.backend,
-                "scheduler": self.scheduler,
-                "progress": progress,
-            }
-            if memory:
-                kwargs["memory_budget"] = self.memory_budget
-            yield kwargs
+        with factory() as progress:
+            yield progress
+
+    def within(self, progress: Progress) -> Execution:
+        """A copy whose ``reporting()`` yields the already open ``progress`` (an engine calling another)."""
+        return self.replace(progress=lambda: nullcontext(progress))
+
+    def runner(self) -> AbstractContextManager[Any]:
+        """The task runner of one engine call (engines/parallel.py: in-process, joblib or Dask)."""
+        from inspectcli.engines.parallel import task_runner
+
+        return task_runner(self.n_jobs, self.backend, self.scheduler, data_on_workers=self.data_on_workers)
+
+    @contextmanager
+    def sharing(self, share: bool = True) -> Iterator[Execution]:
+        """This execution, with one Dask LocalCluster kept up for several runners when ``share``.
+
+        With ``backend="dask"`` and no scheduler, the yielded copy names the address of a cluster
+        that lives for the block, so that consecutive runners (tree paths, then predicting) use one
+        cluster instead of starting one each; otherwise the execution itself.
+        """
+        if not share:
+            yield self
+            return
+        from inspectcli.engines.parallel import shared_scheduler
+
+        with shared_scheduler(self.backend, self.scheduler, self.n_jobs) as scheduler:
+            yield self if scheduler == self.scheduler else self.replace(scheduler=scheduler)

@@ -288,6 +288,8 @@ class TaskRunner:
         self.address = address
         #: Keys of the data the workers read themselves (engines/worker_data.py), dropped at the end.
         self.recipe_keys: set[str] = set()
+        #: Whether Dask workers read offered data themselves: auto | yes | no.
+        self.data_on_workers = "auto"
 
     @property
     def parallel(self) -> bool:
@@ -327,7 +329,15 @@ class TaskRunner:
             return
         if self._client is not None:
             yield from _dask_map(
-                self._client, self.address or "?", fn, tasks, shared, weights, progress, self.recipe_keys
+                self._client,
+                self.address or "?",
+                fn,
+                tasks,
+                shared,
+                weights,
+                progress,
+                self.recipe_keys,
+                self.data_on_workers,
             )
             return
         from joblib import delayed
@@ -356,6 +366,7 @@ def _dask_map(
     weights: Sequence[int],
     progress: Progress,
     recipe_keys: set[str],
+    data_on_workers: str = "auto",
 ) -> Iterator[Any]:
     """``TaskRunner.map`` on a Dask client: scatter ``shared`` once (offered data as the recipe the
     workers read it with, engines/worker_data.py), submit every task, yield the results in task
@@ -364,7 +375,8 @@ def _dask_map(
     from inspectcli.engines.worker_data import stand_ins
 
     timeout = _connect_timeout()
-    shared = stand_ins(shared, lambda recipe: _ask_workers(client, address, timeout, recipe), address)
+    ask = lambda recipe: _ask_workers(client, address, timeout, recipe)  # noqa: E731
+    shared = stand_ins(shared, ask, address, data_on_workers)
     recipe_keys.update(keys_of(shared))
     name = getattr(getattr(fn, "fn", fn), "__name__", "task")  # (fn: a _Guarded function)
     run = f"inspect_{name.lstrip('_')}-{uuid.uuid4().hex}"  # Dask's task prefix: inspect_<name>
@@ -525,8 +537,13 @@ def _advance(gen: Iterator[Any], weights: Sequence[int], progress: Progress) -> 
 
 
 @contextmanager
-def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None) -> Iterator[TaskRunner]:
+def task_runner(
+    n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None, *, data_on_workers: str = "auto"
+) -> Iterator[TaskRunner]:
     """A runner for one engine call: in-process, a joblib pool, or a Dask client (see above).
+
+    ``data_on_workers`` (auto | yes | no): whether Dask workers read offered data themselves
+    (engines/worker_data.py).
 
     With ``backend="dask"``: ``scheduler`` connects to a running cluster (its workers set the
     parallelism); without it a LocalCluster of ``n_jobs`` worker processes (one thread each)
@@ -539,6 +556,7 @@ def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = 
             address = scheduler or client.scheduler.address
             workers = sum(_ncores(client, address, _connect_timeout()).values()) or n
             runner = TaskRunner(workers, backend, client=client, address=address)
+            runner.data_on_workers = data_on_workers
             try:
                 yield runner
             finally:

@@ -16,21 +16,34 @@ Methods (what is computed) and engines (how) are separate:
 
 Averages are taken per grid point with ``np.average`` over all rows in one call, exactly as
 scikit-learn does, whatever the chunking: results do not depend on the budget or worker count.
+
+Bands (engines/bands.py): ``standard_error=True`` gives each PD value's standard error over the
+rows (``std(ddof=1)/√n`` of its ICE values; with weights, the linearization standard error of a
+weighted mean), from the ICE values as the engines pass them, without keeping them;
+``bootstrap=N`` a seeded percentile interval from N resamples of the rows, recomputed from the ICE
+values (kept in memory for it; no new predictions). ``method="recursion"`` has no ICE values and
+so no band.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from inspectcli.engines import trees
-from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET
+from inspectcli.engines.bands import (
+    DEFAULT_LEVEL,
+    Bootstrap,
+    bootstrap_means,
+    check_band_options,
+    se_from_sum_sq,
+)
 from inspectcli.engines.estimate import check_pdp_request
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.finite import NonFinite, flag_pdp
 from inspectcli.engines.frames import (
     check_sample_weight,
@@ -44,9 +57,8 @@ from inspectcli.engines.grid import (
     is_categorical_dtype,
     order_levels,
 )
-from inspectcli.engines.parallel import check_backend, shared_scheduler, task_runner
 from inspectcli.engines.pd_batched import _batched, _working_frame
-from inspectcli.engines.progress import NullProgress, Progress
+from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.errors import (
     ComputationError,
@@ -85,6 +97,10 @@ class PDPResult:
     #: {categorical feature: where its level order came from}: given | categories | model | sorted
     level_order: dict[str, str] = field(default_factory=dict)
     non_finite: NonFinite | None = None  # where the model returned NaN / inf (engines/finite.py)
+    #: standard error of each PD value over the rows, shape of ``average`` (``standard_error=True``)
+    se: np.ndarray | None = None
+    #: percentile bootstrap interval, ``lower`` / ``upper`` of the shape of ``average`` (``bootstrap=N``)
+    bootstrap: Bootstrap | None = None
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -155,11 +171,11 @@ def partial_dependence(
     method: str = "auto",
     kind: str = "average",
     engine: str = "auto",
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
+    standard_error: bool = False,
+    bootstrap: int = 0,
+    band_level: float = DEFAULT_LEVEL,
+    random_state: int = 0,
 ) -> list[PDPResult]:
     """Partial dependence (and ICE) of each feature or feature set in ``features``.
 
@@ -192,25 +208,34 @@ def partial_dependence(
     kind : {"average", "individual", "both"}
     engine : {"auto", "batched", "tree-paths"}
         How brute force is computed; the numbers are the same.
-    memory_budget : int
-        Bytes that batched predictions may take in all workers together.
-    n_jobs, backend, scheduler :
-        Workers for the batched engine (see engines/parallel.py).
-    progress : Progress, optional
-        Receives ``start(total, description)`` and ``advance(n)``.
+    execution : Execution, default=Execution()
+        Memory budget (bytes that batched predictions may take in all workers together), workers,
+        backend, Dask scheduler and progress reporting.
+    standard_error : bool, default=False
+        Fill ``PDPResult.se``: the standard error of each PD value over the rows (engines/bands.py).
+        Brute force only (recursion has no per-row values).
+    bootstrap : int, default=0
+        Fill ``PDPResult.bootstrap`` with the percentile interval of ``bootstrap`` resamples of
+        the rows (seeded with ``random_state``), recomputed from the ICE values.
+    band_level : float, default=0.95
+        Coverage of the bootstrap interval.
+    random_state : int, default=0
+        Seed of the bootstrap's resamples.
 
     Returns
     -------
     list of PDPResult, one per feature set, in the order given.
     """
     kind = normalize_kind(kind)
+    asked_kind = kind
+    check_band_options(bootstrap, band_level)
     if method not in METHODS:
         raise UsageError(f"`method='{method}'` is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     percentiles = check_grid_options(percentiles, grid_resolution)
-    check_backend(backend, scheduler)
-    progress = progress or NullProgress()
+    execution = execution or Execution()
+    execution.check()
     names = feature_names_of(X, feature_names)
     n_rows = X.shape[0]
     sample_weight = check_sample_weight(sample_weight, n_rows)
@@ -224,6 +249,11 @@ def partial_dependence(
     if kind != "average" and method == "recursion":
         raise UsageError(
             f"`method` recursion computes averages only; `kind={kind}` needs the predictions of every row",
+            "use `method=brute` (or auto)",
+        )
+    if method == "recursion" and (standard_error or bootstrap):
+        raise UsageError(
+            "`method` recursion gives no per-row values, so no band (`standard_error`, `bootstrap`)",
             "use `method=brute` (or auto)",
         )
     if method == "recursion" and sample_weight is not None:
@@ -280,7 +310,8 @@ def partial_dependence(
         [[bound[i] for i in idx] for idx in sets],
         n_rows=n_rows,
         n_targets=max(1, len(task.classes or ()) if task.is_classifier else (task.n_outputs or 1)),
-        individual=kind != "average",
+        individual=kind != "average" or bootstrap > 0,
+        bootstrap=bootstrap,
         option=f"--grid-resolution {grid_resolution}" if len(custom) < len(columns) else "--values",
     )
 
@@ -313,6 +344,13 @@ def partial_dependence(
     def with_orders(done: list[PDPResult]) -> list[PDPResult]:
         for r in done:
             r.level_order = {names[i]: level_orders[i] for i in r.feature_indices if i in level_orders}
+            if bootstrap and r.individual is not None:
+                ice = np.moveaxis(np.asarray(r.individual, dtype=np.float64), 1, 0)  # (n, k, *grid)
+                r.bootstrap = bootstrap_means(
+                    ice, sample_weight, bootstrap, random_state, band_level, max_bytes=execution.memory_budget
+                )
+            if asked_kind == "average":
+                r.individual = None
         return flag_pdp(done)
 
     if method == "recursion":
@@ -324,6 +362,8 @@ def partial_dependence(
         )
 
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
+    if bootstrap and kind == "average":
+        kind = "both"  # the bootstrap recomputes the averages from the ICE values
     want_individual = kind in ("individual", "both")
     use_trees = False
     if engine in ("auto", "tree-paths"):
@@ -340,8 +380,7 @@ def partial_dependence(
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
     # Tree paths, then brute force for the sets they could not do: one Dask cluster for both.
-    sharing = shared_scheduler(backend, scheduler, n_jobs) if use_trees else nullcontext(scheduler)
-    with sharing as scheduler:
+    with execution.sharing(use_trees) as on, on.reporting() as progress:
         if use_trees:
             pending = _tree_path_results(
                 estimator,
@@ -353,12 +392,10 @@ def partial_dependence(
                 sample_weight,
                 kind,
                 engine,
-                memory_budget,
-                n_jobs,
-                backend,
-                scheduler,
+                on,
                 progress,
                 results,
+                standard_error,
             )
         if not pending:
             return with_orders(results)  # type: ignore[arg-type]
@@ -369,13 +406,11 @@ def partial_dependence(
             response,
             sample_weight,
             want_individual,
-            memory_budget,
-            n_jobs,
-            backend,
-            scheduler,
+            on,
             progress,
+            spread=standard_error,
         )
-    for slot, (avg, ind) in zip(pending, computed):
+    for slot, (avg, ind, sq) in zip(pending, computed):
         idx, axes = prepared[slot]
         results[slot] = PDPResult(
             features=tuple(names[i] for i in idx),
@@ -388,6 +423,7 @@ def partial_dependence(
             response_method=response.method,
             average=avg if kind != "individual" else None,
             individual=ind,
+            se=None if sq is None else se_from_sum_sq(sq, sample_weight, n_rows),
         )
     return with_orders(results)  # type: ignore[arg-type]
 
@@ -475,12 +511,10 @@ def _tree_path_results(
     sample_weight: np.ndarray | None,
     kind: str,
     engine: str,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
     results: list[PDPResult | None],
+    standard_error: bool = False,
 ) -> list[int]:
     """Fill ``results`` through tree paths; the positions whose self-check failed (to predict).
 
@@ -489,10 +523,10 @@ def _tree_path_results(
     """
     progress.start(len(prepared), "partial dependence (tree paths)")
     fallback = []
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        max_bytes = max(1, memory_budget // 2 // runner.n_workers)
+    with execution.runner() as runner:
+        max_bytes = max(1, execution.memory_budget // 2 // runner.n_workers)
         tasks = [
-            (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes)
+            (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes, standard_error)
             for idx, axes in prepared
         ]
         gen = runner.map(_tree_paths_task, tasks, shared=(estimator, X, sample_weight), progress=progress)
@@ -523,6 +557,7 @@ def _tree_paths_task(
     response: Response,
     kind: str,
     max_bytes: int,
+    standard_error: bool = False,
 ) -> tuple[PDPResult | None, str | None]:
     """One feature set through tree paths, in any worker: (result, None) or (None, mismatch)."""
     try:
@@ -537,6 +572,7 @@ def _tree_paths_task(
             sample_weight,
             kind,
             max_bytes,
+            standard_error,
         )
     except trees.TreePathMismatchError as exc:
         return None, str(exc)
@@ -554,13 +590,14 @@ def _tree_paths(
     sample_weight: np.ndarray | None,
     kind: str,
     max_bytes: int,
+    standard_error: bool = False,
 ) -> PDPResult:
     want_individual = kind != "average"
     grid = cartesian(axes)
     shape = tuple(len(a) for a in axes)
     Xw = _working_frame(X, idx, grid)
     try:
-        avg_raw, ind_raw = trees.tree_path_responses(
+        avg_raw, ind_raw, sq_raw = trees.tree_path_moments(
             estimator,
             Xw,
             list(idx),
@@ -569,6 +606,7 @@ def _tree_paths(
             individual=want_individual,
             sample_weight=sample_weight,
             max_bytes=max_bytes,
+            spread=standard_error,
         )
     except (ValueError, TypeError, IndexError) as exc:
         if raised_in_our_code(exc):
@@ -585,6 +623,12 @@ def _tree_paths(
         individual = (
             np.moveaxis(ind, -1, 0).transpose(0, 2, 1).reshape(response.n_targets, X.shape[0], *shape)
         )
+    se = None
+    if sq_raw is not None:  # (a negated response leaves the squares as they are)
+        sq = np.abs(np.moveaxis(response.select(sq_raw, leading=1), -1, 0)).reshape(
+            response.n_targets, *shape
+        )
+        se = se_from_sum_sq(sq, sample_weight, X.shape[0])
     return PDPResult(
         features=tuple(names[i] for i in idx),
         feature_indices=idx,
@@ -596,4 +640,5 @@ def _tree_paths(
         response_method=response.method,
         average=average if kind != "individual" else None,
         individual=individual,
+        se=se,
     )

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from inspectcli.engines.bands import sum_sq_dev
 from inspectcli.engines.batching import measure_bytes_per_row, plan_chunks
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.frames import (
     assemble,
     integral,
@@ -21,7 +23,6 @@ from inspectcli.engines.frames import (
     widen_integer_columns,
 )
 from inspectcli.engines.grid import cartesian
-from inspectcli.engines.parallel import task_runner
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response
 from inspectcli.errors import (
@@ -78,12 +79,15 @@ def _predict_chunk(
     start: int,
     stop: int,
     reduce: bool = False,
+    spread: bool = False,
 ) -> np.ndarray:
     """Predictions of virtual rows [start, stop), shape (stop - start, k).
 
     With ``reduce`` (the chunk holds whole grid points and no ICE is wanted) the worker returns
     the grid points' averages instead, shape (points, k): the same ``np.average`` call on the same
     block, so the same numbers, and a worker sends back k floats per grid point instead of n * k.
+    With ``spread`` as well, each grid point's ``Σ w² (x − mean)²`` follows its averages (two
+    passes over the block, engines/bands.py): shape (points, 2k).
     """
     rows = build_rows(X, idx, grid, start, stop)
     with warnings.catch_warnings():
@@ -94,7 +98,7 @@ def _predict_chunk(
     if not reduce:
         return preds
     n = X.shape[0]
-    return np.stack([_average(preds[a : a + n], sample_weight) for a in range(0, len(preds), n)])
+    return np.stack([_moments(preds[a : a + n], sample_weight, spread) for a in range(0, len(preds), n)])
 
 
 def _predict_chunks(
@@ -105,10 +109,11 @@ def _predict_chunks(
     grid: np.ndarray,
     response: Response,
     chunks: list[tuple[int, int, bool]],
+    spread: bool = False,
 ) -> list[np.ndarray]:
     """One task: ``_predict_chunk`` for each (start, stop, reduce) in order, on one worker."""
     return [
-        _predict_chunk(estimator, X, sample_weight, idx, grid, response, a, b, reduce)
+        _predict_chunk(estimator, X, sample_weight, idx, grid, response, a, b, reduce, spread)
         for a, b, reduce in chunks
     ]
 
@@ -120,12 +125,11 @@ def _batched(
     response: Response,
     sample_weight: np.ndarray | None,
     want_individual: bool,
-    memory_budget: int,
-    n_jobs: int,
-    backend: str,
-    scheduler: str | None,
+    execution: Execution,
     progress: Progress,
-) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    spread: bool = False,
+) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """(average, ICE or None, ``Σ w² (x − average)²`` or None) of each prepared feature set."""
     n = X.shape[0]
     k = response.n_targets
     grids = [cartesian(axes) for _, axes in prepared]
@@ -151,10 +155,11 @@ def _batched(
     X0 = None  # (a widened copy is made again per key below)
 
     averages = [np.empty((len(grid), k)) for grid in grids]
+    sqs = [np.empty((len(grid), k)) if spread else None for grid in grids]
     individuals = [np.empty((len(grid), n, k)) if want_individual else None for grid in grids]
     pending: dict[tuple[int, int], list[np.ndarray]] = {}
-    with task_runner(n_jobs, backend, scheduler) as runner:
-        plan = plan_chunks(bpr, budget=memory_budget, n_workers=runner.n_workers, align=n)
+    with execution.runner() as runner:
+        plan = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers, align=n)
         # Chunks: (feature set, block of whole grid points, or part of one). Tasks: consecutive
         # chunks of one set (one per task in-process; grouped when they go to workers), grouped
         # by the frame they run on (an integer ndarray is widened once, if needed).
@@ -176,23 +181,27 @@ def _batched(
             with blame_model():
                 gen = runner.map(
                     _predict_chunks,
-                    [(prepared[s][0], grids[s], response, block) for s, block in items],
+                    [(prepared[s][0], grids[s], response, block, spread) for s, block in items],
                     shared=(estimator, Xw, sample_weight),
                     progress=progress,
                     weights=[sum(b - a for a, b, _ in block) for _, block in items],
                 )
                 for (s, block), outs in zip(items, gen):
                     for (a, b, reduced), out in zip(block, outs):
-                        _absorb((s, a, b), out, reduced, n, sample_weight, averages, individuals, pending)
+                        _absorb(
+                            (s, a, b), out, reduced, n, sample_weight, averages, individuals, pending, sqs
+                        )
             del Xw
-    outputs: list[tuple[np.ndarray, np.ndarray | None]] = []
+    outputs: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
     for s in range(len(grids)):
-        ind = individuals[s]
+        ind, sq = individuals[s], sqs[s]
         shape = tuple(len(a) for a in prepared[s][1])
         avg = averages[s].T.reshape(k, *shape)
         if ind is not None:
             ind = ind.transpose(2, 1, 0).reshape(k, n, *shape)
-        outputs.append((avg, ind))
+        if sq is not None:
+            sq = sq.T.reshape(k, *shape)
+        outputs.append((avg, ind, sq))
     return outputs
 
 
@@ -205,15 +214,21 @@ def _absorb(
     averages: list[np.ndarray],
     individuals: list[np.ndarray | None],
     pending: dict[tuple[int, int], list[np.ndarray]],
+    sqs: list[np.ndarray | None] | None = None,
 ) -> None:
     """Fold a chunk's output into per-grid-point averages and ICE arrays.
 
     A grid point's average is taken once all its n rows are in, with one ``np.average`` call
-    over (n, k) predictions, the same call scikit-learn makes (on the worker when ``reduced``).
+    over (n, k) predictions, the same call scikit-learn makes (on the worker when ``reduced``);
+    with ``sqs``, its ``Σ w² (x − average)²`` from the same block (engines/bands.py).
     """
     s, a, b = owner
+    sq = None if sqs is None else sqs[s]
     if reduced:
-        averages[s][a // n : b // n] = out
+        k = averages[s].shape[1]
+        averages[s][a // n : b // n] = out[:, :k]
+        if sq is not None:
+            sq[a // n : b // n] = out[:, k:]
         return
     preds = out
     ind = individuals[s]
@@ -232,6 +247,16 @@ def _absorb(
                 continue
             block = np.concatenate(pending.pop((s, g)))
         averages[s][g] = _average(block, sample_weight)
+        if sq is not None:
+            sq[g] = sum_sq_dev(block, sample_weight, averages[s][g])
+
+
+def _moments(block: np.ndarray, sample_weight: np.ndarray | None, spread: bool) -> np.ndarray:
+    """A grid point's average (k,), followed by its ``Σ w² (x − average)²`` with ``spread`` (2k,)."""
+    avg = _average(block, sample_weight)
+    if not spread:
+        return avg
+    return np.concatenate([avg, sum_sq_dev(block, sample_weight, avg)])
 
 
 def _average(block: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:

@@ -12,8 +12,8 @@ workers by the same steps.
 
 Before the first map of a runner, the workers are asked whether they see the path, with the files
 the client saw (sizes and modification times; where only the times differ, the SHA-256 digests the
-client recorded). ``data_on_workers`` (:func:`data_on_workers_mode`, set per engine call from
-:class:`~inspectcli.engines.execution.Execution`) decides what happens then:
+client recorded). ``data_on_workers`` (of :class:`~inspectcli.engines.execution.Execution`, through the task
+runner) decides what happens then:
 
 - ``"auto"``: workers read when every worker passes the check, else the data is scattered from the
   client with a note saying why;
@@ -31,9 +31,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -42,8 +40,6 @@ from inspectcli.errors import DataLoadError, UsageError
 MODES = ("auto", "yes", "no")
 #: Frames a worker process keeps (a recipe's frame and the frames derived from it).
 CACHE_ENTRIES = 4
-
-_MODE: ContextVar[str] = ContextVar("inspect_data_on_workers", default="auto")
 
 
 class Recipe(Protocol):
@@ -92,16 +88,6 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-@contextmanager
-def data_on_workers_mode(mode: str) -> Iterator[None]:
-    """Within the block, maps decide with ``mode`` whether the workers read offered data."""
-    token = _MODE.set(check_mode(mode))
-    try:
-        yield
-    finally:
-        _MODE.reset(token)
-
-
 # ------------------------------------------------------------------------------------------------
 # client side: offers
 
@@ -144,11 +130,16 @@ def derive(fn: Callable[..., Any], obj: Any, *args: Any) -> Any:
 
 
 def stand_ins(
-    shared: tuple[Any, ...], check: Callable[[Recipe], dict[str, str | None]], address: str
+    shared: tuple[Any, ...],
+    check: Callable[[Recipe], dict[str, str | None]],
+    address: str,
+    mode: str = "auto",
 ) -> tuple[Any, ...]:
     """``shared`` with each offered frame replaced by its :class:`Part` where the workers can read
-    it (``check(recipe)`` asks them: {worker: None or what is wrong}); records the path taken."""
-    mode = _MODE.get()
+    it (``check(recipe)`` asks them: {worker: None or what is wrong}); records the path taken.
+
+    ``mode`` is ``data_on_workers``: auto | yes | no (see the module docstring).
+    """
     out = []
     for obj in shared:
         found = offered(obj) if obj is not None else None

@@ -14,7 +14,8 @@ Measures, by command::
     importance   mean(x) (also plain x), std(x), low(x), high(x), rank(x)
     pdp          range(x[, y…][, target=T]), h2(x, y[, target=T])
     diff         change(x), abs_change(x), rank_change(x), gap(x)         (importance files)
-                 max_abs_diff(x…), mean_diff(x…), mean_abs_diff(x…)     (pdp files)
+                 max_abs_diff(x…), mean_diff(x…), mean_abs_diff(x…),     (pdp files)
+                 max_gap(x…) (0 when every change is within the two runs' bands)
 
 ``low``/``high`` are ``mean ∓ 2·std/√n_repeats``; ``rank`` is 1 for the most important. The
 README's "Use in CI" section is the user-facing description of the same grammar.

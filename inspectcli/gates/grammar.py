@@ -32,9 +32,10 @@ MEASURES: dict[str, tuple[tuple[str, ...], tuple[int, int], bool]] = {
     "max_abs_diff": (("diff",), (1, 3), True),
     "mean_diff": (("diff",), (1, 3), True),
     "mean_abs_diff": (("diff",), (1, 3), True),
+    "max_gap": (("diff",), (1, 3), True),
 }
 DIFF_IMPORTANCE = ("change", "abs_change", "rank_change", "gap")
-DIFF_PDP = ("max_abs_diff", "mean_diff", "mean_abs_diff")
+DIFF_PDP = ("max_abs_diff", "mean_diff", "mean_abs_diff", "max_gap")
 SCORED = ("mean", "std", "low", "high", "rank", *DIFF_IMPORTANCE)
 KINDS = ("importance", "pdp", "diff", "interactions")
 
@@ -42,7 +43,8 @@ EXAMPLES = {
     "importance": 'e.g. "sex > 0.01", "rank(bmi) > 3", "low(r2:bmi) < 0.05", "mean < 0"',
     "pdp": 'e.g. "range(age) > 50", "h2(age,bmi) > 0.2", "range(proline, target=1) > 0.3"',
     "interactions": 'e.g. "h2(age,bmi) > 0.2", "h2 > 0.5", "h2(age,bmi, target=1) > 0.1"',
-    "diff": 'e.g. "abs_change(age) > 0.05", "rank_change > 2", "gap > 0", "max_abs_diff(bmi) > 5"',
+    "diff": 'e.g. "abs_change(age) > 0.05", "rank_change > 2", "gap > 0", "max_abs_diff(bmi) > 5", '
+    '"max_gap(bmi) > 0"',
 }
 GRAMMAR_HINT = "see 'Use in CI' in the README for the grammar"
 

@@ -34,6 +34,7 @@ class ALEDisplay:
     pdp_lines_: dict[int, list[Any]] = field(default_factory=dict)  # PD lines or markers
     bars_: dict[int, list[Any]] = field(default_factory=dict)  # ALE bars (categorical)
     deciles_vlines_: dict[int, list[Any]] = field(default_factory=dict)
+    bands_: dict[int, list[Any]] = field(default_factory=dict)  # shaded bands / error bars
     legend_: Any = None  # one legend for the figure, below the panels (off the curves)
 
 
@@ -56,6 +57,7 @@ def plot_ale(
     deciles: Mapping[str, np.ndarray] | None = None,
     n_cols: int = 3,
     title: str | None = None,
+    band_level: float = 0.95,
 ) -> ALEDisplay:
     """Draw every curve; one panel per feature.
 
@@ -64,6 +66,7 @@ def plot_ale(
     curves : from reports.ale.build_curves
     deciles : {feature: its deciles in the data}, drawn as rug marks for numeric features
     n_cols : panels per row
+    band_level : coverage of the ± z·SE band drawn for curves without a bootstrap interval
     """
     deciles = deciles or {}
     panels: list[list[ALECurve]] = []
@@ -78,9 +81,9 @@ def plot_ale(
     for i, (ax, group) in enumerate(zip(axes, panels)):
         first = group[0]
         if first.categorical:
-            _categorical(display, i, ax, group)
+            _categorical(display, i, ax, group, band_level)
         else:
-            _numeric(display, i, ax, group, deciles.get(first.feature))
+            _numeric(display, i, ax, group, deciles.get(first.feature), band_level)
         ax.axhline(0, color="k", linewidth=0.6, alpha=0.5)
         xlabel = first.feature
         if first.categorical and first.order in ("similarity", "given"):
@@ -99,14 +102,23 @@ def plot_ale(
                 fontsize="x-small",
                 color="0.4",
             )
-    if any(len(g) > 1 or any(c.pdp is not None for c in g) for g in panels):
+    if any(len(g) > 1 or any(c.pdp is not None for c in g) for g in panels) or display.bands_:
         display.legend_ = figure_legend(fig, axes)
     if title:
         fig.suptitle(title)
     return display
 
 
-def _numeric(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve], dec: np.ndarray | None) -> None:
+def _numeric(
+    display: ALEDisplay,
+    i: int,
+    ax: Axes,
+    group: list[ALECurve],
+    dec: np.ndarray | None,
+    band_level: float = 0.95,
+) -> None:
+    from inspectcli.plots.bands import band_label, shade
+
     x = np.asarray(group[0].grid, dtype=float)
     lines, pd_lines = [], []
     several = len(group) > 1
@@ -115,6 +127,9 @@ def _numeric(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve], dec: 
         name = f"ALE {_class_name(c)}".strip() if several else "ALE"
         (line,) = ax.plot(x, c.ale, color=color, linewidth=2, marker="o", markersize=3, label=name)
         lines.append(line)
+        band = shade(ax, x, c, band_level, color, None if several else band_label(c, band_level))
+        if band is not None:
+            display.bands_.setdefault(i, []).append(band)
         if c.pdp is not None:
             pd_name = f"PD {_class_name(c)}".strip() if several else "PD (same grid, centred alike)"
             (pl,) = ax.plot(
@@ -127,7 +142,11 @@ def _numeric(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve], dec: 
     display.deciles_vlines_[i] = _rug(ax, dec)
 
 
-def _categorical(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve]) -> None:
+def _categorical(
+    display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve], band_level: float = 0.95
+) -> None:
+    from inspectcli.plots.bands import band_label, error_bars
+
     levels = [label(v) for v in group[0].grid]
     pos = np.arange(len(levels))
     width = 0.8 / len(group)
@@ -138,6 +157,11 @@ def _categorical(display: ALEDisplay, i: int, ax: Axes, group: list[ALECurve]) -
         color = f"C{k}" if several else ALE_COLOR
         name = f"ALE {_class_name(c)}".strip() if several else "ALE"
         bars.append(ax.bar(pos + offset, c.ale, width=width, color=color, alpha=0.85, label=name))
+        err = error_bars(
+            ax, pos + offset, c.ale, c, band_level, None if several else band_label(c, band_level)
+        )
+        if err is not None:
+            display.bands_.setdefault(i, []).append(err)
         if c.pdp is not None:
             (pm,) = ax.plot(
                 pos + offset,

@@ -43,6 +43,7 @@ class PDPDisplay:
     contours_: dict[int, Any] = field(default_factory=dict)
     images_: dict[int, Any] = field(default_factory=dict)
     texts_: dict[int, list[Any]] = field(default_factory=dict)  # heatmap cell annotations
+    bands_: dict[int, list[Any]] = field(default_factory=dict)  # shaded bands / error bars (one-way)
     legend_: Any = None  # the figure's legend (one-way panels), below the panels
     ylim_: tuple[float, float] | None = None  # the y-range one-way panels share
 
@@ -140,6 +141,7 @@ def plot_pdp(
     independent_y: bool = False,
     n_rows: int | None = None,
     counts: Mapping[tuple[str, ...], np.ndarray] | None = None,
+    band_level: float = 0.95,
 ) -> PDPDisplay | None:
     """Draw every one- and two-way curve; None when there is nothing to draw (only N-way sets).
 
@@ -154,6 +156,8 @@ def plot_pdp(
     n_rows : rows of the data the curves average over (for the ICE legend: "250 of 20,000")
     counts : {(feature a, feature b): rows per (level a, level b), shape (len(grid a), len(grid b))}
         for categorical pairs: each heatmap cell shows its count, and cells without rows are grey
+    band_level : coverage of the ± z·SE band drawn for curves with a standard error and no
+        bootstrap interval (one-way panels: shaded, or error bars on categories)
     """
     deciles = deciles or {}
     panels = _panels(curves)
@@ -167,9 +171,9 @@ def plot_pdp(
         if first.ndim == 1:
             one_way.append(i)
             if first.categorical[0]:
-                _categorical_1d(display, i, ax, group, max_ice_lines, random_state, n_rows)
+                _categorical_1d(display, i, ax, group, max_ice_lines, random_state, n_rows, band_level)
             else:
-                _numeric_1d(display, i, ax, group, deciles, max_ice_lines, random_state, n_rows)
+                _numeric_1d(display, i, ax, group, deciles, max_ice_lines, random_state, n_rows, band_level)
             ax.set_xlabel(first.features[0])
             ax.set_ylabel(_ylabel(first))
         else:
@@ -180,7 +184,11 @@ def plot_pdp(
         display.ylim_ = _shared_ylim([axes[i] for i in one_way])
         for i in one_way:
             axes[i].set_ylim(*display.ylim_)
-    legend_axes = [axes[i] for i in one_way if len(panels[i]) > 1 or panels[i][0].individual is not None]
+    legend_axes = [
+        axes[i]
+        for i in one_way
+        if len(panels[i]) > 1 or panels[i][0].individual is not None or display.bands_.get(i)
+    ]
     if legend_axes:
         display.legend_ = figure_legend(fig, legend_axes)
     if title:
@@ -203,7 +211,10 @@ def _numeric_1d(
     max_ice: int,
     seed: int,
     n_rows: int | None = None,
+    band_level: float = 0.95,
 ) -> None:
+    from inspectcli.plots.bands import band_label, shade
+
     x = np.asarray(group[0].grid[0], dtype=float)
     lines = []
     for c in group:
@@ -216,6 +227,10 @@ def _numeric_1d(
                 x, c.average, color=color, linewidth=2.2 if c.individual is not None else 1.8, label=name
             )
             lines.append(line)
+            label_ = band_label(c, band_level) if len(group) == 1 else None
+            band = shade(ax, x, c, band_level, line.get_color(), label_)
+            if band is not None:
+                display.bands_.setdefault(i, []).append(band)
     ax.autoscale_view()
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     display.lines_[i] = lines
@@ -230,11 +245,17 @@ def _categorical_1d(
     max_ice: int,
     seed: int,
     n_rows: int | None = None,
+    band_level: float = 0.95,
 ) -> None:
+    from inspectcli.plots.bands import band_label, error_bars
+
     levels = [label(v) for v in group[0].grid[0]]
     pos = np.arange(len(levels))
     if len(group) == 1 and group[0].individual is None:
         display.bars_[i] = ax.bar(pos, group[0].average, color=PD_COLOR, alpha=0.85, label="average")
+        bars = error_bars(ax, pos, group[0].average, group[0], band_level, band_label(group[0], band_level))
+        if bars is not None:
+            display.bands_[i] = [bars]
     else:
         lines = []
         width = 0.8 / len(group)
@@ -251,10 +272,19 @@ def _categorical_1d(
                 if c.average is not None:
                     (line,) = ax.plot(pos, c.average, "o", color=PD_COLOR, markersize=8, label="average")
                     lines.append(line)
+                    one = len(group) == 1
+                    bars = error_bars(
+                        ax, pos, c.average, c, band_level, band_label(c, band_level) if one else None
+                    )
+                    if bars is not None:
+                        display.bands_.setdefault(i, []).append(bars)
             elif c.average is not None:
                 offset = (k - (len(group) - 1) / 2) * width
                 display.bars_.setdefault(i, [])
                 display.bars_[i].append(ax.bar(pos + offset, c.average, width=width, label=_title(c)))
+                bars = error_bars(ax, pos + offset, c.average, c, band_level, None)
+                if bars is not None:
+                    display.bands_.setdefault(i, []).append(bars)
         display.lines_[i] = lines
         ax.autoscale_view()
     ax.set_xticks(

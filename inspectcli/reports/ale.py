@@ -29,6 +29,19 @@ class ALECurve:
     n_missing: int = 0
     order: str | None = None
     pdp: np.ndarray | None = None
+    se: np.ndarray | None = None  # (len(grid),) delta-method standard error (engines/bands.py)
+    bootstrap: Any = None  # engines.bands.Bootstrap of this target
+
+    def band(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
+        """The band drawn: the bootstrap interval, else ALE ± z·SE (z for ``level``), else None."""
+        if self.bootstrap is not None:
+            return self.bootstrap.lower, self.bootstrap.upper
+        if self.se is None or not np.isfinite(self.se).all():
+            return None
+        from inspectcli.engines.bands import z_value
+
+        half = z_value(level) * self.se
+        return self.ale - half, self.ale + half
 
 
 def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
@@ -47,6 +60,8 @@ def build_curves(results: Sequence[ALEResult]) -> list[ALECurve]:
                     n_missing=r.n_missing,
                     order=r.order,
                     pdp=None if r.pdp is None else np.asarray(r.pdp[t], dtype=float),
+                    se=None if r.se is None else np.asarray(r.se[t], dtype=float),
+                    bootstrap=None if r.bootstrap is None else r.bootstrap.select(t),
                 )
             )
     return curves
@@ -69,6 +84,17 @@ def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
         }
         if c.pdp is not None:
             entry["pdp"] = c.pdp.tolist()
+        if c.se is not None:
+            entry["se"] = [None if not np.isfinite(v) else float(v) for v in c.se]
+        if c.bootstrap is not None:
+            b = c.bootstrap
+            entry["bootstrap"] = {
+                "n": b.n,
+                "seed": b.seed,
+                "level": b.level,
+                "lower": b.lower.tolist(),
+                "upper": b.upper.tolist(),
+            }
         out.append(entry)
     return out
 
@@ -80,7 +106,10 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
     edge) for numeric features, and of the level for categorical ones.
     """
     with_pdp = any(c.pdp is not None for c in curves)
+    with_se = any(c.se is not None for c in curves)
+    with_boot = any(c.bootstrap is not None for c in curves)
     header = ["feature", "target", "position", "grid", "ale", "bin_count"] + (["pdp"] if with_pdp else [])
+    header += (["se"] if with_se else []) + (["boot_lower", "boot_upper"] if with_boot else [])
 
     def rows() -> Any:
         for c in curves:
@@ -92,6 +121,11 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
                 row = ["" if c.target is None else c.target, k, plain(g), c.ale[k], count]
                 if with_pdp:
                     row.append(c.pdp[k] if c.pdp is not None else None)
+                if with_se:
+                    row.append(c.se[k] if c.se is not None else None)
+                if with_boot:
+                    b = c.bootstrap
+                    row += [None, None] if b is None else [b.lower[k], b.upper[k]]
                 yield [c.feature, *row]
 
     return csv_bytes(header, rows())

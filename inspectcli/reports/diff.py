@@ -72,6 +72,9 @@ def _pdp_table(curves: list[CurveDiff]) -> Table:
     pairs = any(len(c.features) == 2 for c in curves)
     if pairs:
         t.add_column("H² old → new", justify="right")
+    banded = any(c.noise is not None for c in curves)
+    if banded:
+        t.add_column("beyond noise", no_wrap=True)
     for c in curves:
         cells: list[Any] = [Text(" × ".join(c.features))]  # Text: names are not markup
         if show_target:
@@ -85,5 +88,19 @@ def _pdp_table(curves: list[CurveDiff]) -> Table:
         ]
         if pairs:
             cells.append(f"{fmt(c.h2_old, 3)} → {fmt(c.h2_new, 3)}" if len(c.features) == 2 else "")
+        if banded:
+            if c.beyond_noise is None:
+                cells.append(Text("?"))
+            elif c.beyond_noise:
+                cells.append(Text(f"{c.points_beyond_noise} of {c.n_points}", style="bold"))
+            else:
+                cells.append(Text("no", style="dim"))
         t.add_row(*cells)
+    if banded:
+        rule = "bootstrap intervals" if all(c.noise == "bootstrap" for c in curves) else "average ± 2·SE"
+        n_beyond = sum(bool(c.beyond_noise) for c in curves)
+        t.caption = (
+            f"{n_beyond} of {len(curves)} curves changed beyond noise (grid points where the two runs' "
+            f"{rule} do not overlap)"
+        )
     return t

@@ -38,6 +38,19 @@ class PDPCurve:
     h2: float | None = None
     variability: float | None = None
     rank: int | None = None
+    se: np.ndarray | None = None  # grid shape: standard error of each PD value (engines/bands.py)
+    bootstrap: Any = None  # engines.bands.Bootstrap of this target: lower / upper of grid shape
+
+    def band(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
+        """The band drawn: the bootstrap interval, else average ± z·SE (z for ``level``), else None."""
+        if self.bootstrap is not None:
+            return self.bootstrap.lower, self.bootstrap.upper
+        if self.se is None or self.average is None:
+            return None
+        from inspectcli.engines.bands import z_value
+
+        half = z_value(level) * self.se
+        return self.average - half, self.average + half
 
     @property
     def ndim(self) -> int:
@@ -92,6 +105,8 @@ def build_curves(
                 individual=ind,
                 rows=rows,
                 centered=centered,
+                se=None if res.se is None or avg is None else np.asarray(res.se[t], dtype=float),
+                bootstrap=None if res.bootstrap is None or avg is None else res.bootstrap.select(t),
             )
             if avg is not None and len(res.features) == 1:
                 curve.variability = pd_variability(avg, res.categorical[0])
@@ -133,6 +148,17 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
             "grid": [g.tolist() for g in c.grid],
             "average": None if c.average is None else c.average.tolist(),
         }
+        if c.se is not None:
+            entry["se"] = c.se.tolist()
+        if c.bootstrap is not None:
+            b = c.bootstrap
+            entry["bootstrap"] = {
+                "n": b.n,
+                "seed": b.seed,
+                "level": b.level,
+                "lower": b.lower.tolist(),
+                "upper": b.upper.tolist(),
+            }
         if c.individual is not None:
             entry["individual"] = c.individual.tolist()
             entry["rows"] = [int(r) for r in c.rows] if c.rows is not None else None
@@ -147,9 +173,25 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
 
 
 def csv_data(curves: Sequence[PDPCurve]) -> bytes:
-    """Tidy long CSV: one row per (features, target, grid point[, ICE row])."""
+    """Tidy long CSV: one row per (features, target, grid point[, ICE row]).
+
+    With bands, average rows also carry ``se`` and (with a bootstrap) ``boot_lower`` / ``boot_upper``.
+    """
     dims = max((c.ndim for c in curves), default=1)
     header = ["features", "target", *[f"grid_{i + 1}" for i in range(dims)], "kind", "row", "value"]
+    with_se = any(c.se is not None for c in curves)
+    with_boot = any(c.bootstrap is not None for c in curves)
+    header += (["se"] if with_se else []) + (["boot_lower", "boot_upper"] if with_boot else [])
+    blank = [""] * (int(with_se) + 2 * int(with_boot))
+
+    def band(c: PDPCurve, p: tuple[int, ...]) -> list[Any]:
+        out: list[Any] = []
+        if with_se:
+            out.append("" if c.se is None else c.se[p])
+        if with_boot:
+            b = c.bootstrap
+            out += ["", ""] if b is None else [b.lower[p], b.upper[p]]
+        return out
 
     def rows() -> Any:
         for c in curves:
@@ -158,7 +200,15 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
             values = [[c.grid[d][p[d]] for d in range(c.ndim)] + [""] * (dims - c.ndim) for p in points]
             if c.average is not None:
                 for p, vals in zip(points, values):
-                    yield [name, _target(c.target), *[plain(v) for v in vals], "average", "", c.average[p]]
+                    yield [
+                        name,
+                        _target(c.target),
+                        *[plain(v) for v in vals],
+                        "average",
+                        "",
+                        c.average[p],
+                        *band(c, p),
+                    ]
             if c.individual is not None:
                 for line, row in enumerate(c.rows if c.rows is not None else range(len(c.individual))):
                     for p, vals in zip(points, values):
@@ -169,6 +219,7 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
                             "individual",
                             int(row),
                             c.individual[(line, *p)],
+                            *blank,
                         ]
 
     return csv_bytes(header, rows())
@@ -210,6 +261,9 @@ def table(
     t.add_column("PD min", justify="right", no_wrap=True)
     t.add_column("PD max", justify="right", no_wrap=True)
     t.add_column("range", justify="right", no_wrap=True)
+    with_se = any(c.se is not None for c in curves)
+    if with_se:
+        t.add_column("±SE", justify="right", no_wrap=True)
     t.add_column("curve", no_wrap=True)
     extra = any(c.h2 is not None or c.rank is not None for c in curves)
     if extra:
@@ -243,19 +297,32 @@ def table(
         if show_target:
             cells.append("" if c.target is None else str(c.target))
         span_text = fmt(hi - lo) if ok.size == arr.size else "undefined"
-        cells += [span, fmt(lo), fmt(hi), span_text, curve]
+        cells += [span, fmt(lo), fmt(hi), span_text]
+        if with_se:
+            cells.append(_largest_se(c))
+        cells.append(curve)
         if extra:
             cells.append(
                 f"#{c.rank}" if c.rank is not None else (f"H²={fmt(c.h2, 3)}" if c.h2 is not None else "")
             )
         t.add_row(*cells)
     caption = []
+    if with_se:
+        caption.append("±SE: the largest standard error of the curve's values (over its grid points)")
     if len(one_way) > 1:
         caption.append(f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}")
     caption += list(notes)
     if caption:
         t.caption = "\n".join(caption)
     return t
+
+
+def _largest_se(c: PDPCurve) -> str:
+    if c.se is None:
+        return ""
+    se = np.asarray(c.se, dtype=float)
+    ok = se[np.isfinite(se)]
+    return fmt(float(ok.max())) if ok.size else "—"
 
 
 def pair_counts(

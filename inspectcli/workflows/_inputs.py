@@ -59,7 +59,8 @@ class Source:
     model : str or Path
         Fitted model: .joblib, .pkl or .skops.
     data : str or None, default=None
-        Data: .parquet, .csv, .csv.gz, .tsv, or ``-`` for CSV on stdin (optional for `info` only).
+        Data: a Parquet, CSV/TSV (.gz), Feather/Arrow or JSON Lines file, a Parquet dataset folder,
+        a glob, or ``-`` for CSV on stdin (optional for `info` only).
     target, sample_weight : str or None, default=None
         Column of the target (dropped from the inputs) and of sample weights.
     trust : tuple of str, default=()

@@ -47,6 +47,13 @@ class AleOptions:
     classes : tuple of str, default=()
     subsample : int, float, str or None, default=None
     random_state : int or None, default=0
+        Seed of the subsample and of the bootstrap; None draws one (recorded).
+    band : bool, default=True
+        The delta-method standard error of each curve (engines/bands.py).
+    bootstrap : int, default=0
+        Resamples of the rows for a percentile interval per grid point (no new predictions).
+    band_level : float, default=0.95
+        Coverage of the bootstrap interval and of the ± z·SE band drawn without one.
     """
 
     features: tuple[str, ...] = ()
@@ -58,6 +65,9 @@ class AleOptions:
     classes: tuple[str, ...] = ()
     subsample: int | float | str | None = None
     random_state: int | None = 0
+    band: bool = True
+    bootstrap: int = 0
+    band_level: float = 0.95
 
 
 @dataclass
@@ -116,21 +126,24 @@ def run_ale(
 
     from inspectcli.engines.ale import accumulated_local_effects
 
-    with execution.engine_kwargs() as run_on:
-        results = accumulated_local_effects(
-            est,
-            rows.X,
-            chosen,
-            feature_names=names,
-            categorical_features=cats or None,
-            bins=opts.bins,
-            orders=orders,
-            response_method=opts.response_method,
-            classes=list(opts.classes) or None,
-            sample_weight=rows.sample_weight,
-            with_pdp=opts.with_pdp,
-            **run_on,
-        )
+    results = accumulated_local_effects(
+        est,
+        rows.X,
+        chosen,
+        feature_names=names,
+        categorical_features=cats or None,
+        bins=opts.bins,
+        orders=orders,
+        response_method=opts.response_method,
+        classes=list(opts.classes) or None,
+        sample_weight=rows.sample_weight,
+        with_pdp=opts.with_pdp,
+        standard_error=opts.band,
+        bootstrap=opts.bootstrap,
+        band_level=opts.band_level,
+        random_state=seed,
+        execution=execution,
+    )
     for note in delivery_notes(inputs.data):
         report.note(note)
     for r in results:
@@ -159,6 +172,9 @@ def run_ale(
         "sample_weight": source.sample_weight,
         "subsample": rows.subsample,
         "random_state": seed,
+        "band": opts.band,
+        "bootstrap": opts.bootstrap,
+        "band_level": opts.band_level,
         "quantiles": "type 1 (inverse empirical CDF), repeated edges merged",
         "centering": "bin-count weighted mean of bin midpoints (numeric), of levels (categorical)",
     }

@@ -88,19 +88,18 @@ def run_coefficients(
         from inspectcli.loading.match import check_target
 
         y = check_target(est, prep.y, inputs.data.name, prep.target)  # type: ignore[arg-type]
-    with execution.engine_kwargs(memory=False) as run_on:
-        res = coefficients(
-            est,
-            prep.X,
-            y,
-            feature_names=prep.feature_names,
-            sample_weight=prep.sample_weight,
-            classes=list(opts.classes) or None,
-            cv=opts.cv,
-            n_repeats=opts.n_repeats,
-            random_state=seed,
-            **run_on,
-        )
+    res = coefficients(
+        est,
+        prep.X,
+        y,
+        feature_names=prep.feature_names,
+        sample_weight=prep.sample_weight,
+        classes=list(opts.classes) or None,
+        cv=opts.cv,
+        n_repeats=opts.n_repeats,
+        random_state=seed,
+        execution=execution,
+    )
     for note in res.notes:
         report.note(note)
     from inspectcli.reports import coefficients as coef_report

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,7 +178,6 @@ def run_importance(
         clustering = spearman_clusters(prep.X, names, opts.cluster_threshold)
         _merge_clusters(groups, clustering, report)
 
-    from inspectcli.engines.parallel import shared_scheduler
     from inspectcli.engines.permutation import default_scorer_name, permutation_importance
 
     if gates:
@@ -188,29 +186,25 @@ def run_importance(
     def compute(X: Any, yy: Any, sw: Any, data: Any, on: Execution) -> Any:
         # the data's row count when only the max_samples rows were read (see importance_rows)
         population = data.n_total if data.sample is not None else None
-        with on.engine_kwargs() as run_on:
-            return permutation_importance(
-                est,
-                X,
-                yy,
-                scoring=scorers,
-                n_repeats=opts.n_repeats,
-                random_state=seed,
-                sample_weight=sw,
-                max_samples=ms,
-                population=population,
-                groups=groups,
-                feature_names=names,
-                **run_on,
-            )
+        return permutation_importance(
+            est,
+            X,
+            yy,
+            scoring=scorers,
+            n_repeats=opts.n_repeats,
+            random_state=seed,
+            sample_weight=sw,
+            max_samples=ms,
+            population=population,
+            groups=groups,
+            feature_names=names,
+            execution=on,
+        )
 
     cmp_result, cmp_data = None, None
     # Two computations with the dask backend and no scheduler share one LocalCluster.
     twice = opts.compare is not None
-    ex = execution
-    sharing = shared_scheduler(ex.backend, ex.scheduler, ex.n_jobs) if twice else nullcontext(ex.scheduler)
-    with sharing as scheduler:
-        on = execution.replace(scheduler=scheduler)
+    with execution.sharing(twice) as on:
         result = compute(prep.X, y, prep.sample_weight, inputs.data, on)
         if result.default_scoring:
             report.note(

@@ -72,6 +72,13 @@ class PdpOptions:
         Seed; None draws one (recorded).
     fail_if : tuple of str, default=()
         Gate conditions (exit 1 from the CLI when one holds).
+    band : bool, default=True
+        Each PD value's standard error over the rows (engines/bands.py); brute force only.
+    bootstrap : int, default=0
+        Resamples of the rows for a percentile interval per grid point (seeded with
+        ``random_state``; recomputed from the ICE values, no new predictions).
+    band_level : float, default=0.95
+        Coverage of the bootstrap interval and of the ± z·SE band drawn without one.
     """
 
     features: tuple[str, ...] = ()
@@ -93,6 +100,9 @@ class PdpOptions:
     rank: bool = False
     random_state: int | None = 0
     fail_if: tuple[str, ...] = ()
+    band: bool = True
+    bootstrap: int = 0
+    band_level: float = 0.95
 
 
 @dataclass
@@ -233,26 +243,40 @@ def run_pdp(
     helpers = list(dict.fromkeys(f for p in pairs if len(p) == 2 for f in p if f not in one_way))
     sets: list[Any] = [(f,) for f in one_way] + list(pairs) + [(f,) for f in helpers]
     engine_kind = "both" if opts.kind == "individual" and pairs else opts.kind
+    from inspectcli.engines.bands import check_band_options
+
+    check_band_options(opts.bootstrap, opts.band_level)
+    band = opts.band and opts.method != "recursion" and opts.kind != "individual"
+    boot = opts.bootstrap if opts.kind != "individual" else 0
+    # Centred curves: the band of the centred values, from the ICE values (kept for it).
+    centred_band = opts.centered and (band or boot > 0)
+    if centred_band and engine_kind == "average":
+        engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
 
-    with execution.engine_kwargs() as run_on:
-        results = partial_dependence(
-            est,
-            rows.X,
-            sets,
-            feature_names=names,
-            sample_weight=rows.sample_weight,
-            categorical_features=cats or None,
-            response_method=opts.response_method,
-            classes=list(opts.classes) or None,
-            percentiles=opts.percentiles,
-            grid_resolution=opts.grid_resolution,
-            custom_values=custom,
-            orders=orders,
-            method=opts.method,
-            kind=engine_kind,
-            **run_on,
-        )
+    results = partial_dependence(
+        est,
+        rows.X,
+        sets,
+        feature_names=names,
+        sample_weight=rows.sample_weight,
+        categorical_features=cats or None,
+        response_method=opts.response_method,
+        classes=list(opts.classes) or None,
+        percentiles=opts.percentiles,
+        grid_resolution=opts.grid_resolution,
+        custom_values=custom,
+        orders=orders,
+        method=opts.method,
+        kind=engine_kind,
+        standard_error=band and not centred_band,
+        bootstrap=0 if centred_band else boot,
+        band_level=opts.band_level,
+        random_state=seed,
+        execution=execution,
+    )
+    if centred_band:
+        _centred_bands(results, rows.sample_weight, band, boot, opts.band_level, seed, opts.kind == "average")
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
@@ -296,6 +320,9 @@ def run_pdp(
         "rank": opts.rank,
         "independent_y": opts.independent_y,
         "random_state": seed,
+        "band": band,
+        "bootstrap": boot,
+        "band_level": opts.band_level,
     }
     from inspectcli.gbm import FLOAT32_AVERAGE_NOTE, library_of
 
@@ -316,6 +343,30 @@ def run_pdp(
         },
     )
     return PdpRun(inputs, rows, results, curves, seed, document, gate_report, notes)
+
+
+def _centred_bands(
+    results: Sequence[Any],
+    sample_weight: np.ndarray | None,
+    band: bool,
+    boot: int,
+    level: float,
+    seed: int,
+    drop_ice: bool,
+) -> None:
+    """Bands of the centred curves: SE / bootstrap of ``ICE − ICE at the first grid point``."""
+    from inspectcli.engines.bands import bootstrap_means, mean_se
+
+    for r in results:
+        if r.individual is None:
+            continue
+        ice = np.moveaxis(np.asarray(r.individual, dtype=float), 1, 0)  # (n, k, *grid)
+        corner = ice[(slice(None), slice(None)) + (0,) * (ice.ndim - 2)]
+        centred = ice - corner.reshape(corner.shape + (1,) * (ice.ndim - 2))
+        r.se = mean_se(centred, sample_weight) if band else None
+        r.bootstrap = bootstrap_means(centred, sample_weight, boot, seed, level) if boot else None
+        if drop_ice:
+            r.individual = None
 
 
 def _levels(value: Any) -> list[str]:

@@ -31,8 +31,10 @@ FINGERPRINTS = {
     3: "54cdf1b20482228172e23ab0a8877b9903752195e94f7410ae85b8740c21a874",
     # 4: model.library (LightGBM / XGBoost / CatBoost), info's builtin_importance, impurity.kind
     4: "247273a3f7d0640a3b33cd98100efa1834d0f1ff3141c164e645203277f9cd53",
-    # 5: data gains dask_data (workers-read | scatter), present only for --backend dask runs
-    5: "7a7aa61ed06c68350ddda35c3a4ea17e4a6e2f4f7615ac6fe8bbc4de9ea24811",
+    # 5: uncertainty bands: pdp/ale entries gain se and bootstrap, diff curves the noise judgement
+    5: "b32e9bfb0437e564720acfd760d4d38826dacae266495eeac977fa41aeb8232c",
+    # 6: data gains dask_data (workers-read | scatter), present only for --backend dask runs
+    6: "04fcf28121063bb3e8ed62d63607bab45e4a7668997f31f30a45aff84506a7bf",
 }
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 

@@ -275,7 +275,7 @@ def test_library_api_with_scheduler(cluster, samples):
     import numpy as np
     import pandas as pd
 
-    from inspectcli import partial_dependence, permutation_importance
+    from inspectcli import Execution, partial_dependence, permutation_importance
     from inspectcli.loading.model import load_model
 
     model = load_model(samples / "bikes_hgb.joblib").estimator
@@ -290,9 +290,9 @@ def test_library_api_with_scheduler(cluster, samples):
     got = {}
 
     def on_cluster():  # in a thread: a hang fails the test instead of stalling the suite
-        on = dict(backend="dask", scheduler=cluster.address)
-        got["importance"] = permutation_importance(model, X, y, **kw, **on)
-        got["pdp"] = partial_dependence(model, X, features, **pkw, **on)
+        on = Execution(backend="dask", scheduler=cluster.address)
+        got["importance"] = permutation_importance(model, X, y, **kw, execution=on)
+        got["pdp"] = partial_dependence(model, X, features, **pkw, execution=on)
 
     thread = threading.Thread(target=on_cluster, daemon=True)
     thread.start()

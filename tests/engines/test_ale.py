@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from inspectcli.engines.ale import accumulated_local_effects, bin_codes, center, quantile_edges
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.level_order import level_distances, mds_order
 from inspectcli.errors import UsageError
 from inspectcli.loading.model import load_model
@@ -201,7 +202,11 @@ def test_batching_workers_and_weights_do_not_change_numbers(samples):
     X = pd.read_parquet(samples / "diabetes.parquet").drop(columns="target")
     base = accumulated_local_effects(model, X, ["bmi", "sex"], bins=10)
     tiny = accumulated_local_effects(
-        model, X, ["bmi", "sex"], bins=10, memory_budget=2**20, n_jobs=2, backend="threading"
+        model,
+        X,
+        ["bmi", "sex"],
+        bins=10,
+        execution=Execution(memory_budget=2**20, n_jobs=2, backend="threading"),
     )
     ones = accumulated_local_effects(model, X, ["bmi", "sex"], bins=10, sample_weight=np.full(len(X), 2.0))
     for a, b, c in zip(base, tiny, ones):
@@ -271,7 +276,7 @@ def test_cli_diabetes_files_json_and_numbers(cli, samples, tmp_path):
     np.testing.assert_array_equal(bmi["ale"], ref.ale[0])
     np.testing.assert_array_equal(bmi["grid"][0], ref.grid)
     csv = pd.read_csv(out / "ale.csv")
-    assert list(csv.columns) == ["feature", "target", "position", "grid", "ale", "bin_count", "pdp"]
+    assert list(csv.columns) == ["feature", "target", "position", "grid", "ale", "bin_count", "pdp", "se"]
     assert len(csv) == len(bmi["ale"]) + len(entries["s5"]["ale"])
     assert "bmi" in r.stdout and "s5" in r.stdout and "PD" in r.stdout
 

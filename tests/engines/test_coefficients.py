@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from inspectcli.engines.coefficients import coefficients
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.linear import column_std, linear_parts
 from inspectcli.errors import UsageError
 from inspectcli.loading.model import load_model
@@ -66,7 +67,15 @@ def test_cv_refits_are_cross_validate_on_repeated_kfold(cancer):
     s = cvr.scaled[:, 0, :]
     np.testing.assert_array_equal(cvr.unstable[0], s.std(axis=0) > np.abs(s.mean(axis=0)))
     # same seed, same numbers, whatever the workers
-    again = coefficients(model, X, y, cv=3, n_repeats=2, random_state=1, n_jobs=2, backend="threading")
+    again = coefficients(
+        model,
+        X,
+        y,
+        cv=3,
+        n_repeats=2,
+        random_state=1,
+        execution=Execution(n_jobs=2, backend="threading"),
+    )
     np.testing.assert_array_equal(again.cv.coef, cvr.coef)
 
 

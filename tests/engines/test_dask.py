@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("distributed")
 
 from inspectcli import partial_dependence, permutation_importance
+from inspectcli.engines.execution import Execution
 from inspectcli.errors import UsageError
 from inspectcli.loading.model import load_model
 
@@ -55,21 +56,26 @@ def _closed_port() -> int:
 def test_pdp_identical_to_n_jobs_1_and_loky(diabetes, scheduler):
     model, X, _ = diabetes
     # A small budget splits every feature set into several chunks (tasks); some split a grid point.
-    kw = dict(grid_resolution=6, kind="both", method="brute", engine="batched", memory_budget=2**20)
+    kw = dict(grid_resolution=6, kind="both", method="brute", engine="batched")
+    small = Execution(memory_budget=2**20)
     features = ["bmi", ("bmi", "s5")]
-    ref = partial_dependence(model, X, features, **kw)
+    ref = partial_dependence(model, X, features, **kw, execution=small)
     for run in (
-        dict(n_jobs=2, backend="loky"),
-        dict(backend="dask", scheduler=scheduler),
+        small.replace(n_jobs=2, backend="loky"),
+        small.replace(backend="dask", scheduler=scheduler),
     ):
-        got = partial_dependence(model, X, features, **kw, **run)
+        got = partial_dependence(model, X, features, **kw, execution=run)
         for a, b in zip(ref, got):
             assert b.engine == "batched"
             assert np.array_equal(a.average, b.average), run
             assert np.array_equal(a.individual, b.individual), run
     # averages only: workers reduce whole grid points to their mean
     avg = partial_dependence(
-        model, X, features, **{**kw, "kind": "average"}, backend="dask", scheduler=scheduler
+        model,
+        X,
+        features,
+        **{**kw, "kind": "average"},
+        execution=small.replace(backend="dask", scheduler=scheduler),
     )
     for a, b in zip(ref, avg):
         assert np.array_equal(a.average, b.average)
@@ -81,8 +87,8 @@ def test_pdp_tree_paths_on_workers(diabetes, scheduler):
     kw = dict(grid_resolution=5, kind="both", method="brute", engine="tree-paths")
     features = ["bmi", "s5", ("bmi", "s5")]
     ref = partial_dependence(model, X, features, **kw)
-    for run in (dict(n_jobs=2, backend="loky"), dict(backend="dask", scheduler=scheduler)):
-        got = partial_dependence(model, X, features, **kw, **run)
+    for run in (Execution(n_jobs=2, backend="loky"), Execution(backend="dask", scheduler=scheduler)):
+        got = partial_dependence(model, X, features, **kw, execution=run)
         for a, b in zip(ref, got):
             assert b.engine == "tree-paths"
             assert np.array_equal(a.average, b.average), run
@@ -109,9 +115,7 @@ def test_model_and_data_scattered_once(diabetes, scheduler, monkeypatch):
         grid_resolution=6,
         method="brute",
         engine="batched",
-        memory_budget=2**20,
-        backend="dask",
-        scheduler=scheduler,
+        execution=Execution(memory_budget=2**20, backend="dask", scheduler=scheduler),
     )
     with_model = [c for c in calls if any(item is model for item in c[2])]
     assert len(with_model) == 1, [c[:2] for c in calls]
@@ -125,8 +129,20 @@ def test_importance_identical_batched_and_sequential(diabetes, samples, schedule
     model, X, y = diabetes
     kw = dict(n_repeats=3, random_state=0, scoring=["r2", "neg_mean_absolute_error"], engine="tree-paths")
     ref = permutation_importance(model, X, y, **kw)
-    got = permutation_importance(model, X, y, **kw, backend="dask", scheduler=scheduler)
-    loky = permutation_importance(model, X, y, **kw, n_jobs=2, backend="loky")
+    got = permutation_importance(
+        model,
+        X,
+        y,
+        **kw,
+        execution=Execution(backend="dask", scheduler=scheduler),
+    )
+    loky = permutation_importance(
+        model,
+        X,
+        y,
+        **kw,
+        execution=Execution(n_jobs=2, backend="loky"),
+    )
     assert ref.engine == got.engine == loky.engine == "tree-paths"
     for a, b, c in zip(ref.scorers, got.scorers, loky.scorers):
         assert np.array_equal(a.importances, b.importances)
@@ -138,7 +154,13 @@ def test_importance_identical_batched_and_sequential(diabetes, samples, schedule
     # (engine="auto" derives its labels in-process: the linear engine)
     kw = dict(n_repeats=2, random_state=0, max_samples=100, engine="sequential")
     ref = permutation_importance(cancer, Xc, yc, **kw)
-    got = permutation_importance(cancer, Xc, yc, **kw, backend="dask", scheduler=scheduler)
+    got = permutation_importance(
+        cancer,
+        Xc,
+        yc,
+        **kw,
+        execution=Execution(backend="dask", scheduler=scheduler),
+    )
     assert ref.engine == got.engine == "sequential"
     assert np.array_equal(ref.scorers[0].importances, got.scorers[0].importances)
 
@@ -182,7 +204,13 @@ def test_ale_with_pdp_shares_one_local_cluster(diabetes, monkeypatch):
     monkeypatch.setattr(parallel, "_local_cluster", lambda n: started.append(n) or real(n))
     kw = dict(bins=5, with_pdp=True)
     ref = accumulated_local_effects(model, X, ["bmi", "s5"], **kw)
-    got = accumulated_local_effects(model, X, ["bmi", "s5"], **kw, backend="dask", n_jobs=2)
+    got = accumulated_local_effects(
+        model,
+        X,
+        ["bmi", "s5"],
+        **kw,
+        execution=Execution(backend="dask", n_jobs=2),
+    )
     assert started == [2]
     for a, b in zip(ref, got):
         assert np.array_equal(a.ale, b.ale) and np.array_equal(a.pdp, b.pdp)
@@ -237,7 +265,9 @@ def test_missing_dask_extra_is_a_usage_error(cli, samples, diabetes, monkeypatch
     assert "needs the dask extra" in r.stderr and "pip install 'inspectcli[dask]'" in r.stderr
     model, X, _ = diabetes
     with pytest.raises(UsageError, match="inspectcli\\[dask\\]"):
-        partial_dependence(model, X, ["bmi"], method="brute", engine="batched", backend="dask")
+        partial_dependence(
+            model, X, ["bmi"], method="brute", engine="batched", execution=Execution(backend="dask")
+        )
 
 
 def test_scheduler_without_dask_backend(cli, samples):
@@ -298,5 +328,10 @@ def test_workers_with_other_versions_are_refused(diabetes, scheduler, monkeypatc
     model, X, _ = diabetes
     with pytest.raises(UsageError, match=r"other package versions than this client: scikit-learn 1\.0\.2"):
         partial_dependence(
-            model, X, ["bmi"], method="brute", engine="batched", backend="dask", scheduler=scheduler
+            model,
+            X,
+            ["bmi"],
+            method="brute",
+            engine="batched",
+            execution=Execution(backend="dask", scheduler=scheduler),
         )

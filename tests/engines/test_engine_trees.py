@@ -489,6 +489,19 @@ def test_self_check_detects_mismatch(reg_data, monkeypatch):
 
     monkeypatch.setattr(_reach, "reach_bits", shifted)
     monkeypatch.setattr(tree_grid, "reach_bits", shifted)
+    with monkeypatch.context() as m:
+        m.setattr(tree_grid, "_prefers_bits", lambda forest: False)  # the walks' average
+        with pytest.raises(TreePathMismatchError):
+            run(model, X, [0], make_grid(X, [0]), individual=False)
+    # the split-bits average: leaves' reach bits wrong, in the average and the check
+    from inspectcli.engines.trees._bits import Forest
+
+    real_leaf_reach = Forest.leaf_reach
+
+    def rolled(self, *args):
+        return np.roll(real_leaf_reach(self, *args), 1, axis=0)
+
+    monkeypatch.setattr(Forest, "leaf_reach", rolled)
     with pytest.raises(TreePathMismatchError):
         run(model, X, [0], make_grid(X, [0]), individual=False)
 

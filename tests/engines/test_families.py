@@ -73,3 +73,34 @@ def test_tree_paths_rows_are_the_tree_engines_families():
         assert applies("tree-paths", est) == bool(supports_tree_paths(est, method)), name
         checked += 1
     assert checked >= 10
+
+
+def test_tree_engine_builders_are_the_rows_with_tree_paths():
+    """One registry: the tree engine builds a spec for exactly the rows that list tree-paths."""
+    from inspectcli.engines.trees._specs import _BUILDERS
+
+    rows = {f.name for f in FAMILIES if "tree-paths" in f.engines}
+    assert set(_BUILDERS) == rows
+    for f in FAMILIES:
+        assert bool(f.exact) == ("tree-paths" in f.engines), f.name
+
+
+def test_a_subclass_is_in_its_family_but_not_read_by_the_tree_engine():
+    """A subclass may predict differently: engines apply by family; the tree engine reads exact classes."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from inspectcli.engines.trees import supports_tree_paths
+    from inspectcli.families import tree_family
+
+    class Shifted(HistGradientBoostingRegressor):
+        def predict(self, X):
+            return super().predict(X) + 1.0
+
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    y = X[:, 0]
+    plain = HistGradientBoostingRegressor(max_iter=3).fit(X, y)
+    sub = Shifted(max_iter=3).fit(X, y)
+    assert family_of(sub).name == tree_family(plain).name == "HistGradientBoosting"
+    assert tree_family(sub) is None
+    assert supports_tree_paths(plain, "predict") and not supports_tree_paths(sub, "predict")

@@ -19,7 +19,7 @@ from tests.gbm_models import LEVELS, TASKS, fit, make_data, make_model
 pytest.importorskip("lightgbm")
 
 
-CASES = [("lightgbm", task) for task in TASKS] + [("xgboost", "regression")]
+CASES = [("lightgbm", task) for task in TASKS] + [("xgboost", task) for task in TASKS]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,8 @@ def models():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = {task: fit("lightgbm", task) for task in TASKS}
-        out["xgboost", "regression"] = fit("xgboost", "regression")
+        for task in TASKS:
+            out["xgboost", task] = fit("xgboost", task)
         return out
 
 
@@ -75,7 +76,8 @@ def _edges(thresholds: np.ndarray) -> np.ndarray:
 
 
 def _hard_rows(X: pd.DataFrame, model) -> pd.DataFrame:
-    """X plus rows at thresholds of x2, NaN in every numeric column, missing / unseen categories."""
+    """X plus rows at thresholds of x2, NaN in every numeric column, missing categories, and for
+    LightGBM unseen ones (XGBoost's answer to those is undefined: see the test below)."""
     x2 = _edges(_thresholds(model, 2))
     extra = X.iloc[np.arange(len(x2)) % len(X)].copy()
     extra["x2"] = x2
@@ -83,8 +85,9 @@ def _hard_rows(X: pd.DataFrame, model) -> pd.DataFrame:
     nan_rows[["x0", "x1", "x2"]] = np.nan
     out = pd.concat([X, extra, nan_rows], ignore_index=True)
     # a category the model never saw (LightGBM reads it as NaN) and a missing one
-    out["c"] = out["c"].cat.add_categories(["purple"])
-    out.loc[len(X) : len(X) + 3, "c"] = "purple"
+    if type(model).__module__.startswith("lightgbm"):
+        out["c"] = out["c"].cat.add_categories(["purple"])
+        out.loc[len(X) : len(X) + 3, "c"] = "purple"
     out.loc[len(X) + 4 : len(X) + 6, "c"] = np.nan
     return out
 
@@ -138,14 +141,73 @@ def test_permutation_importance_through_tree_paths(models, lib, task):
     from sklearn.inspection import permutation_importance as sk_pi
 
     model, X, y = models[task] if lib == "lightgbm" else models[lib, task]
-    scoring = "r2" if task == "regression" else "neg_log_loss"
-    ours = permutation_importance(
-        model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+    # probabilities (neg_log_loss) and labels (accuracy) for classifiers
+    for scoring in ["r2"] if task == "regression" else ["neg_log_loss", "accuracy"]:
+        ours = permutation_importance(
+            model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+        )
+        assert ours.engine == "tree-paths"
+        theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+        order = [list(X.columns).index(f) for f in ours.features]
+        np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_xgboost_classifiers_with_a_base_score(task):
+    """Unbalanced classes: binary:logistic's base_score is a probability (its logit is the base
+    margin), multi:softprob's a margin per class; both enter before the trees."""
+    import json
+
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    X, _ = make_data("xgboost", task)
+    y = (X["x0"] > 0.7).astype(int) if task == "binary" else np.digitize(X["x0"], [-0.8, 0.9])
+    model = make_model("xgboost", task).fit(X, y)
+    params = json.loads(bytes(model.get_booster().save_raw("json")))["learner"]["learner_model_param"]
+    assert all(float(b) not in (0.0, 0.5) for b in json.loads(params["base_score"]))
+    rows = _hard_rows(X, model)
+    grid = np.concatenate([_edges(_thresholds(model, 0)), [np.nan]])
+    [ours] = partial_dependence(
+        model, rows, ["x0"], kind="individual", custom_values={"x0": grid}, engine="tree-paths"
     )
-    assert ours.engine == "tree-paths"
-    theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+    assert ours.engine == "tree-paths" and ours.individual.dtype == np.float32
+    theirs = sk_pd(model, rows, ["x0"], kind="individual", custom_values={"x0": grid})
+    np.testing.assert_array_equal(ours.individual, theirs["individual"])
+
+
+def test_xgboost_unseen_category_is_predicted(models):
+    """XGBoost 3.x reads a category it never saw as an arbitrary code (or errors): the engine
+    does not guess; the model answers (PD with engine="tree-paths" refuses)."""
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    from inspectcli.errors import ComputationError
+
+    model, X, y = models["xgboost", "binary"]
+    rows = X.assign(c=X["c"].cat.add_categories(["purple"]))
+    rows.loc[:3, "c"] = "purple"
+    with pytest.raises(ComputationError, match="never saw"):
+        partial_dependence(model, rows, ["x0"], grid_resolution=5, engine="tree-paths")
+    with pytest.warns(RuntimeWarning, match="disagreed"):
+        ours = permutation_importance(
+            model, rows, y, scoring="accuracy", n_repeats=2, random_state=0, engine="tree-paths"
+        )
+    theirs = sk_pi(model, rows, y, scoring="accuracy", n_repeats=2, random_state=0)
     order = [list(X.columns).index(f) for f in ours.features]
     np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+
+
+def test_expf_is_the_c_librarys():
+    """The float64 route with the C library near float32 midpoints equals expf everywhere; the
+    float64 route alone does not (numpy's float32 exp even less)."""
+    from inspectcli.engines.trees._xgboost import _cmath, _expf
+
+    cm = _cmath()
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-104, 88.7, 30000), rng.normal(size=30000)]).astype(np.float32)
+    ref = np.asarray(cm.each_expf(x), dtype=np.float32)
+    np.testing.assert_array_equal(_expf(x, cm), ref)
+    assert (np.exp(x.astype(np.float64)).astype(np.float32) != ref).any()
+    assert (np.exp(x) != ref).sum() > 1000
 
 
 def test_self_check_falls_back_to_predicting(models, monkeypatch):
@@ -181,6 +243,9 @@ def test_xgboost_sums_in_float32(models):
     assert ours.individual.dtype == np.float32
     exact = np.array([model.predict(X.assign(x0=v)).astype(np.float64).mean() for v in ours.grid_values[0]])
     np.testing.assert_array_equal(ours.average[0], exact)
+    # the averages alone (the self-check then recomputes a few pairs, in float32 too)
+    [alone] = partial_dependence(model, X, ["x0"], grid_resolution=9, engine="tree-paths")
+    np.testing.assert_array_equal(alone.average, ours.average)
     # XGBoost predicts faster than float32 tree paths can sum: engine="auto" predicts for PDs
     [auto] = partial_dependence(model, X, ["x0"], grid_resolution=9)
     assert auto.engine == "batched"
@@ -196,3 +261,121 @@ def test_unsupported_lightgbm_models_go_to_brute_force():
     linear = make_model("lightgbm", "regression", linear_tree=True).fit(X[["x0", "x2"]], y)
     assert not supports_tree_paths(linear, "predict")
     assert LEVELS  # (the shared levels of tests/gbm_models.py)
+
+
+# CatBoost: oblivious trees on numeric features (categorical features use CTRs: predicted)
+
+
+def _catboost(task: str, nan_mode: str):
+    pytest.importorskip("catboost")
+    X, y = make_data("catboost", task)
+    X = X.drop(columns="c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("catboost", task, cat_features=None, nan_mode=nan_mode).fit(X, y)
+    return model, X, y
+
+
+def _catboost_borders(model, feature: int) -> np.ndarray:
+    from inspectcli.engines.trees._catboost import _export
+
+    doc = _export(model)
+    flat = [f["flat_feature_index"] for f in doc["features_info"]["float_features"]]
+    found = [
+        s["border"]
+        for t in doc["oblivious_trees"]
+        for s in t["splits"]
+        if flat[s["float_feature_index"]] == feature
+    ]
+    return np.unique(np.asarray(found, dtype=np.float32).astype(np.float64))
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("nan_mode", ["Min", "Max"])
+def test_catboost_equals_the_model_on_hard_rows(task, nan_mode):
+    """Raw values bit for bit (regression: the predictions); probabilities to 1e-12 (CatBoost's
+    links use its own fast exp)."""
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    model, X, _ = _catboost(task, nan_mode)
+    x2 = _edges(_catboost_borders(model, 2))
+    extra = X.iloc[np.arange(len(x2)) % len(X)].copy()
+    extra["x2"] = x2
+    nan_rows = X.iloc[:8].copy()
+    nan_rows[["x0", "x1", "x2"]] = np.nan
+    rows = pd.concat([X, extra, nan_rows], ignore_index=True)
+    grid = np.concatenate([_edges(_catboost_borders(model, 0)), [np.nan]])
+    [ours] = partial_dependence(
+        model, rows, ["x0"], kind="both", custom_values={"x0": grid}, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pd(model, rows, ["x0"], kind="both", custom_values={"x0": grid})
+    if task == "regression":
+        np.testing.assert_array_equal(ours.individual, theirs["individual"])
+    else:
+        assert _rel(ours.individual, theirs["individual"]) <= 1e-12
+    assert _rel(ours.average, theirs["average"]) <= 1e-12
+    raw = model.predict(rows.assign(x0=grid[0]), prediction_type="RawFormulaVal")
+    from inspectcli.engines.trees._specs import _model_spec
+
+    spec = _model_spec(model, "predict" if task == "regression" else "predict_proba")
+    assert spec.raw_dtype is np.float64 and spec.linear == (task == "regression")
+    if task == "regression":
+        np.testing.assert_array_equal(ours.individual[0, :, 0], raw)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_catboost_permutation_importance_through_tree_paths(task):
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    model, X, y = _catboost(task, "Min")
+    scoring = "r2" if task == "regression" else "neg_log_loss"
+    ours = permutation_importance(
+        model, X, y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=0)
+    order = [list(X.columns).index(f) for f in ours.features]
+    if task == "regression":
+        np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+    else:  # log losses of probabilities equal to 1e-15
+        np.testing.assert_allclose(ours.scorers[0].importances, theirs.importances[order], atol=1e-12)
+
+
+def test_catboost_with_categorical_features_is_predicted():
+    pytest.importorskip("catboost")
+    from inspectcli.engines.trees import supports_tree_paths
+
+    model, X, _ = fit("catboost", "regression")
+    assert not supports_tree_paths(model, "predict")
+    [ours] = partial_dependence(model, X, ["x0"], grid_resolution=5)
+    assert ours.engine == "batched"
+
+
+def test_catboost_scale_and_bias():
+    """RawFormulaVal = scale * (sum of the trees from zero) + bias, in that order."""
+    model, X, _ = _catboost("regression", "Min")
+    model.set_scale_and_bias(2.7, [0.3])
+    [ours] = partial_dependence(model, X, ["x1"], kind="individual", grid_resolution=6, engine="tree-paths")
+    for j, v in enumerate(ours.grid_values[0]):
+        np.testing.assert_array_equal(ours.individual[0, :, j], model.predict(X.assign(x1=v)))
+
+
+@pytest.mark.parametrize("lib", ["lightgbm", "xgboost"])
+def test_parsed_models_are_reused_until_the_model_changes(lib):
+    """The parse of a model dump is kept by the digest of the dump: a refitted model is new."""
+    from inspectcli.engines.trees._specs import _model_spec
+
+    model, X, y = fit(lib, "regression")
+    first = _model_spec(model, "predict").trees
+    assert _model_spec(model, "predict").trees is first
+    model.fit(X, -y)
+    assert _model_spec(model, "predict").trees is not first
+    [ours] = partial_dependence(model, X, ["x0"], kind="individual", grid_resolution=4, engine="tree-paths")
+    np.testing.assert_array_equal(
+        ours.individual[0, :, 0], model.predict(X.assign(x0=ours.grid_values[0][0]))
+    )

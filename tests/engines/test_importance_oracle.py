@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 
 from inspectcli.cli.handling import cli_message
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.permutation import permutation_importance
 from inspectcli.errors import UsageError
 
@@ -181,7 +182,11 @@ def test_sequential_engine_and_workers_agree(diabetes):
     X, y = diabetes
     model = HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(X, y)
     ref = sk_pi(model, X, y, n_repeats=4, random_state=0, n_jobs=2)
-    for kwargs in ({"engine": "sequential"}, {"n_jobs": 2}, {"memory_budget": 2**20}):
+    for kwargs in (
+        {"engine": "sequential"},
+        {"execution": Execution(n_jobs=2)},
+        {"execution": Execution(memory_budget=2**20)},
+    ):
         ours = permutation_importance(model, X, y, n_repeats=4, random_state=0, **kwargs)
         assert_exact(ours, ref)
 

@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from inspectcli.cli.handling import cli_message
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.partial_dependence import partial_dependence
 from inspectcli.errors import UsageError
 
@@ -274,7 +275,9 @@ def test_batching_does_not_change_numbers(diabetes):
     X, y = diabetes
     model = make_pipeline(StandardScaler(), KNeighborsRegressor()).fit(X, y)
     [big] = partial_dependence(model, X, ["bmi"], kind="both", engine="batched")
-    [tiny] = partial_dependence(model, X, ["bmi"], kind="both", engine="batched", memory_budget=2**20)
+    [tiny] = partial_dependence(
+        model, X, ["bmi"], kind="both", engine="batched", execution=Execution(memory_budget=2**20)
+    )
     np.testing.assert_array_equal(big.average, tiny.average)
     np.testing.assert_array_equal(big.individual, tiny.individual)
 
@@ -284,7 +287,12 @@ def test_parallel_workers_give_identical_numbers(diabetes):
     model = make_pipeline(StandardScaler(), KNeighborsRegressor()).fit(X, y)
     one = partial_dependence(model, X, ["bmi", "bp", ("s5", "s6")], engine="batched", grid_resolution=20)
     two = partial_dependence(
-        model, X, ["bmi", "bp", ("s5", "s6")], engine="batched", grid_resolution=20, n_jobs=2, backend="loky"
+        model,
+        X,
+        ["bmi", "bp", ("s5", "s6")],
+        engine="batched",
+        grid_resolution=20,
+        execution=Execution(n_jobs=2, backend="loky"),
     )
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a.average, b.average)
@@ -328,7 +336,7 @@ def test_tree_paths_self_check_failure_falls_back_to_batched(diabetes, monkeypat
     def disagree(*args, **kwargs):
         raise trees.TreePathMismatchError("row 3, grid point 1")
 
-    monkeypatch.setattr(trees, "tree_path_responses", disagree)
+    monkeypatch.setattr(trees, "tree_path_moments", disagree)
     ref = sk_pd(model, X, ["bmi"], method="brute", grid_resolution=10)
     with pytest.warns(RuntimeWarning, match="brute-force predictions instead"):
         [ours] = partial_dependence(model, X, ["bmi"], method="brute", grid_resolution=10)

@@ -34,6 +34,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTre
 from threadpoolctl import threadpool_limits
 
 from inspectcli.engines import trees as engine
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.permutation import _TREE_PATHS_MARGIN as MARGIN
 from inspectcli.engines.permutation import permutation_importance
 from inspectcli.engines.trees import (
@@ -399,16 +400,27 @@ def test_importance_max_samples_weights_workers(reg, binary):
     scoring = ["r2", "neg_mean_squared_error"]
     for kwargs in ({"max_samples": 0.5}, {"max_samples": 120}, {"sample_weight": sw}, {"n_jobs": 2}):
         ref = sk_pi(model, X, y, scoring=scoring, n_repeats=3, random_state=2, **kwargs)
+        if "n_jobs" in kwargs:
+            kwargs = {"execution": Execution(n_jobs=kwargs["n_jobs"])}
         ours = permutation_importance(model, X, y, scoring=scoring, n_repeats=3, random_state=2, **kwargs)
         assert_exact(ours, ref)
     # small memory budgets split the repeats of a feature over several tasks
-    ours = permutation_importance(model, X, y, n_repeats=3, random_state=2, memory_budget=2**13)
+    ours = permutation_importance(
+        model, X, y, n_repeats=3, random_state=2, execution=Execution(memory_budget=2**13)
+    )
     assert_exact(ours, sk_pi(model, X, y, n_repeats=3, random_state=2))
     X, y = binary
     model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
     ref = sk_pi(model, X, y, scoring="roc_auc", n_repeats=3, random_state=0, n_jobs=2, max_samples=0.7)
     ours = permutation_importance(
-        model, X, y, scoring="roc_auc", n_repeats=3, random_state=0, n_jobs=2, max_samples=0.7
+        model,
+        X,
+        y,
+        scoring="roc_auc",
+        n_repeats=3,
+        random_state=0,
+        execution=Execution(n_jobs=2),
+        max_samples=0.7,
     )
     assert_exact(ours, ref)
 
@@ -527,7 +539,12 @@ def test_auto_predicts_when_tree_paths_are_slower(reg, monkeypatch, n_jobs):
         "_feature_scores_trees",
         lambda *a, **k: calls.append(a[5].cols) or real(*a, **k),
     )
-    kw = dict(n_repeats=4, random_state=0, scoring=["r2", "neg_mean_absolute_error"], n_jobs=n_jobs)
+    kw = dict(
+        n_repeats=4,
+        random_state=0,
+        scoring=["r2", "neg_mean_absolute_error"],
+        execution=Execution(n_jobs=n_jobs),
+    )
     monkeypatch.setattr(permutation, "_TREE_PATHS_MARGIN", 0.0)
     ours = permutation_importance(model, X, y, **kw)
     assert ours.engine == "batched"

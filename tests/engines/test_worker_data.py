@@ -45,8 +45,7 @@ def test_offered_and_derived_frames_are_rebuilt_the_same(frame):
     rows = np.array([3, 1, 40])
     Xs = wd.derive(take_rows, X, rows)
     assert wd.offered(frame) is None and wd.offered(Xs)[1] is delivery
-    with wd.data_on_workers_mode("auto"):
-        sent = wd.stand_ins(("model", X, Xs, None), _check, "tcp://s")
+    sent = wd.stand_ins(("model", X, Xs, None), _check, "tcp://s", "auto")
     assert sent[0] == "model" and sent[3] is None
     assert isinstance(sent[1], wd.Part) and isinstance(sent[2], wd.Part)
     assert delivery.path_taken == "workers-read" and not delivery.notes
@@ -71,15 +70,14 @@ def test_auto_sends_with_a_note_yes_stops_no_never_asks(frame):
     for mode in ("auto", "yes", "no"):
         X, delivery = frame.copy(), wd.Delivery("d")
         wd.offer(X, Recipe(frame), delivery)
-        with wd.data_on_workers_mode(mode):
-            if mode == "yes":
-                with pytest.raises(DataLoadError) as exc:
-                    wd.stand_ins(("m", X), check, "tcp://s")
-                text = str(exc.value)
-                assert "tcp://w2: 'part-0.parquet' has 10 bytes there, 12 here" in text
-                assert "data_on_workers=auto" in text and "/data/d" in text
-                continue
-            sent = wd.stand_ins(("m", X), check, "tcp://s")
+        if mode == "yes":
+            with pytest.raises(DataLoadError) as exc:
+                wd.stand_ins(("m", X), check, "tcp://s", mode)
+            text = str(exc.value)
+            assert "tcp://w2: 'part-0.parquet' has 10 bytes there, 12 here" in text
+            assert "data_on_workers=auto" in text and "/data/d" in text
+            continue
+        sent = wd.stand_ins(("m", X), check, "tcp://s", mode)
         assert sent[1] is X and delivery.path_taken == "scatter"
         assert len(delivery.notes) == (mode == "auto")
     assert len(asked) == 2  # auto and yes asked the workers; no did not

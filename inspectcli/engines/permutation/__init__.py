@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-from inspectcli.engines.batching import DEFAULT_MEMORY_BUDGET
 from inspectcli.engines.estimate import check_importance_request
-from inspectcli.engines.parallel import check_backend, task_runner
+from inspectcli.engines.execution import Execution
 from inspectcli.engines.permutation.linear import linear_labels, linear_scores
 from inspectcli.engines.permutation.predicted import _predicted_scores, _prediction_engine
 from inspectcli.engines.permutation.sampling import (
@@ -58,7 +57,6 @@ from inspectcli.engines.permutation.scoring import (
     scorer_change_label,
 )
 from inspectcli.engines.permutation.tree_paths import _tree_path_trial, _TreePathPlan
-from inspectcli.engines.progress import NullProgress, Progress
 from inspectcli.errors import InspectError, UsageError, raised_in_our_code, shorten
 from inspectcli.introspect import default_feature_names, final_estimator
 
@@ -185,11 +183,7 @@ def permutation_importance(
     max_samples: float | int = 1.0,
     groups: Mapping[str, Sequence[str]] | None = None,
     feature_names: Sequence[str] | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
     engine: str = "auto",
     population: int | None = None,
 ) -> PermutationImportance:
@@ -212,8 +206,8 @@ def permutation_importance(
     groups : {name: [column, ...]}, optional
         Columns permuted together and reported as one row.
     feature_names : names for ndarray columns.
-    memory_budget, n_jobs, backend, scheduler, progress :
-        See engines/batching.py and engines/parallel.py.
+    execution : Execution, default=Execution()
+        Memory budget, workers, backend, Dask scheduler and progress (engines/execution.py).
     engine : {"auto", "tree-paths", "linear", "batched", "sequential"}
         "tree-paths" computes the permuted outputs of tree models from the trees' structure
         (engines/trees/; bit-identical to the model's own predictions, several times faster on
@@ -246,8 +240,9 @@ def permutation_importance(
         raise UsageError(f"`n_repeats={n_repeats}` must be a whole number ≥ 1")
     if engine not in ENGINES:
         raise UsageError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
-    check_backend(backend, scheduler)
-    progress = progress or NullProgress()
+    execution = execution or Execution()
+    execution.check()
+    memory_budget = execution.memory_budget
     names = (
         [str(c) for c in X.columns]
         if hasattr(X, "columns")
@@ -328,7 +323,7 @@ def permutation_importance(
     task = _Task(cols=[], r0=0, r1=0, seed=seed, n_rows=n_draw, m=m, scorer=scorer, methods=methods)
     per_feature: list[list[Any]] = [[None] * n_repeats for _ in members]
     fell_back: list[str] = []
-    with task_runner(n_jobs, backend, scheduler) as runner:
+    with execution.runner() as runner, execution.reporting() as progress:
         progress.start(len(members) * n_repeats, "permutation importance")
         first = 0  # repeats of the first feature already scored (by the measured trial)
         try:

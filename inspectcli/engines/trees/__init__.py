@@ -61,7 +61,7 @@ Layout (imports go down this list, never up):
 """
 
 from inspectcli.engines.trees._model import TreePathMismatchError, TreePathsTooSlow
-from inspectcli.engines.trees.grid import supports_tree_paths, tree_path_responses
+from inspectcli.engines.trees.grid import supports_tree_paths, tree_path_moments, tree_path_responses
 from inspectcli.engines.trees.permuted import (
     PermutedTreePaths,
     supports_permuted_tree_paths,
@@ -74,6 +74,7 @@ __all__ = [
     "TreePathsTooSlow",
     "supports_permuted_tree_paths",
     "supports_tree_paths",
+    "tree_path_moments",
     "tree_path_permuted_responses",
     "tree_path_responses",
 ]

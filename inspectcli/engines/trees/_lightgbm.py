@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from inspectcli.engines.trees._model import _Tree, _Unsupported
+from inspectcli.engines.trees._model import _Tree, _Unsupported, parsed_once
 
 _IDENTITY = ("regression", "regression_l1", "huber", "fair", "quantile", "mape")
 _EXP = ("poisson", "gamma", "tweedie")
@@ -183,7 +183,11 @@ def lightgbm_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     best = int(getattr(booster, "best_iteration", 0) or 0)
     n_iter = best if 0 < best <= n_iter_total else n_iter_total
     text = booster.model_to_string(num_iteration=n_iter)
-    head, blocks = _parse(text)
+
+    def parse() -> tuple[dict[str, str], list[dict[str, str]]]:
+        return _parse(text)
+
+    head, blocks = parsed_once(text.encode(), _parse, parse)
     k = int(head.get("num_tree_per_iteration", "1"))
     objective = head.get("objective", "").split(" ")
     name = objective[0]
@@ -192,7 +196,7 @@ def lightgbm_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     if len(blocks) != n_iter * k:
         raise _Unsupported(f"expected {n_iter * k} trees in the model text, found {len(blocks)}")
     n_features = int(head.get("max_feature_idx", "-1")) + 1
-    trees = [_tree(b, i % k) for i, b in enumerate(blocks)]
+    trees = parsed_once(text.encode(), _tree, lambda: [_tree(b, i % k) for i, b in enumerate(blocks)])
     cat_split = any(t.cat_tables is not None for t in trees)
     pandas_categorical = getattr(booster, "pandas_categorical", None)
     if cat_split and not pandas_categorical:

@@ -9,8 +9,13 @@ form.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -173,3 +178,38 @@ def _agrees(ours: np.ndarray, ref: np.ndarray) -> bool:
         return bool(np.array_equal(ours, ref))
     scale = float(np.nanmax(np.abs(ref))) if ref.size else 1.0
     return bool(np.allclose(ours, ref, rtol=1e-9, atol=1e-11 * max(1.0, scale), equal_nan=True))
+
+
+# Parsed models, by the digest of the model's own serialisation: a PD over several feature sets
+# builds the spec once per feature set, and parsing a library's model dump costs more than its
+# walks for small grids. The key is the exact bytes of the model (and the parser), so a model
+# changed in place is parsed again.
+_PARSED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_MAX = 4
+
+
+def parsed_once(data: bytes, parser: Callable[..., Any], parse: Callable[[], Any]) -> Any:
+    """``parse()``, or its result for the same ``data`` and ``parser`` from a recent call.
+
+    Parameters
+    ----------
+    data : bytes
+        The model's serialisation (everything ``parse`` reads is determined by it).
+    parser : callable
+        The function that does the parsing (part of the key: a replaced parser parses again).
+    parse : callable
+        Builds the parsed form; it must not be modified by its users.
+    """
+    key = (hashlib.blake2b(data, digest_size=20).digest(), parser)
+    with _PARSED_LOCK:
+        hit = _PARSED.get(key)
+        if hit is not None:
+            _PARSED.move_to_end(key)
+            return hit
+    value = parse()
+    with _PARSED_LOCK:
+        _PARSED[key] = value
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return value

@@ -40,17 +40,68 @@ class _Plan:
     prefix_source: Callable[[Any], np.ndarray]  # prefix output column -> column of X
 
 
+@dataclass
+class _Kept:
+    """The specs of the last estimator read, and its state when they were read."""
+
+    estimator: Any
+    state: list[tuple[str, Any, int | None]]  # (attribute, value, length of a list / dict)
+    specs: dict[tuple[str, bool], _Spec]
+
+
+_KEPT: list[_Kept] = []
+
+
+def _state(est: Any) -> list[tuple[str, Any, int | None]] | None:
+    attrs = getattr(est, "__dict__", None)
+    if not isinstance(attrs, dict):
+        return None
+    return [(k, v, len(v) if isinstance(v, list | dict) else None) for k, v in attrs.items()]
+
+
+def _same_state(a: list[tuple[str, Any, int | None]], b: list[tuple[str, Any, int | None]]) -> bool:
+    return len(a) == len(b) and all(x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(a, b))
+
+
+def _kept_spec(est: Any, response_method: str, labels: bool) -> _Spec:
+    """:func:`_model_spec`, kept for the last estimator while none of its attributes changes.
+
+    The trees (and what is built from them: node lists, shapes, the forest and its split bits)
+    are then read once for the PDs of all features of one model.  The estimator counts as
+    unchanged while every attribute holds the same object (the values are held, so their ids
+    are not reused) and lists and dicts keep their length (warm starts append): a refit
+    replaces the fitted attributes.  One estimator is kept (its specs refer to it).
+    """
+    state = _state(est)
+    if state is None:
+        return _model_spec(est, response_method, labels)
+    key = (response_method, labels)
+    if _KEPT and _KEPT[0].estimator is est and _same_state(_KEPT[0].state, state):
+        spec = _KEPT[0].specs.get(key)
+        if spec is None:
+            spec = _KEPT[0].specs[key] = _model_spec(est, response_method, labels)
+        return spec
+    spec = _model_spec(est, response_method, labels)
+    _KEPT[:] = [_Kept(est, state, {key: spec})]
+    return spec
+
+
+def forget_kept() -> None:
+    """Drop the kept specs (and the split bits kept on them)."""
+    _KEPT.clear()
+
+
 def _plan(estimator: Any, response_method: str, labels: bool = False) -> _Plan:
     """The tree model and its column-wise prefix; ``labels`` admits a classifier's ``predict``."""
     if type(estimator) is not Pipeline:
-        return _Plan(_model_spec(estimator, response_method, labels), None, lambda X: None)
+        return _Plan(_kept_spec(estimator, response_method, labels), None, lambda X: None)
     steps = estimator.steps
     final = steps[-1][1]
     if final is None or isinstance(final, str):
         raise _Unsupported("pipeline without a final estimator")
     if not hasattr(estimator, response_method):
         raise _Unsupported(f"pipeline has no {response_method!r}")
-    spec = _model_spec(final, response_method, labels)
+    spec = _kept_spec(final, response_method, labels)
     transformers = [step for _, step in steps[:-1]]
     n_in = getattr(estimator, "n_features_in_", None)
     if n_in is None:

@@ -20,8 +20,9 @@ the fitted estimator ``est`` exactly:
 importance).  A builder raises :class:`_Unsupported` for anything it cannot reproduce exactly
 (the estimator then goes to brute force).
 
-To add a family: write its builder here and append a :class:`_Family` to :data:`_FAMILIES`.
-Nothing else changes: pipelines, walks, grids, permutations and self-checks work on the spec.
+To add a family: give it a row in inspectcli/families.py (with its ``exact`` classes) and its
+builder here in :data:`_BUILDERS`, under the row's name. Nothing else changes: pipelines, walks,
+grids, permutations and self-checks work on the spec.
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
     GradientBoostingClassifier,
-    GradientBoostingRegressor,
     HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -57,9 +56,8 @@ from inspectcli.engines.trees._model import (
 from inspectcli.engines.trees._pipeline import (
     _ct_source_with_names,
 )
+from inspectcli.families import tree_family
 
-_HGB = (HistGradientBoostingRegressor, HistGradientBoostingClassifier)
-_GB = (GradientBoostingRegressor, GradientBoostingClassifier)
 _FORESTS = (
     RandomForestRegressor,
     RandomForestClassifier,
@@ -421,45 +419,36 @@ def _lightgbm_spec(est: Any, response_method: str, labels: bool = False) -> _Spe
     return lightgbm_spec(est, response_method, labels)
 
 
-def _is_lightgbm(est: Any) -> bool:
-    kind = type(est)
-    return kind.__module__ == "lightgbm.sklearn" and kind.__name__ in ("LGBMRegressor", "LGBMClassifier")
-
-
 def _xgboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
     from inspectcli.engines.trees._xgboost import xgboost_spec
 
     return xgboost_spec(est, response_method, labels)
 
 
-def _is_xgboost_regressor(est: Any) -> bool:
-    kind = type(est)
-    return kind.__module__ == "xgboost.sklearn" and kind.__name__ == "XGBRegressor"
+def _catboost_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
+    from inspectcli.engines.trees._catboost import catboost_spec
+
+    return catboost_spec(est, response_method, labels)
 
 
-@dataclass(frozen=True)
-class _Family:
-    """A supported model family: which estimators it takes and how it reads them."""
-
-    name: str
-    matches: Callable[[Any], bool]  # exact classes: subclasses may predict differently
-    build: Callable[[Any, str, bool], _Spec]  # (estimator, response_method, labels) -> _Spec
-
-
-_FAMILIES: list[_Family] = [
-    _Family("HistGradientBoosting", lambda est: type(est) in _HGB, _hgb_spec),
-    _Family("GradientBoosting", lambda est: type(est) in _GB, _gb_spec),
-    _Family(
-        "forests and single trees",
-        lambda est: type(est) in _FORESTS or type(est) in _SINGLE_TREES,
-        _forest_or_tree_spec,
-    ),
-    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost regressors, from
-    # their JSON, summed in float32 as XGBoost does (_xgboost.py). CatBoost (CTRs on categories)
-    # is not reproduced (brute force).
-    _Family("LightGBM", _is_lightgbm, _lightgbm_spec),
-    _Family("XGBoost", _is_xgboost_regressor, _xgboost_spec),
-]
+#: Each tree-path family of inspectcli/families.py (by its row's name; the row lists the exact
+#: classes) and the builder of its spec.
+_BUILDERS: dict[str, Callable[[Any, str, bool], _Spec]] = {
+    "HistGradientBoosting": _hgb_spec,
+    "GradientBoosting": _gb_spec,
+    "RandomForestRegressor": _forest_or_tree_spec,
+    "RandomForestClassifier": _forest_or_tree_spec,
+    "ExtraTrees": _forest_or_tree_spec,
+    "DecisionTreeRegressor": _forest_or_tree_spec,
+    "DecisionTreeClassifier and ExtraTree": _forest_or_tree_spec,
+    # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost's, from its JSON,
+    # summed in float32 with its float32 links as XGBoost does (_xgboost.py); CatBoost's oblivious
+    # trees on numeric features, from its JSON export (_catboost.py; CTRs on categories are not
+    # reproduced: brute force).
+    "LightGBM": _lightgbm_spec,
+    "XGBoost": _xgboost_spec,
+    "CatBoost": _catboost_spec,
+}
 
 
 def _model_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
@@ -471,7 +460,7 @@ def _model_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
         check_is_fitted(est)
     except Exception as exc:  # NotFittedError, or not an estimator at all
         raise _Unsupported(str(exc)) from exc
-    for family in _FAMILIES:
-        if family.matches(est):
-            return family.build(est, response_method, labels)
-    raise _Unsupported(f"{kind.__name__} is not a supported tree model")
+    family = tree_family(est)
+    if family is None:
+        raise _Unsupported(f"{kind.__name__} is not a supported tree model")
+    return _BUILDERS[family.name](est, response_method, labels)

@@ -334,7 +334,7 @@ def _row_patterns(
     uniques : ndarray of shape (n_patterns,) or None
         Each pattern's key, one bit per leaf rank (trees of at most 64 leaves).
 
-    When no row meets a free split, the pattern is the row's leaf: ``codes`` are leaf ranks,
+    When the tree has no free split, the pattern is the row's leaf: ``codes`` are leaf ranks,
     ``n_patterns`` the leaf count, and ``reps`` and ``uniques`` are None.
     """
     n = cols.shape[1]
@@ -347,25 +347,27 @@ def _row_patterns(
     weight, check = _set_weights(tree.n_leaves)
     exact = check is None
     rank = tree.leaf_rank
-    leaf_of = np.empty(n, dtype=np.intp)
-    key = np.zeros(n, dtype=np.uint64)
-    key2 = None if check is None else np.zeros(n, dtype=np.uint64)
-    branched = False
+    # A tree whose splits are all followed sends each row to one leaf: only that is recorded;
+    # otherwise only the keys (a row that meets no free split gets the key of its one leaf).
+    can_branch = not follow[~tree.is_leaf].all()
+    leaf_of = None if can_branch else np.empty(n, dtype=np.intp)
+    key = np.zeros(n, dtype=np.uint64) if can_branch else None
+    key2 = None if check is None or not can_branch else np.zeros(n, dtype=np.uint64)
     stack: list[tuple[int, np.ndarray | None]] = [(0, None)]  # None: all rows
     while stack:
         node, idx = stack.pop()
         while True:
             if leaf_l[node]:
                 sel = slice(None) if idx is None else idx
-                leaf_of[sel] = node
-                if exact:
+                if leaf_of is not None:
+                    leaf_of[sel] = node
+                elif exact:
                     key[sel] |= weight[rank[node]]
                 else:
                     key[sel] += weight[rank[node]]
                     key2[sel] += check[rank[node]]
                 break
             if not follow_l[node]:
-                branched = True
                 stack.append((right_l[node], idx))
                 node = left_l[node]
                 continue
@@ -383,7 +385,7 @@ def _row_patterns(
                 node = left_l[node]
             else:
                 node = right_l[node]
-    if not branched:
+    if leaf_of is not None:
         return rank[leaf_of], tree.n_leaves, None, None
     if exact:
         codes, uniques = pd.factorize(key)
@@ -416,8 +418,9 @@ def _row_codes(
     for small trees, a level walk for large ones.
 
     Returns (codes, n_patterns, reps, uniques, rows, nodes): ``reps`` and ``uniques`` as in
-    :func:`_row_patterns` (both None when no row branches: the codes are leaf ranks); ``rows``
-    and ``nodes`` the walk's (row, leaf) particles when it was a level walk, else None.
+    :func:`_row_patterns` (both None when no row branches, e.g. the tree has no free split: the
+    codes are leaf ranks); ``rows`` and ``nodes`` the walk's (row, leaf) particles when it was a
+    level walk, else None.
     """
     n = cols.shape[1]
     if tree.n_nodes * _ROW_WALK_RATIO <= max(n, 1) or tree.n_nodes <= 3:

@@ -1,4 +1,4 @@
-"""XGBoost's ``XGBRegressor`` read into the tree form (see ``_specs.py``).
+"""XGBoost's ``XGBRegressor`` and ``XGBClassifier`` read into the tree form (see ``_specs.py``).
 
 The trees come from the booster's JSON (``save_raw("json")``), whose numbers are the shortest
 decimals that give back the float32 values the booster holds. The rules reproduced are those of
@@ -8,14 +8,36 @@ XGBoost's CPU predictor (3.x):
   float32, which for float32 ``x`` is ``x <= nextafter(split_condition, -inf)``: that is stored;
 * NaN goes the ``default_left`` way; a categorical split sends the categories in its set right
   and every other category left (``common::Decision``); pandas ``category`` columns arrive as
-  codes of the categories the model was trained on (XGBoost re-codes by value), unseen ones as NaN;
-* raw outputs start at the base margin and add the trees in their order, **rounded to float32
-  after every tree** (``out_preds`` is a float array): the spec says ``raw_dtype=float32`` and the
-  engines add in float32 in the same order, so predictions are bit-identical.
+  codes of the categories the model was trained on (XGBoost re-codes by value), missing ones as
+  NaN. A category the model never saw is an error in XGBoost 3.x, or read as an arbitrary code
+  when the column's categories extend the model's: data holding one is predicted instead;
+* raw outputs start at the base margin and add the trees in their order, tree ``i`` to output
+  group ``tree_info[i]``, **rounded to float32 after every tree** (``out_preds`` is a float
+  array): the spec says ``raw_dtype=float32`` and the engines add in float32 in the same order, so
+  margins are bit-identical;
+* the base margin is ``base_score`` as the JSON holds it, except for ``binary:logistic``, whose
+  ``base_score`` is a probability turned into a margin by ``Logit`` (``-logf(1/p - 1)``, in
+  float32, after clamping to ``[1e-6, 1 - 1e-6]``; ``LogisticRegression::ProbToMargin``);
+* links (``src/common/math.h``), all in float32 with the C library's ``expf``:
+  ``binary:logistic`` is ``Sigmoid``: ``1 / (expf(min(-x, 88.7)) + 1 + 1e-16)``, and
+  ``predict_proba`` stacks ``1 - p, p`` (float32); ``multi:softprob`` is ``Softmax``: the maximum
+  by ``fmaxf``, ``expf(x - max)``, their sum in double, each divided by that sum rounded to float.
+  ``predict`` (labels) is ``p > 0.5``, or the argmax of the probabilities.
 
-Only regressors with an identity link are taken (``reg:squarederror``, ``reg:absoluteerror``,
-``reg:pseudohubererror``); classifiers (float32 sigmoid / softmax), other links, dart boosters and
-models with a best iteration go to brute force.
+``expf`` (:func:`_expf`): numpy's float32 ``exp`` differs from the C library's in the last bit for
+about 40% of inputs, so it cannot be used. ``exp`` in float64 rounded to float32 is the correctly
+rounded ``expf`` except where ``exp(x)`` lies very near the midpoint of two float32 neighbours;
+glibc's ``expf`` computes a double within ``1.69 * 2**-34`` (relative) of ``exp(x)`` and rounds it,
+so wherever the float64 value is farther than ``2**-31`` (relative) from every midpoint both round
+to the same float32. The few values nearer a midpoint (about 1%) are computed by the C library's
+own ``expf`` through ctypes. A check of this route against the C library on fixed inputs runs once
+per process; where it fails (another C library) the classifiers go to brute force, and the run-time
+self-check of the engines stands behind all of it.
+
+Regressors with an identity link (``reg:squarederror``, ``reg:absoluteerror``,
+``reg:pseudohubererror``), ``binary:logistic`` and ``multi:softprob`` classifiers are taken; other
+objectives and links, dart boosters, multi-output trees and models with a best iteration go to
+brute force.
 """
 
 from __future__ import annotations
@@ -25,12 +47,114 @@ from typing import Any
 
 import numpy as np
 
-from inspectcli.engines.trees._model import _Tree, _Unsupported
+from inspectcli.engines.trees._model import TreePathMismatchError, _Tree, _Unsupported, parsed_once
 
 _IDENTITY = ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror")
+_CLASSIFIER_OBJECTIVES = ("binary:logistic", "multi:softprob")
+_F = np.float32
+# Half-width (relative) of the band around float32 midpoints where expf is taken from the C library.
+_NEAR_MIDPOINT = 2.0**-31
 
 
-def _tree(t: dict[str, Any]) -> _Tree:
+class _CMath:
+    """The C library's ``expf`` and ``logf`` (what XGBoost's compiled code calls), via ctypes."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("m") or ctypes.util.find_library("c")
+        lib = ctypes.CDLL(name) if name else ctypes.CDLL(None)
+        self.expf = lib.expf
+        self.logf = lib.logf
+        for fn in (self.expf, self.logf):
+            fn.restype = ctypes.c_float
+            fn.argtypes = [ctypes.c_float]
+        self.each_expf = np.frompyfunc(self.expf, 1, 1)
+
+
+_cmath_state: dict[str, Any] = {}
+
+
+def _cmath() -> _CMath:
+    """The C library's functions, after checking :func:`_expf` against them once per process."""
+    if "ok" not in _cmath_state:
+        try:
+            cm = _CMath()
+            _cmath_state["cm"] = cm
+            x = _calibration_inputs()
+            ref = np.asarray(cm.each_expf(x), dtype=_F)
+            _cmath_state["ok"] = bool(np.array_equal(_expf(x, cm), ref))
+        except (OSError, AttributeError):
+            _cmath_state["ok"] = False
+    if not _cmath_state["ok"]:
+        raise _Unsupported("the C library's expf is not reproduced by the float64 route")
+    return _cmath_state["cm"]
+
+
+def _calibration_inputs() -> np.ndarray:
+    """Fixed float32 inputs over the range the links use, dense near 0, plus the end points."""
+    rng = np.random.default_rng(20261127)
+    wide = rng.uniform(-104.0, 88.7, 6000)
+    near = rng.standard_normal(6000) * rng.choice([1e-3, 0.1, 1.0, 10.0], 6000)
+    ends = np.array([0.0, -0.0, 88.7, -87.33654, -103.97208, -1e-30, 1e-30])
+    return np.concatenate([wide, near, ends]).astype(_F)
+
+
+def _expf(x: np.ndarray, cm: _CMath) -> np.ndarray:
+    """``expf`` of the C library, element by element, for a float32 array (see the module docstring).
+
+    Parameters
+    ----------
+    x : ndarray of float32, any shape
+    cm : _CMath
+
+    Returns
+    -------
+    ndarray of float32, the shape of ``x``
+    """
+    x = np.asarray(x, dtype=_F)
+    y = np.exp(x.astype(np.float64))
+    out = y.astype(_F)
+    low = out.astype(np.float64)
+    other = np.where(y >= low, np.nextafter(out, _F(np.inf)), np.nextafter(out, _F(-np.inf)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = np.abs(y - (low + other.astype(np.float64)) * 0.5) <= _NEAR_MIDPOINT * y
+    idx = np.flatnonzero(near)
+    if idx.size:
+        flat = out.reshape(-1)
+        flat[idx] = np.asarray(cm.each_expf(x.reshape(-1)[idx]), dtype=_F)
+    return out
+
+
+def _sigmoid(margin: np.ndarray, cm: _CMath) -> np.ndarray:
+    """``common::Sigmoid(float)``: ``1 / (expf(min(-x, 88.7)) + 1 + 1e-16)`` in float32."""
+    t = np.minimum(-margin.astype(_F), _F(88.7))
+    denom = (_expf(t, cm) + _F(1.0)) + _F(1e-16)
+    return _F(1.0) / denom
+
+
+def _softmax(raw: np.ndarray, cm: _CMath) -> np.ndarray:
+    """``common::Softmax`` on each row of ``(m, k)`` float32 margins."""
+    raw = raw.astype(_F, copy=False)
+    wmax = raw[:, 0].copy()
+    for j in range(1, raw.shape[1]):
+        wmax = np.fmax(raw[:, j], wmax)
+    e = _expf(raw - wmax[:, None], cm)
+    wsum = np.zeros(raw.shape[0], dtype=np.float64)
+    for j in range(raw.shape[1]):  # double wsum += float, in class order
+        wsum += e[:, j]
+    return e / wsum.astype(_F)[:, None]
+
+
+def _logistic_margin(base: float, cm: _CMath) -> float:
+    """``LogisticRegression::ProbToMargin``: clamp to [1e-6, 1 - 1e-6], then ``-logf(1/p - 1)``."""
+    eps = _F(1e-6)
+    p = min(max(_F(base), eps), _F(1.0) - eps)
+    return float(-_F(cm.logf(float(_F(1.0) / p - _F(1.0)))))
+
+
+def _tree(t: dict[str, Any], out_col: int = 0) -> _Tree:
     left = np.asarray(t["left_children"], dtype=np.intp)
     right = np.asarray(t["right_children"], dtype=np.intp)
     n = left.size
@@ -65,41 +189,57 @@ def _tree(t: dict[str, Any]) -> _Tree:
         missing_left=missing_left,
         is_leaf=is_leaf,
         values=values,
-        out_cols=(0,),
+        out_cols=(out_col,),
         cat_row=cat_row,
         cat_tables=cat_tables,
     )
 
 
 def xgboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
-    """The :class:`~inspectcli.engines.trees._specs._Spec` of a fitted XGBRegressor."""
+    """The :class:`~inspectcli.engines.trees._specs._Spec` of a fitted XGBRegressor / XGBClassifier."""
     from inspectcli.engines.trees._specs import _check_response, _Spec
 
-    _check_response(est, response_method, ("predict",))
+    is_clf = type(est).__name__ == "XGBClassifier"
+    allowed: tuple[str, ...] = ("predict",)
+    if is_clf:
+        allowed = ("predict_proba", "predict") if labels else ("predict_proba",)
+    _check_response(est, response_method, allowed)
     booster = est.get_booster()
     if booster.attr("best_iteration") is not None:
         raise _Unsupported("XGBoost model with a best iteration")
-    doc = json.loads(bytes(booster.save_raw("json")))
+    ubj = bytes(booster.save_raw("ubj"))  # the key of the parsed JSON (a fifth of its cost)
+    doc = parsed_once(ubj, json.loads, lambda: json.loads(bytes(booster.save_raw("json"))))
     learner = doc["learner"]
     objective = learner["objective"]["name"]
-    if objective not in _IDENTITY:
+    if objective not in (_CLASSIFIER_OBJECTIVES if is_clf else _IDENTITY):
         raise _Unsupported(f"XGBoost objective {objective!r}")
     gb = learner["gradient_booster"]
     if gb.get("name") != "gbtree":
         raise _Unsupported(f"XGBoost booster {gb.get('name')!r}")
     model = gb["model"]
     params = learner["learner_model_param"]
-    if int(params.get("num_target", "1")) != 1 or int(params.get("num_class", "0")) > 1:
+    n_class = int(params.get("num_class", "0"))
+    if int(params.get("num_target", "1")) != 1:
         raise _Unsupported("multi-output XGBoost model")
-    base = (
-        json.loads(params["base_score"]) if params["base_score"].startswith("[") else [params["base_score"]]
+    n_raw = n_class if objective == "multi:softprob" else 1
+    if (objective == "multi:softprob") != (n_class > 1):
+        raise _Unsupported(f"{objective} with num_class={n_class}")
+    text = params["base_score"]
+    base = [float(b) for b in (json.loads(text) if text.startswith("[") else [text])]
+    if len(base) == 1:
+        base = base * n_raw
+    if len(base) != n_raw:
+        raise _Unsupported("base score of another length than the outputs")
+    cm = _cmath() if is_clf else None
+    if objective == "binary:logistic":
+        base = [_logistic_margin(base[0], cm)]
+    init = np.array([float(_F(b)) for b in base], dtype=np.float64)
+    tree_info = [int(c) for c in model.get("tree_info", [0] * len(model["trees"]))]
+    if len(tree_info) != len(model["trees"]) or any(not 0 <= c < n_raw for c in tree_info):
+        raise _Unsupported("trees for unknown outputs")
+    trees = parsed_once(
+        ubj, _tree, lambda: [_tree(t, c) for t, c in zip(model["trees"], tree_info, strict=True)]
     )
-    if len(base) != 1:
-        raise _Unsupported("vector base score")
-    init = np.array([np.float32(float(base[0]))], dtype=np.float64)
-    trees = [_tree(t) for t in model["trees"]]
-    if any(int(c) != 0 for c in model.get("tree_info", [])):
-        raise _Unsupported("trees for several outputs")
     n_features = int(params["num_feature"])
     feature_types = booster.feature_types or []
     cat_cols = [i for i, kind in enumerate(feature_types) if kind == "c"]
@@ -128,24 +268,57 @@ def xgboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
         for j in range(n_features):
             col = Xt.iloc[:, j]
             if j in cat_cols:
-                codes = pd.Index(categories[j]).get_indexer(col.astype(object))  # unseen, NaN: -1
+                values = col.astype(object)
+                codes = pd.Index(categories[j]).get_indexer(values)  # unseen, NaN: -1
+                if ((codes < 0) & values.notna().to_numpy()).any():
+                    # XGBoost 3.x errors on a category it never saw, or (when the column's
+                    # categories extend the model's) reads it as an arbitrary code: not reproduced
+                    raise TreePathMismatchError(f"column {j} holds a category the model never saw")
                 out[:, j] = np.where(codes < 0, np.nan, codes)
             else:
                 out[:, j] = np.asarray(col, dtype=np.float32)
         return out
 
-    def finalize(raw: np.ndarray) -> np.ndarray:
-        return raw[:, 0]
+    if not is_clf:
+
+        def finalize(raw: np.ndarray) -> np.ndarray:
+            return raw[:, 0]
+
+    elif objective == "binary:logistic":
+        if response_method == "predict":
+
+            def finalize(raw: np.ndarray) -> np.ndarray:
+                # XGBClassifier.predict: column index 1 where the probability is > 0.5
+                return np.where(_sigmoid(raw[:, 0], cm) > _F(0.5), 1, 0)
+
+        else:
+
+            def finalize(raw: np.ndarray) -> np.ndarray:
+                p = _sigmoid(raw[:, 0], cm)
+                return np.vstack((_F(1.0) - p, p)).transpose()
+
+    else:
+        if response_method == "predict":
+            if n_class == 2:
+                raise _Unsupported("multi:softprob with two classes predicts a label matrix")
+
+            def finalize(raw: np.ndarray) -> np.ndarray:
+                return np.argmax(_softmax(raw, cm), axis=1)
+
+        else:
+
+            def finalize(raw: np.ndarray) -> np.ndarray:
+                return _softmax(raw, cm)
 
     return _Spec(
         trees=trees,
-        n_raw=1,
+        n_raw=n_raw,
         to_model=to_model,
         model_source=lambda Xt: np.arange(n_features),
         init=lambda Xv: init,
         divisor=None,
         finalize=finalize,
-        linear=False,  # a PD is the float64 mean of the float32 predictions, not of raw sums
+        linear=False,  # a PD is the float64 mean of the float32 outputs, not of raw sums
         init_on_zeros=False,
         raw_dtype=np.float32,
     )

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from inspectcli.engines.bands import SumSq
+from inspectcli.engines.trees._bits import Forest, forest_of, n_words, unpack
 from inspectcli.engines.trees._model import (
     TreePathMismatchError,
     _agrees,
@@ -36,6 +38,8 @@ from inspectcli.engines.trees._specs import (
 )
 from inspectcli.engines.trees._walk import (
     _frontiers,
+    _pattern_leaves,
+    _row_codes,
     _set_codes,
     _walk,
 )
@@ -100,9 +104,12 @@ class _Context:
 
 
 def _patterns(
-    tree: _Tree, topo: _Topo, rows: np.ndarray, nodes: np.ndarray, n: int, dtype: Any = np.float64
+    tree: _Tree, topo: _Topo, cols: np.ndarray, nan_cols: np.ndarray, dtype: Any = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group rows by the set of leaves they reach and tabulate each group's outputs.
+
+    The rows are walked with the free splits going both ways (:func:`_row_codes`: the set of
+    leaves is keyed while walking, small trees node by node).
 
     Returns
     -------
@@ -111,25 +118,29 @@ def _patterns(
     table : ndarray of shape (n_patterns, n_grid_classes, k)
         The tree's contribution for each pattern and class of grid points.
     """
-    codes, rep = _set_codes(rows, tree.leaf_rank[nodes], n, tree.n_leaves)
-    is_rep = np.zeros(n, dtype=bool)
-    is_rep[rep] = True
-    sel = is_rep[rows]
-    p = codes[rows[sel]]
-    leaf = nodes[sel]
+    codes, n_pat, reps, uniques, rows, nodes = _row_codes(tree, topo.follow_rows, cols, nan_cols)
+    if reps is None and uniques is None:  # no row branched: the patterns are the leaves
+        p, leaf = np.arange(tree.n_leaves), np.flatnonzero(tree.is_leaf)
+    elif rows is not None:  # the particles of a level walk: those of one row per pattern
+        is_rep = np.zeros(codes.size, dtype=bool)
+        is_rep[reps] = True
+        sel = is_rep[rows]
+        p, leaf = codes[rows[sel]], nodes[sel]
+    else:
+        p, leaf = _pattern_leaves(tree, topo.follow_rows, cols, reps, uniques)
     f = topo.front_of[leaf]
     k = tree.values.shape[1]
-    table = np.empty((rep.size, topo.bt.shape[1], k), dtype=np.float64)
-    dense = not sp.issparse(topo.bt) and rep.size * topo.n_front <= 16 * _DENSE_ENTRIES
+    table = np.empty((n_pat, topo.bt.shape[1], k), dtype=np.float64)
+    dense = not sp.issparse(topo.bt) and n_pat * topo.n_front <= 16 * _DENSE_ENTRIES
     for j in range(k):
         # Exactly one product per (pattern, grid class) is non-zero (the others are exact zeros):
         # the sum is that product, exactly, dense or sparse.
         if dense:
-            s = np.zeros((rep.size, topo.n_front), dtype=np.float64)
+            s = np.zeros((n_pat, topo.n_front), dtype=np.float64)
             s[p, f] = tree.values[leaf, j]
             table[:, :, j] = s @ topo.bt
         else:
-            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(rep.size, topo.n_front))
+            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(n_pat, topo.n_front))
             table[:, :, j] = (s @ topo.bt).toarray() if sp.issparse(topo.bt) else s @ topo.bt
     if dtype is not np.float64:
         table = table.astype(dtype)  # leaf values of a float32 model: exact
@@ -250,9 +261,7 @@ def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndar
         acc = _Accumulator(n, G * k, init, capacity, dtype)
         for t in members:
             tree, topo = spec.trees[t], ctx.topos[t]
-            rows, nodes = _walk(tree, cols, nan_cols, topo.follow_rows, topo.leaf_stop, n)
-            codes, table = _patterns(tree, topo, rows, nodes, n, dtype)
-            del rows, nodes
+            codes, table = _patterns(tree, topo, cols, nan_cols, dtype)
             acc.add(codes, table, topo.g_class)
         prod = acc.result().reshape(n, G, k)
         del acc
@@ -307,6 +316,127 @@ def _linear_average(ctx: _Context, weights: np.ndarray | None, total: float) -> 
     if spec.divisor is not None:
         avg /= spec.divisor
     return np.asarray(spec.finalize(avg))
+
+
+def _prefers_bits(forest: Forest) -> bool:
+    """Split bits (every internal node, once per row) rather than walks (about a depth per row).
+
+    A comparison and a bit are much cheaper than a step of a walk, and the bits are shared by all
+    free sets; walks win for trees so large that a row meets a small share of their splits.
+    """
+    depth = len(forest.levels) - 1
+    return forest.n_internal <= 64 * max(depth, 1) * forest.n_trees
+
+
+@dataclass
+class _BitsAverage:
+    average: np.ndarray  # (G, *out)
+    grid_reach: np.ndarray  # (n_leaves, G) bool
+    follow_rows: np.ndarray  # bool per internal rank: rows follow their own values
+    bits: np.ndarray | None  # split bits of all rows, when computed in one piece
+
+
+def _bits_average(
+    forest: Forest,
+    spec: _Spec,
+    cols: np.ndarray,
+    nan_cols: np.ndarray,
+    init: np.ndarray | None,
+    model_free: np.ndarray,
+    gcols: np.ndarray,
+    gnan: np.ndarray,
+    weights: np.ndarray | None,
+    total: float,
+    max_bytes: int,
+) -> _BitsAverage:
+    """Weighted average raw output per grid point from the leaves' row weights (split bits).
+
+    Row ``i`` under grid point ``g`` lands in the leaf ``l`` that ``i`` reaches with the free
+    splits both ways (``A[i, l]``) and ``g`` reaches with the other splits both ways
+    (``B[g, l]``), so the average is ``sum_l v_l * (w @ A)[l] * B[g, l] / total``.
+    """
+    n = cols.shape[1]
+    n_grid = gcols.shape[1]
+    free_split = model_free[forest.int_feature]
+    # Grid side: free splits follow the grid point, the others go both ways.
+    gbits = forest.split_bits(
+        gcols, gnan, model_free, out=np.zeros((forest.n_internal, n_words(n_grid)), np.uint64)
+    )
+    grid_reach = unpack(forest.leaf_reach(gbits, free_split, n_grid), n_grid)  # (L, G)
+    follow_rows = ~free_split
+    every = np.ones(cols.shape[0], dtype=bool)
+    # Trees without a free split: each row in its own leaf, whatever the free set.
+    split_trees = np.zeros(forest.n_trees, dtype=bool)
+    split_trees[forest.int_tree[free_split]] = True
+    own_leaf = ~split_trees[forest.leaf_tree]
+    # Row side: rows per chunk so that the bits and a level's temporaries fit half the budget.
+    per_row = (forest.n_internal + 3 * forest.max_level) / 8 + 1
+    chunk = max(64, int((max_bytes // 2) / per_row) // 64 * 64)
+    leaf_w = np.zeros(forest.leaves.size, dtype=np.float64)
+    bits = None
+    if chunk >= n:
+        bits = forest.kept_split_bits(cols, nan_cols, every, max_bytes // 4)
+        leaf_w = forest.leaf_weights(bits, follow_rows, n, weights, split_trees)
+        if weights is None:
+            leaf_w[own_leaf] = forest.kept_plain_counts(bits, n)[own_leaf]
+        else:
+            leaf_w += forest.leaf_weights(bits, follow_rows, n, weights, ~split_trees)
+    else:
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            part = forest.split_bits(np.ascontiguousarray(cols[:, a:b]), nan_cols, ~model_free)
+            leaf_w += forest.leaf_weights(part, follow_rows, b - a, None if weights is None else weights[a:b])
+            del part
+    avg = np.zeros((n_grid, spec.n_raw), dtype=np.float64)
+    used = leaf_w != 0
+    for out_cols, mask, vals in forest.groups:
+        sel = np.flatnonzero(mask & used)
+        contrib = grid_reach[sel].T.astype(np.float64) @ (leaf_w[sel, None] * vals[sel])
+        avg[:, list(out_cols)] += contrib
+    avg /= total
+    if init is not None:
+        avg += init
+    if spec.divisor is not None:
+        avg /= spec.divisor
+    return _BitsAverage(np.asarray(spec.finalize(avg)), grid_reach, follow_rows, bits)
+
+
+def _bits_check_raw(
+    forest: Forest,
+    spec: _Spec,
+    cols: np.ndarray,
+    nan_cols: np.ndarray,
+    init: np.ndarray | None,
+    res: _BitsAverage,
+    rows: np.ndarray,
+    points: np.ndarray,
+) -> np.ndarray:
+    """Raw outputs ``(len(rows), len(points), n_raw)`` from the reach bits the average used.
+
+    Per tree, (row, point) must meet in exactly one leaf; the check rows' split bits are read from
+    the bits of the average (so a wrong or stale bit would show), or computed when those came in
+    row chunks.
+    """
+    if res.bits is not None:
+        reach = forest.reach_rows(res.bits, rows, res.follow_rows)
+    else:
+        sub = np.ascontiguousarray(cols[:, rows])
+        small = forest.split_bits(sub, nan_cols, np.ones(cols.shape[0], dtype=bool))
+        reach = forest.reach_rows(small, np.arange(rows.size), res.follow_rows)
+    hit = reach[:, :, None] & res.grid_reach[:, points][:, None, :]  # (L, rows, points)
+    flat = hit.reshape(hit.shape[0], -1)
+    for j in range(flat.shape[1]):
+        if (np.bincount(forest.leaf_tree, weights=flat[:, j], minlength=forest.n_trees) != 1).any():
+            raise TreePathMismatchError("a (row, grid point) pair did not meet in exactly one leaf")
+    raw = np.zeros((flat.shape[1], spec.n_raw), dtype=np.float64)
+    if init is not None:
+        raw += init
+    for out_cols, mask, vals in forest.groups:
+        sel = np.flatnonzero(mask)
+        raw[:, list(out_cols)] += flat[sel].T.astype(np.float64) @ vals[sel]
+    if spec.divisor is not None:
+        raw /= spec.divisor
+    return raw.reshape(rows.size, points.size, spec.n_raw)
 
 
 def pd_prefers_predicting(estimator: Any, response_method: str) -> bool:
@@ -365,6 +495,32 @@ def tree_path_responses(
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`tree_path_moments` without the spread: ``(average, individual)``."""
+    average, ind, _ = tree_path_moments(
+        estimator,
+        X,
+        free,
+        grid,
+        response_method=response_method,
+        individual=individual,
+        sample_weight=sample_weight,
+        max_bytes=max_bytes,
+    )
+    return average, ind
+
+
+def tree_path_moments(
+    estimator: Any,
+    X: Any,
+    free: Sequence[int],
+    grid: np.ndarray,
+    *,
+    response_method: str,
+    individual: bool,
+    sample_weight: np.ndarray | None = None,
+    max_bytes: int = 256 * 2**20,
+    spread: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
     For every grid point ``g`` this gives the numbers ``getattr(estimator,
@@ -391,6 +547,10 @@ def tree_path_responses(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
+    spread : bool, default=False
+        Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
+        the per-row outputs block by block (they are computed, even for models whose average
+        alone would not need them).
 
     Returns
     -------
@@ -399,6 +559,8 @@ def tree_path_responses(
         ``out`` is ``()`` for 1-d outputs and ``(k,)`` for outputs of shape ``(n, k)``.
     individual : ndarray of shape (G, n_samples, *out) or None
         The per-row outputs when ``individual=True``.
+    sum_sq : ndarray of shape (G, *out) or None
+        The weighted sum of squared deviations when ``spread=True``.
 
     Raises
     ------
@@ -446,6 +608,28 @@ def tree_path_responses(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
+    # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
+    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
+        forest = forest_of(spec)
+        if _prefers_bits(forest):
+            res = _bits_average(
+                forest,
+                spec,
+                space.cols,
+                space.nan_cols,
+                space.init,
+                model_free,
+                gcols,
+                gnan,
+                weights,
+                total,
+                int(max_bytes),
+            )
+            rows, points = _check_pairs(n, n_grid)
+            raw = _bits_check_raw(forest, spec, space.cols, space.nan_cols, space.init, res, rows, points)
+            ours = _finalize(spec, raw).swapaxes(0, 1)
+            _compare(estimator, response_method, X, free, grid, rows, points, ours)
+            return res.average, None, None
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
@@ -457,7 +641,8 @@ def tree_path_responses(
     )
 
     ind = None
-    if individual or not spec.linear:
+    sums = SumSq() if spread else None
+    if individual or spread or not spec.linear:
         # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
         chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
         acc = None
@@ -471,12 +656,18 @@ def tree_path_responses(
             w = np.ones(out.shape[0]) if weights is None else weights[sel]
             part = np.tensordot(w, out, axes=(0, 0))
             acc = part if acc is None else acc + part
+            if sums is not None:
+                sums.add(np.asarray(out, dtype=np.float64), None if weights is None else weights[sel])
         average = acc / total
+        if spec.linear and not individual:
+            # per-row outputs for the spread only: the average stays the one computed without
+            # them, so that it is the same number whether the spread is asked for or not
+            average = _linear_average(ctx, weights, total)
     else:
         average = _linear_average(ctx, weights, total)
 
     _self_check(estimator, response_method, X, free, grid, ctx, ind)
-    return average, ind
+    return average, ind, None if sums is None else sums.finish(average)
 
 
 def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -488,7 +679,8 @@ def _check_raw(ctx: _Context, rows: np.ndarray, points: np.ndarray) -> np.ndarra
     spec = ctx.spec
     cols = np.ascontiguousarray(ctx.cols[:, rows])
     has_nan = bool(np.isnan(cols).any())
-    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=np.float64)
+    # in the estimator's own type (float32 for XGBoost: float64 addends round as float32 additions)
+    raw = np.zeros((rows.size, points.size, spec.n_raw), dtype=spec.raw_dtype)
     if ctx.init is not None:
         raw += ctx.init
     for tree, topo in zip(spec.trees, ctx.topos, strict=True):
@@ -516,15 +708,34 @@ def _self_check(
     ind: np.ndarray | None,
 ) -> None:
     """Compare a few (row, grid point) pairs with the estimator's own response method."""
-    rows = _check_rows(ctx.cols.shape[1])
-    points = np.linspace(0, ctx.n_grid - 1, min(ctx.n_grid, _CHECK_POINTS))
-    points = np.unique(points.round().astype(np.intp))
+    rows, points = _check_pairs(ctx.cols.shape[1], ctx.n_grid)
     if ind is None:
         # The pairs from the rows' reachable leaves (one comparison per split and row, whatever
         # the size of X): checks the model as read, the grid classes and the frontiers.
         ours = _finalize(ctx.spec, _check_raw(ctx, rows, points)).swapaxes(0, 1)
     else:
         ours = ind[points][:, rows]
+    _compare(estimator, response_method, X, free, grid, rows, points, ours)
+
+
+def _check_pairs(n: int, n_grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and grid points of the self-check."""
+    rows = _check_rows(n)
+    points = np.linspace(0, n_grid - 1, min(n_grid, _CHECK_POINTS))
+    return rows, np.unique(points.round().astype(np.intp))
+
+
+def _compare(
+    estimator: Any,
+    response_method: str,
+    X: Any,
+    free: list[int],
+    grid: np.ndarray,
+    rows: np.ndarray,
+    points: np.ndarray,
+    ours: np.ndarray,
+) -> None:
+    """``ours`` ``(len(points), len(rows), *out)`` against the estimator's own response method."""
     rr = np.tile(rows, points.size)
     gg = np.repeat(points, rows.size)
     x_check = _with_free(X, rr, free, grid[gg])

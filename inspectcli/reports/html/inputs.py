@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from inspectcli.errors import InputError
-from inspectcli.reports.html.page import ReportInput
+from inspectcli.reports.html.markup import ReportInput
 from inspectcli.results import SCHEMA_VERSION
 
 KINDS = ("info", "importance", "pdp", "ale", "coefficients", "report")

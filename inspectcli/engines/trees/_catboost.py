@@ -1,0 +1,167 @@
+"""CatBoost's ``CatBoostRegressor`` / ``CatBoostClassifier`` with numeric features, read into the
+tree form (see ``_specs.py``).
+
+The trees come from the model's JSON export (``save_model(format="json")``, into a temporary
+folder): oblivious trees, whose ``splits`` all apply at every node of their level, ``leaf_values``
+(doubles, printed with 17 digits) indexed by ``sum(bit_i << i)`` over the splits ``i`` of the tree,
+and the ``scale_and_bias`` of the model. The rules reproduced are those of CatBoost's CPU evaluator
+(1.2), checked bit for bit against ``predict(prediction_type="RawFormulaVal")``:
+
+* the input is converted to float32; split ``i`` sets ``bit_i = x > border`` (the border a float32),
+  so ``x <= border`` goes to the side of ``bit_i = 0``; NaN sets the bit as ``nan_value_treatment``
+  says: ``AsTrue`` (``nan_mode="Max"``) 1, ``AsFalse`` (``"Min"``) and ``AsIs`` 0;
+* an oblivious tree of depth ``D`` becomes a full binary tree whose level ``d`` tests split
+  ``D - 1 - d``, so the leaves in breadth-first order are CatBoost's leaf indices;
+* raw sums start at 0 and add the trees in their order, in double; then
+  ``RawFormulaVal = scale * sum + bias`` (per output column): ``finalize`` does that, so margins
+  are bit-identical;
+* links: regressors' ``predict`` is ``RawFormulaVal`` (losses whose default prediction type is
+  another, ``Poisson``, ``Tweedie``, ``RMSEWithUncertainty``, are refused); ``predict_proba`` is
+  the sigmoid (``Logloss``, ``CrossEntropy``: ``1 - p, p``) or the softmax (``MultiClass``) of the
+  raw values. CatBoost computes these with its own vectorised ``FastExpInplace``, not the C
+  library's ``exp``: probabilities agree to ~1e-15 relative, not bit for bit (the self-check's
+  tolerance is 1e-9; tests ask 1e-12).
+
+Refused (brute force): categorical features (their splits read CTR statistics of category hashes,
+which the export describes but the engine does not compute), text and embedding features,
+``MultiClassOneVsAll`` and multi-output regression, and class labels (``predict``: CatBoost's
+decision threshold works on probabilities from its fast ``exp``, which labels must match exactly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from inspectcli.engines.trees._model import _Tree, _Unsupported
+
+_OTHER_PREDICTION = ("Poisson", "Tweedie", "RMSEWithUncertainty")
+_BINARY = ("Logloss", "CrossEntropy")
+
+
+def _export(est: Any) -> dict[str, Any]:
+    """The model's JSON export, through a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="inspect-cb-") as tmp:
+        path = os.path.join(tmp, "model.json")
+        est.save_model(path, format="json")
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+
+
+def _oblivious(tree: dict[str, Any], float_features: list[dict[str, Any]], k: int) -> _Tree:
+    """One oblivious tree as a full binary tree (level d tests split D - 1 - d)."""
+    splits = tree.get("splits") or []
+    depth = len(splits)
+    leaf_values = np.asarray(tree["leaf_values"], dtype=np.float64).reshape(2**depth, k)
+    n_internal = 2**depth - 1
+    n = n_internal + 2**depth
+    left = np.full(n, -1, dtype=np.intp)
+    right = np.full(n, -1, dtype=np.intp)
+    feature = np.zeros(n, dtype=np.intp)
+    threshold = np.zeros(n)
+    missing_left = np.zeros(n, dtype=bool)
+    is_leaf = np.zeros(n, dtype=bool)
+    is_leaf[n_internal:] = True
+    values = np.zeros((n, k))
+    values[n_internal:] = leaf_values
+    for d in range(depth):
+        split = splits[depth - 1 - d]
+        if split.get("split_type") != "FloatFeature":
+            raise _Unsupported(f"CatBoost split of type {split.get('split_type')!r}")
+        info = float_features[int(split["float_feature_index"])]
+        nodes = np.arange(2**d - 1, 2 ** (d + 1) - 1)
+        left[nodes] = 2 * nodes + 1
+        right[nodes] = 2 * nodes + 2
+        feature[nodes] = int(info["flat_feature_index"])
+        threshold[nodes] = float(np.float32(split["border"]))
+        missing_left[nodes] = info.get("nan_value_treatment", "AsIs") != "AsTrue"
+    return _Tree(
+        left=left,
+        right=right,
+        feature=feature,
+        threshold=threshold,
+        missing_left=missing_left,
+        is_leaf=is_leaf,
+        values=values,
+        out_cols=tuple(range(k)),
+    )
+
+
+def _sigmoid(r: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-r))
+
+
+def catboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
+    """The :class:`~inspectcli.engines.trees._specs._Spec` of a CatBoost model with numeric features."""
+    from inspectcli.engines.trees._specs import _check_response, _Spec
+
+    is_clf = type(est).__name__ == "CatBoostClassifier"
+    _check_response(est, response_method, ("predict_proba",) if is_clf else ("predict",))
+    doc = _export(est)
+    info = doc.get("features_info", {})
+    for key in ("categorical_features", "ctrs", "text_features", "embedding_features"):
+        if info.get(key):
+            raise _Unsupported(f"CatBoost model with {key.replace('_', ' ')} (CTRs are not reproduced)")
+    float_features = info.get("float_features", [])
+    names = list(getattr(est, "feature_names_", None) or [])
+    n_features = len(names) if names else len(float_features)
+    if any(int(f["flat_feature_index"]) >= n_features for f in float_features):
+        raise _Unsupported("CatBoost feature indices beyond the model's features")
+    loss = doc.get("model_info", {}).get("params", {}).get("loss_function", {}).get("type", "")
+    scale, bias = doc["scale_and_bias"]
+    bias = np.asarray(bias, dtype=np.float64).reshape(-1)
+    scale = float(scale)
+    k = int(bias.size)
+    if is_clf:
+        if (loss in _BINARY and k == 1) or (loss == "MultiClass" and k > 1):
+            pass
+        else:
+            raise _Unsupported(f"CatBoost classifier with loss {loss!r}")
+    elif k != 1 or any(loss.startswith(name) for name in _OTHER_PREDICTION):
+        raise _Unsupported(f"CatBoost regressor with loss {loss!r}")
+    trees = [_oblivious(t, float_features, k) for t in doc.get("oblivious_trees", [])]
+    if not trees:
+        raise _Unsupported("CatBoost model without oblivious trees")
+
+    def raw_formula(raw: np.ndarray) -> np.ndarray:
+        return scale * raw + bias  # CatBoost's order: the sum from zero, scaled, then the bias
+
+    if not is_clf:
+
+        def finalize(raw: np.ndarray) -> np.ndarray:
+            return raw_formula(raw)[:, 0]
+
+    elif k == 1:
+
+        def finalize(raw: np.ndarray) -> np.ndarray:
+            p = _sigmoid(raw_formula(raw)[:, 0])
+            return np.vstack((1.0 - p, p)).transpose()
+
+    else:
+
+        def finalize(raw: np.ndarray) -> np.ndarray:
+            r = raw_formula(raw)
+            e = np.exp(r - r.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+    def to_model(Xt: Any) -> np.ndarray:
+        if hasattr(Xt, "dtypes"):
+            if any(dt.kind not in "biuf" for dt in Xt.dtypes):
+                raise _Unsupported("CatBoost input with non-numeric columns")
+            Xt = Xt.to_numpy(dtype=np.float64)
+        return np.asarray(Xt, dtype=np.float32).astype(np.float64)
+
+    return _Spec(
+        trees=trees,
+        n_raw=k,
+        to_model=to_model,
+        model_source=lambda Xt: np.arange(n_features),
+        init=None,
+        divisor=None,
+        finalize=finalize,
+        linear=not is_clf,  # scale * sum + bias is affine: averages on the raw scale
+    )
