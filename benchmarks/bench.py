@@ -278,6 +278,14 @@ def auto_engine(model: Any, X: Any, features: list[Any], **kw: Any) -> str:
     return pdp_engine(partial_dependence(model, few, features[:1], method="brute", engine="auto", **kw))
 
 
+def _tree_paths_take(model: Any, method: str) -> bool:
+    try:
+        from inspectcli.engines.trees import supports_tree_paths
+    except ImportError:  # an older build
+        return False
+    return bool(supports_tree_paths(model, method))
+
+
 def pdp_work(
     case: str,
     what: str,
@@ -315,6 +323,12 @@ def pdp_work(
             )
         else:
             ours["auto"] = lambda: ours_pdp(model, X, features, kind=kind, engine="auto", **ours_kw)
+        if auto == "batched" and _tree_paths_take(model, method):
+            # auto predicts, but the tree-path engine takes the model (XGBoost's float32 sums): its row too
+            notes["auto"] = "engine=auto runs the batched engine here (it predicts this model's PDs)"
+            ours["tree-paths"] = lambda: ours_pdp(
+                model, X, features, kind=kind, engine="tree-paths", **ours_kw
+            )
     n = X.shape[0]
     return Work(
         case,

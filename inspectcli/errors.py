@@ -82,7 +82,7 @@ PARAMS = frozenset(
         # inspect interactions
         "overall", "rows",
         # bands (pdp, ale)
-        "band_level", "bootstrap", "standard_error",
+        "band", "band_level", "bootstrap", "standard_error",
     }
 )  # fmt: skip
 

@@ -290,10 +290,13 @@ Summary = Annotated[
 
 BANDS = "Uncertainty bands"
 Band = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--band/--no-band",
-        help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot).",
+        help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot). "
+        "pdp's default: where the per-row values are computed anyway; --band also on tree regressors' "
+        "averages (about the cost of --kind both).",
+        show_default=False,
         rich_help_panel=BANDS,
     ),
 ]

@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=PDP,
             ),
         ] = False,
-        band: o.Band = True,
+        band: o.Band = None,
         bootstrap: o.Bootstrap = 0,
         band_level: o.BandLevel = 0.95,
         fail_if: o.FailIf = None,

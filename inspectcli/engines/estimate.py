@@ -115,15 +115,23 @@ def check_pdp_request(
     needed = cells * n_targets * BYTES_PER_CELL
     if individual:
         needed += cells * n_targets * n_rows * BYTES_PER_ICE_VALUE
+    resampled = 0.0
     if bootstrap:
-        needed += max(math.prod(a) for a in axes) * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE
+        resampled = max(math.prod(a) for a in axes) * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE
+        needed += resampled
     biggest = max(axes, key=math.prod)
     shape = " × ".join(f"{n:,}" for n in biggest)
-    _refuse(
-        needed,
+    what = (
         f"{len(axes)} curve(s) of up to {shape} grid points × {n_targets} target(s)"
         + (f" with ICE over {n_rows:,} rows" if individual else "")
-        + f" ({cells * n_rows:,} rows to predict)",
+        + f" ({cells * n_rows:,} rows to predict)"
+    )
+    if resampled > needed / 2:  # the resamples are what does not fit
+        what += f" and {bootstrap:,} bootstrap curves"
+        _refuse(needed, what, f"`bootstrap={bootstrap}`", "use fewer resamples (200–2,000 are usual)")
+    _refuse(
+        needed,
+        what,
         option,
         "lower --grid-resolution (or give fewer --values), use --kind average, or --subsample rows",
     )

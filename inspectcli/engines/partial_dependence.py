@@ -172,7 +172,7 @@ def partial_dependence(
     kind: str = "average",
     engine: str = "auto",
     execution: Execution | None = None,
-    standard_error: bool = False,
+    standard_error: bool | str = False,
     bootstrap: int = 0,
     band_level: float = DEFAULT_LEVEL,
     random_state: int = 0,
@@ -211,9 +211,12 @@ def partial_dependence(
     execution : Execution, default=Execution()
         Memory budget (bytes that batched predictions may take in all workers together), workers,
         backend, Dask scheduler and progress reporting.
-    standard_error : bool, default=False
+    standard_error : bool or "auto", default=False
         Fill ``PDPResult.se``: the standard error of each PD value over the rows (engines/bands.py).
-        Brute force only (recursion has no per-row values).
+        Brute force only (recursion has no per-row values). ``"auto"``: where the engine computes
+        the per-row values anyway (predicting, ICE, a non-linear link such as class
+        probabilities), not where the tree engine averages without them (tree regressors'
+        averages: asking for it there costs about what ``kind="both"`` costs).
     bootstrap : int, default=0
         Fill ``PDPResult.bootstrap`` with the percentile interval of ``bootstrap`` resamples of
         the rows (seeded with ``random_state``), recomputed from the ICE values.
@@ -371,7 +374,8 @@ def partial_dependence(
         if use_trees and engine == "auto":
             from inspectcli.engines.trees.grid import pd_prefers_predicting
 
-            use_trees = not pd_prefers_predicting(estimator, response.method)
+            n_grid = max(int(np.prod([len(a) for a in axes])) for _, axes in prepared)
+            use_trees = not pd_prefers_predicting(estimator, response.method, n_grid)
         if engine == "tree-paths" and not use_trees:
             raise UsageError(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
@@ -408,7 +412,7 @@ def partial_dependence(
             want_individual,
             on,
             progress,
-            spread=standard_error,
+            spread=bool(standard_error),  # predicting: the per-row values are there anyway
         )
     for slot, (avg, ind, sq) in zip(pending, computed):
         idx, axes = prepared[slot]
@@ -514,7 +518,7 @@ def _tree_path_results(
     execution: Execution,
     progress: Progress,
     results: list[PDPResult | None],
-    standard_error: bool = False,
+    standard_error: bool | str = False,
 ) -> list[int]:
     """Fill ``results`` through tree paths; the positions whose self-check failed (to predict).
 
@@ -557,7 +561,7 @@ def _tree_paths_task(
     response: Response,
     kind: str,
     max_bytes: int,
-    standard_error: bool = False,
+    standard_error: bool | str = False,
 ) -> tuple[PDPResult | None, str | None]:
     """One feature set through tree paths, in any worker: (result, None) or (None, mismatch)."""
     try:
@@ -590,7 +594,7 @@ def _tree_paths(
     sample_weight: np.ndarray | None,
     kind: str,
     max_bytes: int,
-    standard_error: bool = False,
+    standard_error: bool | str = False,
 ) -> PDPResult:
     want_individual = kind != "average"
     grid = cartesian(axes)

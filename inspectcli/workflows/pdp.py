@@ -72,8 +72,10 @@ class PdpOptions:
         Seed; None draws one (recorded).
     fail_if : tuple of str, default=()
         Gate conditions (exit 1 from the CLI when one holds).
-    band : bool, default=True
+    band : bool or None, default=None
         Each PD value's standard error over the rows (engines/bands.py); brute force only.
+        None: where the engine computes the per-row values anyway (not for the tree engine's
+        averages of regressors and decision functions, which it computes without them).
     bootstrap : int, default=0
         Resamples of the rows for a percentile interval per grid point (seeded with
         ``random_state``; recomputed from the ICE values, no new predictions).
@@ -100,7 +102,7 @@ class PdpOptions:
     rank: bool = False
     random_state: int | None = 0
     fail_if: tuple[str, ...] = ()
-    band: bool = True
+    band: bool | None = None
     bootstrap: int = 0
     band_level: float = 0.95
 
@@ -246,10 +248,11 @@ def run_pdp(
     from inspectcli.engines.bands import check_band_options
 
     check_band_options(opts.bootstrap, opts.band_level)
-    band = opts.band and opts.method != "recursion" and opts.kind != "individual"
+    band = opts.band is not False and opts.method != "recursion" and opts.kind != "individual"
     boot = opts.bootstrap if opts.kind != "individual" else 0
-    # Centred curves: the band of the centred values, from the ICE values (kept for it).
-    centred_band = opts.centered and (band or boot > 0)
+    # Centred curves: the band of the centred values, from the ICE values (kept for it, unless
+    # the band is only wanted where it comes free).
+    centred_band = opts.centered and ((band and (opts.band or engine_kind != "average")) or boot > 0)
     if centred_band and engine_kind == "average":
         engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
@@ -269,7 +272,7 @@ def run_pdp(
         orders=orders,
         method=opts.method,
         kind=engine_kind,
-        standard_error=band and not centred_band,
+        standard_error=(True if opts.band else "auto") if band and not centred_band else False,
         bootstrap=0 if centred_band else boot,
         band_level=opts.band_level,
         random_state=seed,
@@ -277,6 +280,11 @@ def run_pdp(
     )
     if centred_band:
         _centred_bands(results, rows.sample_weight, band, boot, opts.band_level, seed, opts.kind == "average")
+    if band and opts.band is None and any(r.se is None for r in results[: len(one_way) + len(pairs)]):
+        notes.append(
+            "no ±SE where the tree engine averaged without per-row values; "
+            "`band` adds it (about the cost of `kind=both`)"
+        )
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
@@ -320,7 +328,7 @@ def run_pdp(
         "rank": opts.rank,
         "independent_y": opts.independent_y,
         "random_state": seed,
-        "band": band,
+        "band": "auto" if band and opts.band is None else band,
         "bootstrap": boot,
         "band_level": opts.band_level,
     }

@@ -41,10 +41,16 @@ def runs(samples, tmp_path_factory):
         return out
 
     return {
-        "boot1": run("boot1", "pdp", "-f", "bmi,age", "--bootstrap", "40", "--random-state", "7", *GRID),
-        "boot2": run("boot2", "pdp", "-f", "bmi,age", "--bootstrap", "40", "--random-state", "7", *GRID),
-        "boot3": run("boot3", "pdp", "-f", "bmi,age", "--bootstrap", "40", "--random-state", "8", *GRID),
-        "sub": run("sub", "pdp", "-f", "bmi,age", "--subsample", "120", *GRID),
+        "boot1": run(
+            "boot1", "pdp", "-f", "bmi,age", "--band", "--bootstrap", "40", "--random-state", "7", *GRID
+        ),
+        "boot2": run(
+            "boot2", "pdp", "-f", "bmi,age", "--band", "--bootstrap", "40", "--random-state", "7", *GRID
+        ),
+        "boot3": run(
+            "boot3", "pdp", "-f", "bmi,age", "--band", "--bootstrap", "40", "--random-state", "8", *GRID
+        ),
+        "sub": run("sub", "pdp", "-f", "bmi,age", "--band", "--subsample", "120", *GRID),
         "centred": run(
             "centred", "pdp", "-f", "bmi", "--centered", "--kind", "both", "--ice-rows", "all", *GRID
         ),

@@ -173,3 +173,40 @@ def test_text_columns_read_as_the_model_categories(lib, cli, tmp_path):
         docs.append(json.loads(run.stdout)["results"])
     assert "as categories" in run.stderr
     assert [r["average"] for r in docs[0]] == [r["average"] for r in docs[1]]
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_xgboost_classifier_pdp_and_importance(task, cli, tmp_path):
+    """XGBoost classifiers through the CLI (tree paths under auto): each PD is the float64 mean of
+    the model's own float32 probabilities, exactly; importances equal scikit-learn's bit for bit."""
+    from sklearn.inspection import partial_dependence as sk_pd
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, X, y = fit("xgboost", task)
+    joblib.dump(model, tmp_path / "m.joblib")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    common = (tmp_path / "m.joblib", tmp_path / "d.parquet", "--target", "y")
+    run = cli(
+        "pdp", *common, "-f", "x1", "--grid-resolution", "6", "--no-plot", "--json", "--out", tmp_path / "p"
+    )
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert "average_note" in doc["parameters"]
+    for entry in doc["results"]:
+        assert entry["engine"] == "tree-paths"
+        grid = entry["grid"][0]
+        k = 1 if entry["target"] is None else list(model.classes_).index(entry["target"])
+        exact = [np.mean(model.predict_proba(X.assign(x1=v))[:, k].astype(np.float64)) for v in grid]
+        assert entry["average"] == exact
+        theirs = sk_pd(model, X, ["x1"], method="brute", custom_values={"x1": grid})["average"]
+        np.testing.assert_allclose(entry["average"], theirs[0 if theirs.shape[0] == 1 else k], rtol=1e-5)
+    run = cli(
+        "importance", *common, "-s", "neg_log_loss", "-r", "3", "--random-state", "0", "--out", tmp_path / "i"
+    )
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads((tmp_path / "i" / "importance.json").read_text())
+    theirs = sk_pi(model, X, y, scoring="neg_log_loss", n_repeats=3, random_state=0)
+    for row in doc["results"][0]["features"]:
+        assert row["importances"] == theirs.importances[list(X.columns).index(row["feature"])].tolist()

@@ -246,9 +246,9 @@ def test_xgboost_sums_in_float32(models):
     # the averages alone (the self-check then recomputes a few pairs, in float32 too)
     [alone] = partial_dependence(model, X, ["x0"], grid_resolution=9, engine="tree-paths")
     np.testing.assert_array_equal(alone.average, ours.average)
-    # XGBoost predicts faster than float32 tree paths can sum: engine="auto" predicts for PDs
+    # engine="auto" takes the tree paths (faster than XGBoost's own predictions since 52ea5a8)
     [auto] = partial_dependence(model, X, ["x0"], grid_resolution=9)
-    assert auto.engine == "batched"
+    assert auto.engine == "tree-paths"
     np.testing.assert_array_equal(auto.average, ours.average)
 
 
@@ -379,3 +379,15 @@ def test_parsed_models_are_reused_until_the_model_changes(lib):
     np.testing.assert_array_equal(
         ours.individual[0, :, 0], model.predict(X.assign(x0=ours.grid_values[0][0]))
     )
+
+
+def test_catboost_small_grids_are_predicted_under_auto():
+    """CatBoost evaluates its oblivious trees faster than the numpy walks: auto predicts PDs on
+    grids of fewer than 32 points, takes the tree paths on larger ones."""
+    model, X, _ = _catboost("regression", "Min")
+    [auto] = partial_dependence(model, X, ["x0"], grid_resolution=5)
+    [paths] = partial_dependence(model, X, ["x0"], grid_resolution=5, engine="tree-paths")
+    assert (auto.engine, paths.engine) == ("batched", "tree-paths")
+    assert _rel(paths.average, auto.average) <= 1e-12
+    [large] = partial_dependence(model, X, ["x0"], grid_resolution=40)
+    assert large.engine == "tree-paths"

@@ -164,4 +164,8 @@ def catboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
         divisor=None,
         finalize=finalize,
         linear=not is_clf,  # scale * sum + bias is affine: averages on the raw scale
+        # CatBoost predicts 50,000 rows x 100 trees of depth 6 in ~20 ms (one thread); the numpy
+        # walks of those trees take ~250 ms per feature: predicting wins below ~25 grid points
+        # (measured: 3x at 10 points, tree paths 4x at 100; benchmarks/RESULTS.md)
+        predicts_faster_below=32,
     )

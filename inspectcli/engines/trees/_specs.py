@@ -180,6 +180,10 @@ class _Spec:
     # The floating type the estimator adds its trees in: float64, or float32 for XGBoost, whose
     # running sums are rounded to float32 after every tree (the engines then sum in float32 too).
     raw_dtype: Any = np.float64
+    # PD grids of fewer points than this are predicted under engine="auto": the model's own
+    # prediction walks its trees so much faster than the numpy walks (CatBoost's oblivious trees)
+    # that the walks cost more than predicting that many times.
+    predicts_faster_below: int = 0
 
 
 def _identity_source(est: Any, Xt: Any) -> np.ndarray:

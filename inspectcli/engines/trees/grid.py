@@ -439,18 +439,22 @@ def _bits_check_raw(
     return raw.reshape(rows.size, points.size, spec.n_raw)
 
 
-def pd_prefers_predicting(estimator: Any, response_method: str) -> bool:
+def pd_prefers_predicting(estimator: Any, response_method: str, n_grid: int | None = None) -> bool:
     """True when engine="auto" should predict rather than take tree paths for a PD.
 
-    Models whose sums are float32 (XGBoost) cannot be averaged on the raw scale: every (row, grid
-    point) is summed, and XGBoost's own predictions are faster than that (friedman_xgb: 0.96x
-    against 1.04x for predicting, CPU seconds). ``engine="tree-paths"`` still takes them.
+    When the grid (``n_grid`` points; None: the default of 100 per feature) is smaller than the
+    family's :attr:`_Spec.predicts_faster_below`: CatBoost, which evaluates its oblivious trees in
+    ~4 ns per (row, tree) against ~60 ns for a numpy walk, below 32 points. XGBoost (~11 ns per
+    (row, tree) in its C++ predictor) once was here for every grid: since the rows' leaf sets are
+    keyed during the walk (52ea5a8) tree paths beat its predictions at 10 points (friedman_xgb:
+    1.5x scikit-learn's CPU time, classifiers 1.3-1.5x) and by ~10x at 100.
+    ``engine="tree-paths"`` takes them all.
     """
     try:
         spec = _plan(estimator, response_method).spec
     except Exception:
         return False
-    return spec.raw_dtype is not np.float64 and not spec.linear
+    return n_grid is not None and n_grid < spec.predicts_faster_below
 
 
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
@@ -462,7 +466,10 @@ def supports_tree_paths(estimator: Any, response_method: str) -> bool:
         A fitted estimator. Supported: HistGradientBoosting{Regressor,Classifier},
         GradientBoosting{Regressor,Classifier} (init ``"zero"`` or a constant Dummy
         estimator), RandomForest{Regressor,Classifier}, ExtraTrees{Regressor,Classifier},
-        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier} (exact
+        DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier}, LightGBM's
+        LGBM{Regressor,Classifier}, XGBoost's XGB{Regressor,Classifier} and CatBoost's
+        CatBoost{Regressor,Classifier} with numeric features (see ``_lightgbm.py``,
+        ``_xgboost.py`` and ``_catboost.py`` for the objectives taken) (exact
         classes, not subclasses), and ``Pipeline`` objects ending in one of those whose
         earlier steps are whitelisted column-wise transformers (ColumnTransformer,
         OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler, MaxAbsScaler,
@@ -519,7 +526,7 @@ def tree_path_moments(
     individual: bool,
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
-    spread: bool = False,
+    spread: bool | str = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
@@ -547,10 +554,11 @@ def tree_path_moments(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
-    spread : bool, default=False
+    spread : bool or "auto", default=False
         Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
         the per-row outputs block by block (they are computed, even for models whose average
-        alone would not need them).
+        alone would not need them). ``"auto"``: only when the per-row outputs are computed
+        anyway (``individual``, or a non-linear link); else ``sum_sq`` is None.
 
     Returns
     -------
@@ -608,6 +616,8 @@ def tree_path_moments(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
+    if spread == "auto":
+        spread = individual or not spec.linear
     # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
     if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
         forest = forest_of(spec)

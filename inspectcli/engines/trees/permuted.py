@@ -110,8 +110,9 @@ class _ConstLookup:
         self.values = values  # (n, k)
 
     def add(self, acc: np.ndarray, donors: np.ndarray, out_cols: tuple[int, ...], chunk: int) -> None:
+        values = self.values.astype(acc.dtype, copy=False)  # float32 sums: float32 leaf values, exact
         for j, c in enumerate(out_cols):
-            acc[c] += self.values[:, j]  # broadcast over the permutations
+            acc[c] += values[:, j]  # broadcast over the permutations
 
 
 class _TableLookup:
@@ -131,9 +132,13 @@ class _TableLookup:
 
     def add(self, acc: np.ndarray, donors: np.ndarray, out_cols: tuple[int, ...], chunk: int) -> None:
         n_perm, n = donors.shape
+        if self.tables[0].dtype != acc.dtype:
+            # float32 sums (XGBoost): the leaf values are float32 numbers, so float32 tables are
+            # exact, and float32 += float32 rounds as float64 addition then rounding would
+            self.tables = [t.astype(acc.dtype) for t in self.tables]
         # Work buffers reused across steps (fresh large temporaries cost page faults).
         idx_buf = np.empty(n_perm * min(chunk, n), dtype=np.intp)
-        val_buf = np.empty(n_perm * min(chunk, n), dtype=np.float64)
+        val_buf = np.empty(n_perm * min(chunk, n), dtype=acc.dtype)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             idx = idx_buf[: n_perm * (b - a)].reshape(n_perm, b - a)
