@@ -81,6 +81,8 @@ PARAMS = frozenset(
         "max_size", "pair_grid", "skip", "top_k", "top_pairs",
         # inspect interactions
         "overall", "rows",
+        # subgroups (pdp, ale)
+        "by", "by_bins", "by_max_levels", "ice_clusters",
         # bands (pdp, ale)
         "band", "band_level", "bootstrap", "standard_error",
     }

@@ -27,7 +27,7 @@ from inspectcli import __version__
 from inspectcli.errors import UsageError, clip
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 FORMATS = ("json", "csv")
 
 

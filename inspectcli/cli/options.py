@@ -277,6 +277,33 @@ Subsample = Annotated[
         rich_help_panel=FEATURES,
     ),
 ]
+By = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        metavar="COLUMN",
+        help="One curve per group of rows by COLUMN (a feature or any column of the data): its "
+        "levels, or quantile bins of a numeric column; drawn on one axis with the curve of all rows.",
+        rich_help_panel=FEATURES,
+        show_default=False,
+    ),
+]
+ByBins = Annotated[
+    int,
+    typer.Option(
+        "--by-bins", metavar="Q", help="Quantile bins of a numeric --by column.", rich_help_panel=FEATURES
+    ),
+]
+ByMaxLevels = Annotated[
+    int,
+    typer.Option(
+        "--by-max-levels",
+        metavar="N",
+        help="Most groups of a --by column's levels (the less frequent pooled into 'other'); "
+        "integer columns with more values are binned.",
+        rich_help_panel=FEATURES,
+    ),
+]
 Summary = Annotated[
     Path | None,
     typer.Option(
@@ -294,10 +321,9 @@ Band = Annotated[
     typer.Option(
         "--band/--no-band",
         help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot). "
-        "pdp's default: where the per-row values are computed anyway; --band also on tree regressors' "
-        "averages (about the cost of --kind both).",
-        show_default=False,
+        "Default: on for ale; for pdp where it costs little (a note says when it was left out).",
         rich_help_panel=BANDS,
+        show_default=False,
     ),
 ]
 Bootstrap = Annotated[

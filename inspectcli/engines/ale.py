@@ -393,6 +393,15 @@ def accumulated_local_effects(
                 raise UsageError(f"`order` applies to categorical features; '{names[j]}' is numeric")
             plans.append(_plan_numeric(X, j, names[j], bins))
 
+    if bootstrap:
+        from inspectcli.engines.estimate import check_bootstrap_request
+
+        check_bootstrap_request(
+            n_boot=bootstrap,
+            values_per_resample=max(len(p.grid) for p in plans) * response.n_targets,
+            n_rows=n,
+            option=f"--bootstrap {bootstrap}",
+        )
     # With --with-pdp two computations follow each other: one Dask cluster for both.
     with execution.sharing(with_pdp) as on, on.reporting() as progress:
         preds = _predict_plans(estimator, X, plans, response, on, progress)

@@ -27,6 +27,7 @@ so no band.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -213,10 +214,12 @@ def partial_dependence(
         backend, Dask scheduler and progress reporting.
     standard_error : bool or "auto", default=False
         Fill ``PDPResult.se``: the standard error of each PD value over the rows (engines/bands.py).
-        Brute force only (recursion has no per-row values). ``"auto"``: where the engine computes
-        the per-row values anyway (predicting, ICE, a non-linear link such as class
-        probabilities), not where the tree engine averages without them (tree regressors'
-        averages: asking for it there costs about what ``kind="both"`` costs).
+        Brute force only (recursion has no per-row values). ``"auto"``: when it costs little
+        beside the averages, for every feature set alike: batched predictions; tree paths with
+        ICE, with outputs that are not a sum of the trees, or with few rows × grid points ×
+        trees (``trees.grid.spread_comes_cheap``). Otherwise ``se`` stays None: tree paths
+        average a sum of trees without per-row values, and computing them costs about ten
+        times as much.
     bootstrap : int, default=0
         Fill ``PDPResult.bootstrap`` with the percentile interval of ``bootstrap`` resamples of
         the rows (seeded with ``random_state``), recomputed from the ICE values.
@@ -254,9 +257,12 @@ def partial_dependence(
             f"`method` recursion computes averages only; `kind={kind}` needs the predictions of every row",
             "use `method=brute` (or auto)",
         )
+    if method == "recursion" and standard_error == "auto":
+        standard_error = False
     if method == "recursion" and (standard_error or bootstrap):
+        band = "`bootstrap`" if bootstrap else "`standard_error`"
         raise UsageError(
-            "`method` recursion gives no per-row values, so no band (`standard_error`, `bootstrap`)",
+            f"`method` recursion gives no per-row values, so no band ({band})",
             "use `method=brute` (or auto)",
         )
     if method == "recursion" and sample_weight is not None:
@@ -381,6 +387,13 @@ def partial_dependence(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
                 "use the batched engine",
             )
+    if standard_error == "auto":  # one decision for the run: every curve has a band, or none
+        from inspectcli.engines.trees.grid import spread_comes_cheap
+
+        points = sum(math.prod(len(a) for a in axes) for _, axes in prepared)
+        standard_error = not use_trees or spread_comes_cheap(
+            estimator, response.method, n_rows, points, want_individual
+        )
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
     # Tree paths, then brute force for the sets they could not do: one Dask cluster for both.
@@ -412,7 +425,7 @@ def partial_dependence(
             want_individual,
             on,
             progress,
-            spread=bool(standard_error),  # predicting: the per-row values are there anyway
+            spread=bool(standard_error),
         )
     for slot, (avg, ind, sq) in zip(pending, computed):
         idx, axes = prepared[slot]

@@ -121,8 +121,12 @@ def load_inputs(
     infer_target: bool = False,
     probe: bool = True,
     rows: RowPlan | None = None,
+    also: tuple[tuple[str, str], ...] = (),
 ) -> Inputs:
-    """Load the model, read only the columns it needs, match them and try a first prediction."""
+    """Load the model, read only the columns it needs, match them and try a first prediction.
+
+    ``also``: (parameter, column) pairs of other columns to read (``by``), kept in ``data.frame``.
+    """
     if source.data is None:
         raise UsageError("no data file given", "give the data to inspect the model on")
     with report.status(f"loading {Path(source.model).name}"):
@@ -130,7 +134,7 @@ def load_inputs(
     for note in model.notes:
         report.warn(note) if "scikit-learn" in note else report.note(note)
     data, prepared = load_matched_data(
-        source, model.estimator, source.data, report, require_target, infer_target, probe, rows
+        source, model.estimator, source.data, report, require_target, infer_target, probe, rows, also
     )
     return Inputs(model, data, prepared)
 
@@ -157,6 +161,7 @@ def load_matched_data(
     infer_target: bool = False,
     probe: bool = True,
     rows: RowPlan | None = None,
+    also: tuple[tuple[str, str], ...] = (),
 ) -> tuple[Dataset, Prepared]:
     """Read what ``estimator`` needs from ``data_path``, match it and try a first prediction.
 
@@ -177,8 +182,16 @@ def load_matched_data(
     with report.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
         opened = open_data(data_path, **read)
         columns = None
+        for param, col in also:
+            if col not in opened.columns:
+                raise UsageError(
+                    f"`{param}!`: no column '{col}' in '{opened.name}'{did_you_mean(col, opened.columns)}",
+                    f"columns are: {', '.join(list(opened.columns)[:15])}"
+                    f"{', …' if len(opened.columns) > 15 else ''}",
+                    param=param,
+                )
         if names is not None:
-            columns = [*names, *(c for c in (target, sample_weight) if c)]
+            columns = [*names, *(c for c in (target, sample_weight) if c), *(c for _, c in also)]
             if infer_target and target is None:
                 others = [c for c in opened.columns if c not in names and c != sample_weight]
                 columns += others if len(others) == 1 else []
@@ -194,6 +207,7 @@ def load_matched_data(
         "sample_weight": sample_weight,
         "infer_target": infer_target,
         "require_target": require_target,
+        "keep": tuple(c for _, c in also),
     }
     prepared = prepare(estimator, data, **match)
     texts = list(prepared.text_numbers)

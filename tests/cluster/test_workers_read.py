@@ -50,6 +50,7 @@ def _commands(samples: Path, data: Path) -> dict[str, list[str]]:
         "pdp-sub": ["pdp", *model, "-f", "x1", "--grid-resolution", "5", "--subsample", "1500"],
         "importance": ["importance", *model, "--n-repeats", "2", "--max-samples", "2000"],
         "ale": ["ale", *model, "-f", "x3", "--bins", "6"],
+        "pdp-by": ["pdp", *model, "-f", "x3", "--grid-resolution", "4", "--by", "part"],
     }
 
 

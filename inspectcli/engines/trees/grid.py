@@ -45,6 +45,9 @@ from inspectcli.engines.trees._walk import (
 )
 
 _CHECK_POINTS = 3
+#: Per-row outputs computed for the spread alone count as cheap up to this many rows × grid points
+#: × trees (about a tenth of a second on one core): :func:`spread_comes_cheap`.
+AUTO_SPREAD_WORK = 50_000_000
 # Per-tree grid incidences (frontiers x grid classes) up to this many entries are dense arrays.
 _DENSE_ENTRIES = 1 << 14
 
@@ -457,6 +460,24 @@ def pd_prefers_predicting(estimator: Any, response_method: str, n_grid: int | No
     return n_grid is not None and n_grid < spec.predicts_faster_below
 
 
+def spread_comes_cheap(
+    estimator: Any, response_method: str, n_rows: int, n_points: int, individual: bool
+) -> bool:
+    """Whether the spread (``tree_path_moments(spread=True)``) costs little beside the average.
+
+    True when the per-row outputs are computed anyway (``individual``, or outputs that are not a
+    sum of the trees, such as probabilities), or when they are few: ``n_rows × n_points × trees``
+    (``n_points`` the grid points of all the feature sets) at most :data:`AUTO_SPREAD_WORK`.
+    """
+    if individual:
+        return True
+    try:
+        spec = _plan(estimator, response_method).spec
+    except Exception:
+        return True
+    return not spec.linear or n_rows * n_points * len(spec.trees) <= AUTO_SPREAD_WORK
+
+
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
     """Whether :func:`tree_path_responses` can reproduce ``response_method`` exactly.
 
@@ -526,7 +547,7 @@ def tree_path_moments(
     individual: bool,
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
-    spread: bool | str = False,
+    spread: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
@@ -554,11 +575,11 @@ def tree_path_moments(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
-    spread : bool or "auto", default=False
+    spread : bool, default=False
         Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
         the per-row outputs block by block (they are computed, even for models whose average
-        alone would not need them). ``"auto"``: only when the per-row outputs are computed
-        anyway (``individual``, or a non-linear link); else ``sum_sq`` is None.
+        alone would not need them: about ten times the time of such an average; see
+        :func:`spread_comes_cheap`).
 
     Returns
     -------
@@ -616,10 +637,11 @@ def tree_path_moments(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
-    if spread == "auto":
-        spread = individual or not spec.linear
-    # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
-    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
+    # Averages without ICE come from packed split bits when that is cheaper; with the spread the
+    # per-row outputs are computed below for it alone, and the average stays this one (the same
+    # number whether the spread is asked for or not).
+    bits_average = None
+    if not individual and spec.linear and spec.raw_dtype is np.float64:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
@@ -639,7 +661,9 @@ def tree_path_moments(
             raw = _bits_check_raw(forest, spec, space.cols, space.nan_cols, space.init, res, rows, points)
             ours = _finalize(spec, raw).swapaxes(0, 1)
             _compare(estimator, response_method, X, free, grid, rows, points, ours)
-            return res.average, None, None
+            if not spread:
+                return res.average, None, None
+            bits_average = res.average
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
@@ -654,7 +678,8 @@ def tree_path_moments(
     sums = SumSq() if spread else None
     if individual or spread or not spec.linear:
         # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
-        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
+        # the spread's two temporaries of the chunk's size: a quarter of the budget
+        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes) * 3 // 4 if spread else int(max_bytes))
         acc = None
         for start in range(0, n, chunk):
             sel = slice(start, min(n, start + chunk))
@@ -672,7 +697,7 @@ def tree_path_moments(
         if spec.linear and not individual:
             # per-row outputs for the spread only: the average stays the one computed without
             # them, so that it is the same number whether the spread is asked for or not
-            average = _linear_average(ctx, weights, total)
+            average = _linear_average(ctx, weights, total) if bits_average is None else bits_average
     else:
         average = _linear_average(ctx, weights, total)
 
