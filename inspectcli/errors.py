@@ -70,7 +70,8 @@ PARAMS = frozenset(
     {
         "backend", "bins", "categorical_features", "centered", "classes", "cluster_threshold",
         "custom_values",
-        "compare", "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
+        "compare", "cv", "data_on_workers", "decimal", "encoding", "fail_if", "features", "grid_resolution",
+        "group", "groups",
         "ice_lines", "ice_rows", "independent_y", "kind", "max_samples", "memory_budget", "method",
         "n_repeats", "no_pickle", "order",
         "orders", "pair", "pairs", "percentiles", "random_state", "response_method", "sample_weight",

@@ -183,6 +183,16 @@ Scheduler = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+DataOnWorkers = Annotated[
+    str,
+    typer.Option(
+        "--data-on-workers",
+        metavar="auto|yes|no",
+        help="With --backend dask: the workers read DATA themselves when they see the same files "
+        "(auto), must (yes), or receive it from here (no).",
+        rich_help_panel=RUN,
+    ),
+]
 MemoryBudget = Annotated[
     str,
     typer.Option(
@@ -465,13 +475,14 @@ OUTPUT_FILES = Group(
 
 @dataclass(frozen=True)
 class RunFlags:
-    """--n-jobs, --backend, --scheduler, --memory-budget, --random-state."""
+    """--n-jobs, --backend, --scheduler, --memory-budget, --random-state, --data-on-workers."""
 
     n_jobs: int = 1
     backend: str = "loky"
     scheduler: str | None = None
     memory_budget: str = "512MB"
     random_state: str = "0"
+    data_on_workers: str = "auto"
 
     def execution(self, ui: Any) -> Any:
         """The engines' Execution (progress drawn by ``ui``); checks the backend and the budget."""
@@ -479,7 +490,11 @@ class RunFlags:
         from inspectcli.engines.execution import Execution
 
         ex = Execution(
-            n_jobs=self.n_jobs, backend=self.backend, scheduler=self.scheduler, progress=ui.progress
+            n_jobs=self.n_jobs,
+            backend=self.backend,
+            scheduler=self.scheduler,
+            progress=ui.progress,
+            data_on_workers=self.data_on_workers,
         )
         ex.check()
         return ex.replace(memory_budget=parse_memory(self.memory_budget))
@@ -497,6 +512,7 @@ _RUN = (
     ("scheduler", Scheduler, None),
     ("memory_budget", MemoryBudget, "512MB"),
     ("random_state", RandomState, "0"),
+    ("data_on_workers", DataOnWorkers, "auto"),
 )
 EXECUTION = Group("run", _RUN, RunFlags)
 #: Without --memory-budget (`coefficients` refits; it predicts nothing in batches).

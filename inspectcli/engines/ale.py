@@ -77,6 +77,7 @@ from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
+from inspectcli.engines.worker_data import derive
 from inspectcli.errors import UsageError, blame_model, model_failed
 from inspectcli.introspect import task_of
 
@@ -458,7 +459,7 @@ def _predict_plans(
     dependence), so the model and data are sent once and no worker waits between features.
     """
     numeric = {p.j: p.values for p in plans if not p.categorical}
-    Xw = widen_integer_columns(X, numeric) if numeric else X
+    Xw = derive(widen_integer_columns, X, numeric) if numeric else X
     first = plans[0]
     m0 = len(first.rows)
 

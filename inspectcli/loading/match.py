@@ -22,7 +22,7 @@ from inspectcli.errors import (
     shorten,
 )
 from inspectcli.introspect import categorical_inputs, expected_features, first_step, n_features_in, task_of
-from inspectcli.loading.data import Dataset
+from inspectcli.loading.sources import Dataset
 
 
 @dataclass

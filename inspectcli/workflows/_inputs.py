@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from inspectcli.engines.frames import take_rows
+from inspectcli.engines.worker_data import derive
 from inspectcli.errors import UsageError, did_you_mean
-from inspectcli.loading.data import Dataset
 from inspectcli.loading.match import Prepared
 from inspectcli.loading.model import LoadedModel
+from inspectcli.loading.sources import Dataset
 from inspectcli.numbers import parse_finite
 
 
@@ -168,16 +170,17 @@ def load_matched_data(
     row groups holding them).
     """
     from inspectcli.introspect import expected_features
-    from inspectcli.loading.data import RowSample, open_data
+    from inspectcli.loading.data import open_data
     from inspectcli.loading.match import prepare
     from inspectcli.loading.probe import check_predicts
+    from inspectcli.loading.sources import RowSample
+    from inspectcli.workflows._on_workers import offer_inputs
 
     target, sample_weight = source.target, source.sample_weight
     names = expected_features(estimator)
+    read = {"sep": source.sep, "encoding": source.encoding, "decimal": source.decimal, "where": source.where}
     with report.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
-        opened = open_data(
-            data_path, sep=source.sep, encoding=source.encoding, decimal=source.decimal, where=source.where
-        )
+        opened = open_data(data_path, **read)
         columns = None
         for param, col in also:
             if col not in opened.columns:
@@ -199,18 +202,21 @@ def load_matched_data(
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
         report.note(note)
-    prepared = prepare(
-        estimator,
-        data,
-        target=target,
-        sample_weight=sample_weight,
-        infer_target=infer_target,
-        require_target=require_target,
-        keep=tuple(c for _, c in also),
-    )
+    match = {
+        "target": target,
+        "sample_weight": sample_weight,
+        "infer_target": infer_target,
+        "require_target": require_target,
+        "keep": tuple(c for _, c in also),
+    }
+    prepared = prepare(estimator, data, **match)
+    texts = list(prepared.text_numbers)
     if probe:
         with report.status(f"checking that the model predicts on {data.name}"):
             check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+    # The same rows, read and matched the same way, on Dask workers that see the same files.
+    kept = tuple(c for c in texts if not pd.api.types.is_numeric_dtype(prepared.X[c])) if texts else ()
+    data.delivery = offer_inputs(data_path, opened, read, columns, positions, match, prepared, kept)
     for note in prepared.notes:
         report.note(note)
     return data, prepared
@@ -305,7 +311,7 @@ def subsample_rows(
     ids = subsample_positions(subsample, prep.n_rows, seed)
     if ids is None:
         return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
-    X = take_rows(prep.X, ids)
+    X = derive(take_rows, prep.X, ids)  # (Dask workers reading the data take the same rows)
     sw = prep.sample_weight[ids] if prep.sample_weight is not None else None
     report.note(f"using {len(ids):,} of {prep.n_rows:,} rows (`subsample`, seed {seed})")
     return Rows(X, sw, ids, len(ids))

@@ -24,6 +24,7 @@ from inspectcli.workflows._inputs import (
     subsample_plan,
     subsample_rows,
 )
+from inspectcli.workflows._on_workers import delivery_notes
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ def run_ale(
         )
 
     results = ale_of(rows.X, chosen, orders, rows.sample_weight, execution)
+    for note in delivery_notes(inputs.data):
+        report.note(note)
     for r in results:
         if r.non_finite:
             report.warn(r.non_finite)
@@ -246,6 +249,7 @@ def _group_curves(
     import pandas as pd
 
     from inspectcli.engines.frames import take_rows
+    from inspectcli.engines.worker_data import derive
     from inspectcli.reports import ale as ale_report
     from inspectcli.workflows._inputs import feature_column
 
@@ -253,7 +257,7 @@ def _group_curves(
     skipped: list[str] = []
     with execution.sharing() as execution:  # (dask: one cluster for every group)
         for g in grouping.groups:
-            Xg = take_rows(rows.X, g.positions)
+            Xg = derive(take_rows, rows.X, g.positions)  # (Dask workers reading the data: the same rows)
             chosen, orders = [], {}
             for r in results:
                 col = pd.Series(np.asarray(feature_column(Xg, names, r.feature), dtype=object)).dropna()

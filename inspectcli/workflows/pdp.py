@@ -26,6 +26,7 @@ from inspectcli.workflows._inputs import (
     subsample_plan,
     subsample_rows,
 )
+from inspectcli.workflows._on_workers import delivery_notes
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ def run_pdp(
         note = recursion_note(est)
         if note:
             notes.append(note)
+    notes += delivery_notes(inputs.data)
     for note in notes:
         report.note(note)
     if grouping is not None:
@@ -523,6 +525,7 @@ def _group_curves(
     """
     from inspectcli.engines.frames import take_rows
     from inspectcli.engines.partial_dependence import partial_dependence
+    from inspectcli.engines.worker_data import derive
     from inspectcli.reports import pdp as pdp_report
 
     band, boot, centred_band, seed = bands
@@ -537,7 +540,7 @@ def _group_curves(
             sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
             got = partial_dependence(
                 est,
-                take_rows(rows.X, g.positions),
+                derive(take_rows, rows.X, g.positions),  # (Dask workers reading the data: the same rows)
                 [(f,) for f in one_way],
                 feature_names=names,
                 sample_weight=sw,
