@@ -229,3 +229,29 @@ def test_auto_band_where_it_comes_cheap(hgb, monkeypatch):
     batched = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto", engine="batched")
     for a, b in zip(with_ice, batched):
         assert rel(a.se, b.se) < 1e-10
+
+
+def test_pd_standard_error_does_not_depend_on_how_rows_are_chunked():
+    """Tree paths chunk rows by each worker's memory share: the SE must be the same bits anyway."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from inspectcli import Execution, partial_dependence
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(5000, 4))
+    y = np.sin(6 * X[:, 0]) + X[:, 1] * X[:, 2] + rng.normal(scale=0.1, size=5000)
+    model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y)
+    runs = [
+        partial_dependence(
+            model, X, [0, (1, 2)], grid_resolution=6, standard_error=True, engine="tree-paths", execution=ex
+        )
+        for ex in (
+            Execution(memory_budget=2**30),
+            Execution(memory_budget=2**21),
+            Execution(memory_budget=2**22, n_jobs=2, backend="threading"),
+        )
+    ]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a.se, b.se)
+            np.testing.assert_array_equal(a.average, b.average)

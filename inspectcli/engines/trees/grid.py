@@ -285,7 +285,8 @@ def _chunk_rows(spec: _Spec, n: int, n_grid: int, max_bytes: int) -> int:
     of the budget holds the per-tree tables.
     """
     per_row = 6 * n_grid * spec.n_raw * 8 + (len(spec.trees) + 2) * 24
-    return max(1, min(n, (max_bytes // 2) // per_row))
+    # whole pieces of the spread's blocks (bands.SumSq): the same bits whatever the budget share
+    return SumSq.piece_aligned(max(1, (max_bytes // 2) // per_row), n)
 
 
 def _finalize(spec: _Spec, raw: np.ndarray) -> np.ndarray:
