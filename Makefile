@@ -88,6 +88,11 @@ demo: $(MODELS)
 	$(INSPECT) ale sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
 		-f hour -f temp -f humidity -f season -f weekday -f weather \
 		--order weekday=mon,tue,wed,thu,fri,sat,sun --with-pdp --subsample 5000 --out $(OUT)/bikes
+	@echo "== subgroups: PD per season, ICE clusters =="
+	$(INSPECT) pdp sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
+		-f hour -f temp --by season --out $(OUT)/bikes-by-season
+	$(INSPECT) pdp sample_models/bikes_hgb.joblib sample_models/bikes.parquet --target count \
+		-f hour -f temp --ice-clusters 3 --out $(OUT)/bikes-clusters
 	@echo "== --fail-if and inspect diff (the same model with another seed; this gate holds: exit 1) =="
 	$(INSPECT) importance sample_models/diabetes_hgb.joblib sample_models/diabetes.parquet \
 		--target target --n-repeats 10 --cluster-threshold 0.5 --random-state 1 --no-plot \
@@ -110,6 +115,8 @@ images: demo
 	cp $(OUT)/diabetes/correlation.png docs/images/correlation_diabetes.png
 	cp $(OUT)/cancer/coefficients.png docs/images/coefficients_cancer.png
 	cp $(OUT)/bikes/ale.png docs/images/ale_bikes.png
+	cp $(OUT)/bikes-by-season/pdp.png docs/images/pdp_by_season.png
+	cp $(OUT)/bikes-clusters/pdp.png docs/images/pdp_ice_clusters.png
 	$(BIN)/python docs/screenshot.py $(OUT)/report-diabetes/report.html docs/images/report_diabetes.png
 
 test: $(MODELS) browser

@@ -8,9 +8,9 @@ each run's interval is ``mean ± 2·std/√n_repeats`` (``std`` as in the file: 
 ddof=0) and the change is *beyond noise* when the two intervals do not overlap. ``gap`` is the
 distance between the intervals (0 when they overlap), so ``gap > 0`` is the same test.
 
-PDP: per curve (features, target) present in both files on the same grid, the largest absolute
-difference of the average curves, the mean difference (new − old) and the mean absolute
-difference over the grid points, and the grid point where the largest difference lies. When
+PDP: per curve (features, target[, group of ``by``]) present in both files on the same grid, the
+largest absolute difference of the average curves, the mean difference (new − old) and the mean
+absolute difference over the grid points, and the grid point where the largest difference lies. When
 both files carry bands (engines/bands.py), each grid point's change is judged against them as
 importances are: each run's interval is its bootstrap interval when both files have one, else
 ``average ± 2·SE`` (the same ``noise_band``, with the standard error of the mean given directly),
@@ -108,6 +108,7 @@ class CurveDiff:
     max_at: list[Any] | None  # grid value(s) where |new − old| is largest
     h2_old: float | None = None
     h2_new: float | None = None
+    group: str | None = None  # `by`: the group's label; None for the curve of all rows
     noise: str | None = None  # "bootstrap" | "se" | None: the bands the change is judged against
     points_beyond_noise: int | None = None  # grid points whose two intervals do not overlap
     max_gap: float | None = None  # largest distance between the two intervals (0: within noise)
@@ -120,6 +121,7 @@ class CurveDiff:
         out: dict[str, Any] = {
             "features": list(self.features),
             "target": self.target,
+            **({"group": self.group} if self.group is not None else {}),
             "n_points": self.n_points,
             "max_abs_diff": self.max_abs_diff,
             "mean_diff": self.mean_diff,
@@ -264,15 +266,25 @@ def _diff_importance(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
 # pdp
 
 
-def _key(entry: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+def _key(entry: Mapping[str, Any]) -> tuple[tuple[str, ...], str, str | None]:
     import json
 
-    return tuple(entry["features"]), json.dumps(entry.get("target"))
+    group = entry.get("group")
+    return tuple(entry["features"]), json.dumps(entry.get("target")), group["label"] if group else None
 
 
-def _label(key: tuple[tuple[str, ...], str]) -> str:
-    feats, target = key
-    return " × ".join(feats) + ("" if target == "null" else f" (target {target})")
+def _label(key: tuple[tuple[str, ...], str, str | None]) -> str:
+    feats, target, group = key
+    return (
+        " × ".join(feats)
+        + ("" if target == "null" else f" (target {target})")
+        + ("" if group is None else f" [group {group}]")
+    )
+
+
+def _by_column(doc: Mapping[str, Any]) -> str | None:
+    by = (doc.get("parameters") or {}).get("by")
+    return by.get("column") if isinstance(by, Mapping) else None
 
 
 def _same_grid(a: Sequence[Any], b: Sequence[Any]) -> bool:
@@ -303,6 +315,15 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
         raise ValidationError(
             "one file has centred curves (`centered`), the other not",
             "compare runs made with the same `centered`",
+        )
+    by_old, by_new = _by_column(old), _by_column(new)
+    if by_old != by_new:
+        raise ValidationError(
+            f"the two files group rows by different columns ('{by_old}' vs '{by_new}')"
+            if by_old and by_new
+            else f"{'OLD' if by_old else 'NEW'} groups rows by '{by_old or by_new}', "
+            f"{'NEW' if by_old else 'OLD'} does not",
+            "compare runs made with the same `by` (groups are compared group by group)",
         )
     e_old = {_key(e): e for e in old["results"]}
     e_new = {_key(e): e for e in new["results"]}
@@ -363,6 +384,7 @@ def _diff_pdp(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
                 max_at=max_at,
                 h2_old=_f(a.get("h2")),
                 h2_new=_f(b.get("h2")),
+                group=key[2],
                 noise=noise,
                 points_beyond_noise=n_beyond,
                 max_gap=max_gap,

@@ -70,7 +70,8 @@ PARAMS = frozenset(
     {
         "backend", "bins", "categorical_features", "centered", "classes", "cluster_threshold",
         "custom_values",
-        "compare", "cv", "decimal", "encoding", "fail_if", "features", "grid_resolution", "group", "groups",
+        "compare", "cv", "data_on_workers", "decimal", "encoding", "fail_if", "features", "grid_resolution",
+        "group", "groups",
         "ice_lines", "ice_rows", "independent_y", "kind", "max_samples", "memory_budget", "method",
         "n_jobs", "execution", "progress",
         "n_repeats", "no_pickle", "order",
@@ -81,6 +82,8 @@ PARAMS = frozenset(
         "max_size", "pair_grid", "skip", "top_k", "top_pairs",
         # inspect interactions
         "overall", "rows",
+        # subgroups (pdp, ale)
+        "by", "by_bins", "by_max_levels", "ice_clusters",
         # bands (pdp, ale)
         "band", "band_level", "bootstrap", "standard_error",
     }

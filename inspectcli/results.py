@@ -27,7 +27,7 @@ from inspectcli import __version__
 from inspectcli.errors import UsageError, clip
 
 #: Bumped whenever the layout of a result file changes (see `inspect schema`).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 FORMATS = ("json", "csv")
 
 
@@ -115,10 +115,12 @@ def library_block(loaded: Any) -> dict[str, Any] | None:
 
 
 def data_block(dataset: Any, n_used: int) -> dict[str, Any]:
-    """Which data, and exactly which of its rows, a result was computed on (see loading/data.py)."""
+    """Which data, and exactly which of its rows, a result was computed on (see loading/sources.py)."""
     files = getattr(dataset, "files", None)
     sample = getattr(dataset, "sample", None)
-    return {
+    delivery = getattr(dataset, "delivery", None)
+    taken = delivery.path_taken if delivery is not None else None
+    block = {
         "path": dataset.path,
         "sha256": dataset.sha256,
         "format": dataset.format,
@@ -128,6 +130,9 @@ def data_block(dataset: Any, n_used: int) -> dict[str, Any]:
         "n_used": int(n_used),
         "sample": sample.as_json() if sample is not None else None,
     }
+    if taken is not None:  # (only for runs on Dask workers: how the rows got there)
+        block["dask_data"] = taken
+    return block
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

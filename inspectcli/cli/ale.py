@@ -52,6 +52,9 @@ def register(app: typer.Typer) -> None:
         response_method: o.ResponseMethod = "auto",
         class_: o.Classes = None,
         subsample: o.Subsample = None,
+        by: o.By = None,
+        by_bins: o.ByBins = 4,
+        by_max_levels: o.ByMaxLevels = 8,
         band: o.Band = True,
         bootstrap: o.Bootstrap = 0,
         band_level: o.BandLevel = 0.95,
@@ -85,6 +88,9 @@ def register(app: typer.Typer) -> None:
             classes=tuple(class_ or ()),
             subsample=subsample,
             random_state=seed,
+            by=by,
+            by_bins=by_bins,
+            by_max_levels=by_max_levels,
             band=band,
             bootstrap=bootstrap,
             band_level=band_level,
@@ -96,12 +102,24 @@ def register(app: typer.Typer) -> None:
             from inspectcli.plots import figure_bytes
             from inspectcli.plots.ale import plot_ale
 
+            if result.grouping is not None:
+                from inspectcli.plots.subgroups import plot_ale_subgroups
+
+                shown = plot_ale_subgroups(
+                    result.curves,
+                    deciles=result.deciles(),
+                    title=title,
+                    n_rows=result.rows.X.shape[0],
+                    band_level=band_level,
+                )
+                return figure_bytes(shown.figure_)
             display = plot_ale(result.curves, deciles=result.deciles(), title=title, band_level=band_level)
             return figure_bytes(display.figure_)
 
         from inspectcli.reports import ale as report
 
-        ui.show(report.table(result.curves, title=f"{title} ({result.rows.X.shape[0]:,} rows)"))
+        n_rows = result.rows.X.shape[0]
+        ui.show(report.table(result.curves, title=f"{title} ({n_rows:,} rows)", n_rows=n_rows))
         write_results(
             ui, output, formats, "ale", result.document, csv=lambda: report.csv_data(result.curves), png=png
         )

@@ -183,6 +183,16 @@ Scheduler = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+DataOnWorkers = Annotated[
+    str,
+    typer.Option(
+        "--data-on-workers",
+        metavar="auto|yes|no",
+        help="With --backend dask: the workers read DATA themselves when they see the same files "
+        "(auto), must (yes), or receive it from here (no).",
+        rich_help_panel=RUN,
+    ),
+]
 MemoryBudget = Annotated[
     str,
     typer.Option(
@@ -267,6 +277,33 @@ Subsample = Annotated[
         rich_help_panel=FEATURES,
     ),
 ]
+By = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        metavar="COLUMN",
+        help="One curve per group of rows by COLUMN (a feature or any column of the data): its "
+        "levels, or quantile bins of a numeric column; drawn on one axis with the curve of all rows.",
+        rich_help_panel=FEATURES,
+        show_default=False,
+    ),
+]
+ByBins = Annotated[
+    int,
+    typer.Option(
+        "--by-bins", metavar="Q", help="Quantile bins of a numeric --by column.", rich_help_panel=FEATURES
+    ),
+]
+ByMaxLevels = Annotated[
+    int,
+    typer.Option(
+        "--by-max-levels",
+        metavar="N",
+        help="Most groups of a --by column's levels (the less frequent pooled into 'other'); "
+        "integer columns with more values are binned.",
+        rich_help_panel=FEATURES,
+    ),
+]
 Summary = Annotated[
     Path | None,
     typer.Option(
@@ -284,10 +321,9 @@ Band = Annotated[
     typer.Option(
         "--band/--no-band",
         help="Standard error of each curve value over the rows (JSON se, CSV, shaded ± z·SE in the plot). "
-        "pdp's default: where the per-row values are computed anyway; --band also on tree regressors' "
-        "averages (about the cost of --kind both).",
-        show_default=False,
+        "Default: on for ale; for pdp where it costs little (a note says when it was left out).",
         rich_help_panel=BANDS,
+        show_default=False,
     ),
 ]
 Bootstrap = Annotated[
@@ -439,13 +475,14 @@ OUTPUT_FILES = Group(
 
 @dataclass(frozen=True)
 class RunFlags:
-    """--n-jobs, --backend, --scheduler, --memory-budget, --random-state."""
+    """--n-jobs, --backend, --scheduler, --memory-budget, --random-state, --data-on-workers."""
 
     n_jobs: int = 1
     backend: str = "loky"
     scheduler: str | None = None
     memory_budget: str = "512MB"
     random_state: str = "0"
+    data_on_workers: str = "auto"
 
     def execution(self, ui: Any) -> Any:
         """The engines' Execution (progress drawn by ``ui``); checks the backend and the budget."""
@@ -453,7 +490,11 @@ class RunFlags:
         from inspectcli.engines.execution import Execution
 
         ex = Execution(
-            n_jobs=self.n_jobs, backend=self.backend, scheduler=self.scheduler, progress=ui.progress
+            n_jobs=self.n_jobs,
+            backend=self.backend,
+            scheduler=self.scheduler,
+            progress=ui.progress,
+            data_on_workers=self.data_on_workers,
         )
         ex.check()
         return ex.replace(memory_budget=parse_memory(self.memory_budget))
@@ -471,6 +512,7 @@ _RUN = (
     ("scheduler", Scheduler, None),
     ("memory_budget", MemoryBudget, "512MB"),
     ("random_state", RandomState, "0"),
+    ("data_on_workers", DataOnWorkers, "auto"),
 )
 EXECUTION = Group("run", _RUN, RunFlags)
 #: Without --memory-budget (`coefficients` refits; it predicts nothing in batches).

@@ -115,6 +115,19 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=PDP,
             ),
         ] = False,
+        by: o.By = None,
+        by_bins: o.ByBins = 4,
+        by_max_levels: o.ByMaxLevels = 8,
+        ice_clusters: Annotated[
+            int | None,
+            _option(
+                "--ice-clusters",
+                "K",
+                "Cluster the ICE curves by shape into K groups (seeded k-means); draws each "
+                "cluster's mean curve. Implies --kind both.",
+                show_default=False,
+            ),
+        ] = None,
         band: o.Band = None,
         bootstrap: o.Bootstrap = 0,
         band_level: o.BandLevel = 0.95,
@@ -162,6 +175,10 @@ def register(app: typer.Typer) -> None:
             rank=rank,
             random_state=seed,
             fail_if=tuple(fail_if or ()),
+            by=by,
+            by_bins=by_bins,
+            by_max_levels=by_max_levels,
+            ice_clusters=ice_clusters,
             band=band,
             bootstrap=bootstrap,
             band_level=band_level,
@@ -176,6 +193,7 @@ def register(app: typer.Typer) -> None:
                 result.curves,
                 title=f"partial dependence — {result.title} ({n_rows:,} rows)",
                 notes=[f"method {first.method} ({first.engine})", *(cli_text(n) for n in result.notes)],
+                n_rows=n_rows,
             )
         )
         write_results(
@@ -200,6 +218,20 @@ def _png(result: Any, ice_lines: int | None, independent_y: bool = False) -> byt
     from inspectcli.plots import figure_bytes
     from inspectcli.plots.pdp import plot_pdp
     from inspectcli.reports.pdp import pair_counts
+
+    if any(c.group is not None or c.clusters is not None for c in result.curves):
+        from inspectcli.plots.subgroups import plot_subgroups
+
+        shown = plot_subgroups(
+            result.curves,
+            deciles=result.deciles(),
+            random_state=result.seed,
+            max_ice_lines=ice_lines or 250,
+            title=result.title,
+            n_rows=result.rows.X.shape[0],
+            band_level=result.document["parameters"]["band_level"],
+        )
+        return figure_bytes(shown.figure_) if shown is not None else None
 
     display = plot_pdp(
         result.curves,

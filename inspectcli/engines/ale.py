@@ -77,6 +77,7 @@ from inspectcli.engines.grid import is_categorical_dtype
 from inspectcli.engines.level_order import level_distances, mds_order, numeric_values
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
+from inspectcli.engines.worker_data import derive
 from inspectcli.errors import UsageError, blame_model, model_failed
 from inspectcli.introspect import task_of
 
@@ -392,11 +393,15 @@ def accumulated_local_effects(
                 raise UsageError(f"`order` applies to categorical features; '{names[j]}' is numeric")
             plans.append(_plan_numeric(X, j, names[j], bins))
 
-    from inspectcli.engines.estimate import check_ale_bootstrap
+    if bootstrap:
+        from inspectcli.engines.estimate import check_bootstrap_request
 
-    if plans:
-        longest = max(len(plan.grid) for plan in plans)
-        check_ale_bootstrap(longest, n_targets=response.n_targets, n_rows=n, bootstrap=bootstrap)
+        check_bootstrap_request(
+            n_boot=bootstrap,
+            values_per_resample=max(len(p.grid) for p in plans) * response.n_targets,
+            n_rows=n,
+            option=f"--bootstrap {bootstrap}",
+        )
     # With --with-pdp two computations follow each other: one Dask cluster for both.
     with execution.sharing(with_pdp) as on, on.reporting() as progress:
         preds = _predict_plans(estimator, X, plans, response, on, progress)
@@ -454,7 +459,7 @@ def _predict_plans(
     dependence), so the model and data are sent once and no worker waits between features.
     """
     numeric = {p.j: p.values for p in plans if not p.categorical}
-    Xw = widen_integer_columns(X, numeric) if numeric else X
+    Xw = derive(widen_integer_columns, X, numeric) if numeric else X
     first = plans[0]
     m0 = len(first.rows)
 

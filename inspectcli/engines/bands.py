@@ -106,13 +106,25 @@ class SumSq:
     Each block keeps its own ``Σ w²``, its ``w²``-weighted mean ``a`` and ``Σ w² (x − a)²``
     (two passes over the block); :meth:`finish` adds ``Σ w² (a − m)²`` per block, an exact
     decomposition with non-negative terms only (no cancellation of large sums).
+
+    Blocks are cut into pieces of :data:`PIECE` rows, so that the rounding depends only on the
+    rows, not on how callers chunk them (in-process, loky and Dask chunk by their own memory
+    shares): callers that chunk at multiples of ``PIECE`` rows get the same bits in every case.
     """
+
+    #: Rows per piece; callers chunk rows at multiples of it (:func:`piece_aligned`).
+    PIECE = 1024
 
     def __init__(self) -> None:
         self.parts: list[tuple[float, np.ndarray, np.ndarray]] = []
 
     def add(self, values: np.ndarray, weights: np.ndarray | None) -> None:
         """A block ``values`` of shape (rows, ...) with its rows' weights (or None)."""
+        for a in range(0, len(values), self.PIECE):
+            b = a + self.PIECE
+            self._add(values[a:b], None if weights is None else weights[a:b])
+
+    def _add(self, values: np.ndarray, weights: np.ndarray | None) -> None:
         w2 = _weights(len(values), weights) ** 2
         total = float(w2.sum())
         if total == 0.0:
@@ -120,6 +132,13 @@ class SumSq:
         with np.errstate(invalid="ignore", over="ignore"):
             center = np.tensordot(w2, values, axes=(0, 0)) / total
         self.parts.append((total, center, sum_sq_dev(values, None if weights is None else weights, center)))
+
+    @classmethod
+    def piece_aligned(cls, rows: int, n: int) -> int:
+        """``rows`` per chunk rounded down to whole pieces (at least one piece, at most ``n``)."""
+        if rows >= n:
+            return n
+        return min(n, max(cls.PIECE, rows - rows % cls.PIECE))
 
     def finish(self, mean: np.ndarray) -> np.ndarray:
         out = np.zeros(np.shape(mean))
@@ -146,6 +165,16 @@ class Bootstrap:
     def select(self, index: Any) -> Bootstrap:
         """The same interval, of ``lower[index]`` / ``upper[index]`` (e.g. one target)."""
         return Bootstrap(self.n, self.seed, self.level, self.lower[index], self.upper[index])
+
+    def as_json(self) -> dict[str, Any]:
+        """The result files' ``"bootstrap"`` entry: ``{n, seed, level, lower, upper}``."""
+        return {
+            "n": self.n,
+            "seed": self.seed,
+            "level": self.level,
+            "lower": self.lower.tolist(),
+            "upper": self.upper.tolist(),
+        }
 
 
 def resample_counts(n_rows: int, n_boot: int, seed: int, block: int) -> Iterator[np.ndarray]:

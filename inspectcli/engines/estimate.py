@@ -118,6 +118,13 @@ def check_pdp_request(
     resampled = 0.0
     if bootstrap:
         resampled = max(math.prod(a) for a in axes) * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE
+        if resampled > needed:  # the resampled curves are what does not fit: name --bootstrap
+            check_bootstrap_request(
+                n_boot=bootstrap,
+                values_per_resample=max(math.prod(a) for a in axes) * n_targets,
+                n_rows=n_rows,
+                option=f"--bootstrap {bootstrap}",
+            )
         needed += resampled
     biggest = max(axes, key=math.prod)
     shape = " × ".join(f"{n:,}" for n in biggest)
@@ -126,9 +133,6 @@ def check_pdp_request(
         + (f" with ICE over {n_rows:,} rows" if individual else "")
         + f" ({cells * n_rows:,} rows to predict)"
     )
-    if resampled > needed / 2:  # the resamples are what does not fit
-        what += f" and {bootstrap:,} bootstrap curves"
-        _refuse(needed, what, f"`bootstrap={bootstrap}`", "use fewer resamples (200–2,000 are usual)")
     _refuse(
         needed,
         what,
@@ -137,14 +141,15 @@ def check_pdp_request(
     )
 
 
-def check_ale_bootstrap(n_points: int, *, n_targets: int, n_rows: int, bootstrap: int) -> None:
-    """Refuse an ALE bootstrap whose resampled curves (one feature at a time) cannot be held (exit 2)."""
-    if not bootstrap:
-        return
+def check_bootstrap_request(*, n_boot: int, values_per_resample: int, n_rows: int, option: str) -> None:
+    """Refuse a bootstrap whose resampled curves cannot be held at once (exit 2).
+
+    ``values_per_resample``: the largest curve's values (grid points × targets) recomputed per
+    resample; the row counts of the resamples are drawn in blocks under the memory budget.
+    """
     _refuse(
-        n_points * n_targets * bootstrap * BYTES_PER_BOOTSTRAP_VALUE,
-        f"{bootstrap:,} bootstrap curves of up to {n_points:,} grid points × {n_targets} target(s) "
-        f"over {n_rows:,} rows",
-        f"`bootstrap={bootstrap}`",
-        "use fewer resamples (200–2,000 are usual)",
+        n_boot * values_per_resample * BYTES_PER_BOOTSTRAP_VALUE,
+        f"{n_boot:,} resamples of {n_rows:,} rows × {values_per_resample:,} curve values",
+        option,
+        "lower --bootstrap (a few hundred resamples give a percentile interval; 1,000 are plenty)",
     )

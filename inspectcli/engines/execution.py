@@ -34,6 +34,10 @@ class Execution:
     progress : callable or None, default=None
         A factory of context managers that yield a :class:`~inspectcli.engines.progress.Progress`
         (the CLI's progress bar); None reports nowhere.
+    data_on_workers : {"auto", "yes", "no"}, default="auto"
+        With ``backend="dask"``: whether the workers read data that came from a path on disk
+        themselves (``"auto"``: when they see the same files; ``"yes"``: they must) instead of
+        receiving it from this process (engines/worker_data.py).
     """
 
     memory_budget: int = DEFAULT_MEMORY_BUDGET
@@ -41,6 +45,7 @@ class Execution:
     backend: str = "loky"
     scheduler: str | None = None
     progress: Callable[[], AbstractContextManager[Progress]] | None = None
+    data_on_workers: str = "auto"
 
     def __post_init__(self) -> None:
         """Usage errors (ValueError) naming the parameter of a value of the wrong type or range.
@@ -107,8 +112,10 @@ class Execution:
     def check(self) -> None:
         """A usage error for an unknown backend, or a scheduler without the dask backend."""
         from inspectcli.engines.parallel import check_backend
+        from inspectcli.engines.worker_data import check_mode
 
         check_backend(self.backend, self.scheduler)
+        check_mode(self.data_on_workers)
 
     def replace(self, **changes: Any) -> Execution:
         """A copy with ``changes`` (e.g. ``scheduler=`` a shared cluster's address)."""
@@ -129,7 +136,7 @@ class Execution:
         """The task runner of one engine call (engines/parallel.py: in-process, joblib or Dask)."""
         from inspectcli.engines.parallel import task_runner
 
-        return task_runner(self.n_jobs, self.backend, self.scheduler)
+        return task_runner(self.n_jobs, self.backend, self.scheduler, data_on_workers=self.data_on_workers)
 
     @contextmanager
     def sharing(self, share: bool = True) -> Iterator[Execution]:

@@ -286,6 +286,10 @@ class TaskRunner:
         self._parallel = parallel
         #: The Dask scheduler's address, for messages.
         self.address = address
+        #: Keys of the data the workers read themselves (engines/worker_data.py), dropped at the end.
+        self.recipe_keys: set[str] = set()
+        #: Whether Dask workers read offered data themselves: auto | yes | no.
+        self.data_on_workers = "auto"
 
     @property
     def parallel(self) -> bool:
@@ -324,7 +328,17 @@ class TaskRunner:
                 yield result
             return
         if self._client is not None:
-            yield from _dask_map(self._client, self.address or "?", fn, tasks, shared, weights, progress)
+            yield from _dask_map(
+                self._client,
+                self.address or "?",
+                fn,
+                tasks,
+                shared,
+                weights,
+                progress,
+                self.recipe_keys,
+                self.data_on_workers,
+            )
             return
         from joblib import delayed
 
@@ -337,8 +351,10 @@ def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
     thread, one after another, instead of going back to the cluster (see the module docstring)."""
     from joblib import parallel_config
 
+    from inspectcli.engines.worker_data import resolve
+
     with parallel_config(backend="sequential"):
-        return fn(*args)
+        return fn(*resolve(args))
 
 
 def _dask_map(
@@ -349,10 +365,19 @@ def _dask_map(
     shared: tuple[Any, ...],
     weights: Sequence[int],
     progress: Progress,
+    recipe_keys: set[str],
+    data_on_workers: str = "auto",
 ) -> Iterator[Any]:
-    """``TaskRunner.map`` on a Dask client: scatter ``shared`` once, submit every task, yield the
-    results in task order, release every future at the end."""
+    """``TaskRunner.map`` on a Dask client: scatter ``shared`` once (offered data as the recipe the
+    workers read it with, engines/worker_data.py), submit every task, yield the results in task
+    order, release every future at the end."""
+    from inspectcli.engines.worker_data import recipe_keys as keys_of
+    from inspectcli.engines.worker_data import stand_ins
+
     timeout = _connect_timeout()
+    ask = lambda recipe: _ask_workers(client, address, timeout, recipe)  # noqa: E731
+    shared = stand_ins(shared, ask, address, data_on_workers)
+    recipe_keys.update(keys_of(shared))
     name = getattr(getattr(fn, "fn", fn), "__name__", "task")  # (fn: a _Guarded function)
     run = f"inspect_{name.lstrip('_')}-{uuid.uuid4().hex}"  # Dask's task prefix: inspect_<name>
     scattered: list[Any] = []
@@ -376,6 +401,33 @@ def _dask_map(
     finally:
         for future in [*futures, *scattered]:
             future.release()
+
+
+def _ask_workers(client: Any, address: str, timeout: float, recipe: Any) -> dict[str, str | None]:
+    """{worker: None when it sees ``recipe``'s files as this machine does, else what differs}.
+
+    (A worker may first import inspectcli's loaders, and stat or hash the files: this waits as
+    long as a result fetch may.)
+    """
+    from inspectcli.engines.worker_data import check_on_worker
+
+    wait = max(RESULT_FETCH_TIMEOUT, timeout)
+    return _on_cluster(
+        client,
+        address,
+        wait,
+        lambda: client.sync(client._run, check_on_worker, recipe, callback_timeout=wait),
+    )
+
+
+def _forget_data(client: Any, keys: set[str]) -> None:
+    """Best effort: the workers drop the data they read for this runner."""
+    from inspectcli.engines.worker_data import forget
+
+    try:
+        client.sync(client._run, forget, sorted(keys), callback_timeout=_connect_timeout())
+    except Exception:  # a cluster gone or busy keeps at most CACHE_ENTRIES frames per worker
+        pass
 
 
 def _result(client: Any, address: str, future: Any, timeout: float) -> Any:
@@ -485,8 +537,13 @@ def _advance(gen: Iterator[Any], weights: Sequence[int], progress: Progress) -> 
 
 
 @contextmanager
-def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None) -> Iterator[TaskRunner]:
+def task_runner(
+    n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None, *, data_on_workers: str = "auto"
+) -> Iterator[TaskRunner]:
     """A runner for one engine call: in-process, a joblib pool, or a Dask client (see above).
+
+    ``data_on_workers`` (auto | yes | no): whether Dask workers read offered data themselves
+    (engines/worker_data.py).
 
     With ``backend="dask"``: ``scheduler`` connects to a running cluster (its workers set the
     parallelism); without it a LocalCluster of ``n_jobs`` worker processes (one thread each)
@@ -498,7 +555,13 @@ def task_runner(n_jobs: int = 1, backend: str = "loky", scheduler: str | None = 
         with dask_client(scheduler, n) as client:
             address = scheduler or client.scheduler.address
             workers = sum(_ncores(client, address, _connect_timeout()).values()) or n
-            yield TaskRunner(workers, backend, client=client, address=address)
+            runner = TaskRunner(workers, backend, client=client, address=address)
+            runner.data_on_workers = data_on_workers
+            try:
+                yield runner
+            finally:
+                if runner.recipe_keys:
+                    _forget_data(client, runner.recipe_keys)
         return
     if n == 1:
         yield TaskRunner(1, backend)

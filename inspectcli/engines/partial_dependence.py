@@ -27,6 +27,7 @@ so no band.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,19 +53,16 @@ from inspectcli.engines.frames import (
     scaled_weights,
 )
 from inspectcli.engines.grid import (
-    cartesian,
     check_grid_options,
     feature_grid,
     is_categorical_dtype,
     order_levels,
 )
-from inspectcli.engines.pd_batched import _batched, _working_frame
-from inspectcli.engines.progress import Progress
-from inspectcli.engines.response import Response, resolve_response
+from inspectcli.engines.pd_batched import _batched
+from inspectcli.engines.pd_tree_paths import _tree_path_results
+from inspectcli.engines.response import resolve_response
 from inspectcli.errors import (
-    ComputationError,
     UsageError,
-    raised_in_our_code,
 )
 from inspectcli.introspect import encoder_categories, final_estimator, supports_recursion, task_of
 
@@ -214,10 +212,12 @@ def partial_dependence(
         backend, Dask scheduler and progress reporting.
     standard_error : bool or "auto", default=False
         Fill ``PDPResult.se``: the standard error of each PD value over the rows (engines/bands.py).
-        Brute force only (recursion has no per-row values). ``"auto"``: where the engine computes
-        the per-row values anyway (predicting, ICE, a non-linear link such as class
-        probabilities), not where the tree engine averages without them (tree regressors'
-        averages: asking for it there costs about what ``kind="both"`` costs).
+        Brute force only (recursion has no per-row values). ``"auto"``: when it costs little
+        beside the averages, for every feature set alike: batched predictions; tree paths with
+        ICE, with outputs that are not a sum of the trees, or with few rows × grid points ×
+        trees (``trees.grid.spread_comes_cheap``). Otherwise ``se`` stays None: tree paths
+        average a sum of trees without per-row values, and computing them costs about ten
+        times as much.
     bootstrap : int, default=0
         Fill ``PDPResult.bootstrap`` with the percentile interval of ``bootstrap`` resamples of
         the rows (seeded with ``random_state``), recomputed from the ICE values.
@@ -254,9 +254,12 @@ def partial_dependence(
             f"`method` recursion computes averages only; `kind={kind}` needs the predictions of every row",
             "use `method=brute` (or auto)",
         )
+    if method == "recursion" and standard_error == "auto":
+        standard_error = False
     if method == "recursion" and (standard_error or bootstrap):
+        band = "`bootstrap`" if bootstrap else "`standard_error`"
         raise UsageError(
-            "`method` recursion gives no per-row values, so no band (`standard_error`, `bootstrap`)",
+            f"`method` recursion gives no per-row values, so no band ({band})",
             "use `method=brute` (or auto)",
         )
     if method == "recursion" and sample_weight is not None:
@@ -381,6 +384,13 @@ def partial_dependence(
                 f"the tree-paths engine does not support {type(estimator).__name__} with {response.method}",
                 "use the batched engine",
             )
+    if standard_error == "auto":  # one decision for the run: every curve has a band, or none
+        from inspectcli.engines.trees.grid import spread_comes_cheap
+
+        points = sum(math.prod(len(a) for a in axes) for _, axes in prepared)
+        standard_error = not use_trees or spread_comes_cheap(
+            estimator, response.method, n_rows, points, want_individual
+        )
     results: list[PDPResult | None] = [None] * len(prepared)
     pending = list(range(len(prepared)))
     # Tree paths, then brute force for the sets they could not do: one Dask cluster for both.
@@ -412,7 +422,7 @@ def partial_dependence(
             want_individual,
             on,
             progress,
-            spread=bool(standard_error),  # predicting: the per-row values are there anyway
+            spread=bool(standard_error),
         )
     for slot, (avg, ind, sq) in zip(pending, computed):
         idx, axes = prepared[slot]
@@ -498,151 +508,4 @@ def _recursion(
         response_method="decision_function" if task.is_classifier else "predict",
         average=average,
         individual=None,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# tree paths: the same numbers as brute force, from the trees' structure
-
-
-def _tree_path_results(
-    estimator: Any,
-    X: Any,
-    prepared: list[tuple[tuple[int, ...], list[np.ndarray]]],
-    names: list[str],
-    columns: Mapping[int, tuple[Any, bool]],
-    response: Response,
-    sample_weight: np.ndarray | None,
-    kind: str,
-    engine: str,
-    execution: Execution,
-    progress: Progress,
-    results: list[PDPResult | None],
-    standard_error: bool | str = False,
-) -> list[int]:
-    """Fill ``results`` through tree paths; the positions whose self-check failed (to predict).
-
-    One task per feature set, spread over the workers like the batched chunks (each worker gets
-    its share of the memory budget; Dask receives the model and data once).
-    """
-    progress.start(len(prepared), "partial dependence (tree paths)")
-    fallback = []
-    with execution.runner() as runner:
-        max_bytes = max(1, execution.memory_budget // 2 // runner.n_workers)
-        tasks = [
-            (idx, axes, names, tuple(columns[j][1] for j in idx), response, kind, max_bytes, standard_error)
-            for idx, axes in prepared
-        ]
-        gen = runner.map(_tree_paths_task, tasks, shared=(estimator, X, sample_weight), progress=progress)
-        for i, (result, mismatch) in enumerate(gen):
-            if result is not None:
-                results[i] = result
-                continue
-            if engine == "tree-paths":
-                raise ComputationError(f"the tree-paths engine disagrees with the model: {mismatch}")
-            warnings.warn(
-                f"tree-path results disagreed with the model's own predictions ({mismatch}); "
-                "computing by brute-force predictions instead",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            fallback.append(i)
-    return fallback
-
-
-def _tree_paths_task(
-    estimator: Any,
-    X: Any,
-    sample_weight: np.ndarray | None,
-    idx: tuple[int, ...],
-    axes: list[np.ndarray],
-    names: list[str],
-    categorical: tuple[bool, ...],
-    response: Response,
-    kind: str,
-    max_bytes: int,
-    standard_error: bool | str = False,
-) -> tuple[PDPResult | None, str | None]:
-    """One feature set through tree paths, in any worker: (result, None) or (None, mismatch)."""
-    try:
-        result = _tree_paths(
-            estimator,
-            X,
-            idx,
-            axes,
-            names,
-            categorical,
-            response,
-            sample_weight,
-            kind,
-            max_bytes,
-            standard_error,
-        )
-    except trees.TreePathMismatchError as exc:
-        return None, str(exc)
-    return result, None
-
-
-def _tree_paths(
-    estimator: Any,
-    X: Any,
-    idx: tuple[int, ...],
-    axes: list[np.ndarray],
-    names: list[str],
-    categorical: tuple[bool, ...],
-    response: Response,
-    sample_weight: np.ndarray | None,
-    kind: str,
-    max_bytes: int,
-    standard_error: bool | str = False,
-) -> PDPResult:
-    want_individual = kind != "average"
-    grid = cartesian(axes)
-    shape = tuple(len(a) for a in axes)
-    Xw = _working_frame(X, idx, grid)
-    try:
-        avg_raw, ind_raw, sq_raw = trees.tree_path_moments(
-            estimator,
-            Xw,
-            list(idx),
-            grid,
-            response_method=response.method,
-            individual=want_individual,
-            sample_weight=sample_weight,
-            max_bytes=max_bytes,
-            spread=standard_error,
-        )
-    except (ValueError, TypeError, IndexError) as exc:
-        if raised_in_our_code(exc):
-            raise
-        raise ComputationError(
-            f"the model failed while computing partial dependence: {exc}",
-            "this is the estimator's own error; try `method=brute`",
-        ) from exc
-    average = np.moveaxis(response.select(avg_raw, leading=1), -1, 0)  # (k, G)
-    average = average.reshape(response.n_targets, *shape)
-    individual = None
-    if want_individual:
-        ind = response.select(ind_raw, leading=2)  # (G, n, k)
-        individual = (
-            np.moveaxis(ind, -1, 0).transpose(0, 2, 1).reshape(response.n_targets, X.shape[0], *shape)
-        )
-    se = None
-    if sq_raw is not None:  # (a negated response leaves the squares as they are)
-        sq = np.abs(np.moveaxis(response.select(sq_raw, leading=1), -1, 0)).reshape(
-            response.n_targets, *shape
-        )
-        se = se_from_sum_sq(sq, sample_weight, X.shape[0])
-    return PDPResult(
-        features=tuple(names[i] for i in idx),
-        feature_indices=idx,
-        categorical=categorical,
-        grid_values=axes,
-        targets=response.targets,
-        method="brute",
-        engine="tree-paths",
-        response_method=response.method,
-        average=average if kind != "individual" else None,
-        individual=individual,
-        se=se,
     )

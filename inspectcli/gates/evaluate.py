@@ -257,11 +257,17 @@ def _same_features(a: Sequence[str], b: Sequence[str]) -> bool:
 
 
 def evaluate_pdp(gates: Gates, curves: Sequence[Any]) -> GateReport:
-    """Evaluate pdp conditions on ``PDPCurve`` objects (range: max − min of the PD; h2: H²)."""
+    """Evaluate pdp conditions on ``PDPCurve`` objects (range: max − min of the PD; h2: H²).
+
+    With ``by``, a condition looks at the curves of all rows, or at one group's with ``group=``.
+    """
+    every = curves
+    curves = [c for c in every if getattr(c, "group", None) is None]
     sets = list(dict.fromkeys(tuple(c.features) for c in curves))
     names = list(dict.fromkeys(f for c in curves for f in c.features))
     outcomes = []
     for cond in gates:
+        curves = _of_group(cond, every)
         match_curve_names(cond, sets, names)
         targets = _pick_targets(cond, list(dict.fromkeys(c.target for c in curves)))
         for t in targets:
@@ -283,6 +289,24 @@ def evaluate_pdp(gates: Gates, curves: Sequence[Any]) -> GateReport:
             if values:
                 outcomes.append(_outcome(cond, t, values, labels))
     return GateReport(outcomes)
+
+
+def _of_group(cond: Condition, curves: Sequence[Any]) -> list[Any]:
+    """The curves of all rows, or those of the group ``group=`` names (by its label)."""
+    if cond.group is None:
+        return [c for c in curves if getattr(c, "group", None) is None]
+    labels = list(dict.fromkeys(c.group["label"] for c in curves if getattr(c, "group", None)))
+    if not labels:
+        raise UsageError(
+            f"`fail_if={quote(cond.text)}`: group= names a group of rows, and this run has none",
+            "group the rows with `by`",
+        )
+    if cond.group not in labels:
+        raise UsageError(
+            f"`fail_if={quote(cond.text)}`: no group '{cond.group}'{did_you_mean(cond.group, labels)}",
+            f"groups: {', '.join(labels[:12])}",
+        )
+    return [c for c in curves if getattr(c, "group", None) and c.group["label"] == cond.group]
 
 
 def _pick_targets(cond: Condition, targets: list[Any]) -> list[Any]:
@@ -340,8 +364,9 @@ def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
                     f"`fail_if={quote(cond.text)}`: {cond.measure} compares importances, not PD curves",
                     f"pdp diffs gate on {', '.join(DIFF_PDP)}",
                 )
-            sets = list(dict.fromkeys(tuple(c.features) for c in diff.curves))
-            names = list(dict.fromkeys(f for c in diff.curves for f in c.features))
+            curves = [c for c in diff.curves if getattr(c, "group", None) is None]  # `by`: all rows
+            sets = list(dict.fromkeys(tuple(c.features) for c in curves))
+            names = list(dict.fromkeys(f for c in curves for f in c.features))
             if cond.names is not None and not any(_same_features(s, cond.names) for s in sets):
                 unknown = [n for n in cond.names if n not in names]
                 what = (
@@ -353,11 +378,11 @@ def evaluate_diff(gates: Gates, diff: Any) -> GateReport:
                     f"`fail_if={quote(cond.text)}`: {what} in these files",
                     f"their curves: {', '.join(','.join(s) for s in sets)}",
                 )
-            targets = _pick_targets(cond, list(dict.fromkeys(c.target for c in diff.curves)))
+            targets = _pick_targets(cond, list(dict.fromkeys(c.target for c in curves)))
             for t in targets:
                 chosen_curves = [
                     c
-                    for c in diff.curves
+                    for c in curves
                     if c.target == t and (cond.names is None or _same_features(c.features, cond.names))
                 ]
                 if chosen_curves:

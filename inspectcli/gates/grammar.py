@@ -63,6 +63,7 @@ class Condition:
     threshold: float
     scorer: str | None = None
     target: str | None = None
+    group: str | None = None  # `by`: the group's curve (pdp range), by its label
 
     def holds(self, value: float | None) -> bool:
         """Whether the condition holds for ``value``; an undefined value counts as holding."""
@@ -164,6 +165,7 @@ class _Parser:
     def __init__(self, text: str, kind: str) -> None:
         self.text = text
         self.kind = kind
+        self.group: str | None = None
         self.toks = self._tokenize()
         self.i = 0
 
@@ -236,7 +238,7 @@ class _Parser:
         end = self.take()
         if end.kind != "end":
             raise self.fail("unexpected {tok} after the number", end)
-        return Condition(self.text.strip(), measure, names, op, threshold, scorer, target)
+        return Condition(self.text.strip(), measure, names, op, threshold, scorer, target, self.group)
 
     def operand(self) -> tuple[str, tuple[str, ...] | None, str | None, str | None]:
         scorer = None
@@ -318,6 +320,16 @@ class _Parser:
                 if target is not None:
                     raise self.fail("target= is given twice", tok)
                 target = val.value
+            elif tok.kind == "word" and tok.value == "group" and self.peek().text == "=":
+                self.take()
+                val = self.take()
+                if val.kind not in ("word", "str"):
+                    raise self.fail("expected a group's label after group=, found {tok}", val)
+                if self.kind != "pdp" or measure != "range":
+                    raise self.fail("group= selects the curve of a group of rows (`by`): range() of pdp", tok)
+                if self.group is not None:
+                    raise self.fail("group= is given twice", tok)
+                self.group = val.value
             elif tok.kind in ("word", "str"):
                 if self.peek().text == ":" and self.peek().kind == "punct":
                     self.take()

@@ -22,7 +22,7 @@ from inspectcli.errors import (
     shorten,
 )
 from inspectcli.introspect import categorical_inputs, expected_features, first_step, n_features_in, task_of
-from inspectcli.loading.data import Dataset
+from inspectcli.loading.sources import Dataset
 
 
 @dataclass
@@ -61,6 +61,7 @@ def prepare(
     infer_target: bool = False,
     require_target: bool = False,
     min_rows: int = 2,
+    keep: tuple[str, ...] = (),
 ) -> Prepared:
     """Take the model's input columns (in its order), the target and the weights from ``data``.
 
@@ -79,6 +80,9 @@ def prepare(
         Raise a usage error when no target column is given or inferred.
     min_rows : int
         Fewer rows than this is an input error.
+    keep : tuple of str
+        Other columns read for the workflow (``by``): for a model without column names, left out
+        of the inputs when the model's input count says they are not among them.
     """
     frame = data.frame
     notes: list[str] = []
@@ -111,7 +115,7 @@ def prepare(
                 + (f", … (+{len(missing) - 5} more)" if len(missing) > 5 else ""),
                 "give data with the columns the model was trained on (see `inspect info MODEL`)",
             )
-        extra = [c for c in data.columns_in_file if c not in names and c not in reserved]
+        extra = [c for c in data.columns_in_file if c not in names and c not in reserved and c not in keep]
         if target is None and infer_target and len(extra) == 1:
             target = extra[0]
             notes.append(f"using column '{target}' as the target: the only column the model does not read")
@@ -123,6 +127,9 @@ def prepare(
     else:
         cols = [c for c in frame.columns if c not in reserved]
         n_in = n_features_in(estimator)
+        others = [c for c in cols if c in keep]
+        if others and n_in is not None and len(cols) - len(others) in (n_in, n_in + 1):
+            cols = [c for c in cols if c not in others]
         if target is None and infer_target and n_in is not None and len(cols) == n_in + 1:
             target = cols[-1]
             cols = cols[:-1]

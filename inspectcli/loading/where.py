@@ -123,19 +123,19 @@ class _Parser:
             raise _malformed(self.text, tok[2], f"unexpected {tok[1]!r}")
         return tree
 
-    def expr(self) -> Any:
-        tree = self.conj()
-        while (tok := self.peek()) is not None and tok[:2] == ("kw", "or"):
+    def _chain(self, keyword: str, operand: Any) -> Any:
+        # operand (keyword operand)*, left-associative
+        tree = operand()
+        while (tok := self.peek()) is not None and tok[:2] == ("kw", keyword):
             self.take()
-            tree = ("or", tree, self.conj())
+            tree = (keyword, tree, operand())
         return tree
 
+    def expr(self) -> Any:
+        return self._chain("or", self.conj)
+
     def conj(self) -> Any:
-        tree = self.atom()
-        while (tok := self.peek()) is not None and tok[:2] == ("kw", "and"):
-            self.take()
-            tree = ("and", tree, self.atom())
-        return tree
+        return self._chain("and", self.atom)
 
     def atom(self) -> Any:
         kind, value, pos = self.take()

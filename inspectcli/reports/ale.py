@@ -31,6 +31,7 @@ class ALECurve:
     pdp: np.ndarray | None = None
     se: np.ndarray | None = None  # (len(grid),) delta-method standard error (engines/bands.py)
     bootstrap: Any = None  # engines.bands.Bootstrap of this target
+    group: dict[str, Any] | None = None  # `by`: {column, label, n_rows, level, interval}
 
     def band(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
         """The band drawn: the bootstrap interval, else ALE ± z·SE (z for ``level``), else None."""
@@ -87,14 +88,9 @@ def json_entries(curves: Sequence[ALECurve]) -> list[dict[str, Any]]:
         if c.se is not None:
             entry["se"] = [None if not np.isfinite(v) else float(v) for v in c.se]
         if c.bootstrap is not None:
-            b = c.bootstrap
-            entry["bootstrap"] = {
-                "n": b.n,
-                "seed": b.seed,
-                "level": b.level,
-                "lower": b.lower.tolist(),
-                "upper": b.upper.tolist(),
-            }
+            entry["bootstrap"] = c.bootstrap.as_json()
+        if c.group is not None:
+            entry["group"] = c.group
         out.append(entry)
     return out
 
@@ -108,7 +104,9 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
     with_pdp = any(c.pdp is not None for c in curves)
     with_se = any(c.se is not None for c in curves)
     with_boot = any(c.bootstrap is not None for c in curves)
-    header = ["feature", "target", "position", "grid", "ale", "bin_count"] + (["pdp"] if with_pdp else [])
+    grouped = any(c.group is not None for c in curves)  # `by`: a group column (empty: all rows)
+    header = ["feature", "target", *(["group"] if grouped else []), "position", "grid", "ale", "bin_count"]
+    header += ["pdp"] if with_pdp else []
     header += (["se"] if with_se else []) + (["boot_lower", "boot_upper"] if with_boot else [])
 
     def rows() -> Any:
@@ -118,7 +116,8 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
                     count: Any = int(c.counts[k])
                 else:
                     count = int(c.counts[k - 1]) if k > 0 else None
-                row = ["" if c.target is None else c.target, k, plain(g), c.ale[k], count]
+                group = ([c.group["label"] if c.group else ""]) if grouped else []
+                row = ["" if c.target is None else c.target, *group, k, plain(g), c.ale[k], count]
                 if with_pdp:
                     row.append(c.pdp[k] if c.pdp is not None else None)
                 if with_se:
@@ -131,7 +130,9 @@ def csv_data(curves: Sequence[ALECurve]) -> bytes:
     return csv_bytes(header, rows())
 
 
-def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects") -> Table:
+def table(
+    curves: Sequence[ALECurve], *, title: str = "accumulated local effects", n_rows: int | None = None
+) -> Table:
     """One row per curve: grid, ALE min / max / range, a sparkline, and the PD range beside it.
 
     Sparklines share one scale (said in the caption); numbers and grids never wrap.
@@ -142,7 +143,13 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
     t.add_column("feature", style="bold")
     if show_target:
         t.add_column("target")
-    t.add_column("bins", justify="right", no_wrap=True)
+    grouped = any(c.group is not None for c in curves)
+    if grouped:  # `by`: the curve of all rows, then one per group
+        column = next(c.group["column"] for c in curves if c.group is not None)
+        t.add_column(column if column not in {"feature", "feature(s)", "target", "rows"} else f"by {column}")
+        t.add_column("rows", justify="right", no_wrap=True)
+    else:  # (grouped: the bins go in the grid cell, to keep the table narrow)
+        t.add_column("bins", justify="right", no_wrap=True)
     t.add_column("grid", no_wrap=True)
     t.add_column("ALE min", justify="right", no_wrap=True)
     t.add_column("ALE max", justify="right", no_wrap=True)
@@ -158,20 +165,35 @@ def table(curves: Sequence[ALECurve], *, title: str = "accumulated local effects
         if c.categorical:
             n_bins = f"{len(c.grid)} levels"
             span = ", ".join(label(v) for v in c.grid)
-            if len(span) > 28:
-                span = span[:27].rsplit(",", 1)[0] + ", …"
+            limit = 16 if grouped else 28
+            if len(span) > limit:
+                span = span[: limit - 1].rsplit(",", 1)[0] + ", …"
         else:
             n_bins = str(len(c.grid) - 1)
             span = f"{fmt(c.grid[0], 3)} … {fmt(c.grid[-1], 3)}"
-        cells: list[Any] = [c.feature]
+        cells: list[Any] = [c.feature if c.group is None else ""]
         if show_target:
-            cells.append("" if c.target is None else str(c.target))
+            cells.append("" if c.target is None or c.group is not None else str(c.target))
+        if grouped:
+            n = c.group["n_rows"] if c.group is not None else n_rows
+            cells += ["all" if c.group is None else c.group["label"], "" if n is None else f"{n:,}"]
+            span += f" ({len(c.grid)})" if c.categorical else f" ({n_bins})"
         finite = np.isfinite(c.ale).any()  # an all-undefined curve: no nanmin's "All-NaN slice" warning
         lo, hi = (float(np.nanmin(c.ale)), float(np.nanmax(c.ale))) if finite else (np.nan, np.nan)
-        cells += [n_bins, span, fmt(lo), fmt(hi), fmt(hi - lo), Spark(c.ale, lo=lo_all, hi=hi_all, width=16)]
+        cells += [
+            *([] if grouped else [n_bins]),
+            span,
+            fmt(lo),
+            fmt(hi),
+            fmt(hi - lo),
+            Spark(c.ale, lo=lo_all, hi=hi_all, width=16),
+        ]
         if with_pdp:
             cells.append(fmt(float(np.ptp(c.pdp))) if c.pdp is not None else "")
         t.add_row(*cells)
+    caption = ["groups: ALE of each group's rows, on its own bins"] if grouped else []
     if len(curves) > 1:
-        t.caption = f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}"
+        caption.append(f"curve: one scale for all rows, ▁ {fmt(lo_all)} … █ {fmt(hi_all)}")
+    if caption:
+        t.caption = "\n".join(caption)
     return t

@@ -76,7 +76,8 @@ def _pdp_table(curves: list[CurveDiff]) -> Table:
     if banded:
         t.add_column("beyond noise", no_wrap=True)
     for c in curves:
-        cells: list[Any] = [Text(" × ".join(c.features))]  # Text: names are not markup
+        name = " × ".join(c.features) + ("" if c.group is None else f" [{c.group}]")
+        cells: list[Any] = [Text(name)]  # Text: names are not markup
         if show_target:
             cells.append(Text("" if c.target is None else str(c.target)))
         cells += [

@@ -40,6 +40,8 @@ class PDPCurve:
     rank: int | None = None
     se: np.ndarray | None = None  # grid shape: standard error of each PD value (engines/bands.py)
     bootstrap: Any = None  # engines.bands.Bootstrap of this target: lower / upper of grid shape
+    group: dict[str, Any] | None = None  # `by`: {column, label, n_rows, level, interval}
+    clusters: Any = None  # engines.ice_clusters.IceClusters (`ice_clusters`)
 
     def band(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
         """The band drawn: the bootstrap interval, else average ± z·SE (z for ``level``), else None."""
@@ -152,14 +154,7 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
         if c.se is not None:
             entry["se"] = c.se.tolist()
         if c.bootstrap is not None:
-            b = c.bootstrap
-            entry["bootstrap"] = {
-                "n": b.n,
-                "seed": b.seed,
-                "level": b.level,
-                "lower": b.lower.tolist(),
-                "upper": b.upper.tolist(),
-            }
+            entry["bootstrap"] = c.bootstrap.as_json()
         if c.individual is not None:
             entry["individual"] = c.individual.tolist()
             entry["rows"] = [int(r) for r in c.rows] if c.rows is not None else None
@@ -169,6 +164,10 @@ def json_entries(curves: Sequence[PDPCurve]) -> list[dict[str, Any]]:
             entry["rank"] = c.rank
         if c.ndim == 2:
             entry["h2"] = c.h2
+        if c.group is not None:
+            entry["group"] = c.group
+        if c.clusters is not None:
+            entry["clusters"] = c.clusters.as_json()
         out.append(entry)
     return out
 
@@ -177,13 +176,21 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
     """Tidy long CSV: one row per (features, target, grid point[, ICE row]).
 
     With bands, average rows also carry ``se`` and (with a bootstrap) ``boot_lower`` / ``boot_upper``.
+    With ``by``, a ``group`` column after ``target`` (empty for the curve of all rows); with
+    ``ice_clusters``, a last ``cluster`` column (the cluster of each ICE row) and rows of kind
+    ``cluster_mean`` (each cluster's mean curve).
     """
     dims = max((c.ndim for c in curves), default=1)
-    header = ["features", "target", *[f"grid_{i + 1}" for i in range(dims)], "kind", "row", "value"]
+    grouped = any(c.group is not None for c in curves)
+    clustered = any(c.clusters is not None for c in curves)
+    header = ["features", "target", *(["group"] if grouped else []), *[f"grid_{i + 1}" for i in range(dims)]]
+    header += ["kind", "row", "value"]
     with_se = any(c.se is not None for c in curves)
     with_boot = any(c.bootstrap is not None for c in curves)
     header += (["se"] if with_se else []) + (["boot_lower", "boot_upper"] if with_boot else [])
+    header += ["cluster"] if clustered else []
     blank = [""] * (int(with_se) + 2 * int(with_boot))
+    no_cluster = [""] if clustered else []
 
     def band(c: PDPCurve, p: tuple[int, ...]) -> list[Any]:
         out: list[Any] = []
@@ -197,31 +204,38 @@ def csv_data(curves: Sequence[PDPCurve]) -> bytes:
     def rows() -> Any:
         for c in curves:
             name = "|".join(c.features)
+            head = [name, _target(c.target)] + ([c.group["label"] if c.group else ""] if grouped else [])
             points = list(np.ndindex(*[len(g) for g in c.grid]))
             values = [[c.grid[d][p[d]] for d in range(c.ndim)] + [""] * (dims - c.ndim) for p in points]
             if c.average is not None:
                 for p, vals in zip(points, values):
                     yield [
-                        name,
-                        _target(c.target),
+                        *head,
                         *[plain(v) for v in vals],
                         "average",
                         "",
                         c.average[p],
                         *band(c, p),
+                        *no_cluster,
                     ]
             if c.individual is not None:
+                labels = c.clusters.labels if c.clusters is not None else None
                 for line, row in enumerate(c.rows if c.rows is not None else range(len(c.individual))):
+                    cluster = ([int(labels[line])] if labels is not None else [""]) if clustered else []
                     for p, vals in zip(points, values):
                         yield [
-                            name,
-                            _target(c.target),
+                            *head,
                             *[plain(v) for v in vals],
                             "individual",
                             int(row),
                             c.individual[(line, *p)],
                             *blank,
+                            *cluster,
                         ]
+            if c.clusters is not None:
+                for j, mean in enumerate(c.clusters.means):
+                    for p, vals in zip(points, values):
+                        yield [*head, *[plain(v) for v in vals], "cluster_mean", "", mean[p], *blank, j]
 
     return csv_bytes(header, rows())
 
@@ -244,8 +258,16 @@ def _values(c: PDPCurve) -> np.ndarray | None:
     return c.individual.mean(axis=0) if c.individual is not None else None
 
 
+def _key(target: Any) -> str:
+    return repr(target)
+
+
 def table(
-    curves: Sequence[PDPCurve], *, title: str = "partial dependence", notes: Sequence[str] = ()
+    curves: Sequence[PDPCurve],
+    *,
+    title: str = "partial dependence",
+    notes: Sequence[str] = (),
+    n_rows: int | None = None,
 ) -> Table:
     """One row per curve: grid span, PD min / max / range, a sparkline, H² or rank.
 
@@ -258,7 +280,14 @@ def table(
     t.add_column("feature(s)", style="bold")
     if show_target:
         t.add_column("target")
-    t.add_column("grid", no_wrap=True)
+    grouped = any(c.group is not None for c in curves)
+    if grouped:  # `by`: the curve of all rows, then one per group
+        column = next(c.group["column"] for c in curves if c.group is not None)
+        header = column if column not in {"feature", "feature(s)", "target", "rows"} else f"by {column}"
+        t.add_column(header, no_wrap=True)
+        t.add_column("rows", justify="right", no_wrap=True)
+    else:  # (grouped: the grids go in the caption, to keep the table narrow)
+        t.add_column("grid", no_wrap=True)
     t.add_column("PD min", justify="right", no_wrap=True)
     t.add_column("PD max", justify="right", no_wrap=True)
     t.add_column("range", justify="right", no_wrap=True)
@@ -269,14 +298,18 @@ def table(
     extra = any(c.h2 is not None or c.rank is not None for c in curves)
     if extra:
         t.add_column("rank / H²", justify="right", no_wrap=True)
+    ranks = {(c.features, _key(c.target)): c.rank for c in curves if c.group is None}
     order = (
         sorted(curves, key=lambda c: (c.rank is None, c.rank or 0)) if any(c.rank for c in curves) else curves
     )
+    if grouped and any(c.rank for c in curves):  # groups stay under their all-rows curve
+        order = sorted(curves, key=lambda c: ranks.get((c.features, _key(c.target))) or 0)
     one_way = [v for c in curves if c.ndim == 1 and (v := _values(c)) is not None]
     finite = [v[np.isfinite(v)] for v in one_way]
     finite = [v for v in finite if v.size]
     lo_all = float(min(v.min() for v in finite)) if finite else 0.0
     hi_all = float(max(v.max() for v in finite)) if finite else 0.0
+    grids: dict[str, str] = {}
     for c in order:
         values = _values(c)
         if values is None:
@@ -294,11 +327,16 @@ def table(
         arr = np.asarray(values, dtype=float)
         ok = arr[np.isfinite(arr)]  # NaN / inf from the model: undefined (engines/finite.py)
         lo, hi = (float(ok.min()), float(ok.max())) if ok.size else (np.nan, np.nan)
-        cells: list[Any] = [c.name]
+        cells: list[Any] = [c.name if c.group is None else ""]
         if show_target:
-            cells.append("" if c.target is None else str(c.target))
+            cells.append("" if c.target is None or c.group is not None else str(c.target))
+        if grouped:
+            n = c.group["n_rows"] if c.group is not None else n_rows
+            cells += ["all" if c.group is None else c.group["label"], "" if n is None else f"{n:,}"]
         span_text = fmt(hi - lo) if ok.size == arr.size else "undefined"
-        cells += [span, fmt(lo), fmt(hi), span_text]
+        if grouped and c.group is None:
+            grids.setdefault(c.name, span)
+        cells += [*([] if grouped else [span]), fmt(lo), fmt(hi), span_text]
         if with_se:
             cells.append(_largest_se(c))
         cells.append(curve)
@@ -308,6 +346,14 @@ def table(
             )
         t.add_row(*cells)
     caption = []
+    if grouped:
+        shown = "; ".join(f"{name} {span}" for name, span in grids.items())
+        caption.append(f"groups: PD of each group's rows, on the grid of all rows: {shown}")
+    for c in curves:
+        if c.clusters is not None:
+            sizes = ", ".join(f"#{j + 1}: {int(n):,}" for j, n in enumerate(c.clusters.sizes))
+            what = c.name + ("" if c.target is None else f" ({c.target})")
+            caption.append(f"{what}: ICE clusters (rows) {sizes}")
     if with_se:
         caption.append("±SE: the largest standard error of the curve's values (over its grid points)")
     if len(one_way) > 1:

@@ -106,29 +106,32 @@ def pdp_summary(doc: Mapping[str, Any], *, top: int = TOP) -> str:
     """Curves by PD range (one-way) and H² (pairs), and failed gates."""
     lines = [f"### Partial dependence — {_name(doc, 'model')} on {_name(doc, 'data')}{_sha(doc)}", ""]
     one, pairs = [], []
+    banded = any(e.get("se") is not None for e in doc.get("results") or [])
     for e in doc.get("results") or []:
         feats = e.get("features") or []
         vals = [v for v in _flat(e.get("average")) if v is not None]
         tgt = "" if e.get("target") is None else f" [{label(e['target'])}]"
+        if e.get("group"):  # `by`: the group's curve, under its label
+            tgt += f" ({e['group']['column']}: {e['group']['label']})"
         if len(feats) == 1:
             rng = (max(vals) - min(vals)) if vals else None
-            one.append(
-                (
-                    rng if rng is not None else -1,
-                    [
-                        feats[0] + tgt,
-                        fmt(min(vals) if vals else None),
-                        fmt(max(vals) if vals else None),
-                        fmt(rng),
-                    ],
-                )
-            )
+            ses = [v for v in _flat(e.get("se")) if v is not None]
+            row = [
+                feats[0] + tgt,
+                fmt(min(vals) if vals else None),
+                fmt(max(vals) if vals else None),
+                fmt(rng),
+            ]
+            if banded:
+                row.append(fmt(max(ses)) if ses else "—")
+            one.append((rng if rng is not None else -1, row))
         elif len(feats) == 2:
             h2 = e.get("h2")
             pairs.append((h2 if h2 is not None else -1, [" × ".join(feats) + tgt, fmt(h2, 3)]))
     if one:
         one.sort(key=lambda r: -r[0])
-        lines += _table(["feature", "PD min", "PD max", "range"], [r for _, r in one[:top]])
+        header = ["feature", "PD min", "PD max", "range"] + (["±SE (largest)"] if banded else [])
+        lines += _table(header, [r for _, r in one[:top]])
     if pairs:
         pairs.sort(key=lambda r: -r[0])
         lines += ["", *_table(["pair", "H²"], [r for _, r in pairs[:top]])]
@@ -185,14 +188,28 @@ def diff_summary(doc: Mapping[str, Any], *, top: int = TOP) -> str:
             lines.append("")
     else:
         curves = sorted(doc.get("results") or [], key=lambda c: -(c.get("max_abs_diff") or 0))
+        banded = any(c.get("noise") for c in curves)
         rows = [
             [" × ".join(c.get("features") or []), fmt(c.get("max_abs_diff")), fmt(c.get("mean_abs_diff"))]
+            + ([_beyond(c)] if banded else [])
             for c in curves[:top]
         ]
+        if banded:
+            moved = sum(bool(c.get("beyond_noise")) for c in curves)
+            lines += [f"{moved} of {len(curves)} curve(s) changed beyond the two runs' bands", ""]
         if rows:
-            lines += _table(["curve", "largest |difference|", "mean |difference|"], rows)
+            header = ["curve", "largest |difference|", "mean |difference|"] + (
+                ["beyond noise"] if banded else []
+            )
+            lines += _table(header, rows)
     lines += gates_lines(doc.get("gates"))
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _beyond(c: Mapping[str, Any]) -> str:
+    if c.get("beyond_noise") is None:
+        return "?"
+    return f"{c.get('points_beyond_noise')} of {c.get('n_points')} points" if c["beyond_noise"] else "no"
 
 
 def report_summary(docs: Mapping[str, Mapping[str, Any]], *, page: str | None = None, top: int = 5) -> str:

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from inspectcli.engines.frames import take_rows
+from inspectcli.engines.worker_data import derive
 from inspectcli.errors import UsageError, did_you_mean
-from inspectcli.loading.data import Dataset
 from inspectcli.loading.match import Prepared
 from inspectcli.loading.model import LoadedModel
+from inspectcli.loading.sources import Dataset
 from inspectcli.numbers import parse_finite
 
 
@@ -119,8 +121,12 @@ def load_inputs(
     infer_target: bool = False,
     probe: bool = True,
     rows: RowPlan | None = None,
+    also: tuple[tuple[str, str], ...] = (),
 ) -> Inputs:
-    """Load the model, read only the columns it needs, match them and try a first prediction."""
+    """Load the model, read only the columns it needs, match them and try a first prediction.
+
+    ``also``: (parameter, column) pairs of other columns to read (``by``), kept in ``data.frame``.
+    """
     if source.data is None:
         raise UsageError("no data file given", "give the data to inspect the model on")
     with report.status(f"loading {Path(source.model).name}"):
@@ -128,7 +134,7 @@ def load_inputs(
     for note in model.notes:
         report.warn(note) if "scikit-learn" in note else report.note(note)
     data, prepared = load_matched_data(
-        source, model.estimator, source.data, report, require_target, infer_target, probe, rows
+        source, model.estimator, source.data, report, require_target, infer_target, probe, rows, also
     )
     return Inputs(model, data, prepared)
 
@@ -155,6 +161,7 @@ def load_matched_data(
     infer_target: bool = False,
     probe: bool = True,
     rows: RowPlan | None = None,
+    also: tuple[tuple[str, str], ...] = (),
 ) -> tuple[Dataset, Prepared]:
     """Read what ``estimator`` needs from ``data_path``, match it and try a first prediction.
 
@@ -163,19 +170,28 @@ def load_matched_data(
     row groups holding them).
     """
     from inspectcli.introspect import expected_features
-    from inspectcli.loading.data import RowSample, open_data
+    from inspectcli.loading.data import open_data
     from inspectcli.loading.match import prepare
     from inspectcli.loading.probe import check_predicts
+    from inspectcli.loading.sources import RowSample
+    from inspectcli.workflows._on_workers import offer_inputs
 
     target, sample_weight = source.target, source.sample_weight
     names = expected_features(estimator)
+    read = {"sep": source.sep, "encoding": source.encoding, "decimal": source.decimal, "where": source.where}
     with report.status(f"reading {Path(data_path).name if data_path != '-' else 'stdin'}"):
-        opened = open_data(
-            data_path, sep=source.sep, encoding=source.encoding, decimal=source.decimal, where=source.where
-        )
+        opened = open_data(data_path, **read)
         columns = None
+        for param, col in also:
+            if col not in opened.columns:
+                raise UsageError(
+                    f"`{param}!`: no column '{col}' in '{opened.name}'{did_you_mean(col, opened.columns)}",
+                    f"columns are: {', '.join(list(opened.columns)[:15])}"
+                    f"{', …' if len(opened.columns) > 15 else ''}",
+                    param=param,
+                )
         if names is not None:
-            columns = [*names, *(c for c in (target, sample_weight) if c)]
+            columns = [*names, *(c for c in (target, sample_weight) if c), *(c for _, c in also)]
             if infer_target and target is None:
                 others = [c for c in opened.columns if c not in names and c != sample_weight]
                 columns += others if len(others) == 1 else []
@@ -186,17 +202,21 @@ def load_matched_data(
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
         report.note(note)
-    prepared = prepare(
-        estimator,
-        data,
-        target=target,
-        sample_weight=sample_weight,
-        infer_target=infer_target,
-        require_target=require_target,
-    )
+    match = {
+        "target": target,
+        "sample_weight": sample_weight,
+        "infer_target": infer_target,
+        "require_target": require_target,
+        "keep": tuple(c for _, c in also),
+    }
+    prepared = prepare(estimator, data, **match)
+    texts = list(prepared.text_numbers)
     if probe:
         with report.status(f"checking that the model predicts on {data.name}"):
             check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+    # The same rows, read and matched the same way, on Dask workers that see the same files.
+    kept = tuple(c for c in texts if not pd.api.types.is_numeric_dtype(prepared.X[c])) if texts else ()
+    data.delivery = offer_inputs(data_path, opened, read, columns, positions, match, prepared, kept)
     for note in prepared.notes:
         report.note(note)
     return data, prepared
@@ -291,7 +311,7 @@ def subsample_rows(
     ids = subsample_positions(subsample, prep.n_rows, seed)
     if ids is None:
         return Rows(prep.X, prep.sample_weight, np.arange(prep.n_rows), None)
-    X = take_rows(prep.X, ids)
+    X = derive(take_rows, prep.X, ids)  # (Dask workers reading the data take the same rows)
     sw = prep.sample_weight[ids] if prep.sample_weight is not None else None
     report.note(f"using {len(ids):,} of {prep.n_rows:,} rows (`subsample`, seed {seed})")
     return Rows(X, sw, ids, len(ids))

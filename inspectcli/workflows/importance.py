@@ -20,6 +20,7 @@ from inspectcli.workflows._inputs import (
     load_matched_data,
     resolve_seed,
 )
+from inspectcli.workflows._on_workers import delivery_notes
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def run_importance(
     after = hints.perfect_baseline_notes(result, inputs.data.name)
     if cmp_result is not None and cmp_data is not None:
         after += hints.perfect_baseline_notes(cmp_result, cmp_data.name)
+    after += delivery_notes(inputs.data, cmp_data)
     for note in after:
         report.note(note)
     notes += after

@@ -26,6 +26,7 @@ from inspectcli.workflows._inputs import (
     subsample_plan,
     subsample_rows,
 )
+from inspectcli.workflows._on_workers import delivery_notes
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,21 @@ class PdpOptions:
         Seed; None draws one (recorded).
     fail_if : tuple of str, default=()
         Gate conditions (exit 1 from the CLI when one holds).
+    by : str or None, default=None
+        A column of the data (a model feature or any other): one curve per group of its rows, on
+        the grid of all rows, beside the all-rows curve (workflows/_groups.py says how groups are
+        made). One-way curves only.
+    by_bins : int, default=4
+        Quantile bins of a numeric ``by`` column.
+    by_max_levels : int, default=8
+        Most groups of a ``by`` column's levels (the rest pooled into "other").
+    ice_clusters : int or None, default=None
+        Cluster each one-way curve's ICE lines (the rows kept) into this many shapes
+        (engines/ice_clusters.py); implies ``kind="both"`` when ``kind`` is average.
     band : bool or None, default=None
-        Each PD value's standard error over the rows (engines/bands.py); brute force only.
-        None: where the engine computes the per-row values anyway (not for the tree engine's
-        averages of regressors and decision functions, which it computes without them).
+        Each PD value's standard error over the rows (engines/bands.py); brute force only. None:
+        where the per-row values are computed anyway (every engine but tree paths averaging a
+        sum of trees, where it costs about ten times the average; a note says so).
     bootstrap : int, default=0
         Resamples of the rows for a percentile interval per grid point (seeded with
         ``random_state``; recomputed from the ICE values, no new predictions).
@@ -101,6 +113,10 @@ class PdpOptions:
     rank: bool = False
     random_state: int | None = 0
     fail_if: tuple[str, ...] = ()
+    by: str | None = None
+    by_bins: int = 4
+    by_max_levels: int = 8
+    ice_clusters: int | None = None
     band: bool | None = None
     bootstrap: int = 0
     band_level: float = 0.95
@@ -118,6 +134,7 @@ class PdpRun:
     document: dict[str, Any]
     gates: Any = None  # gates.GateReport
     notes: list[str] = field(default_factory=list)  # what a reader must know (also in the JSON)
+    grouping: Any = None  # workflows._groups.Grouping (``by``)
 
     @property
     def title(self) -> str:
@@ -203,6 +220,10 @@ def run_pdp(
     from inspectcli.reports import pdp as pdp_report
 
     opts = replace(opts, kind=normalize_kind(opts.kind))
+    _check_subgroups(opts)
+    if opts.ice_clusters is not None and opts.kind == "average":
+        opts = replace(opts, kind="both")
+        report.note("`ice_clusters` clusters ICE curves: computing them too (`kind=both`)")
     # ice_lines alone also keeps that many rows (as before ice_rows existed)
     keep_ice = pdp_report.parse_ice_rows(
         opts.ice_rows if opts.ice_rows is not None or opts.ice_lines is None else opts.ice_lines
@@ -213,7 +234,9 @@ def run_pdp(
 
         gates = parse_conditions(list(opts.fail_if), kind="pdp")
 
-    inputs = load_inputs(source, report, rows=subsample_plan(opts.subsample, seed))
+    inputs = load_inputs(
+        source, report, rows=subsample_plan(opts.subsample, seed), also=(("by", opts.by),) if opts.by else ()
+    )
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names
     one_way, pairs = _feature_sets(opts, inputs, source.sample_weight, report)
@@ -226,6 +249,9 @@ def run_pdp(
     }
     rows = subsample_rows(prep, opts.subsample, seed, report, drawn=inputs.data.sample)
     notes: list[str] = []
+    grouping = _grouping(opts, inputs, rows) if opts.by else None
+    if grouping is not None:
+        notes += grouping.notes()
     ice_rows = None
     if opts.kind != "average":
         ice_rows = pdp_report.ice_sample(rows.X.shape[0], keep_ice, seed)
@@ -239,25 +265,31 @@ def run_pdp(
         )
         if size_note:
             report.note(size_note)
+    if opts.ice_clusters is not None:
+        from inspectcli.engines.ice_clusters import check_k
+
+        check_k(opts.ice_clusters, rows.X.shape[0] if ice_rows is None else len(ice_rows))
 
     # One-way PDs of pair members on the same grid axes give H²; compute those not asked for.
     helpers = list(dict.fromkeys(f for p in pairs if len(p) == 2 for f in p if f not in one_way))
     sets: list[Any] = [(f,) for f in one_way] + list(pairs) + [(f,) for f in helpers]
     engine_kind = "both" if opts.kind == "individual" and pairs else opts.kind
+    if grouping is not None:
+        engine_kind = "average"  # all rows: the grid and the reference curve; groups below
     from inspectcli.engines.bands import check_band_options
 
     check_band_options(opts.bootstrap, opts.band_level)
-    if opts.kind == "individual" and (opts.band is True or opts.bootstrap):
-        asked = "`band`" if opts.band is True else f"`bootstrap={opts.bootstrap}`"
-        raise UsageError(
-            f"{asked}: `kind=individual` has no average curve to draw a band around",
-            "use `kind=both` for the ICE lines with the average's band",
-        )
-    band = opts.band is not False and opts.method != "recursion" and opts.kind != "individual"
+    mode = None if opts.band is None else bool(opts.band)  # None: where it comes free
+    if opts.method == "recursion" or opts.kind == "individual":
+        mode = False
+    band = mode is not False
     boot = opts.bootstrap if opts.kind != "individual" else 0
-    # Centred curves: the band of the centred values, from the ICE values (kept for it, unless
-    # the band is only wanted where it comes free).
-    centred_band = opts.centered and ((band and (opts.band or engine_kind != "average")) or boot > 0)
+    if opts.bootstrap and not boot:
+        report.note("`bootstrap` bands the average curve; `kind=individual` has none, so none is computed")
+    elif opts.band is True and opts.kind == "individual":
+        report.note("`band` bands the average curve; `kind=individual` has none, so none is computed")
+    # Centred curves: the band of the centred values, from the ICE values (kept for it).
+    centred_band = opts.centered and (mode is True or boot > 0 or (mode is None and engine_kind != "average"))
     if centred_band and engine_kind == "average":
         engine_kind = "both"
     from inspectcli.engines.partial_dependence import partial_dependence
@@ -277,7 +309,7 @@ def run_pdp(
         orders=orders,
         method=opts.method,
         kind=engine_kind,
-        standard_error=(True if opts.band else "auto") if band and not centred_band else False,
+        standard_error=False if centred_band else ("auto" if mode is None else mode),
         bootstrap=0 if centred_band else boot,
         band_level=opts.band_level,
         random_state=seed,
@@ -285,21 +317,32 @@ def run_pdp(
     )
     if centred_band:
         _centred_bands(results, rows.sample_weight, band, boot, opts.band_level, seed, opts.kind == "average")
-    if band and opts.band is None and any(r.se is None for r in results[: len(one_way) + len(pairs)]):
-        notes.append(
-            "no ±SE where the tree engine averaged without per-row values; "
-            "`band` adds it (about the cost of `kind=both`)"
-        )
     for r in results[: len(one_way) + len(pairs)]:
         if r.non_finite is not None:
             report.warn(r.non_finite.describe(r.features, r.grid_values, rows.ids))
+    lacking = [r for r in results[: len(one_way) + len(pairs)] if r.se is None and r.average is not None]
+    if mode is None and lacking and opts.kind != "individual":
+        notes.append(
+            "no standard error of the PD values: the tree-path engine averages this model's trees without "
+            f"per-row values, and computing them for {rows.X.shape[0]:,} rows would take about ten times "
+            "as long; `band!` computes it"
+        )
     if "recursion" in {r.method for r in results}:
         note = recursion_note(est)
         if note:
             notes.append(note)
+    notes += delivery_notes(inputs.data)
     for note in notes:
         report.note(note)
-    curves = _curves(opts, results, len(one_way) + len(pairs), rows, ice_rows)
+    if grouping is not None:
+        bands = (band, boot, centred_band, seed)
+        curves = _group_curves(
+            opts, est, names, results, one_way, grouping, rows, ice_rows, cats, execution, report, bands
+        )
+    else:
+        curves = _curves(opts, results, len(one_way) + len(pairs), rows, ice_rows)
+    if opts.ice_clusters is not None:
+        _cluster(curves, opts.ice_clusters, seed)
     gate_report = None
     if gates:
         from inspectcli.gates import evaluate_pdp
@@ -332,10 +375,14 @@ def run_pdp(
         "rank": opts.rank,
         "independent_y": opts.independent_y,
         "random_state": seed,
-        "band": "auto" if band and opts.band is None else band,
+        "band": "auto" if mode is None and band else band,
         "bootstrap": boot,
         "band_level": opts.band_level,
     }
+    if grouping is not None:
+        params["by"] = grouping.as_json()
+    if opts.ice_clusters is not None:
+        params["ice_clusters"] = opts.ice_clusters
     from inspectcli.gbm import FLOAT32_AVERAGE_NOTE, library_of
 
     if library_of(est) == "xgboost":
@@ -354,7 +401,7 @@ def run_pdp(
             **({"notes": [render_params(n) for n in notes]} if notes else {}),
         },
     )
-    return PdpRun(inputs, rows, results, curves, seed, document, gate_report, notes)
+    return PdpRun(inputs, rows, results, curves, seed, document, gate_report, notes, grouping)
 
 
 def _centred_bands(
@@ -421,3 +468,123 @@ def _curves(
         helpers=by_features,
         rank=opts.rank,
     )
+
+
+def _check_subgroups(opts: PdpOptions) -> None:
+    """Usage errors of ``by`` / ``ice_clusters`` that need no data."""
+    if opts.ice_clusters is not None and opts.ice_clusters < 2:
+        from inspectcli.engines.ice_clusters import check_k
+
+        check_k(opts.ice_clusters, opts.ice_clusters)
+    if opts.by is None:
+        return
+    if opts.pairs:
+        raise UsageError(
+            "`by` draws one curve per group on one axis; a `pair` has no curve to draw that way",
+            "run the pairs without `by`",
+        )
+    if opts.ice_clusters is not None:
+        raise UsageError(
+            "`by` and `ice_clusters` both colour the curves by group: use one at a time",
+            "run them separately",
+        )
+    if opts.method == "recursion":
+        raise UsageError(
+            "`method` recursion averages over the training data, not over the rows of a group (`by`)",
+            "use `method=brute` (or auto)",
+        )
+    from inspectcli.workflows._groups import check_group_options
+
+    check_group_options(opts.by_bins, opts.by_max_levels)
+
+
+def _grouping(opts: PdpOptions, inputs: Inputs, rows: Rows) -> Any:
+    """The groups of the rows used, by ``opts.by``."""
+    from inspectcli.workflows._groups import by_values, make_groups
+
+    values = by_values(opts.by, inputs, rows)  # type: ignore[arg-type]
+    return make_groups(values, opts.by, bins=opts.by_bins, max_levels=opts.by_max_levels)  # type: ignore[arg-type]
+
+
+def _group_curves(
+    opts: PdpOptions,
+    est: Any,
+    names: list[str],
+    results: Sequence[Any],
+    one_way: Sequence[str],
+    grouping: Any,
+    rows: Rows,
+    ice_rows: np.ndarray | None,
+    cats: Sequence[str],
+    execution: Execution,
+    report: Reporter,
+    bands: tuple[bool, int, bool, int] = (False, 0, False, 0),
+) -> list[Any]:
+    """The all-rows curves, each followed by one curve per group: the ordinary engine on the
+    group's rows, on the all-rows grid (``custom_values``), so every group shares the x axis.
+
+    ``bands``: (standard error, bootstrap resamples, centred band, seed) as for all rows, each
+    group's band from its own rows.
+    """
+    from inspectcli.engines.frames import take_rows
+    from inspectcli.engines.partial_dependence import partial_dependence
+    from inspectcli.engines.worker_data import derive
+    from inspectcli.reports import pdp as pdp_report
+
+    band, boot, centred_band, seed = bands
+    shown = list(results[: len(one_way)])
+    for r in shown:  # all rows: the average (ICE, if computed for a centred band, is the groups')
+        r.individual = None
+    overall = pdp_report.build_curves(shown, centered=opts.centered, row_ids=rows.ids, rank=opts.rank)
+    grids = {r.features[0]: r.grid_values[0] for r in shown}
+    per_group = []
+    with execution.sharing() as execution:  # (dask: one cluster for every group)
+        for g in grouping.groups:
+            sw = rows.sample_weight[g.positions] if rows.sample_weight is not None else None
+            got = partial_dependence(
+                est,
+                derive(take_rows, rows.X, g.positions),  # (Dask workers reading the data: the same rows)
+                [(f,) for f in one_way],
+                feature_names=names,
+                sample_weight=sw,
+                categorical_features=list(cats) or None,
+                response_method=opts.response_method,
+                classes=list(opts.classes) or None,
+                custom_values=grids,
+                method=opts.method,
+                kind="both" if centred_band and opts.kind == "average" else opts.kind,
+                standard_error=(True if opts.band else "auto") if band and not centred_band else False,
+                bootstrap=0 if centred_band else boot,
+                band_level=opts.band_level,
+                random_state=seed,
+                execution=execution,
+            )
+            if centred_band:
+                _centred_bands(got, sw, band, boot, opts.band_level, seed, opts.kind == "average")
+            for r in got:
+                if r.non_finite is not None:
+                    where = r.non_finite.describe(r.features, r.grid_values, rows.ids[g.positions])
+                    report.warn(f"group '{g.label}': {where}")
+                if opts.kind == "individual":
+                    r.average = None
+            local = None if ice_rows is None else np.flatnonzero(np.isin(g.positions, ice_rows))
+            curves = pdp_report.build_curves(
+                got, centered=opts.centered, ice_rows=local, row_ids=rows.ids[g.positions]
+            )
+            for c in curves:
+                c.group = g.as_json(grouping.column)
+            per_group.append(curves)
+    out = []
+    for i, c in enumerate(overall):
+        out.append(c)
+        out += [curves[i] for curves in per_group]
+    return out
+
+
+def _cluster(curves: Sequence[Any], k: int, seed: int) -> None:
+    """ICE clusters of every one-way curve that has ICE lines (``curve.clusters``)."""
+    from inspectcli.engines.ice_clusters import cluster_ice
+
+    for c in curves:
+        if c.ndim == 1 and c.individual is not None:
+            c.clusters = cluster_ice(c.individual, k, random_state=seed)

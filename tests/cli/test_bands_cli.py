@@ -41,16 +41,10 @@ def runs(samples, tmp_path_factory):
         return out
 
     return {
-        "boot1": run(
-            "boot1", "pdp", "-f", "bmi,age", "--band", "--bootstrap", "40", "--random-state", "7", *GRID
-        ),
-        "boot2": run(
-            "boot2", "pdp", "-f", "bmi,age", "--band", "--bootstrap", "40", "--random-state", "7", *GRID
-        ),
-        "boot3": run(
-            "boot3", "pdp", "-f", "bmi,age", "--band", "--bootstrap", "40", "--random-state", "8", *GRID
-        ),
-        "sub": run("sub", "pdp", "-f", "bmi,age", "--band", "--subsample", "120", *GRID),
+        "boot1": run("boot1", "pdp", "-f", "bmi,age", "--bootstrap", "40", "--random-state", "7", *GRID),
+        "boot2": run("boot2", "pdp", "-f", "bmi,age", "--bootstrap", "40", "--random-state", "7", *GRID),
+        "boot3": run("boot3", "pdp", "-f", "bmi,age", "--bootstrap", "40", "--random-state", "8", *GRID),
+        "sub": run("sub", "pdp", "-f", "bmi,age", "--subsample", "120", *GRID),
         "centred": run(
             "centred", "pdp", "-f", "bmi", "--centered", "--kind", "both", "--ice-rows", "all", *GRID
         ),
@@ -77,7 +71,7 @@ def test_bootstrap_reruns_are_byte_identical_and_the_seed_matters(runs):
         and entry["bootstrap"]["level"] == 0.95
     )
     assert entry["bootstrap"]["lower"] != other["results"][0]["bootstrap"]["lower"]
-    assert doc["parameters"]["bootstrap"] == 40 and doc["parameters"]["band"] is True
+    assert doc["parameters"]["bootstrap"] == 40 and doc["parameters"]["band"] == "auto"
     assert len(entry["se"]) == len(entry["average"]) == 4
     assert all(
         lo <= avg <= hi
@@ -149,3 +143,32 @@ def test_diff_gate_on_max_gap(runs, tmp_path, cli):
     assert "beyond noise" in r.stdout
     r = cli("diff", old, old, "--fail-if", "max_gap > 0")
     assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.parametrize("command", ["pdp", "ale"])
+def test_band_options_are_checked(cli, samples, command):
+    model, data = (samples / f for f in DATA)
+    base = [command, model, data, "--target", "target", "-f", "bmi", "--no-plot", "--format", "json"]
+    r = cli(*base, "--bootstrap", "2000000000")  # refused before predicting: the curves cannot be held
+    assert r.exit_code == 2 and "--bootstrap 2000000000" in r.stderr and "lower --bootstrap" in r.stderr
+    r = cli(*base, "--band-level", "1.5")
+    assert r.exit_code == 2 and "--band-level 1.5 must lie strictly between 0 and 1" in r.stderr
+    r = cli(*base, "--bootstrap", "-1")
+    assert r.exit_code == 2 and "--bootstrap -1" in r.stderr
+
+
+def test_pdp_band_by_default_where_cheap_and_on_request(cli, samples, tmp_path, monkeypatch):
+    from inspectcli.engines.trees import grid
+
+    monkeypatch.setattr(grid, "AUTO_SPREAD_WORK", 0)  # as for a large model on many rows
+    model, data = (samples / f for f in DATA)
+    base = ["pdp", model, data, "--target", "target", "-f", "bmi,age", "--no-plot", "--format", "json", *GRID]
+    r = cli(*base, "--out", tmp_path / "auto")
+    assert r.exit_code == 0 and "--band computes it" in r.stderr
+    doc = json.loads((tmp_path / "auto" / "pdp.json").read_bytes())
+    assert all("se" not in e for e in doc["results"]) and "band computes it" in doc["notes"][-1]
+    r = cli(*base, "--band", "--out", tmp_path / "forced")
+    doc_forced = json.loads((tmp_path / "forced" / "pdp.json").read_bytes())
+    assert r.exit_code == 0 and all(len(e["se"]) == len(e["average"]) for e in doc_forced["results"])
+    assert [e["average"] for e in doc_forced["results"]] == [e["average"] for e in doc["results"]]
+    assert doc_forced["parameters"]["band"] is True

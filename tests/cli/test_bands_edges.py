@@ -205,7 +205,7 @@ def test_a_bootstrap_that_cannot_be_held_is_refused_naming_bootstrap(frame, tmp_
     r = cli(command, tmp_path / "m.joblib", tmp_path / "d.csv", "--target", "y", "-f", "a", "--no-plot",
             "--bootstrap", str(10**12), "--out", tmp_path / "o", *extra)  # fmt: skip
     assert r.exit_code == 2, r.stderr
-    assert r.stderr.startswith("error: --bootstrap 1000000000000:") and "fewer resamples" in r.stderr
+    assert r.stderr.startswith("error: --bootstrap 1000000000000:") and "lower --bootstrap" in r.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -234,12 +234,9 @@ def test_diff_a_rounding_difference_between_bands_of_width_zero_is_not_beyond_no
 
 
 @pytest.mark.parametrize("extra", [["--band"], ["--bootstrap", "10"]])
-def test_a_band_asked_of_individual_curves_is_a_usage_error_not_dropped(pd_file, cli, tmp_path, extra):
+def test_a_band_asked_of_individual_curves_is_noted_not_dropped_silently(pd_file, cli, tmp_path, extra):
     base = pd_file["se"].parent.parent
     r = cli("pdp", base / "m.joblib", base / "d.csv", "--target", "y", "-f", "a", "--kind", "individual",
             "--grid-resolution", "3", "--no-plot", "--out", tmp_path / "o", *extra)  # fmt: skip
-    assert r.exit_code == 2, r.stderr
-    assert r.stderr.startswith(f"error: {' '.join(extra)}: --kind individual has no average curve")
-    ok = cli("pdp", base / "m.joblib", base / "d.csv", "--target", "y", "-f", "a", "--kind", "individual",
-             "--grid-resolution", "3", "--no-plot", "--out", tmp_path / "o")  # fmt: skip
-    assert ok.exit_code == 0, ok.stderr
+    assert r.exit_code == 0, r.stderr
+    assert f"note: {extra[0]} bands the average curve; --kind individual has none" in r.stderr

@@ -65,7 +65,7 @@ def test_diabetes_files_json_and_numbers(cli, samples, tmp_path):
     assert np.asarray(pair["average"]).shape == (20, 20)
     assert 0 <= pair["h2"] <= 1
     csv = pd.read_csv(out / "pdp.csv")
-    assert list(csv.columns) == ["features", "target", "grid_1", "grid_2", "kind", "row", "value"]
+    assert list(csv.columns) == ["features", "target", "grid_1", "grid_2", "kind", "row", "value", "se"]
     assert len(csv) == 20 + 20 + 400
     # the table names every curve
     assert "bmi × s5" in r.stdout and "H²=" in r.stdout

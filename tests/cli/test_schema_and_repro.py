@@ -33,6 +33,10 @@ FINGERPRINTS = {
     4: "247273a3f7d0640a3b33cd98100efa1834d0f1ff3141c164e645203277f9cd53",
     # 5: uncertainty bands: pdp/ale entries gain se and bootstrap, diff curves the noise judgement
     5: "b32e9bfb0437e564720acfd760d4d38826dacae266495eeac977fa41aeb8232c",
+    # 6: pdp/ale entries gain "group" (--by), pdp entries "clusters" (--ice-clusters), diff's "group"
+    6: "c3d96b78dcb91d5a2f6360cf8e5369cc0a50081cbf4b5b2270a3c9f02924ad91",
+    # 7: data gains dask_data (workers-read | scatter), present only for --backend dask runs
+    7: "aec3144e8306605db6ac5c376b712fc127d18894f991e3caff8de6fa8858a6af",
 }
 SHARED = ("tool", "model", "data", "gates", "scalar", "values")
 

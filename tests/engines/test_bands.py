@@ -79,6 +79,9 @@ def test_pd_standard_error_is_the_same_in_every_engine(hgb, weighted):
     tree = partial_dependence(model, X, sets, engine="tree-paths", **kw)
     batched = partial_dependence(model, X, sets, engine="batched", **kw)
     both = partial_dependence(model, X, sets, engine="batched", kind="both", **kw)
+    plain = partial_dependence(model, X, sets, engine="tree-paths", grid_resolution=6, sample_weight=w)
+    for t, p in zip(tree, plain):  # the band leaves the averages as they are, bit for bit
+        assert np.array_equal(t.average, p.average)
     assert [r.engine for r in tree] == ["tree-paths"] * 2 and [r.engine for r in batched] == ["batched"] * 2
     for t, b, ice in zip(tree, batched, both):
         assert t.se.shape == t.average.shape
@@ -179,3 +182,76 @@ def test_ale_bands_agree_with_the_bootstrap_and_a_single_row_bin_has_none():
     tiny = pd.DataFrame({"x0": [0.0, 0.1, 0.2, 0.3, 5.0], "x1": [1.0, 2.0, 0.5, 1.5, 1.0]})
     [one] = accumulated_local_effects(model, tiny, ["x0"], bins=4, standard_error=True)
     assert np.isnan(one.se).all()
+
+
+def test_plots_draw_the_band_of_each_curve(linear):
+    """The shaded band spans the bootstrap interval when there is one, else average ± 1.96·SE."""
+    from inspectcli.plots.ale import plot_ale
+    from inspectcli.plots.pdp import plot_pdp
+    from inspectcli.reports import ale as ale_report
+    from inspectcli.reports.pdp import build_curves
+
+    model, X = linear
+    res = partial_dependence(model, X, ["a", "b"], grid_resolution=5, standard_error=True, bootstrap=30)
+    curves = build_curves(res)
+    display = plot_pdp(curves)
+    for i, c in enumerate(curves):
+        [band] = display.bands_[i]
+        drawn = np.unique(band.get_paths()[0].vertices[:, 1])
+        assert np.allclose(drawn, np.unique([*c.bootstrap.lower, *c.bootstrap.upper]))
+    curves[0].bootstrap = None
+    [band] = plot_pdp(curves[:1]).bands_[0]
+    drawn = np.unique(band.get_paths()[0].vertices[:, 1])
+    z = 1.959963984540054
+    expected = np.unique([*(curves[0].average - z * curves[0].se), *(curves[0].average + z * curves[0].se)])
+    assert np.allclose(drawn, expected)
+    ale = accumulated_local_effects(
+        _Product().fit(X[["a", "b"]]), X[["a", "b"]], ["a"], bins=4, standard_error=True
+    )
+    [c] = ale_report.build_curves(ale)
+    [band] = plot_ale([c]).bands_[0]
+    assert np.isclose(band.get_paths()[0].vertices[:, 1].max(), np.max(c.ale + z * c.se))
+
+
+def test_auto_band_where_it_comes_cheap(hgb, monkeypatch):
+    """standard_error="auto": one decision per run; tree paths skip the per-row pass when it is
+    costly, batched predictions never (the values pass through anyway)."""
+    from inspectcli.engines.trees import grid
+
+    model, X = hgb
+    sets = ["x0", ("x0", "x1")]
+    cheap = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto")
+    assert all(r.se is not None for r in cheap)
+    monkeypatch.setattr(grid, "AUTO_SPREAD_WORK", 0)
+    costly = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto")
+    assert [r.engine for r in costly] == ["tree-paths"] * 2 and all(r.se is None for r in costly)
+    with_ice = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto", kind="both")
+    batched = partial_dependence(model, X, sets, grid_resolution=6, standard_error="auto", engine="batched")
+    for a, b in zip(with_ice, batched):
+        assert rel(a.se, b.se) < 1e-10
+
+
+def test_pd_standard_error_does_not_depend_on_how_rows_are_chunked():
+    """Tree paths chunk rows by each worker's memory share: the SE must be the same bits anyway."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from inspectcli import Execution, partial_dependence
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(5000, 4))
+    y = np.sin(6 * X[:, 0]) + X[:, 1] * X[:, 2] + rng.normal(scale=0.1, size=5000)
+    model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y)
+    runs = [
+        partial_dependence(
+            model, X, [0, (1, 2)], grid_resolution=6, standard_error=True, engine="tree-paths", execution=ex
+        )
+        for ex in (
+            Execution(memory_budget=2**30),
+            Execution(memory_budget=2**21),
+            Execution(memory_budget=2**22, n_jobs=2, backend="threading"),
+        )
+    ]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a.se, b.se)
+            np.testing.assert_array_equal(a.average, b.average)

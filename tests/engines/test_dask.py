@@ -245,6 +245,8 @@ def test_cli_compare_shares_one_local_cluster(cli, samples, tmp_path, monkeypatc
     assert dask.exit_code == 0, dask.stderr
     assert started == [2]
     a, b = (json.loads((tmp_path / d / "importance.json").read_text()) for d in ("one", "dask"))
+    # (the dask run's data blocks say how the rows reached the workers: they read them)
+    assert b["data"].pop("dask_data") == b["compare"]["data"].pop("dask_data") == "workers-read"
     assert a["results"] == b["results"] and a["compare"] == b["compare"] and a["compare"]
 
 

@@ -318,8 +318,32 @@ def test_arguments_and_self_check(reg, monkeypatch):
             acc[out_cols[0]] += 1.0
 
         monkeypatch.setattr(lookup, "add", wrong)
+    root = int(est._predictors[0][0].nodes["feature_idx"][0])  # split in the first tree: no tree shared
+    with pytest.raises(TreePathMismatchError):
+        tree_path_permuted_responses(est, X, [root], perms(N), response_method="predict")
+    # the trees before the first split on the free column: summed once per row, then copied
+    monkeypatch.undo()
+    real_own = tree_permuted.PermutedTreePaths._own_leaves
+
+    def wrong_own(self, t):
+        return tree_permuted._ConstLookup(real_own(self, t).values + 1.0)
+
+    monkeypatch.setattr(tree_permuted.PermutedTreePaths, "_own_leaves", wrong_own)
     with pytest.raises(TreePathMismatchError):
         tree_path_permuted_responses(est, X, [0], perms(N), response_method="predict")
+
+
+def test_trees_before_the_first_free_split_are_shared(reg):
+    """Trees before the first one splitting on the free column are summed once per row."""
+    X, y = reg
+    est = HistGradientBoostingRegressor(max_iter=12, max_leaf_nodes=4, random_state=0).fit(X, y)
+    used = [
+        set(p[0].nodes["feature_idx"][~p[0].nodes["is_leaf"].astype(bool)].tolist()) for p in est._predictors
+    ]
+    late = [f for f in range(X.shape[1]) if f not in used[0]]
+    assert late, "every feature is split in the first tree"
+    for f in late[:2]:
+        check(est, X, [f], "predict")
 
 
 # --------------------------------------------------------------------------------------------

@@ -919,7 +919,7 @@ def test_debug_shows_the_traceback(ws: Workspace, tmp_path: Path):
 
 
 def test_sha256_recorded_and_pinned(ws: Workspace, tmp_path: Path):
-    from inspectcli.loading.model import sha256_of
+    from inspectcli.loading.paths import sha256_of
 
     digest = sha256_of(ws.reg_joblib)
     argv = pdp(ws, ws.reg_joblib, ws.data_csv, "-f", "a", "--sha256", digest.upper(), "--out", tmp_path)

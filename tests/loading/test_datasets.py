@@ -71,6 +71,17 @@ def test_reading_some_rows_reads_only_their_row_groups(frame, tmp_path):
         src.read(rows=np.array([len(frame)]))
 
 
+def test_a_filter_on_partitions_counts_each_row_group_once(frame, tmp_path):
+    """``year >= 2021`` holds for whole partitions: pyarrow counted each of their row groups as
+    the whole file (rows past a row group's end were then asked for)."""
+    expected = _hive(frame, tmp_path / "d")
+    src = open_data(tmp_path / "d", where="year >= 2021")
+    kept = expected[expected.year >= 2021].reset_index(drop=True)
+    assert src.n_rows == len(kept)
+    rows = np.arange(0, len(kept), 7)
+    _same(src.read(rows=rows).frame, kept.iloc[rows].reset_index(drop=True))
+
+
 @pytest.mark.parametrize(
     "where, mask",
     [

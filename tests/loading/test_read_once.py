@@ -192,19 +192,20 @@ def test_model_file_size_is_bounded(files, tmp_path, cli):
 def test_a_registered_format_loads_from_the_hashed_bytes(files, tmp_path, monkeypatch):
     """The loader interface other formats plug into: sniff(head) -> name, load(bytes, context)."""
     from inspectcli.loading import model as loading
+    from inspectcli.loading import model_formats as formats
 
     good, _evil, _marker, _digest = files
     seen = {}
 
-    def load(data: bytes, context: loading.LoadContext):
+    def load(data: bytes, context: formats.LoadContext):
         seen.update(data=data, context=context)
         return joblib.load(good)
 
-    fmt = loading.ModelFormat(
+    fmt = formats.ModelFormat(
         "toy", lambda head: "toy-v1" if head.startswith(b"TOY1") else None, load, (".toy",)
     )
-    monkeypatch.setattr(loading, "FORMATS", list(loading.FORMATS))
-    loading.register_format(fmt)
+    monkeypatch.setattr(formats, "FORMATS", list(formats.FORMATS))
+    formats.register_format(fmt)
     path = tmp_path / "m.toy"
     path.write_bytes(b"TOY1" + b"x" * 100)
     loaded = loading.load_model(path, sha256=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -31,6 +31,11 @@ unique ``l`` with ``A[i, l] * B[g, l] = 1``, so the raw output of the ensemble f
 When the output is linear in the tree outputs (regressors with an identity link,
 ``decision_function``, forests' averaged probabilities) the weighted average over rows only
 needs the per-leaf weight totals ``w @ A``, which costs one pass over the rows instead of ``G``.
+Those totals come from packed split bits (``_bits``): every split decision of every row is one
+bit, computed once per model column for all trees and kept across the features of one model;
+the rows reaching a leaf are the AND of the bits along its path (all ones at free splits), formed
+level by level over the nodes of all trees at once, and counted by popcount.  ``B`` is formed the
+same way from the grid points' bits, so the average needs no walk, no frontier and no pattern.
 Otherwise (probabilities of boosted classifiers, log links) the per-row raw values are computed
 in row chunks bounded by ``max_bytes`` and the estimator's own link is applied before averaging.
 
@@ -56,6 +61,7 @@ Layout (imports go down this list, never up):
 * ``_specs``: each model family's private attributes, read into a :class:`_Spec`; the only module
   that touches them and the one place where a family is added (see its docstring);
 * ``_walk``: traversals, set codes, frontiers;
+* ``_bits``: packed split bits of all trees at once and the leaves' reach (PD averages);
 * ``grid``: responses on PD/ICE grids (:func:`tree_path_responses`);
 * ``permuted``: responses on permuted copies (:class:`PermutedTreePaths`).
 """

@@ -40,14 +40,17 @@ def n_words(n: int) -> int:
 
 @dataclass
 class _Level:
-    """Nodes of all trees at one depth, and how the next depth is formed from them."""
+    """Nodes of all trees at one depth, internal nodes first, and how the next depth is formed.
+
+    The next depth is ``[left children; right children]`` of this depth's internal nodes,
+    reordered by ``perm`` (internal nodes first again).
+    """
 
     tree: np.ndarray  # tree of each node of the level
-    leaf_pos: np.ndarray  # positions (in this level) of the leaves
-    leaf_slot: np.ndarray  # their index in Forest.leaves
-    par_pos: np.ndarray  # next level: position of each node's parent in this level
-    par_rank: np.ndarray  # next level: internal rank of the parent
-    flip: np.ndarray  # next level: all ones where the node is a right child, else 0
+    n_int: int  # internal nodes (the first ones)
+    rows: slice | np.ndarray  # their rows in the split bits
+    leaf_slot: np.ndarray  # the leaves' (the other nodes') index in Forest.leaves
+    perm: np.ndarray | None  # next level: position in [left; right] of each of its nodes
 
 
 class Forest:
@@ -65,7 +68,6 @@ class Forest:
         offset = np.zeros(self.n_trees + 1, dtype=np.intp)
         np.cumsum(sizes, out=offset[1:])
         self.offset = offset
-        n_nodes = int(offset[-1])
         cat = any(t.cat_row is not None for t in trees)
         self.left = np.concatenate([np.where(t.left >= 0, t.left + o, -1) for t, o in zip(trees, offset)])
         self.right = np.concatenate([np.where(t.right >= 0, t.right + o, -1) for t, o in zip(trees, offset)])
@@ -86,42 +88,41 @@ class Forest:
                 base += t.cat_tables.shape[0]
             self.cat_row = np.concatenate(rows)
             self.cat_tables = np.concatenate(tables) if tables else np.zeros((0, 256), dtype=bool)
-        self.internal = np.flatnonzero(~self.is_leaf)
-        self.n_internal = int(self.internal.size)
-        self.rank = np.full(n_nodes, -1, dtype=np.intp)
-        self.rank[self.internal] = np.arange(self.n_internal)
-        self.int_feature = self.feature[self.internal]
-        self.int_tree = np.searchsorted(offset, self.internal, side="right") - 1
-        # Levels over all trees at once.
+        # Levels over all trees at once, internal nodes first; the split bits hold the internal
+        # nodes in level order, so that a level's bits are one slice of rows.
         levels: list[_Level] = []
         leaves: list[np.ndarray] = []
-        n_leaves = 0
+        internal: list[np.ndarray] = []
+        n_leaves = n_int = 0
         nodes = offset[:-1].copy()
+        nodes = nodes[np.argsort(self.is_leaf[nodes], kind="stable")]
         while nodes.size:
-            leaf = self.is_leaf[nodes]
-            leaf_pos = np.flatnonzero(leaf)
-            inner = np.flatnonzero(~leaf)
-            par = nodes[inner]
-            leaves.append(nodes[leaf_pos])
+            m = int((~self.is_leaf[nodes]).sum())
+            par = nodes[:m]
+            internal.append(par)
+            leaves.append(nodes[m:])
             nxt = np.concatenate([self.left[par], self.right[par]])
+            perm = np.argsort(self.is_leaf[nxt], kind="stable") if m else None
             levels.append(
                 _Level(
                     tree=np.searchsorted(offset, nodes, side="right") - 1,
-                    leaf_pos=leaf_pos,
-                    leaf_slot=np.arange(n_leaves, n_leaves + leaf_pos.size),
-                    par_pos=np.concatenate([inner, inner]),
-                    par_rank=np.concatenate([self.rank[par], self.rank[par]]),
-                    flip=np.concatenate(
-                        [np.zeros(inner.size, dtype=np.uint64), np.full(inner.size, _ALL, dtype=np.uint64)]
-                    ),
+                    n_int=m,
+                    rows=slice(n_int, n_int + m),
+                    leaf_slot=np.arange(n_leaves, n_leaves + nodes.size - m),
+                    perm=perm,
                 )
             )
-            n_leaves += leaf_pos.size
-            nodes = nxt
+            n_leaves += nodes.size - m
+            n_int += m
+            nodes = nxt[perm] if m else nxt[:0]
         self.levels = levels
+        self.internal = np.concatenate(internal) if internal else np.zeros(0, dtype=np.intp)
+        self.n_internal = int(self.internal.size)
+        self.int_feature = self.feature[self.internal]
+        self.int_tree = np.searchsorted(offset, self.internal, side="right") - 1
         self.leaves = np.concatenate(leaves) if leaves else np.zeros(0, dtype=np.intp)
         self.leaf_tree = np.searchsorted(offset, self.leaves, side="right") - 1
-        self.max_level = max((lv.par_pos.size for lv in levels), default=0)
+        self.max_level = max((2 * lv.n_int for lv in levels), default=0)
         # Per raw-column group of trees: the leaves' values (zero outside the group).
         groups: dict[tuple[int, ...], list[int]] = {}
         for t, tree in enumerate(trees):
@@ -233,20 +234,31 @@ class Forest:
     def _levels_of(self, trees: np.ndarray) -> list[_Level]:
         """:attr:`levels` restricted to the trees in ``trees`` (bool per tree)."""
         out = []
+        keep_next = None
         for level in self.levels:
-            keep = trees[level.tree]
-            kept = np.flatnonzero(keep)
-            leaf_keep = keep[level.leaf_pos]
-            new_pos = np.cumsum(keep) - 1
-            nxt_keep = keep[level.par_pos]
+            keep = trees[level.tree] if keep_next is None else keep_next
+            m = level.n_int
+            keep_int = keep[:m]
+            start = level.rows.start if isinstance(level.rows, slice) else 0
+            perm = None
+            if level.perm is not None:
+                # position of a kept child in [left; right] of the kept internal nodes
+                new_int = np.cumsum(keep_int) - 1
+                m_kept = int(keep_int.sum())
+                full = level.perm
+                side = full >= m
+                parent = np.where(side, full - m, full)
+                keep_next = keep_int[parent]
+                kept = full[keep_next]
+                kept_parent = parent[keep_next]
+                perm = new_int[kept_parent] + np.where(kept >= m, m_kept, 0)
             out.append(
                 _Level(
-                    tree=level.tree[kept],
-                    leaf_pos=new_pos[level.leaf_pos[leaf_keep]],
-                    leaf_slot=level.leaf_slot[leaf_keep],
-                    par_pos=new_pos[level.par_pos[nxt_keep]],
-                    par_rank=level.par_rank[nxt_keep],
-                    flip=level.flip[nxt_keep],
+                    tree=level.tree[keep],
+                    n_int=int(keep_int.sum()),
+                    rows=start + np.flatnonzero(keep_int),
+                    leaf_slot=level.leaf_slot[keep[m:]],
+                    perm=perm,
                 )
             )
         return out
@@ -254,10 +266,12 @@ class Forest:
     def _propagate(
         self, bits: np.ndarray, follow: np.ndarray, n: int, emit: Any, levels: list[_Level] | None = None
     ) -> None:
-        """AND the bits down all trees; ``emit(level, words)`` gets each level's leaf rows.
+        """AND the bits down all trees; ``emit(level, words, a)`` gets each level's leaf rows.
 
         ``follow`` (bool per internal rank): the split uses the bits; elsewhere both ways.
-        Rows go in blocks of ``_BLOCK_WORDS`` words, so that a level's arrays stay in cache.
+        Rows go in blocks of ``_BLOCK_WORDS`` words (from word ``a``), so that a level's arrays
+        stay in cache.  Per level: the left children are ``parent & bits``, the right ones
+        ``parent ^ left`` (the parent's rows not going left), both the parent's at free splits.
         """
         w = bits.shape[1]
         start = np.full(w, _ALL, dtype=np.uint64)
@@ -266,21 +280,28 @@ class Forest:
         levels = self.levels if levels is None else levels
         if not levels or not levels[0].tree.size:
             return
-        both = [~follow[level.par_rank] for level in levels]
+        free = []
+        for level in levels:
+            both = ~follow[level.rows]
+            free.append(both if both.any() else None)
         for a in range(0, w, _BLOCK_WORDS):
             b = min(w, a + _BLOCK_WORDS)
             block = bits[:, a:b]
-            cur = np.broadcast_to(start[a:b], (levels[0].tree.size, b - a))
-            for level, free in zip(levels, both):
-                if level.leaf_pos.size:
-                    emit(level, cur[level.leaf_pos], a)
-                if not level.par_pos.size:
+            cur = np.repeat(start[None, a:b], levels[0].tree.size, axis=0)
+            for level, both in zip(levels, free):
+                m = level.n_int
+                if level.leaf_slot.size:
+                    emit(level, cur[m:], a)
+                if not m:
                     break
-                sel = block[level.par_rank]
-                sel ^= level.flip[:, None]
-                sel[free] = _ALL
-                np.bitwise_and(sel, cur[level.par_pos], out=sel)
-                cur = sel
+                parent = cur[:m]
+                nxt = np.empty((2 * m, b - a), dtype=np.uint64)
+                np.bitwise_and(parent, block[level.rows], out=nxt[:m])
+                np.bitwise_xor(parent, nxt[:m], out=nxt[m:])
+                if both is not None:
+                    nxt[:m][both] = parent[both]
+                    nxt[m:][both] = parent[both]
+                cur = nxt[level.perm]
 
     def leaf_reach(self, bits: np.ndarray, follow: np.ndarray, n: int) -> np.ndarray:
         """``(n_leaves, n_words(n))`` packed rows reaching every leaf of :attr:`leaves`."""

@@ -169,13 +169,10 @@ def _parse(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
 
 def lightgbm_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     """The :class:`~inspectcli.engines.trees._specs._Spec` of a fitted LGBMRegressor / LGBMClassifier."""
-    from inspectcli.engines.trees._specs import _check_response, _Spec
+    from inspectcli.engines.trees._specs import _check_probability_response, _Spec
 
     is_clf = type(est).__name__ == "LGBMClassifier"
-    allowed: tuple[str, ...] = ("predict",)
-    if is_clf:
-        allowed = ("predict_proba", "predict") if labels else ("predict_proba",)
-    _check_response(est, response_method, allowed)
+    _check_probability_response(est, response_method, is_clf, labels)
     if callable(getattr(est, "objective", None)):
         raise _Unsupported("custom objective")
     booster = est.booster_

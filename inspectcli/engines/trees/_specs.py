@@ -201,6 +201,15 @@ def _labels(est: Any, encoded: np.ndarray) -> np.ndarray:
     return est.classes_[encoded]
 
 
+def _check_probability_response(est: Any, response_method: str, is_clf: bool, labels: bool) -> None:
+    """Forests, trees, LightGBM, XGBoost: regressors predict; classifiers give probabilities (and
+    labels, for permutation importance's scorers, with ``labels``)."""
+    allowed: tuple[str, ...] = ("predict",)
+    if is_clf:
+        allowed = ("predict_proba", "predict") if labels else ("predict_proba",)
+    _check_response(est, response_method, allowed)
+
+
 def _check_boosting_response(est: Any, response_method: str, is_clf: bool, labels: bool) -> None:
     """Boosting: regressors predict; classifiers give probabilities, decisions (and labels)."""
     allowed: tuple[str, ...] = ("predict_proba", "decision_function") if is_clf else ("predict",)
@@ -368,10 +377,7 @@ def _gb_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
 def _forest_or_tree_spec(est: Any, response_method: str, labels: bool = False) -> _Spec:
     is_clf = isinstance(est, _CLASSIFIERS)
     is_forest = isinstance(est, _FORESTS)
-    allowed: tuple[str, ...] = ("predict",)
-    if is_clf:
-        allowed = ("predict_proba", "predict") if labels else ("predict_proba",)
-    _check_response(est, response_method, allowed)
+    _check_probability_response(est, response_method, is_clf, labels)
     n_outputs = int(est.n_outputs_)
     if is_clf and n_outputs != 1:
         raise _Unsupported("multi-output classifiers return lists of probabilities")

@@ -197,13 +197,10 @@ def _tree(t: dict[str, Any], out_col: int = 0) -> _Tree:
 
 def xgboost_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     """The :class:`~inspectcli.engines.trees._specs._Spec` of a fitted XGBRegressor / XGBClassifier."""
-    from inspectcli.engines.trees._specs import _check_response, _Spec
+    from inspectcli.engines.trees._specs import _check_probability_response, _Spec
 
     is_clf = type(est).__name__ == "XGBClassifier"
-    allowed: tuple[str, ...] = ("predict",)
-    if is_clf:
-        allowed = ("predict_proba", "predict") if labels else ("predict_proba",)
-    _check_response(est, response_method, allowed)
+    _check_probability_response(est, response_method, is_clf, labels)
     booster = est.get_booster()
     if booster.attr("best_iteration") is not None:
         raise _Unsupported("XGBoost model with a best iteration")

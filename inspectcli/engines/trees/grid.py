@@ -1,9 +1,11 @@
 """Responses on PD/ICE grids from tree structure (:func:`tree_path_responses`).
 
 Per tree and free set, grid points are grouped into classes (same frontier nodes reached) and
-rows into patterns (same leaves reached); the per-tree ``(pattern, class)`` tables are summed in
-the estimator's own order through one sparse product per block of trees (see the package
-docstring).
+rows into patterns (same leaves reached); the per-tree ``(pattern, class)`` tables
+(``_tables.py``) are summed in the estimator's own order through one sparse product per block of
+trees (see the package docstring). Averages of models linear in their trees come from packed
+split bits (``_bits.py``) where those are cheaper. Here: which path a PD takes, the public entry
+points and the run-time self-check against the estimator's own predictions.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from inspectcli.engines.trees._model import (
     TreePathMismatchError,
     _agrees,
     _check_rows,
-    _Tree,
     _Unsupported,
 )
 from inspectcli.engines.trees._plan import (
@@ -36,286 +37,19 @@ from inspectcli.engines.trees._reach import reach_bits
 from inspectcli.engines.trees._specs import (
     _Spec,
 )
-from inspectcli.engines.trees._walk import (
-    _frontiers,
-    _pattern_leaves,
-    _row_codes,
-    _set_codes,
-    _walk,
+from inspectcli.engines.trees._tables import (
+    _chunk_rows,
+    _Context,
+    _finalize,
+    _linear_average,
+    _raw_rows,
+    _topology,
 )
 
 _CHECK_POINTS = 3
-# Per-tree grid incidences (frontiers x grid classes) up to this many entries are dense arrays.
-_DENSE_ENTRIES = 1 << 14
-
-
-@dataclass
-class _Topo:
-    """Per-tree structure that depends on the free set and on the grid."""
-
-    follow_rows: np.ndarray  # bool per node: rows follow their values (non-free splits)
-    leaf_stop: np.ndarray  # bool per node: leaves
-    front_of: np.ndarray  # intp per node: frontier column of the node's frontier ancestor
-    n_front: int
-    g_class: np.ndarray  # (G,) class of each grid point (same frontier set, same leaves)
-    # (n_front, n_classes) 1.0 where a grid class reaches a frontier: dense when small (no
-    # sparse-matrix construction per tree), CSR beyond _DENSE_ENTRIES.
-    bt: np.ndarray | sp.csr_matrix
-
-
-def _topology(tree: _Tree, model_free: np.ndarray, gcols: np.ndarray, gnan: np.ndarray) -> _Topo:
-    fr = _frontiers(tree, model_free)
-    internal = ~tree.is_leaf
-    free_split, has_free, col_of, front_of = fr.free_split, fr.has_free, fr.col_of, fr.front_of
-    fronts = np.flatnonzero(col_of >= 0)
-    # Grid points: follow free splits, both ways elsewhere, stop at frontier nodes.  Grid
-    # points reaching the same frontier set give every row the same leaf: one class.
-    n_grid = gcols.shape[1]
-    g_rows, g_nodes = _walk(tree, gcols, gnan, free_split, ~has_free, n_grid)
-    g_fronts = col_of[g_nodes]
-    g_class, g_rep = _set_codes(g_rows, g_fronts, n_grid, int(fronts.size))
-    is_rep = np.zeros(n_grid, dtype=bool)
-    is_rep[g_rep] = True
-    keep = is_rep[g_rows]
-    shape = (fronts.size, g_rep.size)
-    if shape[0] * shape[1] <= _DENSE_ENTRIES:
-        bt = np.zeros(shape, dtype=np.float64)
-        bt[g_fronts[keep], g_class[g_rows[keep]]] = 1.0
-    else:
-        bt = sp.csr_matrix((np.ones(int(keep.sum())), (g_fronts[keep], g_class[g_rows[keep]])), shape=shape)
-    return _Topo(
-        follow_rows=internal & ~free_split,
-        leaf_stop=tree.is_leaf,
-        front_of=front_of,
-        n_front=int(fronts.size),
-        g_class=g_class,
-        bt=bt,
-    )
-
-
-@dataclass
-class _Context:
-    spec: _Spec
-    topos: list[_Topo]
-    cols: np.ndarray  # (p, n) float64 model matrix, feature-major
-    nan_cols: np.ndarray  # (p,) bool
-    init: np.ndarray | None  # (n_raw,)
-    n_grid: int
-
-
-def _patterns(
-    tree: _Tree, topo: _Topo, cols: np.ndarray, nan_cols: np.ndarray, dtype: Any = np.float64
-) -> tuple[np.ndarray, np.ndarray]:
-    """Group rows by the set of leaves they reach and tabulate each group's outputs.
-
-    The rows are walked with the free splits going both ways (:func:`_row_codes`: the set of
-    leaves is keyed while walking, small trees node by node).
-
-    Returns
-    -------
-    codes : ndarray of shape (n,)
-        Pattern id of every row.
-    table : ndarray of shape (n_patterns, n_grid_classes, k)
-        The tree's contribution for each pattern and class of grid points.
-    """
-    codes, n_pat, reps, uniques, rows, nodes = _row_codes(tree, topo.follow_rows, cols, nan_cols)
-    if reps is None and uniques is None:  # no row branched: the patterns are the leaves
-        p, leaf = np.arange(tree.n_leaves), np.flatnonzero(tree.is_leaf)
-    elif rows is not None:  # the particles of a level walk: those of one row per pattern
-        is_rep = np.zeros(codes.size, dtype=bool)
-        is_rep[reps] = True
-        sel = is_rep[rows]
-        p, leaf = codes[rows[sel]], nodes[sel]
-    else:
-        p, leaf = _pattern_leaves(tree, topo.follow_rows, cols, reps, uniques)
-    f = topo.front_of[leaf]
-    k = tree.values.shape[1]
-    table = np.empty((n_pat, topo.bt.shape[1], k), dtype=np.float64)
-    dense = not sp.issparse(topo.bt) and n_pat * topo.n_front <= 16 * _DENSE_ENTRIES
-    for j in range(k):
-        # Exactly one product per (pattern, grid class) is non-zero (the others are exact zeros):
-        # the sum is that product, exactly, dense or sparse.
-        if dense:
-            s = np.zeros((n_pat, topo.n_front), dtype=np.float64)
-            s[p, f] = tree.values[leaf, j]
-            table[:, :, j] = s @ topo.bt
-        else:
-            s = sp.csr_matrix((tree.values[leaf, j], (p, f)), shape=(n_pat, topo.n_front))
-            table[:, :, j] = (s @ topo.bt).toarray() if sp.issparse(topo.bt) else s @ topo.bt
-    if dtype is not np.float64:
-        table = table.astype(dtype)  # leaf values of a float32 model: exact
-    return codes, table
-
-
-def _groups(spec: _Spec) -> list[tuple[tuple[int, ...], list[int]]]:
-    """Trees grouped by the raw columns they add to, each group in prediction order."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for t, tree in enumerate(spec.trees):
-        groups.setdefault(tree.out_cols, []).append(t)
-    return list(groups.items())
-
-
-class _Accumulator:
-    """Sums per-tree tables into ``(n, G*k)`` raw outputs in the estimator's own order.
-
-    Rows of ``stack`` hold one (tree, pattern) output for every grid point; a CSR matrix
-    with one ``1.0`` per (row, tree) picks them.  scipy's CSR-times-dense kernel adds a row's
-    stored entries in storage order starting from zero, so putting the baseline (or the
-    running sum of earlier blocks) first and then the trees in prediction order reproduces the
-    estimator's float64 sums exactly, however the trees are split into blocks.
-    """
-
-    def __init__(
-        self, n: int, width: int, init: np.ndarray | None, capacity: int, dtype: Any = np.float64
-    ) -> None:
-        # float32 stack and CSR entries: scipy's kernel then adds in float32, as XGBoost does
-        self.dtype = dtype
-        self.n = n
-        self.width = width
-        self.capacity = max(capacity, 2 * n + 1)
-        self.acc: np.ndarray | None = None
-        self.init = init
-        self.stack = np.empty((min(self.capacity, n + 64), width), dtype=dtype)
-        self.codes: list[np.ndarray] = []
-        self._start_block()
-
-    def _start_block(self) -> None:
-        self.codes = []
-        if self.acc is not None:
-            self.lead = np.arange(self.n)
-            self.stack[: self.n] = self.acc
-            self.offset = self.n
-        elif self.init is not None:
-            self.lead = np.zeros(self.n, dtype=np.intp)
-            self.stack[0] = self.init
-            self.offset = 1
-        else:
-            self.lead = None
-            self.offset = 0
-
-    def add(self, codes: np.ndarray, table: np.ndarray, g_class: np.ndarray) -> None:
-        """Add one tree: row ``i`` gets ``table[codes[i], g_class]``."""
-        n_pat = table.shape[0]
-        need = self.offset + n_pat
-        if need > self.stack.shape[0]:
-            if need > self.capacity:
-                self.flush()
-                need = self.offset + n_pat
-            if need > self.stack.shape[0]:
-                size = min(self.capacity, max(need, 2 * self.stack.shape[0]))
-                grown = np.empty((max(size, need), self.width), dtype=self.dtype)
-                grown[: self.offset] = self.stack[: self.offset]
-                self.stack = grown
-        view = self.stack[self.offset : need].reshape(n_pat, g_class.size, -1)
-        np.take(table, g_class, axis=1, out=view)
-        self.codes.append(codes + self.offset)
-        self.offset = need
-
-    def flush(self) -> None:
-        if not self.codes:
-            return
-        columns = ([] if self.lead is None else [self.lead]) + self.codes
-        per_row = len(columns)
-        nnz = self.n * per_row
-        idx_dtype = np.int32 if max(self.offset, nnz) < np.iinfo(np.int32).max else np.int64
-        indices = np.empty((self.n, per_row), dtype=idx_dtype)
-        for j, column in enumerate(columns):
-            indices[:, j] = column
-        a = sp.csr_matrix(
-            (
-                np.ones(nnz, dtype=self.dtype),
-                indices.reshape(-1),
-                np.arange(0, nnz + 1, per_row, dtype=idx_dtype),
-            ),
-            shape=(self.n, self.offset),
-        )
-        del indices
-        self.acc = np.asarray(a @ self.stack[: self.offset])
-        self._start_block()
-
-    def result(self) -> np.ndarray:
-        self.flush()
-        if self.acc is None:  # no trees
-            base = np.zeros(self.width, dtype=self.dtype) if self.init is None else self.init
-            self.acc = np.tile(base, (self.n, 1))
-        return self.acc
-
-
-def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndarray:
-    """Raw outputs ``(n_rows, G, n_raw)`` for the rows ``sel`` and every grid point."""
-    spec = ctx.spec
-    cols = np.ascontiguousarray(ctx.cols[:, sel])
-    n = cols.shape[1]
-    nan_cols = np.isnan(cols).any(axis=1)
-    G = ctx.n_grid
-    groups = _groups(spec)
-    whole = len(groups) == 1 and groups[0][0] == tuple(range(spec.n_raw))
-    dtype = spec.raw_dtype
-    raw = None if whole else np.empty((n, G, spec.n_raw), dtype=dtype)
-    for out_cols, members in groups:
-        k = len(out_cols)
-        init = None
-        if ctx.init is not None:
-            init = np.broadcast_to(ctx.init[list(out_cols)], (G, k)).reshape(-1).astype(dtype)
-        capacity = max_bytes // (2 * G * k * 8)
-        acc = _Accumulator(n, G * k, init, capacity, dtype)
-        for t in members:
-            tree, topo = spec.trees[t], ctx.topos[t]
-            codes, table = _patterns(tree, topo, cols, nan_cols, dtype)
-            acc.add(codes, table, topo.g_class)
-        prod = acc.result().reshape(n, G, k)
-        del acc
-        if raw is None:
-            raw = prod
-        else:
-            raw[:, :, list(out_cols)] = prod
-    if spec.divisor is not None:
-        raw /= spec.divisor
-    return raw
-
-
-def _chunk_rows(spec: _Spec, n: int, n_grid: int, max_bytes: int) -> int:
-    """Rows per chunk so that the temporaries stay (approximately) within ``max_bytes``.
-
-    Per row: the running sums, their copy in the stack, the product, the finalized and
-    averaged copies (about 6 ``(G, n_raw)`` float64 rows) and the CSR entries.  The other half
-    of the budget holds the per-tree tables.
-    """
-    per_row = 6 * n_grid * spec.n_raw * 8 + (len(spec.trees) + 2) * 24
-    return max(1, min(n, (max_bytes // 2) // per_row))
-
-
-def _finalize(spec: _Spec, raw: np.ndarray) -> np.ndarray:
-    n, G, n_raw = raw.shape
-    out = np.asarray(spec.finalize(raw.reshape(n * G, n_raw)))
-    return out.reshape((n, G, *out.shape[1:]))
-
-
-def _linear_average(ctx: _Context, weights: np.ndarray | None, total: float) -> np.ndarray:
-    """Weighted average raw output per grid point, from per-leaf weight totals."""
-    spec = ctx.spec
-    n = ctx.cols.shape[1]
-    avg = np.zeros((ctx.n_grid, spec.n_raw), dtype=np.float64)
-    for tree, topo in zip(spec.trees, ctx.topos, strict=True):
-        r, nd = _walk(tree, ctx.cols, ctx.nan_cols, topo.follow_rows, topo.leaf_stop, n)
-        w = None if weights is None else weights[r]
-        leaf_w = np.bincount(nd, weights=w, minlength=tree.n_nodes)
-        leaves = np.flatnonzero(tree.is_leaf & (leaf_w != 0))
-        fronts = topo.front_of[leaves]
-        k = tree.values.shape[1]
-        front_w = np.empty((topo.n_front, k), dtype=np.float64)
-        for j in range(k):
-            front_w[:, j] = np.bincount(
-                fronts, weights=leaf_w[leaves] * tree.values[leaves, j], minlength=topo.n_front
-            )
-        contrib = np.asarray(topo.bt.T @ front_w)[topo.g_class]
-        avg[:, list(tree.out_cols)] += contrib
-    avg /= total
-    if ctx.init is not None:
-        avg += ctx.init
-    if spec.divisor is not None:
-        avg /= spec.divisor
-    return np.asarray(spec.finalize(avg))
+#: Per-row outputs computed for the spread alone count as cheap up to this many rows × grid points
+#: × trees (about a tenth of a second on one core): :func:`spread_comes_cheap`.
+AUTO_SPREAD_WORK = 50_000_000
 
 
 def _prefers_bits(forest: Forest) -> bool:
@@ -457,6 +191,24 @@ def pd_prefers_predicting(estimator: Any, response_method: str, n_grid: int | No
     return n_grid is not None and n_grid < spec.predicts_faster_below
 
 
+def spread_comes_cheap(
+    estimator: Any, response_method: str, n_rows: int, n_points: int, individual: bool
+) -> bool:
+    """Whether the spread (``tree_path_moments(spread=True)``) costs little beside the average.
+
+    True when the per-row outputs are computed anyway (``individual``, or outputs that are not a
+    sum of the trees, such as probabilities), or when they are few: ``n_rows × n_points × trees``
+    (``n_points`` the grid points of all the feature sets) at most :data:`AUTO_SPREAD_WORK`.
+    """
+    if individual:
+        return True
+    try:
+        spec = _plan(estimator, response_method).spec
+    except Exception:
+        return True
+    return not spec.linear or n_rows * n_points * len(spec.trees) <= AUTO_SPREAD_WORK
+
+
 def supports_tree_paths(estimator: Any, response_method: str) -> bool:
     """Whether :func:`tree_path_responses` can reproduce ``response_method`` exactly.
 
@@ -526,7 +278,7 @@ def tree_path_moments(
     individual: bool,
     sample_weight: np.ndarray | None = None,
     max_bytes: int = 256 * 2**20,
-    spread: bool | str = False,
+    spread: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Responses of a tree model on every grid point, computed from the trees' structure.
 
@@ -554,11 +306,11 @@ def tree_path_moments(
         Weights for the average over rows, as in ``np.average``.
     max_bytes : int, default=256 MiB
         Approximate bound on temporary memory (the returned arrays are not counted).
-    spread : bool or "auto", default=False
+    spread : bool, default=False
         Also return ``Σ_i w_i² (output_i − average)²`` per grid point (engines/bands.py), from
         the per-row outputs block by block (they are computed, even for models whose average
-        alone would not need them). ``"auto"``: only when the per-row outputs are computed
-        anyway (``individual``, or a non-linear link); else ``sum_sq`` is None.
+        alone would not need them: about ten times the time of such an average; see
+        :func:`spread_comes_cheap`).
 
     Returns
     -------
@@ -616,10 +368,11 @@ def tree_path_moments(
         _, gcols = _dense_model(spec, gt)
     model_free = np.isin(space.source, free)
     gnan = np.isnan(gcols).any(axis=1)
-    if spread == "auto":
-        spread = individual or not spec.linear
-    # Averages alone (no ICE, no spread) come from packed split bits when that is cheaper.
-    if not individual and not spread and spec.linear and spec.raw_dtype is np.float64:
+    # Averages without ICE come from packed split bits when that is cheaper; with the spread the
+    # per-row outputs are computed below for it alone, and the average stays this one (the same
+    # number whether the spread is asked for or not).
+    bits_average = None
+    if not individual and spec.linear and spec.raw_dtype is np.float64 and spec.trees:
         forest = forest_of(spec)
         if _prefers_bits(forest):
             res = _bits_average(
@@ -639,7 +392,9 @@ def tree_path_moments(
             raw = _bits_check_raw(forest, spec, space.cols, space.nan_cols, space.init, res, rows, points)
             ours = _finalize(spec, raw).swapaxes(0, 1)
             _compare(estimator, response_method, X, free, grid, rows, points, ours)
-            return res.average, None, None
+            if not spread:
+                return res.average, None, None
+            bits_average = res.average
     topos = [_topology(tree, model_free, gcols, gnan) for tree in spec.trees]
     ctx = _Context(
         spec=spec,
@@ -654,7 +409,8 @@ def tree_path_moments(
     sums = SumSq() if spread else None
     if individual or spread or not spec.linear:
         # Row chunks bound the (chunk, G, n_raw) temporaries and the per-tree tables.
-        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes))
+        # the spread's two temporaries of the chunk's size: a quarter of the budget
+        chunk = _chunk_rows(spec, n, n_grid, int(max_bytes) * 3 // 4 if spread else int(max_bytes))
         acc = None
         for start in range(0, n, chunk):
             sel = slice(start, min(n, start + chunk))
@@ -672,7 +428,7 @@ def tree_path_moments(
         if spec.linear and not individual:
             # per-row outputs for the spread only: the average stays the one computed without
             # them, so that it is the same number whether the spread is asked for or not
-            average = _linear_average(ctx, weights, total)
+            average = _linear_average(ctx, weights, total) if bits_average is None else bits_average
     else:
         average = _linear_average(ctx, weights, total)
 

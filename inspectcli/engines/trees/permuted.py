@@ -451,17 +451,32 @@ class PermutedTreePaths:
 
         # Raw sums (n_raw, P, n), started as the estimator starts them.
         # (float32 for XGBoost: float64 values added into float32 sums round as float32 additions)
-        acc = np.zeros((spec.n_raw, n_perm, n), dtype=spec.raw_dtype)
+        # The trees before the first one that splits on a free column give every permutation the
+        # same values: their sums are formed once per row (the same additions, in the same order)
+        # and then copied to every permutation.
+        trees = spec.trees
+        first = next(
+            (t for t, tree in enumerate(trees) if model_free[tree.shape.split_cols].any()), len(trees)
+        )
+        base = np.zeros((spec.n_raw, n), dtype=spec.raw_dtype)
         if self._init is not None:
             if spec.init_on_zeros:
-                acc += self._init[:, None, None]
+                base += self._init[:, None]
             else:
-                acc[...] = self._init[:, None, None]
+                base[...] = self._init[:, None]
+        for t in range(first):
+            own = self._own_leaves(t)
+            for j, c in enumerate(trees[t].out_cols):
+                base[c] += own.values[:, j]
+        acc = np.empty((spec.n_raw, n_perm, n), dtype=spec.raw_dtype)
+        acc[...] = base[:, None, :]
+        del base
         # Rows per step: an index and a value array of (P, chunk) per step, kept in cache.
         chunk = max(1, min(n, (max_bytes // 4) // (n_perm * 16), _STEP_ENTRIES // n_perm))
-        set_up = time.perf_counter() - started  # donors and sums: paid once, not per tree
+        set_up = time.perf_counter() - started  # donors, the shared trees and sums: paid once
         loop_start = time.perf_counter()
-        for t, tree in enumerate(spec.trees):  # prediction order: each raw column in order
+        for t in range(first, len(trees)):  # prediction order: each raw column in order
+            tree = trees[t]
             if model_free[tree.shape.split_cols].any():
                 fr = _frontiers(tree, model_free)
                 lookup = _permuted_lookup(tree, fr, cols, self._nan_cols, gcols, gnan, max_bytes)
@@ -472,11 +487,11 @@ class PermutedTreePaths:
             if give_up_after is not None:
                 # Extrapolated once a tenth of the trees (or ten) are done: the first trees also
                 # pay one-off costs and timer noise, which must not decide alone.
-                spent, done, total = time.perf_counter() - loop_start, t + 1, len(spec.trees)
+                spent, done, total = time.perf_counter() - loop_start, t + 1 - first, len(trees) - first
                 projected = spent * total / done if 10 * done >= total or done >= 10 else spent
                 if set_up + projected > give_up_after:
-                    trees = f"{t + 1} of {len(spec.trees)} trees"
-                    raise TreePathsTooSlow(f"{spent:.3g} s for {trees}; the limit is {give_up_after:.3g} s")
+                    where = f"{t + 1} of {len(trees)} trees"
+                    raise TreePathsTooSlow(f"{spent:.3g} s for {where}; the limit is {give_up_after:.3g} s")
         del donors
         if spec.divisor is not None:
             acc /= spec.divisor

@@ -144,10 +144,12 @@ def curve_figure(
     deciles: Sequence[float] | None = None,
     ylim: tuple[float, float] | None = None,
     size: tuple[float, float] = (3.9, 2.9),
+    band: tuple[Sequence[Any], Sequence[Any], str] | None = None,
 ) -> SVGFigure:
     """One feature's curves: ``lines`` are (name, colour, values, style) drawn over optional ICE lines.
 
-    Categorical grids are drawn at positions 0..n-1 with the levels as tick labels.
+    Categorical grids are drawn at positions 0..n-1 with the levels as tick labels. ``band``
+    (lower, upper, name) is shaded behind the first line (error bars on categorical grids).
     """
     fig = _figure(*size)
     ax = fig.add_subplot()
@@ -163,6 +165,16 @@ def curve_figure(
         lc = LineCollection(segs, colors=ICE_COLOR, alpha=0.25, linewidths=0.6)
         lc.set_gid(ice_id)
         ax.add_collection(lc)
+    if band is not None and lines:
+        lo, hi, band_name = _finite(band[0]), _finite(band[1]), band[2]
+        if categorical:
+            ys0 = _finite(lines[0][2])
+            yerr = np.vstack([np.maximum(ys0 - lo, 0), np.maximum(hi - ys0, 0)])
+            ax.errorbar(
+                xs, ys0, yerr=yerr, fmt="none", ecolor="0.2", elinewidth=1, capsize=2.5, label=band_name
+            )
+        else:
+            ax.fill_between(xs, lo, hi, color=lines[0][1], alpha=0.22, linewidth=0, label=band_name)
     for k, (name, color, values, style) in enumerate(lines):
         ys = _finite(values)
         marker = "o" if categorical else None
@@ -185,7 +197,7 @@ def curve_figure(
     ax.set_title(title, loc="left")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if len(lines) > 1 or ice:
+    if len(lines) > 1 or ice or band is not None:
         handles, labels = ax.get_legend_handles_labels()
         if ice:
             from matplotlib.lines import Line2D

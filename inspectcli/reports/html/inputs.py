@@ -32,6 +32,8 @@ def _read(path: Path) -> dict[str, Any] | None:
             f"'{path}' has schema_version {version}; this inspectcli reads {SCHEMA_VERSION}",
             "upgrade inspectcli",
         )
+    if isinstance(doc.get("results"), list):  # `--by`: the page shows the curves of all rows
+        doc["results"] = [r for r in doc["results"] if not (isinstance(r, dict) and r.get("group"))]
     return doc
 
 

@@ -269,7 +269,8 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
             "show ICE lines</label></p>"
         )
     cells = []
-    ylims = _shared_ylim(entries, ("average", "individual"))
+    level = params.get("band_level")
+    ylims = _shared_ylim(_with_bands(entries, "average", level), ("average", "individual", "_band"))
     for e in entries:
         name = e["features"][0]
         cat = bool((e.get("categorical") or [False])[0])
@@ -287,6 +288,7 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
             ice=e.get("individual"),
             deciles=None if cat else dec,
             ylim=ylims.get(json.dumps(e.get("target"))),
+            band=_band(e, "average", params.get("band_level")),
         )
         cells.append(figs.html(fig))
     out.append('<div class="grid">' + "".join(cells) + "</div>")
@@ -304,6 +306,38 @@ def _section_pdp(inp: ReportInput, figs: _Figures) -> str:
         )
     out.append(_table(["feature", "engine", "PD min", "PD max", "variability (Greenwell)"], rows))
     return "".join(out)
+
+
+def _band(entry: Mapping[str, Any], key: str, level: Any) -> tuple[list[float], list[float], str] | None:
+    """(lower, upper, name) of an entry's band: its bootstrap interval, else ``key`` ± z·SE; None without."""
+    boot = entry.get("bootstrap")
+    if boot:
+        lower = [math.nan if v is None else v for v in boot["lower"]]
+        upper = [math.nan if v is None else v for v in boot["upper"]]
+        return lower, upper, f"{boot['level']:.0%} bootstrap ({boot['n']} resamples)"
+    se, values = entry.get("se"), entry.get(key)
+    if se is None or values is None or any(v is None for v in se):
+        return None
+    from inspectcli.engines.bands import z_value
+
+    level = float(level or 0.95)
+    z = z_value(level)
+    mid = [math.nan if v is None else v for v in values]
+    return (
+        [m - z * s for m, s in zip(mid, se)],
+        [m + z * s for m, s in zip(mid, se)],
+        f"{level:.0%} band (± {z:.2f} SE)",
+    )
+
+
+def _with_bands(entries: Sequence[Mapping[str, Any]], key: str, level: Any) -> list[dict[str, Any]]:
+    """The entries with their band's bounds under ``_band`` (for the shared y-range)."""
+    out = []
+    for e in entries:
+        band = _band(e, key, level)
+        bounds = [v for v in (band[0] + band[1] if band else []) if math.isfinite(v)]
+        out.append({**e, "_band": bounds})
+    return out
 
 
 def _shared_ylim(entries: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -335,7 +369,8 @@ def _section_ale(inp: ReportInput, figs: _Figures) -> str:
         "the data never shows. Dashed: the partial dependence on the same grid, centred alike.</p>"
     ]
     cells = []
-    ylims = _shared_ylim(doc["results"], ("ale", "pdp"))
+    level = (doc.get("parameters") or {}).get("band_level")
+    ylims = _shared_ylim(_with_bands(doc["results"], "ale", level), ("ale", "pdp", "_band"))
     for e in doc["results"]:
         name = e["features"][0]
         cat = bool((e.get("categorical") or [False])[0])
@@ -352,6 +387,7 @@ def _section_ale(inp: ReportInput, figs: _Figures) -> str:
             lines=lines,
             deciles=None if cat else (prof.get(name) or {}).get("deciles"),
             ylim=ylims.get(json.dumps(e.get("target"))),
+            band=_band(e, "ale", (doc.get("parameters") or {}).get("band_level")),
         )
         cells.append(figs.html(fig))
     out.append('<div class="grid">' + "".join(cells) + "</div>")

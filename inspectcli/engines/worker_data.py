@@ -1,0 +1,250 @@
+"""Data the Dask workers read themselves, instead of receiving it from the client.
+
+With ``backend="dask"`` the engines' ``shared`` objects (the model, the data) go to every worker
+once per map (engines/parallel.py). When the data came from a file or dataset on disk, the workers
+can instead read it themselves: a workflow *offers* the frame it built (:func:`offer`) with a
+*recipe* that rebuilds exactly that frame from the path (the same columns, ``--where`` filter, row
+positions and preparation: see workflows/_on_workers.py). A map then sends a small :class:`Part`
+in the frame's place; each worker process rebuilds the frame once (cached by the recipe's key, at
+most :data:`CACHE_ENTRIES` frames) and every task on it uses that copy. Frames an engine derives
+from an offered one (:func:`derive`, e.g. integer columns widened to float) are rebuilt on the
+workers by the same steps.
+
+Before the first map of a runner, the workers are asked whether they see the path, with the files
+the client saw (sizes and modification times; where only the times differ, the SHA-256 digests the
+client recorded). ``data_on_workers`` (of :class:`~inspectcli.engines.execution.Execution`, through the task
+runner) decides what happens then:
+
+- ``"auto"``: workers read when every worker passes the check, else the data is scattered from the
+  client with a note saying why;
+- ``"yes"``: a worker that fails the check is an input error (the run stops before any task);
+- ``"no"``: always scattered.
+
+Either way the tasks compute on the same frame, so the results are the same bit for bit; the
+:class:`Delivery` of each offered dataset records which path was taken (``"workers-read"`` or
+``"scatter"``) for the result file.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from inspectcli.errors import DataLoadError, UsageError
+
+MODES = ("auto", "yes", "no")
+#: Frames a worker process keeps (a recipe's frame and the frames derived from it).
+CACHE_ENTRIES = 4
+
+
+class Recipe(Protocol):
+    """How a worker rebuilds an offered frame (workflows/_on_workers.py)."""
+
+    key: str
+    path: str
+
+    def check_here(self) -> str | None:
+        """None when this process sees the client's files at ``path``; else what differs."""
+        ...
+
+    def materialise(self, estimator: Any) -> Any:
+        """The frame, exactly as the client built it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Part:
+    """What goes to the workers in an offered frame's place: its recipe and derivation steps."""
+
+    recipe: Any
+    steps: tuple[tuple[Callable[..., Any], tuple[Any, ...]], ...] = ()
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class Delivery:
+    """Client side: how the workers got one offered dataset (``used``), and notes for the user."""
+
+    path: str
+    used: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    #: {scheduler address: None when its workers read the data, else why not}
+    checked: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def path_taken(self) -> str | None:
+        """``"workers-read"``, ``"scatter"``, both joined by ``+``, or None (no Dask run)."""
+        return "+".join(sorted(self.used, reverse=True)) or None
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UsageError(f"`data_on_workers={mode}` is not one of {', '.join(MODES)}", "choose one of them")
+    return mode
+
+
+# ------------------------------------------------------------------------------------------------
+# client side: offers
+
+_OFFERS: dict[int, tuple[Any, Part, Delivery]] = {}
+
+
+def _ref(obj: Any) -> Callable[[], Any]:
+    try:
+        return weakref.ref(obj, lambda _r, key=id(obj): _OFFERS.pop(key, None))
+    except TypeError:  # (objects without weak references are held)
+        return lambda: obj
+
+
+def offer(obj: Any, recipe: Recipe | None, delivery: Delivery) -> None:
+    """Let the Dask workers rebuild ``obj`` with ``recipe`` instead of receiving it (``None``: data
+    they cannot read, such as stdin: sent, and recorded as sent)."""
+    _OFFERS[id(obj)] = (_ref(obj), Part(recipe), delivery)
+
+
+def offered(obj: Any) -> tuple[Part, Delivery] | None:
+    """The part and delivery ``obj`` was offered with, or None."""
+    found = _OFFERS.get(id(obj))
+    if found is None or found[0]() is not obj:
+        return None
+    return found[1], found[2]
+
+
+def derive(fn: Callable[..., Any], obj: Any, *args: Any) -> Any:
+    """``fn(obj, *args)``; when ``obj`` was offered, the result is offered too (rebuilt by the same call)."""
+    out = fn(obj, *args)
+    found = offered(obj) if out is not obj else None
+    if found is not None:
+        part, delivery = found
+        _OFFERS[id(out)] = (
+            _ref(out),
+            replace(part, steps=(*part.steps, (fn, args)), token=uuid.uuid4().hex),
+            delivery,
+        )
+    return out
+
+
+def stand_ins(
+    shared: tuple[Any, ...],
+    check: Callable[[Recipe], dict[str, str | None]],
+    address: str,
+    mode: str = "auto",
+) -> tuple[Any, ...]:
+    """``shared`` with each offered frame replaced by its :class:`Part` where the workers can read
+    it (``check(recipe)`` asks them: {worker: None or what is wrong}); records the path taken.
+
+    ``mode`` is ``data_on_workers``: auto | yes | no (see the module docstring).
+    """
+    out = []
+    for obj in shared:
+        found = offered(obj) if obj is not None else None
+        if found is None:
+            out.append(obj)
+            continue
+        part, delivery = found
+        if part.recipe is None and mode == "yes":
+            raise UsageError(
+                f"`data_on_workers=yes` needs DATA on disk, and '{delivery.path}' is not a path the workers "
+                "can read",
+                "give a file, a dataset directory or a glob, or pass `data_on_workers=auto`",
+            )
+        if mode == "no" or part.recipe is None:
+            delivery.used.add("scatter")
+            out.append(obj)
+            continue
+        if address not in delivery.checked:
+            delivery.checked[address] = _verdict(part.recipe, check(part.recipe), mode, delivery)
+        if delivery.checked[address] is None:
+            delivery.used.add("workers-read")
+            out.append(part)
+        else:
+            delivery.used.add("scatter")
+            out.append(obj)
+    return tuple(out)
+
+
+def _verdict(recipe: Recipe, answers: dict[str, str | None], mode: str, delivery: Delivery) -> str | None:
+    problems = {w: p for w, p in sorted(answers.items()) if p is not None}
+    if not problems:
+        return None
+    worker, problem = next(iter(problems.items()))
+    more = f" (and {len(problems) - 1} more worker(s))" if len(problems) > 1 else ""
+    what = f"{worker}: {problem}{more}"
+    if mode == "yes":
+        raise DataLoadError(
+            f"the Dask workers cannot read the data '{recipe.path}' as this machine sees it ({what})",
+            "give every worker the same files at the same path, or pass `data_on_workers=auto` "
+            "to send the data from here",
+        )
+    delivery.notes.append(
+        f"the Dask workers cannot read '{recipe.path}' as this machine sees it ({what}); "
+        "the data is sent to them from here (`data_on_workers=auto`)"
+    )
+    return what
+
+
+def check_on_worker(recipe: Recipe) -> str | None:
+    """Run on every worker (``client.run``): None when it sees the client's files."""
+    try:
+        return recipe.check_here()
+    except Exception as exc:  # any failure to look is a no, with its reason
+        return f"{type(exc).__name__}: {exc}"
+
+
+# ------------------------------------------------------------------------------------------------
+# worker side: rebuilding, cached per process
+
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_LOCK = threading.Lock()
+_BUILDING: dict[str, threading.Lock] = {}
+
+
+def _cached(key: str, build: Callable[[], Any]) -> Any:
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        lock = _BUILDING.setdefault(key, threading.Lock())
+    with lock:  # one thread builds, the others of this worker wait for it
+        with _LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        value = build()
+        with _LOCK:
+            _CACHE[key] = value
+            while len(_CACHE) > CACHE_ENTRIES:
+                _CACHE.popitem(last=False)
+            _BUILDING.pop(key, None)
+        return value
+
+
+def resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A task's arguments with each :class:`Part` rebuilt (the model is the first argument)."""
+    if not any(isinstance(a, Part) for a in args):
+        return args
+    estimator = args[0]
+
+    def build(part: Part) -> Any:
+        frame = _cached(part.recipe.key, lambda: part.recipe.materialise(estimator))
+        for i, (fn, fn_args) in enumerate(part.steps):
+            frame = _cached(f"{part.recipe.key}/{part.token}/{i}", lambda f=frame, g=fn, a=fn_args: g(f, *a))
+        return frame
+
+    return tuple(build(a) if isinstance(a, Part) else a for a in args)
+
+
+def forget(keys: list[str]) -> None:
+    """Drop this worker's frames of ``keys`` (recipe keys; their derived frames too)."""
+    with _LOCK:
+        for k in list(_CACHE):
+            if k.split("/", 1)[0] in keys:
+                del _CACHE[k]
+
+
+def recipe_keys(shared: tuple[Any, ...]) -> list[str]:
+    return [a.recipe.key for a in shared if isinstance(a, Part)]

@@ -1,0 +1,149 @@
+"""The recipe Dask workers rebuild a workflow's model inputs with, from the data on disk.
+
+:func:`offer_inputs` is called once the client has read and matched the data: it offers the
+prepared ``X`` to engines/worker_data.py with a :class:`DataRecipe` holding everything that made
+it (the absolute path, the files as the client saw them, the CSV options, ``--where``, the
+columns, the row positions, the matching options and the client's decision on numbers stored as
+text). A worker runs the same reading and matching code on the same rows, so its frame equals the
+client's, value for value and dtype for dtype. The target and the weights (one number per row) are
+still sent from the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from inspectcli.engines.worker_data import Delivery, offer
+from inspectcli.errors import InspectError
+
+if TYPE_CHECKING:  # (workers unpickle recipes: this module stays light to import)
+    from inspectcli.loading.match import Prepared
+    from inspectcli.loading.sources import DataSource
+
+
+@dataclass(frozen=True, eq=False)
+class DataRecipe:
+    """Everything a worker needs to read and match the rows the client read and matched."""
+
+    path: str
+    #: (name, bytes, mtime_ns) of each file, as the client saw them
+    stats: tuple[tuple[str, int, int], ...]
+    #: SHA-256 of each file (in ``stats`` order), as the client recorded them, or None
+    hashes: tuple[str, ...] | None
+    read: dict[str, Any]  # open_data's options: sep, encoding, decimal, where
+    columns: tuple[str, ...] | None
+    positions: np.ndarray | None
+    match: dict[str, Any]  # prepare's options: target, sample_weight, infer_target, require_target
+    #: columns of numbers stored as text that the client kept as text (see loading/probe.py)
+    text_kept: tuple[str, ...] = ()
+    key: str = ""
+
+    def check_here(self) -> str | None:
+        """None when this machine sees the client's files at ``path``; else what differs."""
+        from inspectcli.loading.paths import file_stats, sha256_of
+
+        if not os.path.exists(self.path) and not any(c in self.path for c in "*?["):
+            return f"'{self.path}' does not exist there"
+        try:
+            here = file_stats(self.path)
+        except InspectError as exc:
+            return exc.message
+        there = {name: (size, mtime) for name, size, mtime in here}
+        mine = {name: (size, mtime) for name, size, mtime in self.stats}
+        missing = [n for n in mine if n not in there]
+        if missing:
+            return f"'{missing[0]}' is missing there"
+        extra = [n for n in there if n not in mine]
+        if extra:
+            return f"'{extra[0]}' is there but not here"
+        for i, (name, (size, mtime)) in enumerate(mine.items()):
+            size_there, mtime_there = there[name]
+            if size_there != size:
+                return f"'{name}' has {size_there:,} bytes there, {size:,} here"
+            if mtime_there != mtime:
+                if self.hashes is None:
+                    return f"'{name}' was modified at another time there"
+                root = self.path if os.path.isdir(self.path) else None
+                file = os.path.join(root, name) if root else _single_file(self.path, name)
+                if sha256_of(file) != self.hashes[i]:
+                    return f"'{name}' has other content there (SHA-256 differs)"
+        return None
+
+    def materialise(self, estimator: Any) -> Any:
+        """The prepared ``X``, as the client built it."""
+        from inspectcli.loading.data import open_data
+        from inspectcli.loading.match import prepare
+
+        opened = open_data(self.path, hash_files=False, **self.read)
+        columns = list(self.columns) if self.columns is not None else None
+        data = opened.read(columns, rows=self.positions)
+        prep = prepare(estimator, data, **self.match)
+        for col in self.text_kept:
+            prep.X[col] = prep.text_numbers[col]
+        return prep.X
+
+
+def _single_file(path: str, name: str) -> str:
+    # a glob's files are named relative to the glob's fixed directory
+    from inspectcli.loading.paths import expand_data_path
+
+    files, root = expand_data_path(path)
+    for f in files:
+        if (f.relative_to(root).as_posix() if root is not None else f.name) == name:
+            return str(f)
+    return path
+
+
+def offer_inputs(
+    path: str,
+    opened: DataSource,
+    read: dict[str, Any],
+    columns: list[str] | None,
+    positions: np.ndarray | None,
+    match: dict[str, Any],
+    prepared: Prepared,
+    text_kept: tuple[str, ...],
+) -> Delivery:
+    """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can; stdin is
+    always sent)."""
+    from inspectcli.loading.paths import file_stats
+
+    if path == "-":
+        delivery = Delivery("stdin")
+        offer(prepared.X, None, delivery)
+        return delivery
+    absolute = os.path.abspath(path)
+    stats = tuple(file_stats(absolute))
+    if opened.files is not None:
+        hashes: tuple[str, ...] | None = tuple(f.sha256 for f in opened.files)
+    else:
+        hashes = (opened.sha256,) if opened.sha256 is not None else None
+    digest = hashlib.sha256()
+    for part in (absolute, stats, sorted(read.items()), columns, sorted(match.items()), text_kept):
+        digest.update(repr(part).encode() + b"\0")
+    if positions is not None:
+        digest.update(np.asarray(positions, dtype="<i8").tobytes())
+    recipe = DataRecipe(
+        absolute,
+        stats,
+        hashes,
+        dict(read),
+        tuple(columns) if columns is not None else None,
+        positions,
+        dict(match),
+        text_kept,
+        key=digest.hexdigest(),
+    )
+    delivery = Delivery(path)
+    offer(prepared.X, recipe, delivery)
+    return delivery
+
+
+def delivery_notes(*datasets: Any) -> list[str]:
+    """Notes on data the Dask workers could not read themselves (sent from here instead)."""
+    return [n for d in datasets if d is not None and d.delivery is not None for n in d.delivery.notes]

@@ -1,0 +1,195 @@
+"""Dask workers reading DATA themselves (``--data-on-workers``), on a real external cluster.
+
+The same commands on a hive-partitioned dataset with ``--where`` and sampled rows give the same
+results whether the workers read the rows (``yes``), receive them (``no``) or the run stays in one
+process; the JSON says which way the rows went. A worker that does not see the client's files
+(its files differ, or one is missing) is an input error with ``yes`` (exit 3, nothing written)
+and a note with ``auto`` (the data is then sent, with the same results).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from tests.cluster.test_external_cluster import QUIET, _cluster_fixture, _env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster(request, tmp_path_factory):
+    return _cluster_fixture(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def dataset(samples, tmp_path_factory) -> Path:
+    """friedman.parquet as a hive dataset: part=0..3, two row groups per file."""
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(samples / "friedman.parquet").to_pandas().iloc[:8000]
+    root = tmp_path_factory.mktemp("hive") / "friedman"
+    for p in range(4):
+        part = root / f"part={p}"
+        part.mkdir(parents=True)
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(frame.iloc[p * 2000 : (p + 1) * 2000], preserve_index=False)
+        pq.write_table(table, part / "data.parquet", row_group_size=1000)
+    return root
+
+
+def _commands(samples: Path, data: Path) -> dict[str, list[str]]:
+    model = [str(samples / "friedman_hgb.joblib"), str(data), "--target", "y", "--where", "part >= 1"]
+    return {
+        "pdp": ["pdp", *model, "-f", "x0", "-f", "x3", "--grid-resolution", "5", "--kind", "both"],
+        "pdp-sub": ["pdp", *model, "-f", "x1", "--grid-resolution", "5", "--subsample", "1500"],
+        "importance": ["importance", *model, "--n-repeats", "2", "--max-samples", "2000"],
+        "ale": ["ale", *model, "-f", "x3", "--bins", "6"],
+        "pdp-by": ["pdp", *model, "-f", "x3", "--grid-resolution", "4", "--by", "part"],
+    }
+
+
+def _run(args: list[str], *extra: str):
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+
+    return CliRunner().invoke(app, [*args, *QUIET, *extra], env=_env())
+
+
+def test_workers_read_equals_scatter_and_one_process(cluster, samples, dataset):
+    on = ["--backend", "dask", "--scheduler", cluster.address]
+    for name, args in _commands(samples, dataset).items():
+        local = _run(args, "--n-jobs", "1")
+        assert local.exit_code == 0, (name, local.output)
+        ref = json.loads(local.stdout)
+        assert "dask_data" not in ref["data"]
+        for mode, taken in (("yes", "workers-read"), ("no", "scatter"), ("auto", "workers-read")):
+            run = _run(args, *on, "--data-on-workers", mode)
+            assert run.exit_code == 0, (name, mode, run.output)
+            doc = json.loads(run.stdout)
+            assert doc["results"] == ref["results"], (name, mode)  # bit for bit: the same JSON floats
+            assert doc["data"]["dask_data"] == taken, (name, mode)
+            assert {k: v for k, v in doc["data"].items() if k != "dask_data"} == ref["data"]
+
+
+def _client_sees_other_files(monkeypatch, change):
+    """The client records other file stats than the workers find (as if their copy differed)."""
+    from inspectcli.loading import paths
+
+    real = paths.file_stats
+    monkeypatch.setattr(paths, "file_stats", lambda path: change(real(path)))
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (lambda stats: [(n, size + 1, t) for n, size, t in stats], "bytes there"),
+        (lambda stats: [*stats, ("part=9/ghost.parquet", 10, 0)], "'part=9/ghost.parquet' is missing there"),
+    ],
+)
+def test_workers_that_do_not_see_the_files(cluster, samples, dataset, tmp_path, monkeypatch, change, says):
+    _client_sees_other_files(monkeypatch, change)
+    args = _commands(samples, dataset)["pdp-sub"]
+    on = ["--backend", "dask", "--scheduler", cluster.address]
+    out = tmp_path / "out"
+    run = _run(args, *on, "--data-on-workers", "yes", "--out", str(out), "--format", "json")
+    assert run.exit_code == 3, run.output
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the Dask workers cannot read the data"), lines
+    assert str(dataset) in lines[0] and says in lines[0] and "--data-on-workers auto" in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+    # auto: a note, the data is sent from here, the same numbers
+    ref = _run(args, "--n-jobs", "1")
+    got = _run(args, *on, "--data-on-workers", "auto")
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout)["results"] == json.loads(ref.stdout)["results"]
+    assert json.loads(got.stdout)["data"]["dask_data"] == "scatter"
+    assert any("cannot read" in n and says in n for n in json.loads(got.stdout)["notes"])
+
+
+def test_workers_rebuild_the_same_frame_in_process(samples, dataset):
+    """The recipe's frame equals the client's (values and dtypes), with --where and positions."""
+    import numpy as np
+    import pandas as pd
+
+    from inspectcli.engines.worker_data import offered
+    from inspectcli.workflows._inputs import Collected, RowPlan, Source, load_inputs
+
+    source = Source(samples / "friedman_hgb.joblib", str(dataset), target="y", where="part != 2")
+    plan = RowPlan("--max-samples", 3, lambda n: np.random.RandomState(3).permutation(n)[:700])
+    inputs = load_inputs(source, Collected(), rows=plan)
+    part, delivery = offered(inputs.prepared.X)
+    assert part.recipe.check_here() is None and delivery.path_taken is None
+    rebuilt = part.recipe.materialise(inputs.model.estimator)
+    pd.testing.assert_frame_equal(rebuilt, inputs.prepared.X, check_exact=True)
+
+
+def test_the_check_compares_sizes_then_digests(samples, dataset, tmp_path):
+    """Another modification time with the same bytes passes (the digests agree); other bytes do not."""
+    import os
+    import shutil
+
+    from inspectcli.engines.worker_data import offered
+    from inspectcli.workflows._inputs import Collected, Source, load_inputs
+
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    inputs = load_inputs(Source(samples / "friedman_hgb.joblib", str(copy), target="y"), Collected())
+    recipe = offered(inputs.prepared.X)[0].recipe
+    part = copy / "part=2" / "data.parquet"
+    os.utime(part, ns=(0, 10**18))
+    assert recipe.check_here() is None
+    with open(part, "ab") as fh:
+        fh.write(b"x")
+    assert recipe.check_here() == f"'part=2/data.parquet' has {part.stat().st_size:,} bytes there, " + (
+        f"{part.stat().st_size - 1:,} here"
+    )
+    data = part.read_bytes()
+    part.write_bytes(data[:-2] + b"y")  # same size, other bytes, another time
+    os.utime(part, ns=(0, 2 * 10**18))
+    assert recipe.check_here() == "'part=2/data.parquet' has other content there (SHA-256 differs)"
+    shutil.rmtree(copy / "part=3")
+    assert recipe.check_here() == "'part=3/data.parquet' is missing there"
+    shutil.rmtree(copy)
+    assert recipe.check_here() == f"'{copy}' does not exist there"
+
+
+def test_stdin_is_sent_and_yes_refuses_it(cluster, samples):
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+
+    text = pq.read_table(samples / "friedman.parquet").to_pandas().iloc[:1500].to_csv(index=False)
+    args = [
+        "pdp",
+        str(samples / "friedman_hgb.joblib"),
+        "-",
+        "--target",
+        "y",
+        "-f",
+        "x0",
+        "--grid-resolution",
+        "4",
+    ]
+    on = ["--backend", "dask", "--scheduler", cluster.address]
+    runs = {
+        mode: CliRunner().invoke(app, [*args, *QUIET, *extra], input=text, env=_env())
+        for mode, extra in (
+            ("local", ["--n-jobs", "1"]),
+            ("auto", on),
+            ("yes", [*on, "--data-on-workers", "yes"]),
+        )
+    }
+    assert runs["auto"].exit_code == 0, runs["auto"].output
+    doc = json.loads(runs["auto"].stdout)
+    assert doc["data"]["dask_data"] == "scatter"
+    assert doc["results"] == json.loads(runs["local"].stdout)["results"]
+    assert runs["yes"].exit_code == 2
+    assert runs["yes"].stderr.startswith("error: --data-on-workers yes needs DATA on disk")
