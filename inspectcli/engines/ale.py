@@ -360,7 +360,7 @@ def accumulated_local_effects(
     """
     if bins < 1:
         raise UsageError(f"`bins={bins}` must be at least 1")
-    check_band_options(bootstrap, band_level)
+    check_band_options(bootstrap, band_level, standard_error=standard_error, random_state=random_state)
     task = task_of(estimator)
     if task.kind == "other":
         raise UsageError(

@@ -57,14 +57,36 @@ def z_value(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
-def check_band_options(bootstrap: int, level: float) -> None:
-    """Usage errors for a negative ``bootstrap`` or a ``band_level`` outside (0, 1)."""
+def check_band_options(
+    bootstrap: Any,
+    level: Any,
+    *,
+    standard_error: Any = False,
+    random_state: Any = 0,
+) -> None:
+    """Usage errors (naming the parameter) for a ``bootstrap`` that is not a whole number >= 0, a
+    ``band_level`` that is not a number strictly between 0 and 1, a ``standard_error`` other than
+    True / False / "auto", or, with a bootstrap, a ``random_state`` that cannot seed it."""
     from inspectcli.errors import UsageError
 
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)):
+        raise UsageError(
+            f"`bootstrap={bootstrap!r}` must be a whole number of resamples", "e.g. 200 (0: none)"
+        )
     if bootstrap < 0:
         raise UsageError(f"`bootstrap={bootstrap}` must be 0 (none) or a number of resamples", "e.g. 200")
-    if not (isinstance(level, (int, float)) and 0 < level < 1 and math.isfinite(level)):
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
+        raise UsageError(f"`band_level={level!r}` must be a number strictly between 0 and 1", "e.g. 0.95")
+    if not (0 < level < 1 and math.isfinite(level)):
         raise UsageError(f"`band_level={level}` must lie strictly between 0 and 1", "e.g. 0.95")
+    if not (standard_error is True or standard_error is False or standard_error == "auto"):
+        raise UsageError(f"`standard_error={standard_error!r}` must be True, False or 'auto'")
+    if bootstrap and (
+        isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0
+    ):
+        raise UsageError(
+            f"`random_state={random_state!r}` must be a whole number >= 0 to seed the bootstrap", "e.g. 0"
+        )
 
 
 # --------------------------------------------------------------------------------------------

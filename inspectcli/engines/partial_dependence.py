@@ -232,7 +232,7 @@ def partial_dependence(
     """
     kind = normalize_kind(kind)
     asked_kind = kind
-    check_band_options(bootstrap, band_level)
+    check_band_options(bootstrap, band_level, standard_error=standard_error, random_state=random_state)
     if method not in METHODS:
         raise UsageError(f"`method='{method}'` is not one of {', '.join(METHODS)}", "choose one of them")
     if engine not in ENGINES:
