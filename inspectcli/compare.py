@@ -415,9 +415,11 @@ def _pd_noise(
     a: Mapping[str, Any], b: Mapping[str, Any], va: np.ndarray, vb: np.ndarray
 ) -> tuple[str | None, int | None, float | None]:
     """(which bands, grid points beyond noise, largest gap) of a PD change; Nones without bands."""
-    if a.get("bootstrap") and b.get("bootstrap"):
+    same_level = (a.get("bootstrap") or {}).get("level") == (b.get("bootstrap") or {}).get("level")
+    if a.get("bootstrap") and b.get("bootstrap") and same_level:
         kind = "bootstrap"
     elif a.get("se") is not None and b.get("se") is not None:
+        # (bootstrap intervals of different levels, e.g. 0.9 and 0.99, are not one noise rule)
         kind = "se"
     else:
         return None, None, None

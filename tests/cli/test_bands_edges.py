@@ -240,3 +240,14 @@ def test_a_band_asked_of_individual_curves_is_noted_not_dropped_silently(pd_file
             "--grid-resolution", "3", "--no-plot", "--out", tmp_path / "o", *extra)  # fmt: skip
     assert r.exit_code == 0, r.stderr
     assert f"note: {extra[0]} bands the average curve; --kind individual has none" in r.stderr
+
+
+def test_diff_bootstraps_of_different_levels_are_judged_on_the_standard_errors(pd_file, tmp_path):
+    from inspectcli.compare import diff_results
+
+    old = json.loads(pd_file["boot"].read_text())
+    new = json.loads(json.dumps(old))
+    for e in new["results"]:
+        e["bootstrap"]["level"] = 0.5
+    assert [c.noise for c in diff_results(old, old).curves] == ["bootstrap", "bootstrap"]
+    assert [c.noise for c in diff_results(old, new).curves] == ["se", "se"]
