@@ -400,7 +400,7 @@ def accumulated_local_effects(
             n_boot=bootstrap,
             values_per_resample=max(len(p.grid) for p in plans) * response.n_targets,
             n_rows=n,
-            option=f"--bootstrap {bootstrap}",
+            option=f"`bootstrap={bootstrap}`",
         )
     # With --with-pdp two computations follow each other: one Dask cluster for both.
     with execution.sharing(with_pdp) as on, on.reporting() as progress:

@@ -92,8 +92,8 @@ def check_importance_request(*, n_features: int, n_repeats: int, n_rows: int, n_
         values * BYTES_PER_SCORE,
         f"{n_repeats:,} repeats of {n_features:,} feature(s) × {max(1, n_scorers)} scorer(s) "
         f"({n_features * n_repeats * n_rows:,.0f} rows to predict)",
-        f"--n-repeats {n_repeats}",
-        "lower --n-repeats (5–30 repeats are usual)",
+        f"`n_repeats={n_repeats}`",
+        "lower `n_repeats` (5–30 repeats are usual)",
     )
 
 
@@ -123,7 +123,7 @@ def check_pdp_request(
                 n_boot=bootstrap,
                 values_per_resample=max(math.prod(a) for a in axes) * n_targets,
                 n_rows=n_rows,
-                option=f"--bootstrap {bootstrap}",
+                option=f"`bootstrap={bootstrap}`",
             )
         needed += resampled
     biggest = max(axes, key=math.prod)
@@ -137,7 +137,7 @@ def check_pdp_request(
         needed,
         what,
         option,
-        "lower --grid-resolution (or give fewer --values), use --kind average, or --subsample rows",
+        "lower `grid_resolution` (or give fewer `custom_values`), use `kind=average`, or `subsample` rows",
     )
 
 
@@ -151,5 +151,5 @@ def check_bootstrap_request(*, n_boot: int, values_per_resample: int, n_rows: in
         n_boot * values_per_resample * BYTES_PER_BOOTSTRAP_VALUE,
         f"{n_boot:,} resamples of {n_rows:,} rows × {values_per_resample:,} curve values",
         option,
-        "lower --bootstrap (a few hundred resamples give a percentile interval; 1,000 are plenty)",
+        "lower `bootstrap` (a few hundred resamples give a percentile interval; 1,000 are plenty)",
     )

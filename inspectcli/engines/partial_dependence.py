@@ -135,7 +135,7 @@ def recursion_note(estimator: Any) -> str | None:
     if base is not None and np.size(base) == 1:
         shown = f" ({float(np.ravel(base)[0]):.4g})"
     return (
-        f"--method recursion: the values omit the baseline (initial prediction{shown}) of "
+        f"`method=recursion`: the values omit the baseline (initial prediction{shown}) of "
         f"{type(est).__name__}: the shape is right, the level is not the model's output; the default "
         "(brute) gives the model's own averages"
     )
@@ -318,7 +318,7 @@ def partial_dependence(
         n_targets=max(1, len(task.classes or ()) if task.is_classifier else (task.n_outputs or 1)),
         individual=kind != "average" or bootstrap > 0,
         bootstrap=bootstrap,
-        option=f"--grid-resolution {grid_resolution}" if len(custom) < len(columns) else "--values",
+        option=f"`grid_resolution={grid_resolution}`" if len(custom) < len(columns) else "`custom_values`",
     )
 
     model_orders: dict[str, list[Any]] | None = None

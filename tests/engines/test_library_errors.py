@@ -17,6 +17,7 @@ PACKAGE = Path(errors.__file__).parent
 LIBRARY = [p for d in ("engines", "loading", "gates") for p in sorted((PACKAGE / d).rglob("*.py"))]
 LIBRARY += [PACKAGE / "compare.py"]
 FLAG = re.compile(r"(?<![\w-])--?[a-z][a-z-]*")
+LONG_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
 
 def test_every_error_class_is_a_value_error():
@@ -48,6 +49,30 @@ def test_no_cli_flag_in_library_error_messages():
         for call in _error_calls(tree):
             found += [f"{path.name}:{call.lineno}: {t!r}" for t in _texts(call) if FLAG.search(t)]
     assert LIBRARY and not found, "\n".join(found)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def test_no_cli_flag_in_any_library_text():
+    """Not only in raise calls: texts handed to helpers (memory refusals' options and hints, notes)
+    reach users too. Docstrings and the gate table's title (drawn by the CLI) aside."""
+    found = []
+    for path in LIBRARY:
+        tree = ast.parse(path.read_text())
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            text = node.value if isinstance(node, ast.Constant) and id(node) not in docs else None
+            if isinstance(text, str) and LONG_FLAG.search(text) and "--fail-if:" not in text:
+                found.append(f"{path.name}:{node.lineno}: {text!r}")
+    assert not found, "\n".join(found)
 
 
 def test_library_error_names_the_parameter_and_the_cli_names_the_flag():
