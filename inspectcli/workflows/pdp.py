@@ -533,6 +533,8 @@ def _group_curves(
 
     band, boot, centred_band, seed = bands
     shown = list(results[: len(one_way)])
+    # One decision per run: under "auto", the groups have a band when the all-rows curves got one.
+    with_se = bool(opts.band) or any(r.se is not None for r in shown)
     for r in shown:  # all rows: the average (ICE, if computed for a centred band, is the groups')
         r.individual = None
     overall = pdp_report.build_curves(shown, centered=opts.centered, row_ids=rows.ids, rank=opts.rank)
@@ -553,7 +555,7 @@ def _group_curves(
                 custom_values=grids,
                 method=opts.method,
                 kind="both" if centred_band and opts.kind == "average" else opts.kind,
-                standard_error=(True if opts.band else "auto") if band and not centred_band else False,
+                standard_error=with_se if band and not centred_band else False,
                 bootstrap=0 if centred_band else boot,
                 band_level=opts.band_level,
                 random_state=seed,

@@ -218,3 +218,18 @@ def test_a_gate_names_a_group(shapes):
     assert values == [spread["north"], spread[None]]
     with pytest.raises(UsageError, match="no group 'nort' \\(did you mean 'north'"):
         run_pdp(source, PdpOptions(features=("x0",), by="region", fail_if=("range(x0, group=nort) > 1",)))
+
+
+def test_groups_follow_the_runs_one_band_decision(shapes, monkeypatch):
+    """Under the default ("auto"), a run's curves all have a band or none do: the groups (fewer rows,
+    so cheaper each) follow the all-rows decision instead of taking their own."""
+    from inspectcli.engines.trees import grid
+
+    _, X, _, source = shapes
+    n, trees = len(X), 60
+    monkeypatch.setattr(grid, "AUTO_SPREAD_WORK", n * 5 * trees - 1)  # all rows: too much; a group: cheap
+    options = PdpOptions(features=("x0",), grid_resolution=5, by="x1", by_bins=2)
+    none = run_pdp(source, options)
+    assert all(c.se is None for c in none.curves)
+    forced = run_pdp(source, PdpOptions(features=("x0",), grid_resolution=5, by="x1", by_bins=2, band=True))
+    assert all(c.se is not None for c in forced.curves)
