@@ -116,18 +116,21 @@ def _ice_lines(
     lines kept in ``c``): "ICE (250 of 20,000 rows)".
     """
     keep = _sample(len(c.individual), max_ice, seed)  # type: ignore[arg-type]
-    segs = [np.column_stack([x, row]) for row in c.individual[keep]]  # type: ignore[index]
     total = n_rows if n_rows is not None else len(c.individual)  # type: ignore[arg-type]
+    label = f"ICE ({len(keep):,} of {total:,} rows)"
+    display.ice_lines_[i] = ice_collection(ax, x, c.individual[keep], ICE_COLOR, alpha, label)  # type: ignore[index]
+    return keep
+
+
+def ice_collection(
+    ax: Axes, x: np.ndarray, lines: np.ndarray, color: Any, alpha: float, label: str | None = None
+) -> LineCollection:
+    """ICE ``lines`` (shape (n_lines, len(x))) drawn against ``x`` as one thin-line collection."""
     lc = LineCollection(
-        segs,
-        colors=ICE_COLOR,
-        alpha=alpha,
-        linewidths=0.5,
-        label=f"ICE ({len(keep):,} of {total:,} rows)",
+        [np.column_stack([x, row]) for row in lines], colors=color, alpha=alpha, linewidths=0.5, label=label
     )
     ax.add_collection(lc)
-    display.ice_lines_[i] = lc
-    return keep
+    return lc
 
 
 def plot_pdp(

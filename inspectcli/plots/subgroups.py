@@ -21,7 +21,16 @@ from matplotlib.ticker import MaxNLocator
 
 from inspectcli.formatting import label
 from inspectcli.plots import figure_legend, new_figure
-from inspectcli.plots.pdp import DEFAULT_ICE_LINES, PDPDisplay, _rug, _sample, _title, _two_way, _ylabel
+from inspectcli.plots.pdp import (
+    DEFAULT_ICE_LINES,
+    PDPDisplay,
+    _rug,
+    _sample,
+    _title,
+    _two_way,
+    _ylabel,
+    ice_collection,
+)
 from inspectcli.reports.pdp import PDPCurve
 
 ALL_COLOR = "k"
@@ -55,14 +64,6 @@ def _x(c: PDPCurve) -> np.ndarray:
 
 def _style(c: PDPCurve) -> dict[str, Any]:
     return {"marker": "o", "markersize": 4} if c.categorical[0] else {}
-
-
-def _ice(ax: Axes, x: np.ndarray, lines: np.ndarray, color: Any, alpha: float) -> LineCollection:
-    lc = LineCollection(
-        [np.column_stack([x, row]) for row in lines], colors=color, alpha=alpha, linewidths=0.5
-    )
-    ax.add_collection(lc)
-    return lc
 
 
 def plot_subgroups(
@@ -166,7 +167,7 @@ def _grouped(
         if g.individual is not None and len(g.individual):
             share = max(1, round(max_ice * len(g.individual) / max(n_lines, 1)))
             keep = _sample(len(g.individual), share, seed)
-            display.ice_by_[i].append(_ice(ax, x, g.individual[keep], color, 0.2))
+            display.ice_by_[i].append(ice_collection(ax, x, g.individual[keep], color, 0.2))
         values = (
             g.average
             if g.average is not None
@@ -201,7 +202,7 @@ def _clustered(display: SubgroupDisplay, i: int, ax: Axes, c: PDPCurve, max_ice:
         labels = c.clusters.labels[keep]
         for j, (mean, size) in enumerate(zip(c.clusters.means, c.clusters.sizes)):
             color = f"C{j % 10}"
-            display.ice_by_[i].append(_ice(ax, x, c.individual[keep][labels == j], color, 0.15))
+            display.ice_by_[i].append(ice_collection(ax, x, c.individual[keep][labels == j], color, 0.15))
             share = 100 * size / max(int(c.clusters.sizes.sum()), 1)
             (line,) = ax.plot(
                 x,
