@@ -489,14 +489,13 @@ class RunFlags:
         from inspectcli.engines.batching import parse_memory
         from inspectcli.engines.execution import Execution
 
-        ex = Execution(
+        ex = Execution(  # (checked as it is made)
             n_jobs=self.n_jobs,
             backend=self.backend,
             scheduler=self.scheduler,
             progress=ui.progress,
             data_on_workers=self.data_on_workers,
         )
-        ex.check()
         return ex.replace(memory_budget=parse_memory(self.memory_budget))
 
     def seed(self) -> int:

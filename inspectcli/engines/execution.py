@@ -96,7 +96,8 @@ class Execution:
 
     @staticmethod
     def of(execution: Any) -> Execution:
-        """``execution`` itself (checked), or the default Execution for None; a usage error otherwise."""
+        """``execution`` itself (checked when it was made), or the default Execution for None; a usage
+        error otherwise."""
         if execution is None:
             return Execution()
         if not isinstance(execution, Execution):
@@ -106,7 +107,6 @@ class Execution:
                 f"`execution={execution!r}` must be an inspectcli.Execution",
                 "e.g. execution=Execution(n_jobs=2, backend='loky')",
             )
-        execution.check()
         return execution
 
     def check(self) -> None:
