@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("sklearn", "pandas", "matplotlib", "dask", "distributed", "scipy", "pyarrow")
+HEAVY = ("sklearn", "pandas", "matplotlib", "dask", "distributed", "scipy", "pyarrow", "numba")
 
 PROBE = """
 import sys
