@@ -143,12 +143,18 @@ def test_ale_with_a_categorical_feature(files, cli, tmp_path):
     assert num["n_missing"] == 22  # NaN rows of x1 are left out of ALE, and counted
 
 
+@pytest.mark.parametrize("pipeline", [False, True], ids=["bare", "pipeline"])
 @pytest.mark.parametrize("lib", ["lightgbm", "xgboost"])
-def test_text_columns_read_as_the_model_categories(lib, cli, tmp_path):
-    """CSV has no category dtype: text columns become the categories the model splits on."""
+def test_text_columns_read_as_the_model_categories(lib, pipeline, cli, tmp_path):
+    """CSV has no category dtype: text columns become the categories the model splits on, also
+    when a pipeline passes them through to it by name."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model, X, y = fit(lib, "regression")
+        if pipeline:
+            from tests.gbm_models import make_pipeline
+
+            model = make_pipeline(lib, "regression").fit(X, y)
     joblib.dump(model, tmp_path / "m.joblib")
     X.assign(y=y).to_parquet(tmp_path / "d.parquet")
     X.assign(c=X["c"].astype(str), y=y).to_csv(tmp_path / "d.csv", index=False)
