@@ -270,9 +270,12 @@ def builtin_importance(est: Any) -> BuiltinImportance | None:
         label = {"split": "split count", "gain": "total gain"}.get(kind, kind)
     elif lib == "xgboost":
         kind = getattr(est, "importance_type", None)
-        if kind is None:
-            booster = getattr(est, "booster", None)
-            kind = "weight" if booster == "gblinear" else "gain"
+        if _xgboost_booster(est) == "gblinear":
+            # a linear booster's only importance: its coefficients (signed), normalised to sum 1
+            return BuiltinImportance(
+                "coefficient", f"{title} gblinear coefficient (normalised to sum 1)", lib
+            )
+        kind = kind or "gain"
         label = {"gain": "gain", "weight": "weight (split count)", "cover": "cover"}.get(kind, str(kind))
     else:
         label = "PredictionValuesChange"
@@ -310,6 +313,19 @@ def feature_importances(est: Any) -> Any:
     if arr.ndim != 1 or arr.dtype == object:
         return None
     return arr.astype(float)
+
+
+def _xgboost_booster(est: Any) -> str | None:
+    """'gbtree', 'dart' or 'gblinear': the parameter, else the model's own configuration."""
+    import json
+
+    name = getattr(est, "booster", None)
+    if name:
+        return str(name)
+    try:
+        return str(json.loads(est.get_booster().save_config())["learner"]["gradient_booster"]["name"])
+    except Exception:
+        return None
 
 
 def saved_version_of_object(est: Any) -> str | None:

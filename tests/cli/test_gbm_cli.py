@@ -216,3 +216,41 @@ def test_xgboost_classifier_pdp_and_importance(task, cli, tmp_path):
     theirs = sk_pi(model, X, y, scoring="neg_log_loss", n_repeats=3, random_state=0)
     for row in doc["results"][0]["features"]:
         assert row["importances"] == theirs.importances[list(X.columns).index(row["feature"])].tolist()
+
+
+@pytest.mark.parametrize(
+    ("lib", "params", "label"),
+    [
+        ("lightgbm", {"importance_type": "gain"}, "total gain"),
+        ("xgboost", {"importance_type": "weight"}, "weight (split count)"),
+        ("xgboost", {"importance_type": "cover"}, "cover"),
+        ("xgboost", {"importance_type": "total_gain"}, "total_gain"),
+        ("xgboost", {"booster": "gblinear"}, "coefficient"),
+    ],
+)
+def test_builtin_importance_named_for_its_type(lib, params, label, tmp_path):
+    """Each importance_type is named for what it is (a linear booster's are its coefficients), also
+    when the model comes back from the library's own file."""
+    from inspectcli.engines.impurity import impurity_importance
+    from inspectcli.loading.model import load_model
+    from tests.gbm_models import make_data, make_model, save_native
+
+    X, y = make_data(lib, "regression")
+    if params.get("booster") == "gblinear":
+        X, params = X.drop(columns="c"), {**params, "enable_categorical": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model(lib, "regression", **params).fit(X, y)
+    name = "m.txt" if lib == "lightgbm" else "m.json"
+    save_native(model, lib, str(tmp_path / name))
+    found = impurity_importance(model, X, list(X.columns))
+    assert found.kind == label
+    assert list(found.values.values()) == np.asarray(model.feature_importances_, dtype=float).tolist()
+    # the library's own file keeps the trees, not importance_type: the label follows the values
+    types = {"split count": "split", "total gain": "gain", "weight (split count)": "weight"}
+    loaded = impurity_importance(load_model(tmp_path / name).estimator, X, list(X.columns))
+    if label == "coefficient":  # gblinear, read from the model's configuration
+        assert loaded.kind == "coefficient"
+    else:
+        model.set_params(importance_type=types.get(loaded.kind, loaded.kind))
+    assert list(loaded.values.values()) == np.asarray(model.feature_importances_, dtype=float).tolist()
