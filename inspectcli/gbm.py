@@ -215,7 +215,8 @@ def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
         if col not in X.columns or isinstance(X[col].dtype, pd.CategoricalDtype):
             continue
         s = X[col]
-        if pd.api.types.is_numeric_dtype(s) and lib == "xgboost":
+        if pd.api.types.is_numeric_dtype(s) and (lib == "xgboost" or col not in known):
+            # XGBoost takes codes as numbers; LightGBM too when fitted on codes, not categories
             continue
         if out is X:
             out = X.copy()

@@ -9,7 +9,7 @@ import joblib
 import numpy as np
 import pytest
 
-from tests.gbm_models import LEVELS, LIBS, fit
+from tests.gbm_models import LEVELS, LIBS, fit, make_data, make_model
 
 pytest.importorskip("lightgbm")
 pytest.importorskip("xgboost")
@@ -233,7 +233,7 @@ def test_builtin_importance_named_for_its_type(lib, params, label, tmp_path):
     when the model comes back from the library's own file."""
     from inspectcli.engines.impurity import impurity_importance
     from inspectcli.loading.model import load_model
-    from tests.gbm_models import make_data, make_model, save_native
+    from tests.gbm_models import save_native
 
     X, y = make_data(lib, "regression")
     if params.get("booster") == "gblinear":
@@ -254,3 +254,25 @@ def test_builtin_importance_named_for_its_type(lib, params, label, tmp_path):
     else:
         model.set_params(importance_type=types.get(loaded.kind, loaded.kind))
     assert list(loaded.values.values()) == np.asarray(model.feature_importances_, dtype=float).tolist()
+
+
+def test_lightgbm_categorical_codes(cli, tmp_path):
+    """LightGBM fitted on integer codes with categorical_feature: the codes are given as they are
+    (made categories, LightGBM refused them: 'categorical_feature do not match')."""
+    X, y = make_data("lightgbm", "regression")
+    X["c"] = X["c"].cat.codes.astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("lightgbm", "regression").fit(X, y, categorical_feature=["c"])
+    joblib.dump(model, tmp_path / "m.joblib")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    common = (tmp_path / "m.joblib", tmp_path / "d.parquet", "--target", "y")
+    run = cli("info", *common, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["model"]["features"][3] == {"name": "c", "kind": "categorical"}
+    run = cli("pdp", *common, "-f", "c", "--no-plot", "--json", "--out", tmp_path / "o")
+    assert run.exit_code == 0, run.stderr
+    [entry] = json.loads(run.stdout)["results"]
+    assert entry["grid"][0] == [0, 1, 2, 3]
+    expected = [float(np.mean(model.predict(X.assign(c=v)))) for v in entry["grid"][0]]
+    np.testing.assert_allclose(entry["average"], expected, rtol=1e-12, atol=0)
