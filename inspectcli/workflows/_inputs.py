@@ -197,7 +197,13 @@ def load_matched_data(
                 columns += others if len(others) == 1 else []
         # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
         positions = rows.draw(opened.n_rows) if rows is not None and opened.n_rows >= 2 else None
-        data = opened.read(columns, rows=positions)
+        # The model's columns in its order as one float64 block when they all are float64: the
+        # engines and scikit-learn's validation read it without copying (loading/sources.FloatBlock).
+        block = names
+        if names is None:
+            reserved = {c for c in (target, sample_weight) if c} | {c for _, c in also}
+            block = [c for c in opened.columns if c not in reserved]
+        data = opened.read(columns, rows=positions, block=block)
     if rows is not None and positions is not None:
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
