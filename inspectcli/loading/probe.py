@@ -23,7 +23,7 @@ def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -
     scanned one at a time, so a large table is never copied whole.
     """
     n = X.shape[0]
-    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    frame = X if hasattr(X, "iloc") else pd.DataFrame(X)  # (a lean frame: one column at a time)
     nan = np.zeros(n, dtype=bool)
     big = np.zeros(n, dtype=bool)  # infinite, or beyond float32 (infinite for tree models)
     firsts = []

@@ -193,3 +193,41 @@ def test_stdin_is_sent_and_yes_refuses_it(cluster, samples):
     assert doc["results"] == json.loads(runs["local"].stdout)["results"]
     assert runs["yes"].exit_code == 2
     assert runs["yes"].stderr.startswith("error: --data-on-workers yes needs DATA on disk")
+
+
+def _spy_reads(monkeypatch) -> list[tuple[tuple[str, ...], int]]:
+    """(columns, rows) of every read of Parquet / Arrow data in this process."""
+    from inspectcli.loading.sources import ArrowSource
+
+    reads: list[tuple[tuple[str, ...], int]] = []
+    real = ArrowSource._read
+
+    def spy(self, columns, rows):
+        reads.append((tuple(columns), self.n_rows if rows is None else len(rows)))
+        return real(self, columns, rows)
+
+    monkeypatch.setattr(ArrowSource, "_read", spy)
+    return reads
+
+
+def test_the_client_reads_a_column_at_a_time_when_workers_read(cluster, samples, dataset, monkeypatch):
+    """With the workers reading, this process never reads every row of two model columns at once
+    (grids, deciles and the trial prediction take one column, or a few rows, at a time); sending
+    the data reads them all together. The results are the same bit for bit."""
+    features = {f"x{i}" for i in range(10)}
+    on = ["--backend", "dask", "--scheduler", cluster.address]
+    commands = _commands(samples, dataset)
+    for name in ("pdp", "ale", "pdp-by"):
+        ref = _run(commands[name], "--n-jobs", "1")
+        n_rows = json.loads(ref.stdout)["data"]["n_rows"]
+        for mode in ("yes", "no"):
+            reads = _spy_reads(monkeypatch)
+            run = _run(commands[name], *on, "--data-on-workers", mode)
+            assert run.exit_code == 0, (name, mode, run.output)
+            assert json.loads(run.stdout)["results"] == json.loads(ref.stdout)["results"], (name, mode)
+            wide = [(cols, n) for cols, n in reads if len(features & set(cols)) > 1 and n == n_rows]
+            if mode == "yes":
+                assert not wide, (name, wide)
+                assert any(cols == ("x3",) and n == n_rows for cols, n in reads), (name, reads)
+            else:
+                assert wide, (name, reads)
