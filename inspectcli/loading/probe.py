@@ -83,9 +83,12 @@ def _confirm_text_numbers(estimator: Any, prepared: Prepared, rows: np.ndarray, 
     )
 
 
-def check_predicts(estimator: Any, prepared: Prepared, where: str) -> Any:
-    """Predict on a few telling rows first, so a failure is explained before any long work."""
-    rows = probe_rows(prepared.X)
+def check_predicts(estimator: Any, prepared: Prepared, where: str, rows: np.ndarray | None = None) -> Any:
+    """Predict on a few telling rows first, so a failure is explained before any long work.
+
+    ``rows``: :func:`probe_rows` of ``prepared.X``, when already found.
+    """
+    rows = probe_rows(prepared.X) if rows is None else rows
     if prepared.text_numbers:
         _confirm_text_numbers(estimator, prepared, rows, where)
     sample = take_rows(prepared.X, rows)

@@ -219,7 +219,8 @@ def load_matched_data(
     texts = list(prepared.text_numbers)
     if probe:
         with report.status(f"checking that the model predicts on {data.name}"):
-            check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+            # (may add a note on numbers stored as text)
+            check_predicts(estimator, prepared, data.name, leaned[3] if leaned else None)
     # The same rows, read and matched the same way, on Dask workers that see the same files.
     kept = tuple(c for c in texts if not pd.api.types.is_numeric_dtype(prepared.X[c])) if texts else ()
     recipe = leaned[2].recipe if leaned else None
@@ -239,18 +240,23 @@ def _lean(
     columns: list[str] | None,
     positions: np.ndarray | None,
     match: dict[str, Any],
-) -> tuple[Dataset, Prepared, Any] | None:
-    """The lean read (workflows/_on_workers.py) where it applies, else None (read whole).
+) -> tuple[Dataset, Prepared, Any, np.ndarray] | None:
+    """The lean read (workflows/_on_workers.py) where it applies, else None (read whole):
+    (the other columns, the prepared inputs, their reader, the trial prediction's rows).
 
     It applies when ``lean`` (the workflow's Dask workers may read the data), to Parquet / Arrow
     data on disk (read by column; CSV and JSON Lines are parsed whole anyway) of a model with
-    column names, and not to columns of numbers stored as text.
+    column names, when the model's columns would take at least ``LEAN_MIN_BYTES``, and not to
+    columns of numbers stored as text.
     """
     from inspectcli.loading.sources import ArrowSource
+    from inspectcli.workflows import _on_workers
     from inspectcli.workflows._on_workers import NotLean, lean_inputs
 
     n = len(positions) if positions is not None else opened.n_rows
     if not lean or data_path == "-" or names is None or columns is None or n < 2:
+        return None
+    if n * len(names) * 8 < _on_workers.LEAN_MIN_BYTES:  # (a small sample: reading it whole is quicker)
         return None
     if not isinstance(opened, ArrowSource):
         return None

@@ -178,6 +178,9 @@ def delivery_notes(*datasets: Any) -> list[str]:
 
 #: Rows of the first read, on which the model's columns are matched (names, target, notes).
 HEAD_ROWS = 1_000
+#: The lean read applies when the model's columns take at least this much (rows x columns x 8
+#: bytes): for a smaller sample, one read of every column is quicker than a read per column.
+LEAN_MIN_BYTES = 16 * 2**20
 
 
 class NotLean(Exception):
@@ -191,8 +194,10 @@ class _ColumnsFromDisk:
 
     def __init__(self, opened: Any, positions: np.ndarray | None, estimator: Any, recipe: DataRecipe) -> None:
         self.opened, self.positions, self.estimator, self.recipe = opened, positions, estimator, recipe
-        #: (columns, rows) of every read, for tests: no read holds every row of several model columns
+        #: (columns, rows) of every read (rows -1: the whole frame), for tests
         self.reads: list[tuple[tuple[str, ...], int]] = []
+        #: each column's dtype, as read
+        self.dtypes: dict[str, Any] = {}
 
     def column(self, name: str) -> Any:
         from inspectcli.loading.match import _coerce_dtypes, _text_numbers
@@ -203,6 +208,7 @@ class _ColumnsFromDisk:
         X, texts = _text_numbers(self.estimator, X)
         if texts:
             raise NotLean(name)
+        self.dtypes[name] = X[name].dtype
         return X[name]
 
     def whole(self) -> Any:
@@ -218,9 +224,10 @@ def lean_inputs(
     positions: np.ndarray | None,
     match: dict[str, Any],
     recipe_args: dict[str, Any],
-) -> tuple[Any, Any, Any]:
-    """(Dataset of the other columns, Prepared with a lean ``X``, its reader), reading the model's
-    columns one at a time; :class:`NotLean` when a column holds numbers stored as text.
+) -> tuple[Any, Any, Any, np.ndarray]:
+    """(Dataset of the other columns, Prepared with a lean ``X``, its reader, the rows of the trial
+    prediction: :func:`~inspectcli.loading.probe.probe_rows`), reading the model's columns one at a
+    time; :class:`NotLean` when a column holds numbers stored as text.
 
     The checks of :func:`~inspectcli.loading.match.prepare` run on the first rows (columns, target,
     notes) and on every row of the target and weights, read here as in the whole frame.
@@ -249,8 +256,9 @@ def lean_inputs(
     sw = _weights(frame[weights], weights, data) if weights is not None else None
     recipe = make_recipe(positions=positions, columns=columns, match=match, **recipe_args)
     reader = _ColumnsFromDisk(opened, positions, estimator, recipe)
-    dtypes = []
-    for name in names:  # every row of each column once: its dtype in the whole frame
-        dtypes.append(reader.column(name).dtype)
-    X = LeanFrame(reader, names, dtypes, n)
-    return data, Prepared(X, head.feature_names, y, sw, target, head.notes, {}), reader
+    # One pass over the columns finds the trial prediction's rows and each column's dtype.
+    from inspectcli.loading.probe import probe_rows
+
+    probe = probe_rows(LeanFrame(reader, names, [None] * len(names), n))
+    X = LeanFrame(reader, names, [reader.dtypes[name] for name in names], n)
+    return data, Prepared(X, head.feature_names, y, sw, target, head.notes, {}), reader, probe

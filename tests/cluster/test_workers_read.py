@@ -21,6 +21,14 @@ from tests.cluster.test_external_cluster import QUIET, _cluster_fixture, _env
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def lean_on_small_data(monkeypatch):
+    """The client's lean read (a column at a time) on these small datasets too."""
+    from inspectcli.workflows import _on_workers
+
+    monkeypatch.setattr(_on_workers, "LEAN_MIN_BYTES", 0)
+
+
 @pytest.fixture(scope="module")
 def cluster(request, tmp_path_factory):
     return _cluster_fixture(request, tmp_path_factory)
@@ -231,3 +239,16 @@ def test_the_client_reads_a_column_at_a_time_when_workers_read(cluster, samples,
                 assert any(cols == ("x3",) and n == n_rows for cols, n in reads), (name, reads)
             else:
                 assert wide, (name, reads)
+    # A sample smaller than LEAN_MIN_BYTES is read whole here, and the workers read it too.
+    from inspectcli.workflows import _on_workers
+
+    monkeypatch.setattr(_on_workers, "LEAN_MIN_BYTES", 16 * 2**20)
+    reads = _spy_reads(monkeypatch)
+    run = _run(commands["pdp"], *on, "--data-on-workers", "yes")
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["data"]["dask_data"] == "workers-read"
+    assert (
+        json.loads(run.stdout)["results"]
+        == json.loads(_run(commands["pdp"], "--n-jobs", "1").stdout)["results"]
+    )
+    assert any(len(features & set(cols)) == 10 for cols, _ in reads), reads
