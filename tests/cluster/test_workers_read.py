@@ -59,6 +59,18 @@ def _commands(samples: Path, data: Path) -> dict[str, list[str]]:
         "importance": ["importance", *model, "--n-repeats", "2", "--max-samples", "2000"],
         "ale": ["ale", *model, "-f", "x3", "--bins", "6"],
         "pdp-by": ["pdp", *model, "-f", "x3", "--grid-resolution", "4", "--by", "part"],
+        # (the centred band of a pair, from ICE returned by the workers: it differed in the last bits)
+        "pdp-pair": [
+            "pdp",
+            *model,
+            "--pair",
+            "x0,x3",
+            "--grid-resolution",
+            "4",
+            "--kind",
+            "both",
+            "--centered",
+        ],
     }
 
 
