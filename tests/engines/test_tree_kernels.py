@@ -100,6 +100,8 @@ def test_number_keys_first_appearance_and_collisions():
     codes, rep = _number_keys(key, None)
     assert codes.tolist() == pd.factorize(key)[0].tolist()
     assert np.array_equal(key[rep], pd.unique(key))
+    many = rng.integers(0, 2**63, 5000).astype(np.uint64)[rng.integers(0, 4000, 9000)]  # table grows
+    assert _number_keys(many, None)[0].tolist() == pd.factorize(many)[0].tolist()
     # a fingerprint collision: equal first keys, different second keys are told apart
     key2 = key * np.uint64(3) + (np.arange(3000) % 2).astype(np.uint64)
     codes, rep = _number_keys(key, key2)

@@ -220,9 +220,12 @@ def _walk_stops(
 
 
 def _number_keys(key, key2, use_check, codes, rep, slots):
-    # slots: int64 array of a power-of-two size >= 2 * n, filled with -1.
+    # slots: int64 array of a power-of-two size, filled with -1.  Returns (n_sets, collision), or
+    # (-1, False) when more than half the slots fill up (the caller retries with more).
     n = key.shape[0]
+    slot_key = np.empty(slots.shape[0], dtype=np.uint64)  # each slot's key, next to it in cache
     mask = slots.shape[0] - 1
+    limit = slots.shape[0] // 2
     n_sets = 0
     collision = False
     mult = np.uint64(0x9E3779B97F4A7C15)
@@ -234,12 +237,15 @@ def _number_keys(key, key2, use_check, codes, rep, slots):
         while True:
             j = slots[s]
             if j < 0:
+                if n_sets >= limit:
+                    return -1, False
                 slots[s] = n_sets
+                slot_key[s] = k
                 rep[n_sets] = i
                 codes[i] = n_sets
                 n_sets += 1
                 break
-            if key[rep[j]] == k:
+            if slot_key[s] == k:
                 codes[i] = j
                 if use_check and key2[rep[j]] != key2[i]:
                     collision = True
@@ -302,7 +308,7 @@ def warm() -> None:
     calls: list[tuple] = [
         (walk_keys, (*nodes, is_leaf, rank, follow, cols, weight, weight, BITS, key, key.copy(), stack)),
         (walk_stops, (*nodes, follow, is_leaf, cols, out, out.copy(), stack)),
-        (number_keys, (key, key, True, np.empty(2, dtype=i), np.empty(2, dtype=i), np.full(4, -1, np.int64))),
+        (number_keys, (key, key, True, np.empty(2, dtype=i), np.empty(2, dtype=i), np.full(8, -1, np.int64))),
     ]
     for dtype in (np.float64, np.float32):
         acc = np.zeros((1, 1, 2), dtype=dtype)
