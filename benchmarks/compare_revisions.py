@@ -104,6 +104,13 @@ def cases(pkg: str) -> dict[str, Any]:
     Xr, yr = frame.drop(columns="y"), frame["y"].to_numpy()
     out["friedman_rf PDP 4 features grid 20"] = lambda: pdp(rf, Xr, list(Xr.columns[:4]), grid_resolution=20)
     out["friedman_rf importance 5 repeats"] = lambda: imp(rf, Xr, yr, 5)
+    from bench import ensure_gbm
+
+    mx = joblib.load(ensure_gbm("xgb"))  # XGBRegressor, nthread 1 (bench.py)
+    frame = pd.read_parquet(SAMPLES / "friedman.parquet")
+    Xx, yx = frame.drop(columns="y"), frame["y"].to_numpy()
+    out["friedman_xgb PDP 10 features grid 10"] = lambda: pdp(mx, Xx, list(Xx.columns), grid_resolution=10)
+    out["friedman_xgb importance 10 repeats"] = lambda: imp(mx, Xx, yx, 10)
     mc, Xc, yc = load("cancer_logreg", "target", fmt="csv")
     out["cancer_logreg importance 10 repeats"] = lambda: imp(mc, Xc, yc, 10)
     return out
