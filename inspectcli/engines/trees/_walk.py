@@ -161,12 +161,16 @@ def _set_codes(
     """
     weight, check = _set_weights(n_members)
     key = np.zeros(n_owners, dtype=np.uint64)
-    np.add.at(key, owners, weight[members])
-    key2 = None
-    if check is not None:
-        key2 = np.zeros(n_owners, dtype=np.uint64)
-        np.add.at(key2, owners, check[members])
-    return _number_keys(key, key2)
+    key2 = np.zeros(n_owners if check is not None else 0, dtype=np.uint64)
+    _kernels.set_keys(
+        np.ascontiguousarray(owners, dtype=np.intp),
+        np.ascontiguousarray(members, dtype=np.intp),
+        weight,
+        weight if check is None else check,
+        key,
+        key2,
+    )
+    return _number_keys(key, None if check is None else key2)
 
 
 @dataclass
