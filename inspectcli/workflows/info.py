@@ -41,11 +41,11 @@ def describe_model(loaded: LoadedModel) -> dict[str, Any]:
         for m in ("predict", "predict_proba", "decision_function")
         if hasattr(est, m) and bool(supports_tree_paths(est, m)) and not pd_prefers_predicting(est, m)
     ]
-    from inspectcli.gbm import builtin_importance
+    from inspectcli.gbm import builtin_importance, feature_importances
     from inspectcli.results import library_block
 
     kind = builtin_importance(final_estimator(est))
-    has_fi = hasattr(final_estimator(est), "feature_importances_")
+    has_fi = feature_importances(final_estimator(est)) is not None
     builtin = (kind.title if kind is not None else "MDI (training data)") if has_fi else None
     return {
         "path": loaded.path,
