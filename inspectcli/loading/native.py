@@ -22,9 +22,12 @@ same ``--no-pickle`` / ``--sha256`` / ``--trust`` rules as any model file.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +97,48 @@ def load_native(data: bytes, fmt: str, path: str) -> Any:
     -------
     LGBMModel, XGBModel or CatBoost estimator
     """
+    from inspectcli.loading.isolate import survives_in_child
+
     library = NATIVE_FORMATS[fmt]
     module = _import(library, path, fmt)
-    if library == "lightgbm":
-        return _load_lightgbm(module, data, path, fmt)
-    if library == "xgboost":
-        return _load_xgboost(module, data, path, fmt)
-    return _load_catboost(module, data, path, fmt)
+    loader = {"lightgbm": _load_lightgbm, "xgboost": _load_xgboost}.get(library, _load_catboost)
+
+    # The libraries parse in C++, which aborts or segfaults on some damaged files: parse in a
+    # child process first, so that a crash is this error rather than the end of the run.
+    def parse() -> Any:
+        with _single_threaded(library, module):
+            return loader(module, data, path, fmt)
+
+    crashed = survives_in_child(parse, timeout=60 + len(data) / 1e6)  # + 1 s per MB
+    if crashed is not None:
+        raise _damaged(path, fmt, RuntimeError(f"{LIBRARIES[library].title} crashed reading it: {crashed}"))
+    return parse()
+
+
+@contextmanager
+def _single_threaded(library: str, module: Any) -> Iterator[None]:
+    """One OpenMP thread while a model file is parsed, in the child and here alike.
+
+    A damaged XGBoost file that raises a clean error on one thread segfaulted on several (the
+    error thrown inside a parallel loop), so the child's verdict holds only for the same thread
+    count; and a forked child lacks the threads of an OpenMP pool the parent started (LightGBM's
+    own loop waited for them forever).
+    """
+    from threadpoolctl import threadpool_limits
+
+    lib = getattr(getattr(module, "basic", None), "_LIB", None)
+    lightgbm = library == "lightgbm" and hasattr(lib, "LGBM_SetMaxThreads")
+    before = ctypes.c_int(-1)
+    if lightgbm:
+        if hasattr(lib, "LGBM_GetMaxThreads"):
+            lib.LGBM_GetMaxThreads(ctypes.byref(before))
+        lib.LGBM_SetMaxThreads(ctypes.c_int(1))
+    try:
+        with threadpool_limits(1, user_api="openmp"):
+            yield
+    finally:
+        if lightgbm:
+            lib.LGBM_SetMaxThreads(before)
 
 
 def saved_library_version(estimator: Any, data: bytes, native_format: str | None) -> str | None:

@@ -76,3 +76,56 @@ def test_a_few_shared_values_in_mlmodel_still_load(samples, tmp_path, cli):
     run = cli("info", folder, "--json")
     assert run.exit_code == 0, run.stderr
     assert '"4.5.0"' in run.stdout
+
+
+# --- native model files that crash the libraries' own parsers ---------------------------------------
+
+
+def _lightgbm_one_size_off(samples: Path, path: Path) -> Path:
+    # one tree's recorded size off by 7 (an edited or badly copied file): LightGBM aborts (SIGABRT)
+    text = (samples / "bikes_lgbm.txt").read_text()
+    head, rest = text.split("tree_sizes=", 1)
+    first, tail = rest.split(" ", 1)
+    path.write_text(f"{head}tree_sizes={int(first) + 7} {tail}")
+    return path
+
+
+def _xgboost_deep(path: Path) -> Path:
+    # XGBoost's JSON parser recurses once per level: 200,000 levels overflow its stack (SIGSEGV)
+    n = 200_000
+    path.write_text('{"learner": ' + "[" * n + "]" * n + "}")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", ["lightgbm", "xgboost"])
+def test_native_files_that_crash_the_library_are_input_errors(samples, tmp_path, make):
+    model = (
+        _lightgbm_one_size_off(samples, tmp_path / "m.txt")
+        if make == "lightgbm"
+        else _xgboost_deep(tmp_path / "m.json")
+    )
+    run = inspect_("pdp", model, samples / "bikes.parquet", "--target", "count", "--out", tmp_path / "out")
+    assert run.returncode == 3, (run.returncode, run.stderr[-500:])
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is a damaged" in lines[0] and "crashed reading it: SIG" in lines[0]
+    assert run.stdout == "" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_native_file_loads_after_the_library_used_its_threads(tmp_path):
+    # The child parse of a process whose OpenMP threads had run (a notebook that just fitted a
+    # model) waited forever for them: it parses on one thread, as the real parse does.
+    script = f"""
+import numpy as np, lightgbm as lgb
+from inspectcli import load_model
+X = np.random.RandomState(0).rand(500, 4); y = X[:, 0]
+m = lgb.LGBMRegressor(n_estimators=5, verbose=-1, n_jobs=2).fit(X, y)
+m.predict(X)
+m.booster_.save_model({str(tmp_path / "m.txt")!r})
+loaded = load_model({str(tmp_path / "m.txt")!r}).estimator
+assert np.array_equal(loaded.predict(X), m.predict(X))
+print("ok")
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]
