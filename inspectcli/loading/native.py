@@ -42,6 +42,14 @@ NATIVE_FORMATS = {
     "catboost-cbm": "catboost",
 }
 
+#: file name suffix -> the library whose own file it names (.txt and .json are anyone's)
+NATIVE_SUFFIXES = {
+    ".lgb": "lightgbm",
+    ".ubj": "xgboost",
+    ".cbm": "catboost",
+    ".cb": "catboost",
+}
+
 LIGHTGBM_CLASSIFIER_OBJECTIVES = ("binary", "multiclass", "multiclassova")
 XGBOOST_CLASSIFIER_OBJECTIVES = ("binary:logistic", "binary:hinge", "multi:softprob", "multi:softmax")
 CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
@@ -55,8 +63,68 @@ def sniff_native(head: bytes) -> str | None:
         return "catboost-cbm"
     if head.startswith(b"{") and re.match(rb"\{[iUIlL].{0,8}learner", head[:24], flags=re.DOTALL):
         return "xgboost-ubj"
-    if re.match(rb'\s*\{\s*"learner"\s*:', head):
+    if re.match(rb'\s*\{\s*"learner"\s*:', head) and not _XGBOOST_CONFIG.match(head):
         return "xgboost-json"
+    return None
+
+
+#: ``save_config()``: the learner's parameters without its trees
+_XGBOOST_CONFIG = re.compile(rb'\s*\{\s*"learner"\s*:\s*\{\s*"generic_param"')
+
+_SAVE = {
+    "lightgbm": "save it with booster.save_model('model.txt') (or joblib.dump of the model)",
+    "xgboost": "save it with model.save_model('model.json') (or joblib.dump of the model)",
+    "catboost": "save it with model.save_model('model.cbm') (or joblib.dump of the model)",
+}
+
+_NOT_LOADABLE = "which {title} cannot load back"
+_NOT_LOADED = "which inspect does not load"
+
+#: (leading-bytes pattern, what the file is, why not, library): exports that are not model files
+_EXPORTS = [
+    (
+        rb'\s*\{\s*"name"\s*:\s*"tree"\s*,\s*"version"',
+        "a LightGBM JSON dump (dump_model)",
+        _NOT_LOADABLE,
+        "lightgbm",
+    ),
+    (_XGBOOST_CONFIG.pattern, "an XGBoost configuration (save_config), no trees", _NOT_LOADABLE, "xgboost"),
+    (rb'\s*\[\s*\{\s*"nodeid"', "an XGBoost tree dump (dump_model / get_dump)", _NOT_LOADABLE, "xgboost"),
+    (
+        rb"\s*(booster\[0\]:\s*)?0:(\[|leaf=)",
+        "an XGBoost tree dump (dump_model / get_dump)",
+        _NOT_LOADABLE,
+        "xgboost",
+    ),
+    (
+        rb'\s*\{\s*"(features_info|model_info|oblivious_trees)"',
+        "a CatBoost JSON export",
+        _NOT_LOADED,
+        "catboost",
+    ),
+    (
+        rb"[\s\S]{0,400}(class catboost_model|struct CatboostModel)",
+        "a CatBoost model exported as code",
+        _NOT_LOADABLE,
+        "catboost",
+    ),
+]
+
+
+def describe_export(head: bytes) -> tuple[str, str] | None:
+    """(what the file is, how to save a loadable one) for exports of the GBM libraries, else None.
+
+    Tree dumps, configurations and code or ONNX exports hold no model the library can load back;
+    CatBoost's JSON export can be, but only from a file by name: ``.cbm`` is its model file.
+    """
+    for pattern, what, why, library in _EXPORTS:
+        if re.match(pattern, head):
+            title = LIBRARIES[library].title
+            return f"holds {what}, {why.format(title=title)}", _SAVE[library]
+    if head[:1] == b"\x08" and head[2:3] == b"\x12" and b"CatBoost" in head[:64]:
+        return f"is a CatBoost ONNX export, {_NOT_LOADED}", _SAVE["catboost"]
+    if head[:1] == b"\x08" and head[2:3] == b"\x12" and b"onnx" in head.lower():
+        return f"is an ONNX model, {_NOT_LOADED}", "give the model in its library's own format or as joblib"
     return None
 
 
