@@ -129,3 +129,49 @@ print("ok")
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]
+
+
+# --- JSON Lines: nesting and long lines --------------------------------------------------------------
+
+
+@pytest.fixture
+def friedman_rows(samples):
+    import pandas as pd
+
+    return pd.read_parquet(samples / "friedman.parquet").iloc[:200]
+
+
+def _jsonl(frame, path: Path, first_line_extra: str = "") -> Path:
+    lines = frame.to_json(orient="records", lines=True).splitlines()
+    lines[0] = lines[0][:-1] + first_line_extra + "}"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_deeply_nested_json_lines_are_an_input_error(samples, friedman_rows, tmp_path):
+    # pyarrow's JSON parser overflowed its stack on this (SIGSEGV, exit 139)
+    n = 100_000
+    data = _jsonl(friedman_rows, tmp_path / "d.jsonl", ', "note": ' + "[" * n + "]" * n)
+    run = inspect_("info", samples / "friedman_hgb.joblib", data)
+    assert run.returncode == 3, (run.returncode, run.stderr[-300:])
+    assert run.stderr.strip().splitlines() == [
+        f"error: cannot read '{data}' as JSON Lines (a record is nested 100001 levels deep) — give one"
+        " flat JSON object per line (at most 64 levels)"
+    ]
+
+
+def test_json_lines_with_a_long_line_are_read(samples, friedman_rows, tmp_path, cli):
+    # a 3 MB text value (and brackets inside strings) on one line: refused before ("straddling object")
+    extra = ', "note": "' + "[{" * 100 + "x" * 3_000_000 + '"'
+    data = _jsonl(friedman_rows, tmp_path / "d.jsonl", extra)
+    run = cli(
+        "pdp", samples / "friedman_hgb.joblib", data, "--target", "y", "-f", "x0", "--json", "--no-plot"
+    )
+    plain = cli(
+        "pdp", samples / "friedman_hgb.joblib", _jsonl(friedman_rows, tmp_path / "p.jsonl"),
+        "--target", "y", "-f", "x0", "--json", "--no-plot",
+    )  # fmt: skip
+    assert run.exit_code == 0 and plain.exit_code == 0, run.stderr
+    import json
+
+    assert json.loads(run.stdout)["results"] == json.loads(plain.stdout)["results"]
