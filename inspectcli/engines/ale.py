@@ -71,6 +71,7 @@ from inspectcli.engines.frames import (
     feature_names_of,
     like_column,
     resolve_feature,
+    take_rows,
     widen_integer_columns,
 )
 from inspectcli.engines.grid import is_categorical_dtype
@@ -462,12 +463,15 @@ def _predict_plans(
     Xw = derive(widen_integer_columns, X, numeric) if numeric else X
     first = plans[0]
     m0 = len(first.rows)
+    small, large = min(64, m0), min(512, m0)
+    # The probes' rows alone (the same batches; a lean frame reads just them)
+    head = take_rows(Xw, first.rows[: max(large, small + 1)])
 
     def probe(k: int) -> Any:
-        return _predict_rows(estimator, Xw, response, first.j, first.rows[:k], first.values[:k])
+        m = min(k, len(head))
+        return _predict_rows(estimator, head, response, first.j, np.arange(m), first.values[:m])
 
     try:
-        small, large = min(64, m0), min(512, m0)
         bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if m0 > 1 else 64.0
     except Exception as exc:
         raise model_failed(exc) from exc

@@ -116,7 +116,9 @@ def se_from_sum_sq(sq: np.ndarray, weights: np.ndarray | None, n_rows: int) -> n
 
 def mean_se(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Standard error of the (weighted) mean over axis 0 of ``values`` (n, ...), shape (...)."""
-    values = np.asarray(values, dtype=np.float64)
+    # (C order: the sums' rounding then does not depend on the layout, which differs between ICE
+    # computed in this process and ICE returned by a Dask worker)
+    values = np.ascontiguousarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         mean = np.average(values, axis=0, weights=weights)
     return se_from_sum_sq(sum_sq_dev(values, weights, mean), weights, len(values))
@@ -248,7 +250,7 @@ def bootstrap_means(
     With fewer than 2 rows of non-zero weight the interval is NaN (undefined, as the SE is): every
     resample that draws the one row would repeat its value, a band of width 0.
     """
-    values = np.asarray(values, dtype=np.float64)
+    values = np.ascontiguousarray(values, dtype=np.float64)  # (see mean_se)
     n = values.shape[0]
     flat = values.reshape(n, -1)
     w = _weights(n, weights)

@@ -117,6 +117,12 @@ class Execution:
         check_backend(self.backend, self.scheduler)
         check_mode(self.data_on_workers)
 
+    @property
+    def reads_on_workers(self) -> bool:
+        """Whether Dask workers may read data on disk themselves (then a workflow's own process
+        need not hold all of it: workflows/_on_workers.py)."""
+        return self.backend == "dask" and self.data_on_workers != "no"
+
     def replace(self, **changes: Any) -> Execution:
         """A copy with ``changes`` (e.g. ``scheduler=`` a shared cluster's address)."""
         return dataclasses.replace(self, **changes)

@@ -304,11 +304,14 @@ def partial_dependence(
     if not sets:
         raise UsageError("no features given", "name at least one with `features`")
 
-    columns = {}
+    # {feature: (None, categorical)}: each column is taken again where its grid is built, so
+    # that they are not all held at once (a lean frame, engines/worker_data.py, reads each then)
+    columns: dict[int, tuple[Any, bool]] = {}
     for idx in {i for s in sets for i in s}:
         col = X.iloc[:, idx] if hasattr(X, "iloc") else np.asarray(X)[:, idx]
         categorical = idx in cat_idx or is_categorical_dtype(col)
-        columns[idx] = (col, categorical)
+        columns[idx] = (None, categorical)
+        del col
 
     # What the grids (and ICE) will hold, bounded before any grid is built (engines/estimate.py).
     bound = {i: len(custom[i]) if i in custom else min(grid_resolution, n_rows) for i in columns}
@@ -325,8 +328,9 @@ def partial_dependence(
     level_orders: dict[int, str] = {}
     grids: dict[int, np.ndarray] = {}
     for i in {i for s in sets for i in s}:
+        col = X.iloc[:, i] if hasattr(X, "iloc") else np.asarray(X)[:, i]
         grid = feature_grid(
-            columns[i][0],
+            col,
             name=names[i],
             categorical=columns[i][1],
             percentiles=percentiles,
@@ -337,7 +341,7 @@ def partial_dependence(
             if model_orders is None and i not in given_orders:
                 model_orders = encoder_categories(estimator)
             grid, level_orders[i] = order_levels(
-                grid, columns[i][0], names[i], given_orders.get(i), (model_orders or {}).get(names[i])
+                grid, col, names[i], given_orders.get(i), (model_orders or {}).get(names[i])
             )
         elif i in given_orders:
             raise UsageError(
@@ -345,6 +349,7 @@ def partial_dependence(
                 "`order` applies to categorical features (or give `values` for a numeric grid)",
             )
         grids[i] = grid
+        del col
     prepared = [(idx, [grids[i] for i in idx]) for idx in sets]
 
     def with_orders(done: list[PDPResult]) -> list[PDPResult]:

@@ -20,6 +20,7 @@ from inspectcli.engines.frames import (
     assemble,
     integral,
     like_column,
+    take_rows,
     widen_integer_columns,
 )
 from inspectcli.engines.grid import cartesian
@@ -141,7 +142,9 @@ def _batched(
     large = min(512, total0)
     small = min(64, max(1, large // 2))
 
-    X0 = _batched_frame(X, keys[0])  # (widened once, outside the measured step)
+    # The probes' virtual rows are rows 0 … large-1 of X at the first grid point (all rows when X
+    # has fewer): those rows alone give the same batches (and a lean frame reads just them).
+    X0 = _batched_frame(X if n <= large else take_rows(X, np.arange(large)), keys[0])
 
     def probe(m: int) -> Any:
         return _predict_chunk(estimator, X0, None, idx0, grid0, response, 0, m)

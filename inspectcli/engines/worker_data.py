@@ -155,7 +155,7 @@ def stand_ins(
             )
         if mode == "no" or part.recipe is None:
             delivery.used.add("scatter")
-            out.append(obj)
+            out.append(_whole(obj))
             continue
         if address not in delivery.checked:
             delivery.checked[address] = _verdict(part.recipe, check(part.recipe), mode, delivery)
@@ -164,8 +164,13 @@ def stand_ins(
             out.append(part)
         else:
             delivery.used.add("scatter")
-            out.append(obj)
+            out.append(_whole(obj))
     return tuple(out)
+
+
+def _whole(obj: Any) -> Any:
+    """What is scattered for ``obj``: a :class:`LeanFrame` is read whole here first."""
+    return obj.materialise() if isinstance(obj, LeanFrame) else obj
 
 
 def _verdict(recipe: Recipe, answers: dict[str, str | None], mode: str, delivery: Delivery) -> str | None:
@@ -248,3 +253,187 @@ def forget(keys: list[str]) -> None:
 
 def recipe_keys(shared: tuple[Any, ...]) -> list[str]:
     return [a.recipe.key for a in shared if isinstance(a, Part)]
+
+
+# ------------------------------------------------------------------------------------------------
+# client side: a frame the workers read, of which this process reads one column at a time
+
+#: Row selections of a :class:`LeanFrame` up to this many rows are read here as a DataFrame (the
+#: rows of a trial prediction); larger ones stay lean (a group's rows, ``take_rows``).
+SMALL_ROWS = 10_000
+
+
+class ColumnReader(Protocol):
+    """Where a :class:`LeanFrame` gets its values (workflows/_on_workers.py reads them from disk)."""
+
+    def column(self, name: str) -> Any:
+        """One column, every row, exactly as in the whole frame (a Series)."""
+        ...
+
+    def whole(self) -> Any:
+        """The whole frame (a DataFrame)."""
+        ...
+
+
+class LeanFrame:
+    """The client's stand-in for a frame that the Dask workers read themselves.
+
+    What the client computes on the data (grids, deciles, a trial prediction's rows) takes one
+    column or a few rows at a time: ``X.iloc[:, j]`` and ``X[name]`` read that column (the last one
+    is kept), ``X.iloc[rows]`` reads those rows when they are few (:data:`SMALL_ROWS`), else gives
+    a lean frame of them; ``astype`` of some columns gives a lean frame too. A map sends its
+    recipe, not the frame (:func:`stand_ins`). Anything else — and a map whose workers cannot read
+    the data — reads the whole frame here once (:meth:`materialise`), so results never depend on
+    which way the data went; only memory does.
+
+    Parameters
+    ----------
+    reader : ColumnReader
+    columns : sequence of str
+    dtypes : sequence of dtype
+        Each column's dtype, as in the whole frame.
+    n_rows : int
+    """
+
+    def __init__(self, reader: ColumnReader, columns: Any, dtypes: Any, n_rows: int) -> None:
+        import pandas as pd
+
+        self._reader = reader
+        self.columns = pd.Index(list(columns))
+        self.dtypes = pd.Series(list(dtypes), index=self.columns, dtype=object)
+        self.shape = (int(n_rows), len(self.columns))
+        self._last: tuple[str, Any] | None = None
+        self._whole: Any = None
+
+    ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<LeanFrame {self.shape[0]:,} rows x {self.shape[1]} columns, read on the workers>"
+
+    @property
+    def iloc(self) -> _LeanIloc:
+        return _LeanIloc(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self.column(key)
+        return self.materialise()[key]
+
+    def column(self, name: str) -> Any:
+        """Column ``name`` (every row); the previous column read is let go."""
+        if self._whole is not None:
+            return self._whole[name]
+        if self._last is not None and self._last[0] == name:
+            return self._last[1]
+        self._last = None
+        values = self._reader.column(name)
+        self._last = (name, values)
+        return values
+
+    def rows(self, positions: Any) -> Any:
+        """The rows at ``positions``: a DataFrame when they are few, else a lean frame of them."""
+        import numpy as np
+        import pandas as pd
+
+        from inspectcli.engines.frames import take
+
+        positions = np.asarray(positions)
+        if positions.dtype == bool:
+            positions = np.flatnonzero(positions)
+        positions = positions.astype(np.intp, copy=False)
+        if self._whole is not None:
+            return self._whole.iloc[positions]
+        if len(positions) <= SMALL_ROWS:
+            data = {name: take(self.column(name), positions) for name in self.columns}
+            return pd.DataFrame(data, index=pd.Index(positions), columns=self.columns, copy=False)
+        return LeanFrame(_Rows(self, positions), self.columns, self.dtypes, len(positions))
+
+    def astype(self, dtype: Any, **kwargs: Any) -> Any:
+        if kwargs or not isinstance(dtype, dict) or self._whole is not None:
+            return self.materialise().astype(dtype, **kwargs)
+        import numpy as np
+
+        dtypes = [np.dtype(dtype[c]) if c in dtype else d for c, d in zip(self.columns, self.dtypes)]
+        return LeanFrame(_Cast(self, dict(dtype)), self.columns, dtypes, self.shape[0])
+
+    def materialise(self) -> Any:
+        """The whole frame, read here (once)."""
+        if self._whole is None:
+            self._last = None
+            self._whole = self._reader.whole()
+        return self._whole
+
+    def __getattr__(self, name: str) -> Any:  # what the stand-in does not know: the whole frame's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.materialise(), name)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        import numpy as np
+
+        return np.asarray(self.materialise(), dtype=dtype)
+
+    def __reduce__(self) -> Any:  # (pickled: the frame itself)
+        return (_same, (self.materialise(),))
+
+
+def _same(obj: Any) -> Any:
+    return obj
+
+
+class _LeanIloc:
+    def __init__(self, frame: LeanFrame) -> None:
+        self.frame = frame
+
+    def __getitem__(self, key: Any) -> Any:
+        import numpy as np
+
+        f = self.frame
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], (int, np.integer)):
+            rows, j = key
+            values = f.column(f.columns[int(j)])
+            if isinstance(rows, slice) and rows == slice(None):
+                return values
+            return values.iloc[rows]
+        if isinstance(key, slice):
+            return f.rows(np.arange(f.shape[0])[key])
+        if isinstance(key, (list, np.ndarray)) or hasattr(key, "to_numpy"):
+            return f.rows(np.asarray(key))
+        return f.materialise().iloc[key]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of a lean frame."""
+
+    parent: LeanFrame
+    positions: Any
+
+    def column(self, name: str) -> Any:
+        import pandas as pd
+
+        from inspectcli.engines.frames import take
+
+        values = take(self.parent.column(name), self.positions)
+        return pd.Series(values, index=pd.Index(self.positions), name=name, copy=False)
+
+    def whole(self) -> Any:
+        return self.parent.materialise().iloc[self.positions]
+
+
+@dataclass(frozen=True)
+class _Cast:
+    """Some columns of a lean frame in other dtypes."""
+
+    parent: LeanFrame
+    dtypes: dict[str, Any]
+
+    def column(self, name: str) -> Any:
+        values = self.parent.column(name)
+        return values.astype(self.dtypes[name]) if name in self.dtypes else values
+
+    def whole(self) -> Any:
+        return self.parent.materialise().astype(self.dtypes)

@@ -33,7 +33,7 @@ def explain_prediction_error(
     failure, a ComputationError (exit 4) carrying its message.
     """
     text = str(exc)
-    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_names)
+    frame = X if hasattr(X, "iloc") else pd.DataFrame(X, columns=feature_names)
     if "NaN" in text and "contain" in text:
         counts = {c: int(frame[c].isna().sum()) for c in frame.columns}
         counts = {c: n for c, n in counts.items() if n}

@@ -319,17 +319,8 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
     conf : dict
         That flavour's section of ``MLmodel`` (versions, serialization format, model class).
     """
-    import yaml
-
     folder = Path(folder)
-    meta = folder / "MLmodel"
-    try:
-        doc = yaml.safe_load(meta.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelLoadError(
-            f"MLflow model folder '{folder}' has an unreadable MLmodel file ({type(exc).__name__})",
-            "save the model again with mlflow's save_model",
-        ) from exc
+    doc = _read_mlmodel(folder)
     flavours = doc.get("flavors") if isinstance(doc, dict) else None
     if not isinstance(flavours, dict):
         raise ModelLoadError(
@@ -340,7 +331,12 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
         conf = flavours.get(name)
         if not isinstance(conf, dict) or not conf.get(key):
             continue
-        file = (folder / str(conf[key])).resolve()
+        if not isinstance(conf[key], str) or "\0" in conf[key]:
+            raise ModelLoadError(
+                f"MLflow model folder '{folder}': its {name} flavour's '{key}' is not a file name",
+                "save the model again with mlflow's save_model",
+            )
+        file = (folder / conf[key]).resolve()
         if folder.resolve() not in file.parents:
             raise ModelLoadError(
                 f"MLflow model folder '{folder}': its {name} flavour points outside the folder",
@@ -364,7 +360,74 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
 
 
 def mlflow_saved_version(flavour: str, conf: dict[str, Any]) -> str | None:
-    """The library version the MLmodel file says saved the model."""
+    """The library version the MLmodel file says saved the model (a text or number, else None)."""
     key = {"lightgbm": "lgb_version", "xgboost": "xgb_version", "catboost": "catboost_version"}.get(flavour)
     value = conf.get(key) if key else None
-    return str(value) if value else None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return str(value)[:100] if value else None
+
+
+#: An MLmodel file is a few hundred bytes of YAML; more than this is not one mlflow wrote.
+MLMODEL_MAX_BYTES = 1 << 20
+#: Values an MLmodel document may stand for, aliases expanded.
+MLMODEL_MAX_NODES = 100_000
+
+
+def _expanded_size(node: Any, sizes: dict[int, int | None]) -> int:
+    """How many values ``node`` stands for with its aliases expanded (up to MLMODEL_MAX_NODES + 1)."""
+    import yaml
+
+    key = id(node)
+    if key in sizes:
+        if sizes[key] is None:  # an alias inside its own anchor: a cycle
+            return MLMODEL_MAX_NODES + 1
+        return sizes[key]  # type: ignore[return-value]
+    sizes[key] = None
+    children: list[Any] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes)
+        if total > MLMODEL_MAX_NODES:
+            break
+    sizes[key] = min(total, MLMODEL_MAX_NODES + 1)
+    return sizes[key]  # type: ignore[return-value]
+
+
+def _read_mlmodel(folder: Path) -> Any:
+    """The YAML document of ``folder/MLmodel``, bounded in bytes and in values.
+
+    An alias shares one node many times, so nested aliases (a "billion laughs") make a few hundred
+    bytes stand for 10^9 values, which any walk or ``str()`` of the document spends memory and time
+    on: the document is composed, its size counted with aliases expanded, and only then built.
+    """
+    import yaml
+
+    unreadable = (
+        f"MLflow model folder '{folder}' has an unreadable MLmodel file",
+        "save the model again with mlflow's save_model",
+    )
+    try:
+        with open(folder / "MLmodel", "rb") as fh:
+            raw = fh.read(MLMODEL_MAX_BYTES + 1)
+        if len(raw) > MLMODEL_MAX_BYTES:
+            raise ModelLoadError(f"{unreadable[0]} (larger than 1 MB)", unreadable[1])
+        loader = yaml.SafeLoader(raw.decode("utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded_size(node, {}) > MLMODEL_MAX_NODES:
+                raise ModelLoadError(
+                    f"{unreadable[0]} (its aliases expand to over {MLMODEL_MAX_NODES:,} values)",
+                    unreadable[1],
+                )
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise ModelLoadError(f"{unreadable[0]} ({type(exc).__name__})", unreadable[1]) from exc

@@ -23,7 +23,7 @@ def probe_rows(X: Any, limit: int = 5, per_column: int = 200, cap: int = 2000) -
     scanned one at a time, so a large table is never copied whole.
     """
     n = X.shape[0]
-    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    frame = X if hasattr(X, "iloc") else pd.DataFrame(X)  # (a lean frame: one column at a time)
     nan = np.zeros(n, dtype=bool)
     big = np.zeros(n, dtype=bool)  # infinite, or beyond float32 (infinite for tree models)
     firsts = []
@@ -83,9 +83,12 @@ def _confirm_text_numbers(estimator: Any, prepared: Prepared, rows: np.ndarray, 
     )
 
 
-def check_predicts(estimator: Any, prepared: Prepared, where: str) -> Any:
-    """Predict on a few telling rows first, so a failure is explained before any long work."""
-    rows = probe_rows(prepared.X)
+def check_predicts(estimator: Any, prepared: Prepared, where: str, rows: np.ndarray | None = None) -> Any:
+    """Predict on a few telling rows first, so a failure is explained before any long work.
+
+    ``rows``: :func:`probe_rows` of ``prepared.X``, when already found.
+    """
+    rows = probe_rows(prepared.X) if rows is None else rows
     if prepared.text_numbers:
         _confirm_text_numbers(estimator, prepared, rows, where)
     sample = take_rows(prepared.X, rows)

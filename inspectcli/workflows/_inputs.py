@@ -122,10 +122,13 @@ def load_inputs(
     probe: bool = True,
     rows: RowPlan | None = None,
     also: tuple[tuple[str, str], ...] = (),
+    lean: bool = False,
 ) -> Inputs:
     """Load the model, read only the columns it needs, match them and try a first prediction.
 
     ``also``: (parameter, column) pairs of other columns to read (``by``), kept in ``data.frame``.
+    ``lean``: Dask workers may read the data themselves, so this process need not hold all of it
+    (:func:`_lean`).
     """
     if source.data is None:
         raise UsageError("no data file given", "give the data to inspect the model on")
@@ -134,7 +137,7 @@ def load_inputs(
     for note in model.notes:
         report.warn(note) if "scikit-learn" in note else report.note(note)
     data, prepared = load_matched_data(
-        source, model.estimator, source.data, report, require_target, infer_target, probe, rows, also
+        source, model.estimator, source.data, report, require_target, infer_target, probe, rows, also, lean
     )
     return Inputs(model, data, prepared)
 
@@ -162,6 +165,7 @@ def load_matched_data(
     probe: bool = True,
     rows: RowPlan | None = None,
     also: tuple[tuple[str, str], ...] = (),
+    lean: bool = False,
 ) -> tuple[Dataset, Prepared]:
     """Read what ``estimator`` needs from ``data_path``, match it and try a first prediction.
 
@@ -197,29 +201,76 @@ def load_matched_data(
                 columns += others if len(others) == 1 else []
         # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
         positions = rows.draw(opened.n_rows) if rows is not None and opened.n_rows >= 2 else None
-        data = opened.read(columns, rows=positions)
+        # The model's columns in its order as one float64 block when they all are float64: the
+        # engines and scikit-learn's validation read it without copying (loading/sources.FloatBlock).
+        block = names
+        if names is None:
+            reserved = {c for c in (target, sample_weight) if c} | {c for _, c in also}
+            block = [c for c in opened.columns if c not in reserved]
+        match = {
+            "target": target,
+            "sample_weight": sample_weight,
+            "infer_target": infer_target,
+            "require_target": require_target,
+            "keep": tuple(c for _, c in also),
+        }
+        # Dask workers that read the data themselves: this process reads a column at a time.
+        leaned = _lean(lean, estimator, data_path, opened, read, names, columns, positions, match)
+        data = leaned[0] if leaned else opened.read(columns, rows=positions, block=block)
     if rows is not None and positions is not None:
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
         report.note(note)
-    match = {
-        "target": target,
-        "sample_weight": sample_weight,
-        "infer_target": infer_target,
-        "require_target": require_target,
-        "keep": tuple(c for _, c in also),
-    }
-    prepared = prepare(estimator, data, **match)
+    prepared = leaned[1] if leaned else prepare(estimator, data, **match)
     texts = list(prepared.text_numbers)
     if probe:
         with report.status(f"checking that the model predicts on {data.name}"):
-            check_predicts(estimator, prepared, data.name)  # (may add a note on numbers stored as text)
+            # (may add a note on numbers stored as text)
+            check_predicts(estimator, prepared, data.name, leaned[3] if leaned else None)
     # The same rows, read and matched the same way, on Dask workers that see the same files.
     kept = tuple(c for c in texts if not pd.api.types.is_numeric_dtype(prepared.X[c])) if texts else ()
-    data.delivery = offer_inputs(data_path, opened, read, columns, positions, match, prepared, kept)
+    recipe = leaned[2].recipe if leaned else None
+    data.delivery = offer_inputs(data_path, opened, read, columns, positions, match, prepared, kept, recipe)
     for note in prepared.notes:
         report.note(note)
     return data, prepared
+
+
+def _lean(
+    lean: bool,
+    estimator: Any,
+    data_path: str,
+    opened: Any,
+    read: dict[str, Any],
+    names: list[str] | None,
+    columns: list[str] | None,
+    positions: np.ndarray | None,
+    match: dict[str, Any],
+) -> tuple[Dataset, Prepared, Any, np.ndarray] | None:
+    """The lean read (workflows/_on_workers.py) where it applies, else None (read whole):
+    (the other columns, the prepared inputs, their reader, the trial prediction's rows).
+
+    It applies when ``lean`` (the workflow's Dask workers may read the data), to Parquet / Arrow
+    data on disk (read by column; CSV and JSON Lines are parsed whole anyway) of a model with
+    column names, when the model's columns would take at least ``LEAN_MIN_BYTES``, and not to
+    columns of numbers stored as text.
+    """
+    from inspectcli.loading.sources import ArrowSource
+    from inspectcli.workflows import _on_workers
+    from inspectcli.workflows._on_workers import NotLean, lean_inputs
+
+    n = len(positions) if positions is not None else opened.n_rows
+    if not lean or data_path == "-" or names is None or columns is None or n < 2:
+        return None
+    if n * len(names) * 8 < _on_workers.LEAN_MIN_BYTES:  # (a small sample: reading it whole is quicker)
+        return None
+    if not isinstance(opened, ArrowSource):
+        return None
+    args = {"path": data_path, "opened": opened, "read": read}
+    try:
+        return lean_inputs(estimator, opened, list(names), columns, positions, match, args)
+    except NotLean:
+        return None
 
 
 def check_feature(name: str, param: str, prep: Prepared, sample_weight: str | None) -> str:

@@ -99,24 +99,19 @@ def _single_file(path: str, name: str) -> str:
     return path
 
 
-def offer_inputs(
+def make_recipe(
+    *,
     path: str,
     opened: DataSource,
     read: dict[str, Any],
     columns: list[str] | None,
     positions: np.ndarray | None,
     match: dict[str, Any],
-    prepared: Prepared,
-    text_kept: tuple[str, ...],
-) -> Delivery:
-    """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can; stdin is
-    always sent)."""
+    text_kept: tuple[str, ...] = (),
+) -> DataRecipe:
+    """The recipe of the rows read from ``path`` (not stdin) and matched with ``match``."""
     from inspectcli.loading.paths import file_stats
 
-    if path == "-":
-        delivery = Delivery("stdin")
-        offer(prepared.X, None, delivery)
-        return delivery
     absolute = os.path.abspath(path)
     stats = tuple(file_stats(absolute))
     if opened.files is not None:
@@ -128,7 +123,7 @@ def offer_inputs(
         digest.update(repr(part).encode() + b"\0")
     if positions is not None:
         digest.update(np.asarray(positions, dtype="<i8").tobytes())
-    recipe = DataRecipe(
+    return DataRecipe(
         absolute,
         stats,
         hashes,
@@ -139,6 +134,35 @@ def offer_inputs(
         text_kept,
         key=digest.hexdigest(),
     )
+
+
+def offer_inputs(
+    path: str,
+    opened: DataSource,
+    read: dict[str, Any],
+    columns: list[str] | None,
+    positions: np.ndarray | None,
+    match: dict[str, Any],
+    prepared: Prepared,
+    text_kept: tuple[str, ...],
+    recipe: DataRecipe | None = None,
+) -> Delivery:
+    """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can; stdin is
+    always sent). ``recipe``: already made (a lean read's)."""
+    if path == "-":
+        delivery = Delivery("stdin")
+        offer(prepared.X, None, delivery)
+        return delivery
+    if recipe is None:
+        recipe = make_recipe(
+            path=path,
+            opened=opened,
+            read=read,
+            columns=columns,
+            positions=positions,
+            match=match,
+            text_kept=text_kept,
+        )
     delivery = Delivery(path)
     offer(prepared.X, recipe, delivery)
     return delivery
@@ -147,3 +171,94 @@ def offer_inputs(
 def delivery_notes(*datasets: Any) -> list[str]:
     """Notes on data the Dask workers could not read themselves (sent from here instead)."""
     return [n for d in datasets if d is not None and d.delivery is not None for n in d.delivery.notes]
+
+
+# ------------------------------------------------------------------------------------------------
+# the client's lean read: when the workers read the data, this process reads a column at a time
+
+#: Rows of the first read, on which the model's columns are matched (names, target, notes).
+HEAD_ROWS = 1_000
+#: The lean read applies when the model's columns take at least this much (rows x columns x 8
+#: bytes): for a smaller sample, one read of every column is quicker than a read per column.
+LEAN_MIN_BYTES = 16 * 2**20
+
+
+class NotLean(Exception):
+    """The data cannot be read a column at a time (numbers stored as text): read it whole."""
+
+
+class _ColumnsFromDisk:
+    """A :class:`~inspectcli.engines.worker_data.ColumnReader` of the prepared ``X``: each column
+    read from ``opened`` (the same rows) and matched as :func:`~inspectcli.loading.match.prepare`
+    matches it in the whole frame (its steps go column by column)."""
+
+    def __init__(self, opened: Any, positions: np.ndarray | None, estimator: Any, recipe: DataRecipe) -> None:
+        self.opened, self.positions, self.estimator, self.recipe = opened, positions, estimator, recipe
+        #: (columns, rows) of every read (rows -1: the whole frame), for tests
+        self.reads: list[tuple[tuple[str, ...], int]] = []
+        #: each column's dtype, as read
+        self.dtypes: dict[str, Any] = {}
+
+    def column(self, name: str) -> Any:
+        from inspectcli.loading.match import _coerce_dtypes, _text_numbers
+
+        data = self.opened.read([name], rows=self.positions)
+        self.reads.append(((name,), len(data.frame)))
+        X = _coerce_dtypes(self.estimator, data.frame, [])
+        X, texts = _text_numbers(self.estimator, X)
+        if texts:
+            raise NotLean(name)
+        self.dtypes[name] = X[name].dtype
+        return X[name]
+
+    def whole(self) -> Any:
+        self.reads.append((tuple(self.recipe.columns or ()), -1))
+        return self.recipe.materialise(self.estimator)
+
+
+def lean_inputs(
+    estimator: Any,
+    opened: Any,
+    names: list[str],
+    columns: list[str],
+    positions: np.ndarray | None,
+    match: dict[str, Any],
+    recipe_args: dict[str, Any],
+) -> tuple[Any, Any, Any, np.ndarray]:
+    """(Dataset of the other columns, Prepared with a lean ``X``, its reader, the rows of the trial
+    prediction: :func:`~inspectcli.loading.probe.probe_rows`), reading the model's columns one at a
+    time; :class:`NotLean` when a column holds numbers stored as text.
+
+    The checks of :func:`~inspectcli.loading.match.prepare` run on the first rows (columns, target,
+    notes) and on every row of the target and weights, read here as in the whole frame.
+    """
+    from inspectcli.engines.worker_data import LeanFrame
+    from inspectcli.errors import ValidationError
+    from inspectcli.loading.match import Prepared, _weights, prepare
+
+    n = len(positions) if positions is not None else opened.n_rows
+    head_rows = positions[:HEAD_ROWS] if positions is not None else np.arange(min(n, HEAD_ROWS))
+    head = prepare(estimator, opened.read(columns, rows=head_rows), **match)
+    if head.text_numbers:
+        raise NotLean(next(iter(head.text_numbers)))
+    side = [c for c in columns if c not in names]
+    data = opened.read(side, rows=positions)  # target, weights, `by`: one value per row
+    frame, target, weights = data.frame, head.target, match["sample_weight"]
+    y = None
+    if target is not None:
+        y = frame[target].to_numpy()
+        n_nan = int(frame[target].isna().sum())
+        if n_nan:
+            raise ValidationError(
+                f"target column '{target}' has {n_nan} missing value(s) in '{data.name}'",
+                "drop those rows",
+            )
+    sw = _weights(frame[weights], weights, data) if weights is not None else None
+    recipe = make_recipe(positions=positions, columns=columns, match=match, **recipe_args)
+    reader = _ColumnsFromDisk(opened, positions, estimator, recipe)
+    # One pass over the columns finds the trial prediction's rows and each column's dtype.
+    from inspectcli.loading.probe import probe_rows
+
+    probe = probe_rows(LeanFrame(reader, names, [None] * len(names), n))
+    X = LeanFrame(reader, names, [reader.dtypes[name] for name in names], n)
+    return data, Prepared(X, head.feature_names, y, sw, target, head.notes, {}), reader, probe

@@ -125,7 +125,11 @@ def run_ale(
 
         check_group_options(opts.by_bins, opts.by_max_levels)
     inputs = load_inputs(
-        source, report, rows=subsample_plan(opts.subsample, seed), also=(("by", opts.by),) if opts.by else ()
+        source,
+        report,
+        rows=subsample_plan(opts.subsample, seed),
+        also=(("by", opts.by),) if opts.by else (),
+        lean=execution.reads_on_workers,
     )
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names

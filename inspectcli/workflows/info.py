@@ -86,7 +86,9 @@ def describe_data(loaded: LoadedModel, source: Source) -> tuple[dict[str, Any], 
     names = expected_features(est)
     opened = open_data(source.data, sep=source.sep, encoding=source.encoding, decimal=source.decimal)
     # Only the model's columns (and the target) are read; the others are known from the schema.
-    data = opened.read(None if names is None else [*names, *([target] if target else [])])
+    # (the model's inputs as one float64 block, as every workflow reads them: loading/sources.FloatBlock)
+    block = names if names is not None else [c for c in opened.columns if c != target]
+    data = opened.read(None if names is None else [*names, *([target] if target else [])], block=block)
     cols = list(data.columns_in_file)
     facts: dict[str, Any] = {
         "path": data.path,

@@ -235,7 +235,11 @@ def run_pdp(
         gates = parse_conditions(list(opts.fail_if), kind="pdp")
 
     inputs = load_inputs(
-        source, report, rows=subsample_plan(opts.subsample, seed), also=(("by", opts.by),) if opts.by else ()
+        source,
+        report,
+        rows=subsample_plan(opts.subsample, seed),
+        also=(("by", opts.by),) if opts.by else (),
+        lean=execution.reads_on_workers and opts.method != "recursion",  # (recursion runs here)
     )
     est, prep = inputs.model.estimator, inputs.prepared
     names = prep.feature_names

@@ -21,6 +21,14 @@ from tests.cluster.test_external_cluster import QUIET, _cluster_fixture, _env
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def lean_on_small_data(monkeypatch):
+    """The client's lean read (a column at a time) on these small datasets too."""
+    from inspectcli.workflows import _on_workers
+
+    monkeypatch.setattr(_on_workers, "LEAN_MIN_BYTES", 0)
+
+
 @pytest.fixture(scope="module")
 def cluster(request, tmp_path_factory):
     return _cluster_fixture(request, tmp_path_factory)
@@ -51,6 +59,18 @@ def _commands(samples: Path, data: Path) -> dict[str, list[str]]:
         "importance": ["importance", *model, "--n-repeats", "2", "--max-samples", "2000"],
         "ale": ["ale", *model, "-f", "x3", "--bins", "6"],
         "pdp-by": ["pdp", *model, "-f", "x3", "--grid-resolution", "4", "--by", "part"],
+        # (the centred band of a pair, from ICE returned by the workers: it differed in the last bits)
+        "pdp-pair": [
+            "pdp",
+            *model,
+            "--pair",
+            "x0,x3",
+            "--grid-resolution",
+            "4",
+            "--kind",
+            "both",
+            "--centered",
+        ],
     }
 
 
@@ -193,3 +213,121 @@ def test_stdin_is_sent_and_yes_refuses_it(cluster, samples):
     assert doc["results"] == json.loads(runs["local"].stdout)["results"]
     assert runs["yes"].exit_code == 2
     assert runs["yes"].stderr.startswith("error: --data-on-workers yes needs DATA on disk")
+
+
+def _spy_reads(monkeypatch) -> list[tuple[tuple[str, ...], int]]:
+    """(columns, rows) of every read of Parquet / Arrow data in this process."""
+    from inspectcli.loading.sources import ArrowSource
+
+    reads: list[tuple[tuple[str, ...], int]] = []
+    real = ArrowSource._read
+
+    def spy(self, columns, rows):
+        reads.append((tuple(columns), self.n_rows if rows is None else len(rows)))
+        return real(self, columns, rows)
+
+    monkeypatch.setattr(ArrowSource, "_read", spy)
+    return reads
+
+
+def test_the_client_reads_a_column_at_a_time_when_workers_read(cluster, samples, dataset, monkeypatch):
+    """With the workers reading, this process never reads every row of two model columns at once
+    (grids, deciles and the trial prediction take one column, or a few rows, at a time); sending
+    the data reads them all together. The results are the same bit for bit."""
+    features = {f"x{i}" for i in range(10)}
+    on = ["--backend", "dask", "--scheduler", cluster.address]
+    commands = _commands(samples, dataset)
+    for name in ("pdp", "ale", "pdp-by"):
+        ref = _run(commands[name], "--n-jobs", "1")
+        n_rows = json.loads(ref.stdout)["data"]["n_rows"]
+        for mode in ("yes", "no"):
+            reads = _spy_reads(monkeypatch)
+            run = _run(commands[name], *on, "--data-on-workers", mode)
+            assert run.exit_code == 0, (name, mode, run.output)
+            assert json.loads(run.stdout)["results"] == json.loads(ref.stdout)["results"], (name, mode)
+            wide = [(cols, n) for cols, n in reads if len(features & set(cols)) > 1 and n == n_rows]
+            if mode == "yes":
+                assert not wide, (name, wide)
+                assert any(cols == ("x3",) and n == n_rows for cols, n in reads), (name, reads)
+            else:
+                assert wide, (name, reads)
+    # A sample smaller than LEAN_MIN_BYTES is read whole here, and the workers read it too.
+    from inspectcli.workflows import _on_workers
+
+    monkeypatch.setattr(_on_workers, "LEAN_MIN_BYTES", 16 * 2**20)
+    reads = _spy_reads(monkeypatch)
+    run = _run(commands["pdp"], *on, "--data-on-workers", "yes")
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["data"]["dask_data"] == "workers-read"
+    assert (
+        json.loads(run.stdout)["results"]
+        == json.loads(_run(commands["pdp"], "--n-jobs", "1").stdout)["results"]
+    )
+    assert any(len(features & set(cols)) == 10 for cols, _ in reads), reads
+
+
+@pytest.mark.parametrize("model", ["bikes_hgb.joblib", "bikes_lgbm.joblib"])
+def test_the_lean_read_matches_the_whole_read(samples, tmp_path, model):
+    """Column by column, the client's inputs are the whole read's: values, dtypes (text, LightGBM
+    categories, integers with a missing value after the first rows read), target, weights, notes."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from inspectcli.engines.worker_data import LeanFrame
+    from inspectcli.workflows._inputs import Collected, Source, load_inputs
+
+    frame = pq.read_table(samples / "bikes.parquet").to_pandas().iloc[:5000]
+    frame["w"] = np.linspace(0.5, 2.0, len(frame))
+    frame["hour"] = frame["hour"].astype("Int64")
+    frame.loc[4000, "hour"] = pd.NA  # beyond the first rows read: float64 in the whole frame
+    path = tmp_path / "bikes.parquet"
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path, row_group_size=1000)  # (no pandas metadata: int64 with a null)
+    source = Source(samples / model, str(path), target="count", sample_weight="w")
+    eager, notes = load_inputs(source, Collected()), Collected()
+    lean = load_inputs(source, notes, lean=True)
+    assert isinstance(lean.prepared.X, LeanFrame) and not isinstance(eager.prepared.X, LeanFrame)
+    assert lean.prepared.X.dtypes.to_dict() == eager.prepared.X.dtypes.to_dict()
+    for name in eager.prepared.feature_names:
+        pd.testing.assert_series_equal(lean.prepared.X[name], eager.prepared.X[name], check_exact=True)
+    np.testing.assert_array_equal(lean.prepared.y, eager.prepared.y)
+    np.testing.assert_array_equal(lean.prepared.sample_weight, eager.prepared.sample_weight)
+    assert lean.prepared.notes == eager.prepared.notes and lean.data.n_rows == eager.data.n_rows
+    whole = [r for r in lean.prepared.X._reader.reads if len(r[0]) > 1 or r[1] < 0]
+    assert not whole, whole
+
+
+def test_the_lean_read_errors_and_falls_back_as_the_whole_read(samples, tmp_path):
+    """A missing target value beyond the first rows is the same one-line input error; numbers
+    stored as text are read whole (the check of how the model reads them needs every row)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+    from inspectcli.engines.worker_data import LeanFrame
+    from inspectcli.workflows._inputs import Collected, Source, load_inputs
+
+    frame = pq.read_table(samples / "friedman.parquet").to_pandas().iloc[:3000]
+    bad = frame.copy()
+    bad.loc[2500, "y"] = np.nan
+    bad.to_parquet(tmp_path / "bad.parquet", row_group_size=1000)
+    args = ["pdp", str(samples / "friedman_hgb.joblib"), str(tmp_path / "bad.parquet"), "--target", "y"]
+    runs = [
+        CliRunner().invoke(app, [*args, "-f", "x0", *QUIET, *extra], env=_env())
+        for extra in (["--n-jobs", "1"], ["--backend", "dask", "--scheduler", "tcp://127.0.0.1:1"])
+    ]
+    # (no cluster is reached: the data is checked first, the same way)
+    assert [r.exit_code for r in runs] == [3, 3], [r.output for r in runs]
+    assert runs[0].stderr == runs[1].stderr
+    assert runs[1].stderr.startswith("error: target column 'y' has 1 missing value(s)")
+    text = frame.astype({"x2": str})
+    text.to_parquet(tmp_path / "text.parquet", row_group_size=1000)
+    source = Source(samples / "friedman_hgb.joblib", str(tmp_path / "text.parquet"), target="y")
+    got, ref = load_inputs(source, Collected(), lean=True), load_inputs(source, Collected())
+    assert not isinstance(got.prepared.X, LeanFrame)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got.prepared.X, ref.prepared.X, check_exact=True)

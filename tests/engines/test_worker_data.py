@@ -92,3 +92,50 @@ def test_the_check_is_asked_once_per_scheduler(frame):
     for _ in range(3):
         wd.stand_ins(("m", X), lambda r: calls.append(r) or {"w": None}, "tcp://s")
     assert len(calls) == 1
+
+
+class Columns:
+    """A ColumnReader over a fixed frame, recording what was read."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame, self.reads = frame, []
+
+    def column(self, name):
+        self.reads.append(name)
+        return self.frame[name].copy()
+
+    def whole(self):
+        self.reads.append("*")
+        return self.frame.copy()
+
+
+def test_a_lean_frame_reads_a_column_or_a_few_rows_at_a_time(frame, monkeypatch):
+    frame["c"] = pd.Categorical(list("xyz" * 16 + "xy"))
+    reader = Columns(frame)
+    lean = wd.LeanFrame(reader, frame.columns, frame.dtypes, len(frame))
+    assert lean.shape == frame.shape and len(lean) == 50 and list(lean.columns) == ["a", "b", "c"]
+    pd.testing.assert_series_equal(lean.iloc[:, 1], frame.iloc[:, 1])
+    pd.testing.assert_series_equal(lean["c"], frame["c"])
+    pd.testing.assert_series_equal(lean.iloc[[3, 1, 1], 0], frame.iloc[[3, 1, 1], 0])
+    rows = np.array([7, 2, 2, 40])
+    pd.testing.assert_frame_equal(take_rows(lean, rows), frame.iloc[rows])
+    pd.testing.assert_frame_equal(lean.iloc[5:9], frame.iloc[5:9])
+    assert "*" not in reader.reads
+    # many rows, or some columns in another dtype: lean frames again, the same values
+    monkeypatch.setattr(wd, "SMALL_ROWS", 3)
+    group = lean.iloc[np.arange(10, 30)]
+    assert isinstance(group, wd.LeanFrame) and group.shape == (20, 3)
+    pd.testing.assert_series_equal(group["a"], frame.iloc[10:30]["a"])
+    wide = group.astype({"b": np.float64})
+    assert isinstance(wide, wd.LeanFrame) and wide.dtypes["b"] == np.float64
+    pd.testing.assert_series_equal(wide["b"], frame.iloc[10:30].astype({"b": np.float64})["b"])
+    assert "*" not in reader.reads
+    # what a lean frame does not know reads the whole frame, once; so does scattering it
+    pd.testing.assert_frame_equal(wide.materialise(), frame.iloc[10:30].astype({"b": float}))
+    assert reader.reads.count("*") == 1
+    np.testing.assert_array_equal(lean.to_numpy(), frame.to_numpy())
+    assert reader.reads.count("*") == 1
+    wd.offer(lean, Recipe(frame), wd.Delivery("d"))
+    sent = wd.stand_ins((None, lean), _check, "tcp://s", "no")
+    assert isinstance(sent[1], pd.DataFrame)
+    pd.testing.assert_frame_equal(sent[1], frame)
