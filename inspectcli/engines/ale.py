@@ -478,6 +478,8 @@ def _predict_plans(
     progress.start(sum(len(p.rows) for p in plans), "accumulated local effects (predicting)")
     with execution.runner() as runner:
         chunking = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers)
+        if runner.backend == "dask":
+            return _predict_windows(estimator, Xw, plans, response, runner, chunking.rows_per_chunk, progress)
         pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(len(p.rows))]
         group = runner.units_per_task(len(pieces))
         owned = [pieces[t : t + group] for t in range(0, len(pieces), group)]
@@ -499,10 +501,68 @@ def _predict_plans(
     return [np.concatenate(ps) if ps else np.empty((0, response.n_targets)) for ps in parts]
 
 
-def _predict_blocks(
-    estimator: Any, X: Any, response: Response, blocks: list[tuple[int, np.ndarray, np.ndarray]]
+def _predict_windows(
+    estimator: Any,
+    X: Any,
+    plans: list[_Plan],
+    response: Response,
+    runner: Any,
+    chunk_rows: int,
+    progress: Progress,
 ) -> list[np.ndarray]:
-    """One task: ``_predict_rows`` for each (feature, rows, values) block, in order."""
+    """``_predict_plans`` on Dask: one task per window of data rows, predicting the virtual rows of
+    every plan whose data row lies in it (in chunks of ``chunk_rows``), so that a worker reading
+    the data itself reads just its window (engines/worker_data.Window). Each prediction is put
+    back at its virtual row: the same arrays as in one process."""
+    from inspectcli.engines.parallel import TASKS_PER_WORKER
+    from inspectcli.engines.worker_data import Window
+
+    n = X.shape[0]
+    n_windows = max(1, min(n, TASKS_PER_WORKER * runner.n_workers))
+    bounds = np.arange(n_windows + 1, dtype=np.int64) * n // n_windows
+    out = [np.empty((len(p.rows), response.n_targets)) for p in plans]
+    by_row = []
+    for p in plans:
+        order = np.argsort(p.rows, kind="stable")
+        by_row.append((order, np.searchsorted(p.rows[order], bounds)))
+    tasks, owners = [], []
+    for w in range(n_windows):
+        blocks, owned = [], []
+        for i, (p, (order, cuts)) in enumerate(zip(plans, by_row)):
+            idx = order[cuts[w] : cuts[w + 1]]
+            for a in range(0, len(idx), chunk_rows):
+                piece = idx[a : a + chunk_rows]
+                blocks.append((p.j, p.rows[piece], p.values[piece]))
+                owned.append((i, piece))
+        if blocks:
+            tasks.append((blocks, Window(int(bounds[w]), int(bounds[w + 1]))))
+            owners.append(owned)
+    with blame_model():
+        gen = runner.map(
+            _predict_blocks,
+            tasks,
+            shared=(estimator, X, response),
+            progress=progress,
+            weights=[sum(len(piece) for _, piece in owned) for owned in owners],
+        )
+        for owned, outs in zip(owners, gen):
+            for (i, piece), pr in zip(owned, outs):
+                out[i][piece] = pr
+    return out
+
+
+def _predict_blocks(
+    estimator: Any,
+    X: Any,
+    response: Response,
+    blocks: list[tuple[int, np.ndarray, np.ndarray]],
+    window: Any = None,
+) -> list[np.ndarray]:
+    """One task: ``_predict_rows`` for each (feature, rows, values) block, in order; with a
+    ``window`` (engines/worker_data.Window), the rows are data rows inside it."""
+    if window is not None:
+        X = window.of(X)
+        blocks = [(j, rows - window.start, values) for j, rows, values in blocks]
     return [_predict_rows(estimator, X, response, j, rows, values) for j, rows, values in blocks]
 
 
