@@ -1,7 +1,7 @@
 """inspectcli against scikit-learn on the same work, in one process, interleaved.
 
     python benchmarks/bench.py [--quick] [--repeats 3] [--write benchmarks/RESULTS.md]
-                               [--cases friedman_hgb,bikes_hgb,friedman_lgbm,friedman_xgb]
+                               [--cases friedman_hgb,bikes_hgb,friedman_lgbm,friedman_xgb,friedman_cb]
                                [--no-parallel] [--no-memory]
 
 For every case the same model and data go through scikit-learn (``partial_dependence(method=
@@ -119,7 +119,7 @@ def ensure_rf() -> Path:
 
 
 def ensure_gbm(library: str) -> Path | None:
-    """LightGBM / XGBoost (100 trees, one thread) on the 50,000-row Friedman sample data."""
+    """LightGBM / XGBoost / CatBoost (100 trees, one thread) on the 50,000-row Friedman sample data."""
     path = DATA / f"friedman_{library}.joblib"
     if not path.exists():
         try:
@@ -127,10 +127,21 @@ def ensure_gbm(library: str) -> Path | None:
                 import lightgbm as lgb
 
                 model = lgb.LGBMRegressor(n_estimators=100, random_state=0, n_jobs=1, verbose=-1)
-            else:
+            elif library == "xgb":
                 import xgboost as xgb
 
                 model = xgb.XGBRegressor(n_estimators=100, max_depth=6, tree_method="hist", n_jobs=1)
+            else:
+                import catboost as cb
+
+                model = cb.CatBoostRegressor(
+                    iterations=100,
+                    depth=6,
+                    thread_count=1,
+                    random_seed=0,
+                    verbose=0,
+                    allow_writing_files=False,
+                )
         except ImportError:
             return None
         DATA.mkdir(parents=True, exist_ok=True)
@@ -502,7 +513,7 @@ def build_work(quick: bool, cases: set[str] | None, parallel: bool) -> list[Work
         works.append(
             imp_work("diabetes_hgb", "importance, 10 repeats", model, X, y, n_repeats=10, engines=BOTH)
         )
-    for lib in ("lgbm", "xgb"):
+    for lib in ("lgbm", "xgb", "cb"):
         case = f"friedman_{lib}"
         path = ensure_gbm(lib) if want(case) and not quick else None
         if path is None:
@@ -721,6 +732,7 @@ def _versions() -> dict[str, str]:
         "distributed",
         "lightgbm",
         "xgboost-cpu",
+        "catboost",
     ):
         try:
             out[pkg] = importlib.metadata.version(pkg)

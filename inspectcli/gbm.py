@@ -160,6 +160,27 @@ def categorical_features(est: Any) -> list[str]:
     return [names[i] for i in idx if i < len(names)]
 
 
+def categorical_passthrough(estimator: Any) -> list[str]:
+    """Input columns a final LightGBM / XGBoost / CatBoost model splits as categories.
+
+    A bare model: all its categorical features. In a pipeline: those the model knows by the name of
+    one of the pipeline's input columns that no encoder of the first step takes, i.e. columns
+    passed through unchanged (a ColumnTransformer's ``remainder="passthrough"`` with
+    ``verbose_feature_names_out=False``, a FunctionTransformer, ...).
+    """
+    from inspectcli.introspect import encoded_inputs, expected_features, unwrap_final
+
+    est = unwrap_final(estimator)
+    cats = categorical_features(est)
+    if est is estimator or not cats:
+        return cats
+    names = expected_features(estimator)
+    if names is None or expected_features(est) is None:
+        return []
+    encoded = encoded_inputs(estimator)
+    return [c for c in cats if c in names and c not in encoded]
+
+
 def lightgbm_categories(est: Any) -> dict[str, list[Any]]:
     """The categories LightGBM recorded for pandas ``category`` columns (``pandas_categorical``)."""
     booster = getattr(est, "booster_", None) or est
@@ -180,13 +201,13 @@ def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
     """
     import pandas as pd
 
-    from inspectcli.introspect import first_step
+    from inspectcli.introspect import unwrap_final
 
-    est = first_step(estimator)
+    est = unwrap_final(estimator)
     lib = library_of_object(est)
     if lib not in ("lightgbm", "xgboost") or not hasattr(X, "columns"):
         return X
-    cats = categorical_features(est)
+    cats = categorical_passthrough(estimator)
     known = lightgbm_categories(est) if lib == "lightgbm" else xgboost_categories(est)
     changed = []
     out = X
@@ -194,7 +215,8 @@ def as_model_categories(estimator: Any, X: Any, notes: list[str]) -> Any:
         if col not in X.columns or isinstance(X[col].dtype, pd.CategoricalDtype):
             continue
         s = X[col]
-        if pd.api.types.is_numeric_dtype(s) and lib == "xgboost":
+        if pd.api.types.is_numeric_dtype(s) and (lib == "xgboost" or col not in known):
+            # XGBoost takes codes as numbers; LightGBM too when fitted on codes, not categories
             continue
         if out is X:
             out = X.copy()
@@ -249,9 +271,12 @@ def builtin_importance(est: Any) -> BuiltinImportance | None:
         label = {"split": "split count", "gain": "total gain"}.get(kind, kind)
     elif lib == "xgboost":
         kind = getattr(est, "importance_type", None)
-        if kind is None:
-            booster = getattr(est, "booster", None)
-            kind = "weight" if booster == "gblinear" else "gain"
+        if _xgboost_booster(est) == "gblinear":
+            # a linear booster's only importance: its coefficients (signed), normalised to sum 1
+            return BuiltinImportance(
+                "coefficient", f"{title} gblinear coefficient (normalised to sum 1)", lib
+            )
+        kind = kind or "gain"
         label = {"gain": "gain", "weight": "weight (split count)", "cover": "cover"}.get(kind, str(kind))
     else:
         label = "PredictionValuesChange"
@@ -263,6 +288,45 @@ def builtin_importance(est: Any) -> BuiltinImportance | None:
             label = "LossFunctionChange"
     shares = ", normalised to sum 1" if lib == "xgboost" else ""
     return BuiltinImportance(label=label, title=f"{title} {label} (training data{shares})", library=lib)
+
+
+def feature_importances(est: Any) -> Any:
+    """A model's ``feature_importances_`` as a 1-D float array, or None when it has none.
+
+    CatBoost keeps them only on models it fitted (or unpickled from one it fitted): a model read
+    by ``load_model`` (a ``.cbm`` file, an MLflow folder) reports ``array(None)``. Its
+    PredictionValuesChange is then computed from the trees, which is what fitting stored (it needs
+    no data); LossFunctionChange (ranking losses) needs the training data, so there is none.
+    """
+    import numpy as np
+
+    values = getattr(est, "feature_importances_", None)
+    if values is None:
+        return None
+    arr = np.asarray(values)
+    if arr.ndim != 1 and library_of_object(est) == "catboost":
+        label = builtin_importance(est)
+        if label is not None and label.label == "PredictionValuesChange":
+            try:
+                arr = np.asarray(est.get_feature_importance())
+            except Exception:
+                return None
+    if arr.ndim != 1 or arr.dtype == object:
+        return None
+    return arr.astype(float)
+
+
+def _xgboost_booster(est: Any) -> str | None:
+    """'gbtree', 'dart' or 'gblinear': the parameter, else the model's own configuration."""
+    import json
+
+    name = getattr(est, "booster", None)
+    if name:
+        return str(name)
+    try:
+        return str(json.loads(est.get_booster().save_config())["learner"]["gradient_booster"]["name"])
+    except Exception:
+        return None
 
 
 def saved_version_of_object(est: Any) -> str | None:

@@ -169,9 +169,25 @@ def _encoders(obj: Any) -> bool:
 def categorical_inputs(estimator: Any) -> set[str]:
     """Input columns the model treats as categorical, where its structure says so.
 
-    Columns routed to an encoder by a ColumnTransformer at the start of a pipeline, and columns a
-    HistGradientBoosting model treats natively as categorical.
+    Columns routed to an encoder by a ColumnTransformer at the start of a pipeline, columns a
+    HistGradientBoosting model treats natively as categorical, and columns a LightGBM / XGBoost /
+    CatBoost model splits as categories (bare, or reached by name through a pipeline's pass-through).
     """
+    found = encoded_inputs(estimator)
+    est = final_estimator(estimator)
+    mask = getattr(est, "is_categorical_", None)
+    names = expected_features(est)
+    if mask is not None and names is not None and est is estimator:
+        found.update(n for n, m in zip(names, mask) if m)
+    from inspectcli.gbm import categorical_passthrough
+
+    # LightGBM categorical_feature, XGBoost enable_categorical, CatBoost cat_features
+    found.update(categorical_passthrough(estimator))
+    return found
+
+
+def encoded_inputs(estimator: Any) -> set[str]:
+    """Input columns routed to an encoder (one-hot, ordinal, target) by a pipeline's first step."""
     found: set[str] = set()
     first = first_step(estimator)
     transformers = getattr(first, "transformers_", None)
@@ -189,16 +205,6 @@ def categorical_inputs(estimator: Any) -> set[str]:
                     found.add(str(c))
     elif _encoders(first):
         found.update(expected_features(first) or [])
-    est = final_estimator(estimator)
-    mask = getattr(est, "is_categorical_", None)
-    names = expected_features(est)
-    if mask is not None and names is not None and est is estimator:
-        found.update(n for n, m in zip(names, mask) if m)
-    if est is first:
-        from inspectcli.gbm import categorical_features
-
-        # LightGBM categorical_feature, XGBoost enable_categorical, CatBoost cat_features
-        found.update(categorical_features(est))
     return found
 
 

@@ -58,6 +58,20 @@ def make_model(lib: str, task: str, **params: Any) -> Any:
     return cls(**{**base, **params})
 
 
+def make_pipeline(lib: str, task: str, **params: Any) -> Any:
+    """An unfitted Pipeline: the numeric columns scaled, ``c`` passed through by name to the model."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), ["x0", "x1", "x2"])],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    return Pipeline([("pre", pre), ("gbm", make_model(lib, task, **params))])
+
+
 def fit(lib: str, task: str, n: int = 240, **params: Any) -> tuple[Any, pd.DataFrame, np.ndarray]:
     X, y = make_data(lib, task, n=n)
     return make_model(lib, task, **params).fit(X, y), X, y

@@ -96,11 +96,12 @@ def impurity_importance(
         ``values``: summed MDI per input column (columns that feed mixed outputs left out, in
         ``unmapped``); ``transformed``: the MDI of each transformed column and its sources.
     """
+    from inspectcli.gbm import feature_importances
+
     final = final_estimator(estimator)
-    mdi = getattr(final, "feature_importances_", None)
+    mdi = feature_importances(final)
     if mdi is None:
         return None
-    mdi = np.asarray(mdi, dtype=float)
     name = type(final).__name__
     result = _impurity_importance(estimator, final, mdi, name, X, feature_names, random_state)
     from inspectcli.gbm import builtin_importance

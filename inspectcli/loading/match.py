@@ -122,7 +122,10 @@ def prepare(
             extra = []
         if extra:
             notes.append(f"ignoring {len(extra)} column(s) the model does not use: {shorten(extra)}")
-        X = frame[names]
+        # The block read for the model (one float64 array, shared with the frame's columns),
+        # else a frame of the model's columns.
+        X = data.block.frame(names) if data.block is not None else None
+        X = frame[names] if X is None else X
         feature_names = list(names)
     else:
         cols = [c for c in frame.columns if c not in reserved]
@@ -140,7 +143,8 @@ def prepare(
                 + (" besides the target" if target else ""),
                 "pass `target` for the column to leave out, or give data with the same columns",
             )
-        X = frame[cols]
+        X = data.block.frame(cols) if data.block is not None else None
+        X = frame[cols] if X is None else X
         feature_names = [str(c) for c in cols]
         notes.append("the model was fitted without column names: columns are matched by position")
 

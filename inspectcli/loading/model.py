@@ -27,6 +27,7 @@ from typing import Any
 import sklearn
 
 from inspectcli.errors import ModelLoadError, Terminated, UsageError
+from inspectcli.gbm import LIBRARIES
 from inspectcli.loading.model_formats import (
     EXTENSIONS,
     NATIVE_FAMILY,
@@ -175,6 +176,11 @@ def load_model_bytes(
     head = data[:SNIFF_BYTES]
     found = find_format(head)
     if found is None:
+        from inspectcli.loading.native import describe_export
+
+        export = describe_export(head)
+        if export is not None:
+            raise ModelLoadError(f"model file '{path}' {export[0]}", export[1])
         raise ModelLoadError(
             f"model file '{path}' {describe_unknown(head)}",
             "give a model saved with joblib.dump, pickle.dump or skops.io.dump, a LightGBM / XGBoost /"
@@ -184,7 +190,14 @@ def load_model_bytes(
     notes: list[str] = []
     name = Path(path).name
     by_name = EXTENSIONS.get(Path(path).suffix.lower())
-    if by_name is None and Path(path).suffix.lower() not in kind.extensions:
+    from inspectcli.loading.native import NATIVE_FORMATS, NATIVE_SUFFIXES
+
+    named_lib = NATIVE_SUFFIXES.get(Path(path).suffix.lower())
+    if named_lib is not None and NATIVE_FORMATS.get(fmt) != named_lib:
+        title = LIBRARIES[named_lib].title
+        title = ("an " if title[0] in "AEIOX" else "a ") + title
+        notes.append(f"'{name}' is named like {title} file but its content is {fmt}")
+    elif by_name is None and Path(path).suffix.lower() not in kind.extensions:
         notes.append(f"'{name}' has no known model extension; its content is {fmt}")
     elif by_name is not None and (by_name == "skops") != (kind.family == "skops"):
         notes.append(f"'{name}' is named like a {by_name} file but its content is {fmt}")

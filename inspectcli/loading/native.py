@@ -39,6 +39,14 @@ NATIVE_FORMATS = {
     "catboost-cbm": "catboost",
 }
 
+#: file name suffix -> the library whose own file it names (.txt and .json are anyone's)
+NATIVE_SUFFIXES = {
+    ".lgb": "lightgbm",
+    ".ubj": "xgboost",
+    ".cbm": "catboost",
+    ".cb": "catboost",
+}
+
 LIGHTGBM_CLASSIFIER_OBJECTIVES = ("binary", "multiclass", "multiclassova")
 XGBOOST_CLASSIFIER_OBJECTIVES = ("binary:logistic", "binary:hinge", "multi:softprob", "multi:softmax")
 CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
@@ -52,8 +60,68 @@ def sniff_native(head: bytes) -> str | None:
         return "catboost-cbm"
     if head.startswith(b"{") and re.match(rb"\{[iUIlL].{0,8}learner", head[:24], flags=re.DOTALL):
         return "xgboost-ubj"
-    if re.match(rb'\s*\{\s*"learner"\s*:', head):
+    if re.match(rb'\s*\{\s*"learner"\s*:', head) and not _XGBOOST_CONFIG.match(head):
         return "xgboost-json"
+    return None
+
+
+#: ``save_config()``: the learner's parameters without its trees
+_XGBOOST_CONFIG = re.compile(rb'\s*\{\s*"learner"\s*:\s*\{\s*"generic_param"')
+
+_SAVE = {
+    "lightgbm": "save it with booster.save_model('model.txt') (or joblib.dump of the model)",
+    "xgboost": "save it with model.save_model('model.json') (or joblib.dump of the model)",
+    "catboost": "save it with model.save_model('model.cbm') (or joblib.dump of the model)",
+}
+
+_NOT_LOADABLE = "which {title} cannot load back"
+_NOT_LOADED = "which inspect does not load"
+
+#: (leading-bytes pattern, what the file is, why not, library): exports that are not model files
+_EXPORTS = [
+    (
+        rb'\s*\{\s*"name"\s*:\s*"tree"\s*,\s*"version"',
+        "a LightGBM JSON dump (dump_model)",
+        _NOT_LOADABLE,
+        "lightgbm",
+    ),
+    (_XGBOOST_CONFIG.pattern, "an XGBoost configuration (save_config), no trees", _NOT_LOADABLE, "xgboost"),
+    (rb'\s*\[\s*\{\s*"nodeid"', "an XGBoost tree dump (dump_model / get_dump)", _NOT_LOADABLE, "xgboost"),
+    (
+        rb"\s*(booster\[0\]:\s*)?0:(\[|leaf=)",
+        "an XGBoost tree dump (dump_model / get_dump)",
+        _NOT_LOADABLE,
+        "xgboost",
+    ),
+    (
+        rb'\s*\{\s*"(features_info|model_info|oblivious_trees)"',
+        "a CatBoost JSON export",
+        _NOT_LOADED,
+        "catboost",
+    ),
+    (
+        rb"[\s\S]{0,400}(class catboost_model|struct CatboostModel)",
+        "a CatBoost model exported as code",
+        _NOT_LOADABLE,
+        "catboost",
+    ),
+]
+
+
+def describe_export(head: bytes) -> tuple[str, str] | None:
+    """(what the file is, how to save a loadable one) for exports of the GBM libraries, else None.
+
+    Tree dumps, configurations and code or ONNX exports hold no model the library can load back;
+    CatBoost's JSON export can be, but only from a file by name: ``.cbm`` is its model file.
+    """
+    for pattern, what, why, library in _EXPORTS:
+        if re.match(pattern, head):
+            title = LIBRARIES[library].title
+            return f"holds {what}, {why.format(title=title)}", _SAVE[library]
+    if head[:1] == b"\x08" and head[2:3] == b"\x12" and b"CatBoost" in head[:64]:
+        return f"is a CatBoost ONNX export, {_NOT_LOADED}", _SAVE["catboost"]
+    if head[:1] == b"\x08" and head[2:3] == b"\x12" and b"onnx" in head.lower():
+        return f"is an ONNX model, {_NOT_LOADED}", "give the model in its library's own format or as joblib"
     return None
 
 
@@ -251,17 +319,8 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
     conf : dict
         That flavour's section of ``MLmodel`` (versions, serialization format, model class).
     """
-    import yaml
-
     folder = Path(folder)
-    meta = folder / "MLmodel"
-    try:
-        doc = yaml.safe_load(meta.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelLoadError(
-            f"MLflow model folder '{folder}' has an unreadable MLmodel file ({type(exc).__name__})",
-            "save the model again with mlflow's save_model",
-        ) from exc
+    doc = _read_mlmodel(folder)
     flavours = doc.get("flavors") if isinstance(doc, dict) else None
     if not isinstance(flavours, dict):
         raise ModelLoadError(
@@ -272,7 +331,12 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
         conf = flavours.get(name)
         if not isinstance(conf, dict) or not conf.get(key):
             continue
-        file = (folder / str(conf[key])).resolve()
+        if not isinstance(conf[key], str) or "\0" in conf[key]:
+            raise ModelLoadError(
+                f"MLflow model folder '{folder}': its {name} flavour's '{key}' is not a file name",
+                "save the model again with mlflow's save_model",
+            )
+        file = (folder / conf[key]).resolve()
         if folder.resolve() not in file.parents:
             raise ModelLoadError(
                 f"MLflow model folder '{folder}': its {name} flavour points outside the folder",
@@ -296,7 +360,74 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
 
 
 def mlflow_saved_version(flavour: str, conf: dict[str, Any]) -> str | None:
-    """The library version the MLmodel file says saved the model."""
+    """The library version the MLmodel file says saved the model (a text or number, else None)."""
     key = {"lightgbm": "lgb_version", "xgboost": "xgb_version", "catboost": "catboost_version"}.get(flavour)
     value = conf.get(key) if key else None
-    return str(value) if value else None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return str(value)[:100] if value else None
+
+
+#: An MLmodel file is a few hundred bytes of YAML; more than this is not one mlflow wrote.
+MLMODEL_MAX_BYTES = 1 << 20
+#: Values an MLmodel document may stand for, aliases expanded.
+MLMODEL_MAX_NODES = 100_000
+
+
+def _expanded_size(node: Any, sizes: dict[int, int | None]) -> int:
+    """How many values ``node`` stands for with its aliases expanded (up to MLMODEL_MAX_NODES + 1)."""
+    import yaml
+
+    key = id(node)
+    if key in sizes:
+        if sizes[key] is None:  # an alias inside its own anchor: a cycle
+            return MLMODEL_MAX_NODES + 1
+        return sizes[key]  # type: ignore[return-value]
+    sizes[key] = None
+    children: list[Any] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes)
+        if total > MLMODEL_MAX_NODES:
+            break
+    sizes[key] = min(total, MLMODEL_MAX_NODES + 1)
+    return sizes[key]  # type: ignore[return-value]
+
+
+def _read_mlmodel(folder: Path) -> Any:
+    """The YAML document of ``folder/MLmodel``, bounded in bytes and in values.
+
+    An alias shares one node many times, so nested aliases (a "billion laughs") make a few hundred
+    bytes stand for 10^9 values, which any walk or ``str()`` of the document spends memory and time
+    on: the document is composed, its size counted with aliases expanded, and only then built.
+    """
+    import yaml
+
+    unreadable = (
+        f"MLflow model folder '{folder}' has an unreadable MLmodel file",
+        "save the model again with mlflow's save_model",
+    )
+    try:
+        with open(folder / "MLmodel", "rb") as fh:
+            raw = fh.read(MLMODEL_MAX_BYTES + 1)
+        if len(raw) > MLMODEL_MAX_BYTES:
+            raise ModelLoadError(f"{unreadable[0]} (larger than 1 MB)", unreadable[1])
+        loader = yaml.SafeLoader(raw.decode("utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded_size(node, {}) > MLMODEL_MAX_NODES:
+                raise ModelLoadError(
+                    f"{unreadable[0]} (its aliases expand to over {MLMODEL_MAX_NODES:,} values)",
+                    unreadable[1],
+                )
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise ModelLoadError(f"{unreadable[0]} ({type(exc).__name__})", unreadable[1]) from exc

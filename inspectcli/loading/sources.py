@@ -47,6 +47,33 @@ class RowSample:
 
 
 @dataclass
+class FloatBlock:
+    """Columns of a :class:`Dataset` held as one float64 array, built once as the data is read.
+
+    ``values`` has shape (n_rows, len(names)), column-major (each column is contiguous): the
+    dataset's frame holds views of its columns, and :meth:`frame` gives the model's inputs as a
+    one-block DataFrame over the same memory. scikit-learn's validation and the tree engines
+    then read it as it is (``np.asarray`` is a view), instead of each stacking the frame's
+    separate columns into a copy of their own.
+    """
+
+    names: list[str]
+    values: np.ndarray
+
+    def frame(self, names: Sequence[str] | None = None) -> pd.DataFrame | None:
+        """The columns ``names`` (default: all) as a DataFrame sharing ``values``; None when they
+        are not a contiguous run of ``self.names`` in that order (a view cannot hold them)."""
+        names = list(self.names if names is None else names)
+        if not names or names[0] not in self.names:
+            return None
+        start = self.names.index(names[0])
+        if self.names[start : start + len(names)] != names:
+            return None
+        values = self.values[:, start : start + len(names)]
+        return pd.DataFrame(values, columns=names, copy=False)
+
+
+@dataclass
 class Dataset:
     """A table as read from a file (or dataset), before it is matched to a model."""
 
@@ -65,6 +92,8 @@ class Dataset:
     sample: RowSample | None = None
     #: How Dask workers got these rows, when they did (engines/worker_data.Delivery).
     delivery: Any = None
+    #: The columns asked for as one float64 block (``read(block=...)``), when they all are float64.
+    block: FloatBlock | None = None
 
     @property
     def n_rows(self) -> int:
@@ -140,8 +169,19 @@ class DataSource:
     def name(self) -> str:
         return "stdin" if self.path == "-" else Path(self.path.rstrip("/") or "/").name
 
-    def read(self, columns: Sequence[str] | None = None, *, rows: np.ndarray | None = None) -> Dataset:
-        """The rows at ``rows`` (all when None, else in that order) of ``columns`` (all when None)."""
+    def read(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        rows: np.ndarray | None = None,
+        block: Sequence[str] | None = None,
+    ) -> Dataset:
+        """The rows at ``rows`` (all when None, else in that order) of ``columns`` (all when None).
+
+        ``block``: columns (among those read) to hold as one float64 array, in this order
+        (:class:`FloatBlock`, ``Dataset.block``), when every one of them is float64: written
+        straight into it as the data is read, the frame's columns are views of it.
+        """
         wanted = list(self.columns) if columns is None else [c for c in self.columns if c in set(columns)]
         order = None
         if rows is not None:
@@ -154,9 +194,14 @@ class DataSource:
             if not np.array_equal(sorted_rows, rows):
                 order = np.searchsorted(sorted_rows, rows)
             rows = sorted_rows
-        frame = self._read(wanted, rows)
-        if order is not None:
-            frame = frame.iloc[order].reset_index(drop=True)
+        names = list(block) if block is not None else []
+        fb = None
+        if names and len(set(names)) == len(names) and all(c in wanted and self._float64(c) for c in names):
+            frame, fb = self._read_block(wanted, rows, order, names)
+        else:
+            frame = self._read(wanted, rows)
+            if order is not None:
+                frame = frame.iloc[order].reset_index(drop=True)
         return Dataset(
             frame,
             self.path,
@@ -167,10 +212,27 @@ class DataSource:
             n_source=self.n_rows if rows is not None else None,
             files=self.files,
             where=self.where.text if self.where is not None else None,
+            block=fb,
         )
 
     def _read(self, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
         raise NotImplementedError
+
+    def _float64(self, column: str) -> bool:
+        raise NotImplementedError
+
+    def _read_block(
+        self, columns: list[str], rows: np.ndarray | None, order: np.ndarray | None, names: list[str]
+    ) -> tuple[pd.DataFrame, FloatBlock]:
+        """Like :meth:`_read` (then ``order``), with the float64 columns ``names`` in one block."""
+        raise NotImplementedError
+
+
+def _with_block(columns: list[str], others: pd.DataFrame, block: FloatBlock) -> pd.DataFrame:
+    """A frame of ``columns`` (in this order): those of ``block`` as views of it, the rest from ``others``."""
+    at = {c: j for j, c in enumerate(block.names)}
+    parts = {c: (block.values[:, at[c]] if c in at else others[c]) for c in columns}
+    return pd.DataFrame(parts, index=pd.RangeIndex(block.values.shape[0]), copy=False)
 
 
 class FrameSource(DataSource):
@@ -203,6 +265,28 @@ class FrameSource(DataSource):
         if rows is not None:
             frame = frame.iloc[rows].reset_index(drop=True)
         return frame
+
+    def _float64(self, column: str) -> bool:
+        return self.frame[column].dtype == np.float64
+
+    def _read_block(
+        self, columns: list[str], rows: np.ndarray | None, order: np.ndarray | None, names: list[str]
+    ) -> tuple[pd.DataFrame, FloatBlock]:
+        take = rows if rows is None or order is None else rows[order]
+        n = len(self.frame) if take is None else len(take)
+        values = np.empty((n, len(names)), dtype=np.float64, order="F")
+        for j, name in enumerate(names):
+            column = self.frame[name].to_numpy()
+            if take is None:
+                values[:, j] = column
+            else:
+                np.take(column, take, out=values[:, j])
+        block = FloatBlock(names, values)
+        others = [c for c in columns if c not in set(names)]
+        rest = self.frame[others]
+        if take is not None:
+            rest = rest.iloc[take].reset_index(drop=True)
+        return _with_block(columns, rest, block), block
 
 
 class ArrowSource(DataSource):
@@ -350,6 +434,80 @@ class ArrowSource(DataSource):
         if self._expr is not None:
             table = table.filter(self._expr)
         return table.select(columns)
+
+    def _float64(self, column: str) -> bool:
+        import pyarrow as pa
+
+        return column not in self.partitions and self.schema.field(column).type == pa.float64()
+
+    def _read_block(
+        self, columns: list[str], rows: np.ndarray | None, order: np.ndarray | None, names: list[str]
+    ) -> tuple[pd.DataFrame, FloatBlock]:
+        import pyarrow as pa
+
+        # Each row group's values go straight to their place in the block (and only the other
+        # columns through pandas): no table of all rows, no frame of separate columns to stack
+        # later. Measured on 1,000,000 x 11 float64 (84 MB) in one row group: the read peaks at
+        # +105 MB and keeps +94 MB (the block and the target), against a +249 MB peak converting a
+        # whole table (and scikit-learn's or a tree engine's copy of the separate columns later).
+        n_out = self.n_rows if rows is None else len(rows)
+        values = np.empty((n_out, len(names)), dtype=np.float64, order="F")
+        dest = None
+        if order is not None:  # row-group rows are in sorted order; the block is in the order asked
+            dest = np.empty(len(order), dtype=np.intp)
+            dest[order] = np.arange(len(order))
+        named = set(names)
+        others = [c for c in columns if c not in named]
+        tables = []
+        pos = 0
+        self.units_read = 0
+        self._files: dict[str, Any] = {}
+        try:
+            for i, unit in enumerate(self._units):
+                start, stop = self._starts[i], self._starts[i + 1]
+                if rows is not None:
+                    lo, hi = np.searchsorted(rows, [start, stop])
+                    if lo == hi:
+                        continue
+                self.units_read += 1
+                taken = None if rows is None else pa.array(rows[lo:hi] - start)
+                m = None
+                # One column at a time (a row group may hold every row of the file).
+                for j, name in enumerate([*names, None] if others else names):
+                    table = self._unit_table(unit, [name] if name is not None else others)
+                    if taken is not None:
+                        table = table.take(taken)
+                    if m is None:
+                        m = table.num_rows
+                        if pos + m > n_out:
+                            raise pa.ArrowInvalid(f"more rows than counted ({pos + m:,} > {n_out:,})")
+                        at: Any = slice(pos, pos + m) if dest is None else dest[pos : pos + m]
+                    elif table.num_rows != m:
+                        raise pa.ArrowInvalid(f"column '{name}' has {table.num_rows:,} rows, not {m:,}")
+                    if name is None:
+                        tables.append(table)
+                    else:
+                        values[at, j] = table.column(0).to_numpy()
+                    del table
+                pos += m or 0
+            if pos != n_out:
+                raise pa.ArrowInvalid(f"fewer rows than counted ({pos:,} < {n_out:,})")
+            table = pa.concat_tables(tables) if tables else self.schema.empty_table().select(others)
+            del tables
+            rest = table.to_pandas(split_blocks=True, self_destruct=True)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise DataLoadError(
+                f"cannot read {self.format} data '{self.path}' ({str(exc).splitlines()[0]})",
+                "check that every file was written completely",
+            ) from exc
+        finally:
+            self._files = {}
+        del table
+        release_arrow_memory()
+        if order is not None and others:
+            rest = rest.iloc[order].reset_index(drop=True)
+        block = FloatBlock(names, values)
+        return _with_block(columns, rest, block), block
 
     def _read(self, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
         import pyarrow as pa

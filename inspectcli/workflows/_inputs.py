@@ -201,6 +201,12 @@ def load_matched_data(
                 columns += others if len(others) == 1 else []
         # (with fewer than 2 rows, prepare() says so: an input error before any option about rows)
         positions = rows.draw(opened.n_rows) if rows is not None and opened.n_rows >= 2 else None
+        # The model's columns in its order as one float64 block when they all are float64: the
+        # engines and scikit-learn's validation read it without copying (loading/sources.FloatBlock).
+        block = names
+        if names is None:
+            reserved = {c for c in (target, sample_weight) if c} | {c for _, c in also}
+            block = [c for c in opened.columns if c not in reserved]
         match = {
             "target": target,
             "sample_weight": sample_weight,
@@ -210,7 +216,7 @@ def load_matched_data(
         }
         # Dask workers that read the data themselves: this process reads a column at a time.
         leaned = _lean(lean, estimator, data_path, opened, read, names, columns, positions, match)
-        data = leaned[0] if leaned else opened.read(columns, rows=positions)
+        data = leaned[0] if leaned else opened.read(columns, rows=positions, block=block)
     if rows is not None and positions is not None:
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:

@@ -41,11 +41,11 @@ def describe_model(loaded: LoadedModel) -> dict[str, Any]:
         for m in ("predict", "predict_proba", "decision_function")
         if hasattr(est, m) and bool(supports_tree_paths(est, m)) and not pd_prefers_predicting(est, m)
     ]
-    from inspectcli.gbm import builtin_importance
+    from inspectcli.gbm import builtin_importance, feature_importances
     from inspectcli.results import library_block
 
     kind = builtin_importance(final_estimator(est))
-    has_fi = hasattr(final_estimator(est), "feature_importances_")
+    has_fi = feature_importances(final_estimator(est)) is not None
     builtin = (kind.title if kind is not None else "MDI (training data)") if has_fi else None
     return {
         "path": loaded.path,
@@ -86,7 +86,9 @@ def describe_data(loaded: LoadedModel, source: Source) -> tuple[dict[str, Any], 
     names = expected_features(est)
     opened = open_data(source.data, sep=source.sep, encoding=source.encoding, decimal=source.decimal)
     # Only the model's columns (and the target) are read; the others are known from the schema.
-    data = opened.read(None if names is None else [*names, *([target] if target else [])])
+    # (the model's inputs as one float64 block, as every workflow reads them: loading/sources.FloatBlock)
+    block = names if names is not None else [c for c in opened.columns if c != target]
+    data = opened.read(None if names is None else [*names, *([target] if target else [])], block=block)
     cols = list(data.columns_in_file)
     facts: dict[str, Any] = {
         "path": data.path,

@@ -9,7 +9,7 @@ import joblib
 import numpy as np
 import pytest
 
-from tests.gbm_models import LEVELS, LIBS, fit
+from tests.gbm_models import LEVELS, LIBS, fit, make_data, make_model
 
 pytest.importorskip("lightgbm")
 pytest.importorskip("xgboost")
@@ -143,12 +143,18 @@ def test_ale_with_a_categorical_feature(files, cli, tmp_path):
     assert num["n_missing"] == 22  # NaN rows of x1 are left out of ALE, and counted
 
 
+@pytest.mark.parametrize("pipeline", [False, True], ids=["bare", "pipeline"])
 @pytest.mark.parametrize("lib", ["lightgbm", "xgboost"])
-def test_text_columns_read_as_the_model_categories(lib, cli, tmp_path):
-    """CSV has no category dtype: text columns become the categories the model splits on."""
+def test_text_columns_read_as_the_model_categories(lib, pipeline, cli, tmp_path):
+    """CSV has no category dtype: text columns become the categories the model splits on, also
+    when a pipeline passes them through to it by name."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model, X, y = fit(lib, "regression")
+        if pipeline:
+            from tests.gbm_models import make_pipeline
+
+            model = make_pipeline(lib, "regression").fit(X, y)
     joblib.dump(model, tmp_path / "m.joblib")
     X.assign(y=y).to_parquet(tmp_path / "d.parquet")
     X.assign(c=X["c"].astype(str), y=y).to_csv(tmp_path / "d.csv", index=False)
@@ -210,3 +216,63 @@ def test_xgboost_classifier_pdp_and_importance(task, cli, tmp_path):
     theirs = sk_pi(model, X, y, scoring="neg_log_loss", n_repeats=3, random_state=0)
     for row in doc["results"][0]["features"]:
         assert row["importances"] == theirs.importances[list(X.columns).index(row["feature"])].tolist()
+
+
+@pytest.mark.parametrize(
+    ("lib", "params", "label"),
+    [
+        ("lightgbm", {"importance_type": "gain"}, "total gain"),
+        ("xgboost", {"importance_type": "weight"}, "weight (split count)"),
+        ("xgboost", {"importance_type": "cover"}, "cover"),
+        ("xgboost", {"importance_type": "total_gain"}, "total_gain"),
+        ("xgboost", {"booster": "gblinear"}, "coefficient"),
+    ],
+)
+def test_builtin_importance_named_for_its_type(lib, params, label, tmp_path):
+    """Each importance_type is named for what it is (a linear booster's are its coefficients), also
+    when the model comes back from the library's own file."""
+    from inspectcli.engines.impurity import impurity_importance
+    from inspectcli.loading.model import load_model
+    from tests.gbm_models import save_native
+
+    X, y = make_data(lib, "regression")
+    if params.get("booster") == "gblinear":
+        X, params = X.drop(columns="c"), {**params, "enable_categorical": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model(lib, "regression", **params).fit(X, y)
+    name = "m.txt" if lib == "lightgbm" else "m.json"
+    save_native(model, lib, str(tmp_path / name))
+    found = impurity_importance(model, X, list(X.columns))
+    assert found.kind == label
+    assert list(found.values.values()) == np.asarray(model.feature_importances_, dtype=float).tolist()
+    # the library's own file keeps the trees, not importance_type: the label follows the values
+    types = {"split count": "split", "total gain": "gain", "weight (split count)": "weight"}
+    loaded = impurity_importance(load_model(tmp_path / name).estimator, X, list(X.columns))
+    if label == "coefficient":  # gblinear, read from the model's configuration
+        assert loaded.kind == "coefficient"
+    else:
+        model.set_params(importance_type=types.get(loaded.kind, loaded.kind))
+    assert list(loaded.values.values()) == np.asarray(model.feature_importances_, dtype=float).tolist()
+
+
+def test_lightgbm_categorical_codes(cli, tmp_path):
+    """LightGBM fitted on integer codes with categorical_feature: the codes are given as they are
+    (made categories, LightGBM refused them: 'categorical_feature do not match')."""
+    X, y = make_data("lightgbm", "regression")
+    X["c"] = X["c"].cat.codes.astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("lightgbm", "regression").fit(X, y, categorical_feature=["c"])
+    joblib.dump(model, tmp_path / "m.joblib")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    common = (tmp_path / "m.joblib", tmp_path / "d.parquet", "--target", "y")
+    run = cli("info", *common, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["model"]["features"][3] == {"name": "c", "kind": "categorical"}
+    run = cli("pdp", *common, "-f", "c", "--no-plot", "--json", "--out", tmp_path / "o")
+    assert run.exit_code == 0, run.stderr
+    [entry] = json.loads(run.stdout)["results"]
+    assert entry["grid"][0] == [0, 1, 2, 3]
+    expected = [float(np.mean(model.predict(X.assign(c=v)))) for v in entry["grid"][0]]
+    np.testing.assert_allclose(entry["average"], expected, rtol=1e-12, atol=0)

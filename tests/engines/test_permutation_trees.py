@@ -62,11 +62,10 @@ def _auto_keeps_tree_paths(keep_tree_paths):
     """engine="auto" below means tree paths (the measured choice is tested on its own)."""
 
 
-@pytest.fixture(params=["levels", "nodes"])
-def walk(request, monkeypatch):
-    """Both row walks: level-synchronous (large trees / few rows) and node by node (_row_patterns)."""
-    monkeypatch.setattr(tree_walk, "_ROW_WALK_RATIO", 0 if request.param == "nodes" else 10**9)
-    return request.param
+@pytest.fixture
+def walk():
+    """The row walk (one compiled walk since the numpy level / node walks were replaced)."""
+    return "compiled"
 
 
 def permuted(X, free, p):

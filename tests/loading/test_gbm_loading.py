@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 
@@ -229,13 +230,17 @@ def test_mlflow_folder_without_a_supported_flavour(tmp_path, cli):
         "flavors:\n  python_function:\n    loader_module: my_module\n    data: model\n"
         "  tensorflow:\n    saved_model_dir: tfmodel\n"
     )
-    run = cli("info", folder)
-    assert run.exit_code == 3
-    assert run.err_lines == [
-        f"error: MLflow model folder '{folder}' has no flavour inspect can load (it has: python_function,"
-        " tensorflow) — save the model with mlflow.sklearn, mlflow.lightgbm, mlflow.xgboost"
-        " or mlflow.catboost"
-    ]
+    X, y = make_data("lightgbm", "regression")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    for args in (("info",), ("pdp", "--target", "y", "-f", "x0", "--out", tmp_path / "out")):
+        run = cli(args[0], folder, *([tmp_path / "d.parquet"] if len(args) > 1 else []), *args[1:])
+        assert run.exit_code == 3
+        assert run.err_lines == [
+            f"error: MLflow model folder '{folder}' has no flavour inspect can load (it has: python_function,"
+            " tensorflow) — save the model with mlflow.sklearn, mlflow.lightgbm, mlflow.xgboost"
+            " or mlflow.catboost"
+        ]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("lib", LIBS)
@@ -246,11 +251,15 @@ def test_missing_library(models, tmp_path, cli, monkeypatch, lib):
     joblib.dump(model, tmp_path / "m.joblib")
     for mod in [m for m in sys.modules if m == lib or m.startswith(lib + ".")]:
         monkeypatch.setitem(sys.modules, mod, None)
+    X, y = make_data(lib, "regression")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
     for path in (native, tmp_path / "m.joblib"):
-        run = cli("info", path)
-        assert run.exit_code == 3, run.stderr
-        assert len(run.err_lines) == 1
-        assert f"and {lib} is not installed — pip install 'inspectcli[{lib}]'" in run.stderr
+        for args in (("info", path), ("importance", path, tmp_path / "d.parquet", "--target", "y")):
+            run = cli(*args, "--out", tmp_path / "out") if args[0] != "info" else cli(*args)
+            assert run.exit_code == 3, run.stderr
+            assert len(run.err_lines) == 1
+            assert f"and {lib} is not installed — pip install 'inspectcli[{lib}]'" in run.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_lightgbm_categories_kept(models, tmp_path):
@@ -258,3 +267,98 @@ def test_lightgbm_categories_kept(models, tmp_path):
     save_native(model, "lightgbm", str(tmp_path / "m.txt"))
     est = load_model(tmp_path / "m.txt").estimator
     assert est.booster_.pandas_categorical == [LEVELS]
+
+
+def _exports(tmp_path, models) -> dict[str, str]:
+    """Files the libraries write that are not model files they (or we) load: name -> message."""
+    lgbm = models["lightgbm", "binary"][0]
+    xgbm = models["xgboost", "binary"][0]
+    cbm = models["catboost", "binary"][0]
+    (tmp_path / "lgbm_dump.json").write_text(json.dumps(lgbm.booster_.dump_model()))
+    (tmp_path / "xgb_config.json").write_text(xgbm.get_booster().save_config())
+    xgbm.get_booster().dump_model(str(tmp_path / "xgb_dump.txt"))
+    xgbm.get_booster().dump_model(str(tmp_path / "xgb_dump.json"), dump_format="json")
+    cbm.save_model(str(tmp_path / "cb.json"), format="json")
+    cbm.save_model(str(tmp_path / "cb.py"), format="python")
+    cbm.save_model(str(tmp_path / "cb.cpp"), format="cpp")
+    return {
+        "lgbm_dump.json": "holds a LightGBM JSON dump (dump_model), which LightGBM cannot load back"
+        " — save it with booster.save_model('model.txt')",
+        "xgb_config.json": "holds an XGBoost configuration (save_config), no trees, which XGBoost cannot"
+        " load back — save it with model.save_model('model.json')",
+        "xgb_dump.txt": "holds an XGBoost tree dump (dump_model / get_dump), which XGBoost cannot load back",
+        "xgb_dump.json": "holds an XGBoost tree dump (dump_model / get_dump), which XGBoost cannot load back",
+        "cb.json": "holds a CatBoost JSON export, which inspect does not load — save it with"
+        " model.save_model('model.cbm')",
+        "cb.py": "holds a CatBoost model exported as code, which CatBoost cannot load back",
+        "cb.cpp": "holds a CatBoost model exported as code, which CatBoost cannot load back",
+    }
+
+
+def test_exports_that_are_not_model_files(models, tmp_path, cli):
+    """Tree dumps, configurations and code exports: named for what they are, exit 3, nothing written."""
+    X, y = make_data("xgboost", "binary")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    for name, message in _exports(tmp_path, models).items():
+        run = cli(
+            "pdp",
+            tmp_path / name,
+            tmp_path / "d.parquet",
+            "--target",
+            "y",
+            "-f",
+            "x0",
+            "--out",
+            tmp_path / "o",
+        )
+        assert run.exit_code == 3, (name, run.stderr)
+        assert len(run.err_lines) == 1 and run.err_lines[0].startswith(
+            f"error: model file '{tmp_path / name}' "
+        )
+        assert message in run.stderr, run.stderr
+        assert not (tmp_path / "o").exists()
+
+
+def test_a_file_named_like_another_library(models, tmp_path, cli):
+    """Content decides; a suffix of another library is a note."""
+    model = models["lightgbm", "regression"][0]
+    save_native(model, "lightgbm", str(tmp_path / "m.cbm"))
+    run = cli("info", tmp_path / "m.cbm", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert "'m.cbm' is named like a CatBoost file but its content is lightgbm-text" in run.stderr
+    assert json.loads(run.stdout)["model"]["library"]["name"] == "lightgbm"
+
+
+def test_saved_with_another_version(models, tmp_path, cli):
+    """info: the version that saved the file, and that it differs from the installed one."""
+    model = models["xgboost", "regression"][0]
+    save_native(model, "xgboost", str(tmp_path / "m.json"))
+    doc = json.loads((tmp_path / "m.json").read_text())
+    doc["version"] = [1, 7, 6]
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    run = cli("info", tmp_path / "old.json", "--json")
+    assert run.exit_code == 0, run.stderr
+    lib = json.loads(run.stdout)["model"]["library"]
+    assert lib == {"name": "xgboost", "version": __import__("xgboost").__version__, "saved_version": "1.7.6"}
+    run = cli("info", tmp_path / "old.json")
+    assert "saved with 1.7.6: results may differ from the original" in " ".join(run.stdout.split())
+    run = cli("info", tmp_path / "m.json")
+    assert "saved with the same version" in " ".join(run.stdout.split())
+
+
+@pytest.mark.slow
+def test_mlflow_folder_saved_with_another_version_or_damaged(models, mlflow_folders, tmp_path, cli):
+    import shutil
+
+    folder = tmp_path / "xgb"
+    shutil.copytree(mlflow_folders / "xgboost", folder)
+    meta = (folder / "MLmodel").read_text()
+    (folder / "MLmodel").write_text(re.sub(r"xgb_version: \S+", "xgb_version: 1.7.6", meta))
+    run = cli("info", folder, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["model"]["library"]["saved_version"] == "1.7.6"
+    # the flavour's model file cut short: the native file's one-line error, exit 3
+    [model_file] = [f for f in folder.iterdir() if f.name.startswith("model.")]
+    _cut(model_file)
+    run = cli("info", folder)
+    assert run.exit_code == 3 and len(run.err_lines) == 1 and "damaged" in run.stderr, run.stderr

@@ -39,7 +39,9 @@ def _tree_path_trial(
     they are sure to take longer than ``margin`` × ``predicting`` seconds (the model's own
     predictions of the same rows): a lost trial costs about that much."""
     from inspectcli.engines.trees import TreePathsTooSlow
+    from inspectcli.engines.trees._kernels import warm
 
+    warm()  # compiled (or loaded) before the clock runs: a first compilation is not the engine's speed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         plan.cache.get(estimator, Xs)  # X through the transformers: once in any case

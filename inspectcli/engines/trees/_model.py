@@ -78,26 +78,27 @@ class _Tree:
         return _leaf_paths(self)
 
     @cached_property
-    def lists(self) -> _NodeLists:
-        """Python lists of the node arrays, for the node-by-node walk (small trees only)."""
-        return _NodeLists(
-            left=self.left.tolist(),
-            right=self.right.tolist(),
-            feature=self.feature.tolist(),
-            threshold=self.threshold.tolist(),
-            missing_left=self.missing_left.tolist(),
-            cat_row=None if self.cat_row is None else self.cat_row.tolist(),
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The split arrays as the compiled walks take them (``_kernels``), computed once.
+
+        (left, right, feature, threshold, missing_left, cat_row, cat_tables): contiguous intp /
+        float64 / bool arrays; ``cat_row`` all -1 and a dummy table when there is no categorical
+        split.
+        """
+        cat_row = self.cat_row
+        tables = self.cat_tables
+        if cat_row is None or tables is None or tables.shape[0] == 0:
+            cat_row = np.full(self.n_nodes, -1, dtype=np.intp)
+            tables = np.zeros((1, 256), dtype=bool)
+        return (
+            np.ascontiguousarray(self.left, dtype=np.intp),
+            np.ascontiguousarray(self.right, dtype=np.intp),
+            np.ascontiguousarray(self.feature, dtype=np.intp),
+            np.ascontiguousarray(self.threshold, dtype=np.float64),
+            np.ascontiguousarray(self.missing_left, dtype=bool),
+            np.ascontiguousarray(cat_row, dtype=np.intp),
+            np.ascontiguousarray(tables, dtype=bool),
         )
-
-
-@dataclass
-class _NodeLists:
-    left: list[int]
-    right: list[int]
-    feature: list[int]
-    threshold: list[float]
-    missing_left: list[bool]
-    cat_row: list[int] | None
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from inspectcli.engines.bands import SumSq
+from inspectcli.engines.trees import _kernels
 from inspectcli.engines.trees._model import _Tree
 from inspectcli.engines.trees._specs import _Spec
 from inspectcli.engines.trees._walk import (
@@ -136,92 +137,6 @@ def _groups(spec: _Spec) -> list[tuple[tuple[int, ...], list[int]]]:
     return list(groups.items())
 
 
-class _Accumulator:
-    """Sums per-tree tables into ``(n, G*k)`` raw outputs in the estimator's own order.
-
-    Rows of ``stack`` hold one (tree, pattern) output for every grid point; a CSR matrix
-    with one ``1.0`` per (row, tree) picks them.  scipy's CSR-times-dense kernel adds a row's
-    stored entries in storage order starting from zero, so putting the baseline (or the
-    running sum of earlier blocks) first and then the trees in prediction order reproduces the
-    estimator's float64 sums exactly, however the trees are split into blocks.
-    """
-
-    def __init__(
-        self, n: int, width: int, init: np.ndarray | None, capacity: int, dtype: Any = np.float64
-    ) -> None:
-        # float32 stack and CSR entries: scipy's kernel then adds in float32, as XGBoost does
-        self.dtype = dtype
-        self.n = n
-        self.width = width
-        self.capacity = max(capacity, 2 * n + 1)
-        self.acc: np.ndarray | None = None
-        self.init = init
-        self.stack = np.empty((min(self.capacity, n + 64), width), dtype=dtype)
-        self.codes: list[np.ndarray] = []
-        self._start_block()
-
-    def _start_block(self) -> None:
-        self.codes = []
-        if self.acc is not None:
-            self.lead = np.arange(self.n)
-            self.stack[: self.n] = self.acc
-            self.offset = self.n
-        elif self.init is not None:
-            self.lead = np.zeros(self.n, dtype=np.intp)
-            self.stack[0] = self.init
-            self.offset = 1
-        else:
-            self.lead = None
-            self.offset = 0
-
-    def add(self, codes: np.ndarray, table: np.ndarray, g_class: np.ndarray) -> None:
-        """Add one tree: row ``i`` gets ``table[codes[i], g_class]``."""
-        n_pat = table.shape[0]
-        need = self.offset + n_pat
-        if need > self.stack.shape[0]:
-            if need > self.capacity:
-                self.flush()
-                need = self.offset + n_pat
-            if need > self.stack.shape[0]:
-                size = min(self.capacity, max(need, 2 * self.stack.shape[0]))
-                grown = np.empty((max(size, need), self.width), dtype=self.dtype)
-                grown[: self.offset] = self.stack[: self.offset]
-                self.stack = grown
-        view = self.stack[self.offset : need].reshape(n_pat, g_class.size, -1)
-        np.take(table, g_class, axis=1, out=view)
-        self.codes.append(codes + self.offset)
-        self.offset = need
-
-    def flush(self) -> None:
-        if not self.codes:
-            return
-        columns = ([] if self.lead is None else [self.lead]) + self.codes
-        per_row = len(columns)
-        nnz = self.n * per_row
-        idx_dtype = np.int32 if max(self.offset, nnz) < np.iinfo(np.int32).max else np.int64
-        indices = np.empty((self.n, per_row), dtype=idx_dtype)
-        for j, column in enumerate(columns):
-            indices[:, j] = column
-        a = sp.csr_matrix(
-            (
-                np.ones(nnz, dtype=self.dtype),
-                indices.reshape(-1),
-                np.arange(0, nnz + 1, per_row, dtype=idx_dtype),
-            ),
-            shape=(self.n, self.offset),
-        )
-        del indices
-        self.acc = np.asarray(a @ self.stack[: self.offset])
-        self._start_block()
-
-    def result(self) -> np.ndarray:
-        self.flush()
-        if self.acc is None:  # no trees
-            base = np.zeros(self.width, dtype=self.dtype) if self.init is None else self.init
-            self.acc = np.tile(base, (self.n, 1))
-        return self.acc
-
-
 def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndarray:
     """Raw outputs ``(n_rows, G, n_raw)`` for the rows ``sel`` and every grid point."""
     spec = ctx.spec
@@ -235,17 +150,17 @@ def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndar
     raw = None if whole else np.empty((n, G, spec.n_raw), dtype=dtype)
     for out_cols, members in groups:
         k = len(out_cols)
-        init = None
-        if ctx.init is not None:
-            init = np.broadcast_to(ctx.init[list(out_cols)], (G, k)).reshape(-1).astype(dtype)
-        capacity = max_bytes // (2 * G * k * 8)
-        acc = _Accumulator(n, G * k, init, capacity, dtype)
+        # Running sums in the estimator's own order: the baseline, then the trees in prediction
+        # order, one addition per (row, grid point, output) per tree (compiled: grid_add).
+        prod = np.empty((n, G, k), dtype=dtype)
+        prod[...] = 0.0 if ctx.init is None else ctx.init[list(out_cols)].astype(dtype)
+        sums = prod.reshape(n, G * k)
         for t in members:
             tree, topo = spec.trees[t], ctx.topos[t]
             codes, table = _patterns(tree, topo, cols, nan_cols, dtype)
-            acc.add(codes, table, topo.g_class)
-        prod = acc.result().reshape(n, G, k)
-        del acc
+            # (n_patterns, G * k): each pattern's outputs at every grid point, then one row each
+            rows = np.take(table, topo.g_class, axis=1).reshape(table.shape[0], G * k)
+            _kernels.grid_add(sums, codes, rows)
         if raw is None:
             raw = prod
         else:

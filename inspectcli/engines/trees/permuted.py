@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from inspectcli.engines.trees import _kernels
 from inspectcli.engines.trees._model import (
     TreePathMismatchError,
     TreePathsTooSlow,
@@ -123,35 +124,27 @@ class _TableLookup:
         n_bins = cls_of_bin.size
         self.folded = n_pat * n_bins <= _FOLD_ENTRIES
         if self.folded:  # index by donor bin directly
-            self.tables = [np.ascontiguousarray(table[:, cls_of_bin, j]).ravel() for j in range(k)]
+            self.tables = np.ascontiguousarray(np.moveaxis(table[:, cls_of_bin, :], 2, 0).reshape(k, -1))
             self.base = codes * n_bins
         else:
-            self.tables = [np.ascontiguousarray(table[:, :, j]).ravel() for j in range(k)]
+            self.tables = np.ascontiguousarray(np.moveaxis(table, 2, 0).reshape(k, -1))
             self.base = codes * n_cls
-        self.cls_of_bin = cls_of_bin
+        self.cls_of_bin = np.ascontiguousarray(cls_of_bin, dtype=np.intp)
 
     def add(self, acc: np.ndarray, donors: np.ndarray, out_cols: tuple[int, ...], chunk: int) -> None:
-        n_perm, n = donors.shape
-        if self.tables[0].dtype != acc.dtype:
-            # float32 sums (XGBoost): the leaf values are float32 numbers, so float32 tables are
-            # exact, and float32 += float32 rounds as float64 addition then rounding would
-            self.tables = [t.astype(acc.dtype) for t in self.tables]
-        # Work buffers reused across steps (fresh large temporaries cost page faults).
-        idx_buf = np.empty(n_perm * min(chunk, n), dtype=np.intp)
-        val_buf = np.empty(n_perm * min(chunk, n), dtype=acc.dtype)
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            idx = idx_buf[: n_perm * (b - a)].reshape(n_perm, b - a)
-            val = val_buf[: n_perm * (b - a)].reshape(n_perm, b - a)
-            if self.folded:
-                np.add(donors[:, a:b], self.base[a:b], out=idx)
-            else:
-                np.take(self.cls_of_bin, donors[:, a:b], out=idx, mode="clip")
-                idx += self.base[a:b]
-            for j, c in enumerate(out_cols):
-                # (indices are in range by construction; "clip" skips take's buffered bounds check)
-                np.take(self.tables[j], idx, out=val, mode="clip")
-                acc[c, :, a:b] += val
+        # float32 sums (XGBoost): the leaf values are float32 numbers, so float32 tables are exact,
+        # and float32 += float32 rounds as float64 addition then rounding would.  One compiled
+        # loop over (output, permutation, row): a lookup and an addition each, in tree order.
+        tables = self.tables.astype(acc.dtype, copy=False)
+        _kernels.table_add(
+            acc,
+            np.asarray(out_cols, dtype=np.intp),
+            donors,
+            np.ascontiguousarray(self.base, dtype=np.intp),
+            self.cls_of_bin,
+            tables,
+            self.folded,
+        )
 
 
 class _IncidenceLookup:
