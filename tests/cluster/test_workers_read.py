@@ -220,13 +220,18 @@ def _spy_reads(monkeypatch) -> list[tuple[tuple[str, ...], int]]:
     from inspectcli.loading.sources import ArrowSource
 
     reads: list[tuple[tuple[str, ...], int]] = []
-    real = ArrowSource._read
+    real, real_block = ArrowSource._read, ArrowSource._read_block
 
     def spy(self, columns, rows):
         reads.append((tuple(columns), self.n_rows if rows is None else len(rows)))
         return real(self, columns, rows)
 
+    def spy_block(self, columns, rows, order, names):  # (float64 model columns read as one block)
+        reads.append((tuple(columns), self.n_rows if rows is None else len(rows)))
+        return real_block(self, columns, rows, order, names)
+
     monkeypatch.setattr(ArrowSource, "_read", spy)
+    monkeypatch.setattr(ArrowSource, "_read_block", spy_block)
     return reads
 
 
