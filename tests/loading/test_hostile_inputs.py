@@ -175,3 +175,32 @@ def test_json_lines_with_a_long_line_are_read(samples, friedman_rows, tmp_path, 
     import json
 
     assert json.loads(run.stdout)["results"] == json.loads(plain.stdout)["results"]
+
+
+# --- --where: size bounds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where, words",
+    [
+        ("(" * 2000 + "x0 > 0" + ")" * 2000, "nested over 32 deep"),
+        ("not " * 2000 + "x0 > 0", "nested over 32 deep"),
+        # 20,000 chained comparisons segfaulted pyarrow's evaluation; 2,000 were a RecursionError (exit 4)
+        (" or ".join(["x0 > 0"] * 2000), "over 256 comparisons"),
+    ],
+)
+def test_huge_where_filters_are_usage_errors(samples, cli, tmp_path, where, words):
+    model, data = samples / "friedman_hgb.joblib", samples / "friedman.parquet"
+    run = cli("pdp", model, data, "--target", "y", "-f", "x0", "--where", where, "--out", tmp_path / "o")
+    assert run.exit_code == 2 and not (tmp_path / "o").exists(), run.stderr
+    assert len(run.err_lines) == 1 and "is too large" in run.stderr and words in run.stderr
+
+
+def test_where_at_its_bounds_still_filters(samples):
+    from inspectcli.loading.data import open_data
+
+    chain = " or ".join(["x0 > 0.5"] * 256)
+    nested = "(" * 32 + "x0 > 0.5" + ")" * 32
+    n = open_data(samples / "friedman.parquet", where="x0 > 0.5").n_rows
+    assert open_data(samples / "friedman.parquet", where=chain).n_rows == n
+    assert open_data(samples / "friedman.parquet", where=nested).n_rows == n
