@@ -23,6 +23,7 @@ same ``--no-pickle`` / ``--sha256`` / ``--trust`` rules as any model file.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -164,11 +165,78 @@ def load_native(data: bytes, fmt: str, path: str) -> Any:
     """
     library = NATIVE_FORMATS[fmt]
     module = _import(library, path, fmt)
-    if library == "lightgbm":
-        return _load_lightgbm(module, data, path, fmt)
-    if library == "xgboost":
-        return _load_xgboost(module, data, path, fmt)
-    return _load_catboost(module, data, path, fmt)
+    loader = {"lightgbm": _load_lightgbm, "xgboost": _load_xgboost, "catboost": _load_catboost}[library]
+    crash = _crash_in_a_child(lambda: _try_predict(loader(module, data, path, fmt)))
+    if crash is not None:
+        title = LIBRARIES[library].title
+        raise _damaged(path, fmt, RuntimeError(f"{title} crashed reading it: {crash}"))
+    return loader(module, data, path, fmt)
+
+
+#: seconds a forked reading of a native file may take before it is abandoned (and not judged)
+CHILD_TIMEOUT = 30.0
+
+
+def _try_predict(model: Any) -> None:
+    """Predict one row of zeros (errors are the parent's to report; only a crash matters)."""
+    import numpy as np
+
+    from inspectcli.gbm import n_features
+
+    n = n_features(model) or 0
+    try:
+        model.predict(np.zeros((1, n)))
+    except Exception:
+        pass
+
+
+def _crash_in_a_child(work: Any) -> str | None:
+    """Run ``work`` in a forked child first: the signal that killed it ('SIGSEGV', ...), or None.
+
+    The libraries' C++ readers can crash the process on a damaged file (XGBoost UBJSON and
+    CatBoost .cbm with changed bytes: a segmentation fault, no message). A child that crashes
+    leaves the parent standing to say so. Linux only (fork); a child that exceeds
+    :data:`CHILD_TIMEOUT` (e.g. a library deadlocked after fork) is killed and not judged.
+    """
+    import signal
+    import sys
+    import time
+
+    if not sys.platform.startswith("linux") or os.environ.get("INSPECT_NO_CHILD_CHECK"):
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: quiet, and never back into the caller's code
+        code = 0
+        try:
+            import faulthandler
+
+            faulthandler.disable()  # a crash here is expected and reported by the parent
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            work()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    deadline = time.monotonic() + CHILD_TIMEOUT
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.005)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return signal.Signals(number).name
+        except ValueError:
+            return f"signal {number}"
+    return None
 
 
 def saved_library_version(estimator: Any, data: bytes, native_format: str | None) -> str | None:

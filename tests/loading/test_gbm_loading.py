@@ -362,3 +362,46 @@ def test_mlflow_folder_saved_with_another_version_or_damaged(models, mlflow_fold
     _cut(model_file)
     run = cli("info", folder)
     assert run.exit_code == 3 and len(run.err_lines) == 1 and "damaged" in run.stderr, run.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the crash check forks (Linux)")
+def test_a_library_crashing_on_a_damaged_file(models, tmp_path, cli, monkeypatch):
+    """XGBoost's UBJSON reader and CatBoost's .cbm reader can die of a segmentation fault on a file
+    with changed bytes: the file is read in a forked child first, so the crash is a one-line error
+    (exit 3), not a dead process; nothing is written."""
+    import os
+    import signal
+    import time
+
+    from inspectcli.loading import native
+
+    def crash(*args):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    model, X, y = models["xgboost", "regression"]
+    save_native(model, "xgboost", str(tmp_path / "m.ubj"))
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    monkeypatch.setattr(native, "_load_xgboost", crash)
+    run = cli(
+        "pdp",
+        tmp_path / "m.ubj",
+        tmp_path / "d.parquet",
+        "--target",
+        "y",
+        "-f",
+        "x0",
+        "--out",
+        tmp_path / "o",
+    )
+    assert run.exit_code == 3, run.stderr
+    assert run.err_lines == [
+        f"error: model file '{tmp_path / 'm.ubj'}' is a damaged xgboost-ubj file (XGBoost crashed reading it:"
+        " SIGSEGV) — save the model again with the library's save_model"
+    ]
+    assert not (tmp_path / "o").exists()
+    # a child that hangs (a library deadlocked after fork) is abandoned, not judged
+    monkeypatch.setattr(native, "CHILD_TIMEOUT", 0.2)
+    started = time.monotonic()
+    assert native._crash_in_a_child(lambda: time.sleep(30)) is None
+    assert time.monotonic() - started < 5
+    assert native._crash_in_a_child(lambda: None) is None
