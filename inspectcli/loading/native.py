@@ -412,8 +412,13 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
             )
         if file.is_dir():  # older layouts keep the file one level down
             inner = sorted(f for f in file.iterdir() if f.is_file())
-            if len(inner) == 1:
-                file = inner[0]
+            if len(inner) != 1:
+                raise ModelLoadError(
+                    f"MLflow model folder '{folder}': its {name} flavour names the directory"
+                    f" '{conf[key]}', which holds {len(inner)} files, not one model file",
+                    "copy the whole folder mlflow wrote",
+                )
+            file = inner[0]
         if not file.is_file():
             raise ModelLoadError(
                 f"MLflow model folder '{folder}': its {name} flavour names '{conf[key]}', which is missing",

@@ -405,3 +405,37 @@ def test_a_library_crashing_on_a_damaged_file(models, tmp_path, cli, monkeypatch
     assert native._crash_in_a_child(lambda: time.sleep(30)) is None
     assert time.monotonic() - started < 5
     assert native._crash_in_a_child(lambda: None) is None
+
+
+@pytest.mark.parametrize(
+    ("mlmodel", "message"),
+    [
+        (
+            "flavors:\n  lightgbm:\n    data: ../other/model.lgb\n",
+            "its lightgbm flavour points outside the folder",
+        ),
+        (
+            "flavors:\n  xgboost:\n    data: model.xgb\n",
+            "its xgboost flavour names 'model.xgb', which is missing",
+        ),
+        ("artifact_path: m\n", "its MLmodel file has no 'flavors' section"),
+        ("- a\n- b\n", "its MLmodel file has no 'flavors' section"),
+        (
+            "flavors:\n  lightgbm:\n    data: model\n",
+            "its lightgbm flavour names the directory 'model', which holds 2 files, not one model file",
+        ),
+    ],
+)
+def test_mlflow_folder_that_does_not_hold_its_model(models, tmp_path, cli, mlmodel, message):
+    folder = tmp_path / "m"
+    (folder / "model").mkdir(parents=True)
+    for name in ("model.lgb", "model/a.lgb", "model/b.lgb"):
+        save_native(models["lightgbm", "regression"][0], "lightgbm", str(folder / name))
+    (folder / "MLmodel").write_text(mlmodel)
+    X, y = make_data("lightgbm", "regression")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    run = cli("pdp", folder, tmp_path / "d.parquet", "--target", "y", "-f", "x0", "--out", tmp_path / "o")
+    assert run.exit_code == 3, run.stderr
+    assert len(run.err_lines) == 1 and run.err_lines[0].startswith(f"error: MLflow model folder '{folder}': ")
+    assert message in run.stderr
+    assert not (tmp_path / "o").exists()
