@@ -14,7 +14,7 @@ import pytest
 from inspectcli.errors import ModelLoadError
 from inspectcli.introspect import categorical_inputs, expected_features, n_features_in, task_of
 from inspectcli.loading.model import load_model
-from tests.gbm_models import LEVELS, LIBS, TASKS, fit, make_data, save_native
+from tests.gbm_models import LEVELS, LIBS, TASKS, fit, make_data, make_model, save_native
 
 pytest.importorskip("lightgbm")
 pytest.importorskip("xgboost")
@@ -438,4 +438,23 @@ def test_mlflow_folder_that_does_not_hold_its_model(models, tmp_path, cli, mlmod
     assert run.exit_code == 3, run.stderr
     assert len(run.err_lines) == 1 and run.err_lines[0].startswith(f"error: MLflow model folder '{folder}': ")
     assert message in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_text_labels_against_a_model_text_of_class_indices(tmp_path, cli):
+    """LightGBM model text keeps class indices, not the labels it was fitted on: a target of those
+    labels is refused with that explanation (exit 3)."""
+    X, y = make_data("lightgbm", "binary")
+    labels = np.where(y == 1, "yes", "no")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("lightgbm", "binary").fit(X, labels)
+    save_native(model, "lightgbm", str(tmp_path / "m.txt"))
+    X.assign(y=labels).to_parquet(tmp_path / "d.parquet")
+    run = cli(
+        "importance", tmp_path / "m.txt", tmp_path / "d.parquet", "--target", "y", "--out", tmp_path / "o"
+    )
+    assert run.exit_code == 3, run.stderr
+    assert len(run.err_lines) == 1
+    assert "the model knows class indices '0', '1' only (a LightGBM model text" in run.stderr
     assert not (tmp_path / "o").exists()
