@@ -513,6 +513,13 @@ def _predict_plans(
     progress.start(sum(p.size for p in plans), "accumulated local effects (predicting)")
     with execution.runner() as runner:
         chunking = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers)
+        if runner.backend == "dask":
+            windows = _predict_windows(
+                estimator, Xw, plans, response, runner, chunking.rows_per_chunk, progress
+            )
+            for i, pred in enumerate(windows):
+                done(i, pred)
+            return
         pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(p.size)]
         group = runner.units_per_task(len(pieces))
         owned = [pieces[t : t + group] for t in range(0, len(pieces), group)]
@@ -543,6 +550,74 @@ def _predict_blocks(
 ) -> list[np.ndarray]:
     """One task: ``_predict_rows`` for each (plan, start, stop) chunk of virtual rows, in order."""
     return [_predict_rows(estimator, X, response, plans[i].j, *plans[i].chunk(a, b)) for i, a, b in blocks]
+
+
+def _predict_windows(
+    estimator: Any,
+    X: Any,
+    plans: list[_Plan],
+    response: Response,
+    runner: Any,
+    chunk_rows: int,
+    progress: Progress,
+) -> list[np.ndarray]:
+    """``_predict_plans`` on Dask: one task per window of data rows, predicting the virtual rows of
+    every plan whose data row lies in it (in chunks of ``chunk_rows``), so that a worker reading
+    the data itself reads just its window (engines/worker_data.Window). Each prediction is put
+    back at its virtual row: the same arrays as in one process."""
+    from inspectcli.engines.parallel import TASKS_PER_WORKER
+    from inspectcli.engines.worker_data import Window
+
+    n = X.shape[0]
+    # (numeric plans form their virtual rows per chunk in one process; here each window needs
+    # the data rows of every plan, so they are formed once, two int64/float64 arrays per plan)
+    virtual = [p.chunk(0, p.size) for p in plans]
+    n_windows = max(1, min(n, TASKS_PER_WORKER * runner.n_workers))
+    bounds = np.arange(n_windows + 1, dtype=np.int64) * n // n_windows
+    out = [np.empty((p.size, response.n_targets)) for p in plans]
+    by_row = []
+    for rows, _ in virtual:
+        order = np.argsort(rows, kind="stable")
+        by_row.append((order, np.searchsorted(rows[order], bounds)))
+    tasks, owners = [], []
+    for w in range(n_windows):
+        blocks, owned = [], []
+        for i, (p, (rows, values), (order, cuts)) in enumerate(zip(plans, virtual, by_row)):
+            idx = order[cuts[w] : cuts[w + 1]]
+            for a in range(0, len(idx), chunk_rows):
+                piece = idx[a : a + chunk_rows]
+                blocks.append((p.j, rows[piece], values[piece]))
+                owned.append((i, piece))
+        if blocks:
+            tasks.append((blocks, Window(int(bounds[w]), int(bounds[w + 1]))))
+            owners.append(owned)
+    with blame_model():
+        gen = runner.map(
+            _predict_window_blocks,
+            tasks,
+            shared=(estimator, X, response),
+            progress=progress,
+            weights=[sum(len(piece) for _, piece in owned) for owned in owners],
+        )
+        for owned, outs in zip(owners, gen):
+            for (i, piece), pr in zip(owned, outs):
+                out[i][piece] = pr
+    return out
+
+
+def _predict_window_blocks(
+    estimator: Any,
+    X: Any,
+    response: Response,
+    blocks: list[tuple[int, np.ndarray, np.ndarray]],
+    window: Any = None,
+) -> list[np.ndarray]:
+    """One task: ``_predict_rows`` for each (feature, rows, values) block, in order; with a
+    ``window`` (engines/worker_data.Window), the rows are data rows inside it."""
+    if window is not None:
+        X = window.of(X)
+        blocks = [(j, rows - window.start, values) for j, rows, values in blocks]
+    return [_predict_rows(estimator, X, response, j, rows, values) for j, rows, values in blocks]
 
 
 def _add_pdp(
