@@ -7,7 +7,8 @@ sides take turns in every round (the order rotated), so each ratio compares runs
 same load. The old commit's ``inspectcli`` is extracted with ``git archive`` and imported under
 the name ``inspectcli_base``. Only engine="auto" on our side; no predict floor, no batched rows (see
 bench.py for those). Prints, per case, the median seconds of each side and the speed-ups
-(scikit-learn / ours) of the base and the current code with their range over the rounds.
+(scikit-learn / ours) of the base and the current code with their range over the rounds, and the
+same on CPU seconds of the process (steadier than wall seconds on a shared machine).
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ def cases(pkg: str) -> dict[str, Any]:
     Xr, yr = frame.drop(columns="y"), frame["y"].to_numpy()
     out["friedman_rf PDP 4 features grid 20"] = lambda: pdp(rf, Xr, list(Xr.columns[:4]), grid_resolution=20)
     out["friedman_rf importance 5 repeats"] = lambda: imp(rf, Xr, yr, 5)
+    from bench import ensure_gbm
+
+    mx = joblib.load(ensure_gbm("xgb"))  # XGBRegressor, nthread 1 (bench.py)
+    frame = pd.read_parquet(SAMPLES / "friedman.parquet")
+    Xx, yx = frame.drop(columns="y"), frame["y"].to_numpy()
+    out["friedman_xgb PDP 10 features grid 10"] = lambda: pdp(mx, Xx, list(Xx.columns), grid_resolution=10)
+    out["friedman_xgb importance 10 repeats"] = lambda: imp(mx, Xx, yx, 10)
     mc, Xc, yc = load("cancer_logreg", "target", fmt="csv")
     out["cancer_logreg importance 10 repeats"] = lambda: imp(mc, Xc, yc, 10)
     return out
@@ -127,28 +135,37 @@ def main() -> None:
             _, new = current[name]()
             sides = {"sklearn": sk, "base": old, "current": new}
             times: dict[str, list[float]] = {k: [] for k in sides}
+            cpu: dict[str, list[float]] = {k: [] for k in sides}
             old()  # warm-up of our sides (lazy imports)
             new()
             order = list(sides)
             for r in range(args.repeats):
                 for k in order[r % 3 :] + order[: r % 3]:
                     forget_kept()  # every run starts cold (no trees or split bits kept from the last)
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     sides[k]()
                     times[k].append(time.perf_counter() - t0)
+                    cpu[k].append(time.process_time() - c0)
             sk_t = np.array(times["sklearn"])
             row = {k: float(np.median(v)) for k, v in times.items()}
             for k in ("base", "current"):
                 ratios = sk_t / np.array(times[k])  # per round: same load
                 row[f"{k}_ratio"] = float(np.median(ratios))
                 row[f"{k}_ratio_range"] = [float(ratios.min()), float(ratios.max())]
+                cpu_ratios = np.array(cpu["sklearn"]) / np.array(cpu[k])
+                row[f"{k}_cpu_s"] = float(np.median(cpu[k]))
+                row[f"{k}_cpu_ratio"] = float(np.median(cpu_ratios))
+            row["sklearn_cpu_s"] = float(np.median(cpu["sklearn"]))
             row["load"] = os.getloadavg()[0]
             results[name] = row
             spread = {k: "{:.2f}-{:.2f}".format(*row[f"{k}_ratio_range"]) for k in ("base", "current")}
             print(
                 f"{name:<40} sklearn {row['sklearn']:7.3f} s | base {row['base']:7.3f} s "
                 f"{row['base_ratio']:6.2f}x [{spread['base']}] | current {row['current']:7.3f} s "
-                f"{row['current_ratio']:6.2f}x [{spread['current']}] | load {row['load']:.1f}",
+                f"{row['current_ratio']:6.2f}x [{spread['current']}] | CPU s: "
+                f"sklearn {row['sklearn_cpu_s']:.3f} base {row['base_cpu_s']:.3f} "
+                f"({row['base_cpu_ratio']:.2f}x) current {row['current_cpu_s']:.3f} "
+                f"({row['current_cpu_ratio']:.2f}x) | load {row['load']:.1f}",
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()}", flush=True)

@@ -2,8 +2,8 @@
 
 Per tree and free set, grid points are grouped into classes (same frontier nodes reached) and
 rows into patterns (same leaves reached); a tree's ``(pattern, class)`` table holds its leaf
-values, and the tables are summed in the estimator's own order through one sparse product per
-block of trees (:class:`_Accumulator`). ``_linear_average`` is the average of a model linear in
+values, and the tables are added to running sums in the estimator's own order (the compiled
+``_kernels.grid_add``). ``_linear_average`` is the average of a model linear in
 its trees without per-row values (leaf weights per class).
 """
 
@@ -173,11 +173,11 @@ def _raw_rows(ctx: _Context, sel: slice | np.ndarray, max_bytes: int) -> np.ndar
 def _chunk_rows(spec: _Spec, n: int, n_grid: int, max_bytes: int) -> int:
     """Rows per chunk so that the temporaries stay (approximately) within ``max_bytes``.
 
-    Per row: the running sums, their copy in the stack, the product, the finalized and
-    averaged copies (about 6 ``(G, n_raw)`` float64 rows) and the CSR entries.  The other half
-    of the budget holds the per-tree tables.
+    Per row: the running sums, the finalized and averaged copies and one spare (4 ``(G, n_raw)``
+    float64 rows), and a tree's pattern keys and codes.  The other half of the budget holds
+    the per-tree tables.
     """
-    per_row = 6 * n_grid * spec.n_raw * 8 + (len(spec.trees) + 2) * 24
+    per_row = 4 * n_grid * spec.n_raw * 8 + 32
     # whole pieces of the spread's blocks (bands.SumSq): the same bits whatever the budget share
     return SumSq.piece_aligned(max(1, (max_bytes // 2) // per_row), n)
 

@@ -126,8 +126,15 @@ def _number_keys(key: np.ndarray, key2: np.ndarray | None) -> tuple[np.ndarray, 
     check = key if key2 is None else np.ascontiguousarray(key2, dtype=np.uint64)
     codes = np.empty(n_owners, dtype=np.intp)
     rep = np.empty(n_owners, dtype=np.intp)
-    slots = np.full(1 << max(1, int(2 * n_owners).bit_length()), -1, dtype=np.int64)
-    n_sets, collision = _kernels.number_keys(key, check, key2 is not None, codes, rep, slots)
+    # A small table first (most key sets have few distinct keys: it stays in cache), grown when
+    # more than half full.
+    size = 1 << 10
+    while True:
+        slots = np.full(size, -1, dtype=np.int64)
+        n_sets, collision = _kernels.number_keys(key, check, key2 is not None, codes, rep, slots)
+        if n_sets >= 0:
+            break
+        size *= 16
     if collision:  # fingerprint collision (two different sets, one key): number the pairs
         pairs = np.stack([key, check], axis=1)
         codes = np.unique(pairs, axis=0, return_inverse=True)[1].reshape(-1).astype(np.intp)
@@ -154,12 +161,16 @@ def _set_codes(
     """
     weight, check = _set_weights(n_members)
     key = np.zeros(n_owners, dtype=np.uint64)
-    np.add.at(key, owners, weight[members])
-    key2 = None
-    if check is not None:
-        key2 = np.zeros(n_owners, dtype=np.uint64)
-        np.add.at(key2, owners, check[members])
-    return _number_keys(key, key2)
+    key2 = np.zeros(n_owners if check is not None else 0, dtype=np.uint64)
+    _kernels.set_keys(
+        np.ascontiguousarray(owners, dtype=np.intp),
+        np.ascontiguousarray(members, dtype=np.intp),
+        weight,
+        weight if check is None else check,
+        key,
+        key2,
+    )
+    return _number_keys(key, None if check is None else key2)
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 Per tree and free set, grid points are grouped into classes (same frontier nodes reached) and
 rows into patterns (same leaves reached); the per-tree ``(pattern, class)`` tables
-(``_tables.py``) are summed in the estimator's own order through one sparse product per block of
-trees (see the package docstring). Averages of models linear in their trees come from packed
+(``_tables.py``) are added to running sums in the estimator's own order (compiled; see the
+package docstring). Averages of models linear in their trees come from packed
 split bits (``_bits.py``) where those are cheaper. Here: which path a PD takes, the public entry
 points and the run-time self-check against the estimator's own predictions.
 """

@@ -199,7 +199,7 @@ class _DonorClasses:
     cls_of_bin: np.ndarray  # (n_bins,) class of every donor bin
     n_cls: int
     member: np.ndarray | None  # (n_cls, n_front) bool: the class reaches the frontier (if small)
-    keys: np.ndarray  # sorted class * n_front + frontier of the same pairs
+    keys: np.ndarray | None  # else: sorted class * n_front + frontier of the same pairs
 
 
 def _donor_classes(
@@ -210,12 +210,12 @@ def _donor_classes(
     g_fronts = fr.col_of[g_nodes]
     cls_of_bin, rep = _set_codes(g_rows, g_fronts, n_bins, fr.n_front)
     n_cls = rep.size
-    keys = np.unique(cls_of_bin[g_rows].astype(np.int64) * fr.n_front + g_fronts)
-    member = None
     if n_cls * fr.n_front <= max(max_bytes // 8, 1):
         member = np.zeros((n_cls, fr.n_front), dtype=bool)
-        member[keys // fr.n_front, keys % fr.n_front] = True
-    return _DonorClasses(cls_of_bin, n_cls, member, keys)
+        member[cls_of_bin[g_rows], g_fronts] = True
+        return _DonorClasses(cls_of_bin, n_cls, member, None)
+    keys = np.unique(cls_of_bin[g_rows].astype(np.int64) * fr.n_front + g_fronts)
+    return _DonorClasses(cls_of_bin, n_cls, None, keys)
 
 
 def _permuted_lookup(
