@@ -79,7 +79,7 @@ from inspectcli.engines.level_order import level_distances, mds_order, numeric_v
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.engines.worker_data import derive
-from inspectcli.errors import UsageError, blame_model, model_failed
+from inspectcli.errors import InspectError, UsageError, blame_model, model_failed
 from inspectcli.introspect import task_of
 
 
@@ -267,7 +267,7 @@ def _predict_rows(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         raw = getattr(estimator, response.method)(batch)
-    return np.asarray(response.select(raw), dtype=np.float64)
+    return np.asarray(response.select(raw, rows=len(rows)), dtype=np.float64)
 
 
 def _weighted_mean(values: np.ndarray, groups: np.ndarray, n_groups: int, w: np.ndarray) -> np.ndarray:
@@ -508,6 +508,8 @@ def _predict_plans(
 
     try:
         bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if m0 > 1 else 64.0
+    except InspectError:
+        raise
     except Exception as exc:
         raise model_failed(exc) from exc
     progress.start(sum(p.size for p in plans), "accumulated local effects (predicting)")
