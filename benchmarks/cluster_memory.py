@@ -1,6 +1,6 @@
 """Peak memory of the client and of the Dask workers, data read on the workers vs sent from the client.
 
-    python benchmarks/cluster_memory.py DATA [--cases pdp-all,pdp-sub,importance] [--modes yes,no]
+    python benchmarks/cluster_memory.py DATA [--cases pdp-all,pdp-sub,importance,ale-all] [--modes yes,no]
 
 For each case and ``--data-on-workers`` mode, a fresh external cluster is started on loopback
 (``dask scheduler`` + ``dask worker --nworkers 2 --nthreads 1``, as users start theirs), the real
@@ -28,6 +28,7 @@ CASES = {
     "pdp-all": ["pdp", "-f", "x0", "--grid-resolution", "5"],
     "pdp-sub": ["pdp", "-f", "x0", "--grid-resolution", "5", "--subsample", "10000"],
     "importance": ["importance", "--max-samples", "100000", "--n-repeats", "3"],
+    "ale-all": ["ale", "-f", "x0", "--bins", "10"],
 }
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

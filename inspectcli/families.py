@@ -98,9 +98,9 @@ FAMILIES: tuple[Family, ...] = (
         ),
     ),
     # Gradient-boosting libraries (inspectcli/gbm.py; their built-in importances are labelled for
-    # what they are, not MDI): LightGBM through its model text, XGBoost and CatBoost (numeric
-    # features only: CTRs are predicted) through their JSON (engines/trees/_lightgbm.py, _xgboost.py,
-    # _catboost.py).
+    # what they are, not MDI): LightGBM through its model text, XGBoost and CatBoost (CTRs of
+    # feature combinations are predicted) through their JSON (engines/trees/_lightgbm.py,
+    # _xgboost.py, _catboost.py).
     _f(
         "LightGBM",
         ("lightgbm.sklearn.LGBMRegressor", "lightgbm.sklearn.LGBMClassifier"),

@@ -79,7 +79,7 @@ from inspectcli.engines.level_order import level_distances, mds_order, numeric_v
 from inspectcli.engines.progress import Progress
 from inspectcli.engines.response import Response, resolve_response
 from inspectcli.engines.worker_data import derive
-from inspectcli.errors import UsageError, blame_model, model_failed
+from inspectcli.errors import InspectError, UsageError, blame_model, model_failed
 from inspectcli.introspect import task_of
 
 
@@ -110,18 +110,41 @@ class ALEResult:
 
 @dataclass
 class _Plan:
-    """The virtual rows of one feature: which data row, with which value in the feature."""
+    """The virtual rows of one feature: which data row, with which value in the feature.
+
+    A numeric feature's virtual rows are every valid row at its bin's lower edge, then every
+    valid row at its upper edge: they are formed per chunk (:meth:`chunk`) from ``valid`` and
+    ``codes``, not held (two int64 and two float64 arrays of 2 × n_rows per feature otherwise).
+    """
 
     j: int
     categorical: bool
     grid: np.ndarray
-    rows: np.ndarray  # (m,) data row of each virtual row
-    values: np.ndarray  # (m,) the feature's value in it
+    rows: np.ndarray | None  # (m,) data row of each virtual row (categorical; None: numeric)
+    values: np.ndarray | None  # (m,) the feature's value in it
     order: str | None
     n_missing: int
     # numeric: bin of each valid row (1..B); categorical: level position of each valid row
     codes: np.ndarray
     valid: np.ndarray  # positions of the rows that take part
+
+    @property
+    def size(self) -> int:
+        """The number of virtual rows."""
+        return 2 * len(self.valid) if self.rows is None else len(self.rows)
+
+    def chunk(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Data rows and feature values of virtual rows [a, b) (clipped to the rows there are)."""
+        if self.rows is not None:
+            assert self.values is not None
+            return self.rows[a:b], self.values[a:b]
+        n = len(self.valid)
+        b = min(b, 2 * n)
+        p = np.arange(min(a, b), b)
+        upper = p >= n
+        p[upper] -= n
+        codes = self.codes[p]
+        return self.valid[p], self.grid[codes - 1 + upper]
 
 
 def quantile_edges(x: np.ndarray, bins: int) -> np.ndarray:
@@ -176,11 +199,15 @@ def _match_levels(given: Sequence[Any], levels: np.ndarray, name: str) -> np.nda
     return np.asarray(order)
 
 
-def _plan_numeric(X: Any, j: int, name: str, bins: int) -> _Plan:
+def _plan_numeric(X: Any, j: int, name: str, bins: int, every: np.ndarray | None = None) -> _Plan:
+    """``every``: ``np.arange(n_rows)``, shared by the features with no missing value."""
     x = numeric_values(column(X, j))
     ok = np.isfinite(x)
-    valid = np.flatnonzero(ok)
-    xv = x[ok]
+    if every is not None and ok.all():
+        valid, xv = every, x
+    else:
+        valid = np.flatnonzero(ok)
+        xv = x[ok]
     if xv.size == 0:
         raise UsageError(f"feature '{name}' has only missing values", "choose another feature")
     if np.unique(xv).size < 2:
@@ -190,9 +217,7 @@ def _plan_numeric(X: Any, j: int, name: str, bins: int) -> _Plan:
         )
     edges = quantile_edges(xv, bins)
     codes = bin_codes(xv, edges)
-    rows = np.concatenate([valid, valid])
-    values = np.concatenate([edges[codes - 1], edges[codes]])
-    return _Plan(j, False, edges, rows, values, None, int((~ok).sum()), codes, valid)
+    return _Plan(j, False, edges, None, None, None, int((~ok).sum()), codes, valid)
 
 
 def _plan_categorical(X: Any, j: int, name: str, given: Sequence[Any] | None) -> _Plan:
@@ -242,7 +267,7 @@ def _predict_rows(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         raw = getattr(estimator, response.method)(batch)
-    return np.asarray(response.select(raw), dtype=np.float64)
+    return np.asarray(response.select(raw, rows=len(rows)), dtype=np.float64)
 
 
 def _weighted_mean(values: np.ndarray, groups: np.ndarray, n_groups: int, w: np.ndarray) -> np.ndarray:
@@ -385,6 +410,7 @@ def accumulated_local_effects(
     response = resolve_response(estimator, response_method=response_method, classes_wanted=classes)
 
     plans = []
+    every = np.arange(n)
     for j in idx:
         col = column(X, j)
         if j in cats or is_categorical_dtype(col):
@@ -392,7 +418,7 @@ def accumulated_local_effects(
         else:
             if names[j] in orders:
                 raise UsageError(f"`order` applies to categorical features; '{names[j]}' is numeric")
-            plans.append(_plan_numeric(X, j, names[j], bins))
+            plans.append(_plan_numeric(X, j, names[j], bins, every))
 
     if bootstrap:
         from inspectcli.engines.estimate import check_bootstrap_request
@@ -405,9 +431,12 @@ def accumulated_local_effects(
         )
     # With --with-pdp two computations follow each other: one Dask cluster for both.
     with execution.sharing(with_pdp) as on, on.reporting() as progress:
-        preds = _predict_plans(estimator, X, plans, response, on, progress)
-        results = []
-        for plan, pr in zip(plans, preds):
+        found: list[ALEResult | None] = [None] * len(plans)
+
+        def finish(i: int, pr: np.ndarray) -> None:
+            # Each feature as soon as its predictions are in (and they are let go): memory holds
+            # one feature's predictions at a time, not every feature's.
+            plan = plans[i]
             ale, counts, wsum, effects = _finish(plan, pr, sample_weight, n)
             se = ale_se(effects, wsum) if standard_error else None
             boot = None
@@ -415,23 +444,25 @@ def accumulated_local_effects(
                 boot = ale_bootstrap(
                     effects, bootstrap, random_state, band_level, max_bytes=execution.memory_budget
                 )
-            results.append(
-                ALEResult(
-                    feature=names[plan.j],
-                    feature_index=plan.j,
-                    categorical=plan.categorical,
-                    grid=plan.grid,
-                    ale=ale,
-                    counts=counts,
-                    targets=response.targets,
-                    response_method=response.method,
-                    n_missing=plan.n_missing,
-                    order=plan.order,
-                    weights=wsum,
-                    se=se,
-                    bootstrap=boot,
-                )
+            found[i] = ALEResult(
+                feature=names[plan.j],
+                feature_index=plan.j,
+                categorical=plan.categorical,
+                grid=plan.grid,
+                ale=ale,
+                counts=counts,
+                targets=response.targets,
+                response_method=response.method,
+                n_missing=plan.n_missing,
+                order=plan.order,
+                weights=wsum,
+                se=se,
+                bootstrap=boot,
             )
+
+        _predict_plans(estimator, X, plans, response, on, progress, finish)
+        results = [r for r in found if r is not None]
+        assert len(results) == len(plans)  # (every plan has rows: a feature without any is an error)
         if with_pdp:
             _add_pdp(
                 estimator,
@@ -453,56 +484,141 @@ def _predict_plans(
     response: Response,
     execution: Execution,
     progress: Progress,
-) -> list[np.ndarray]:
+    done: Any,
+) -> None:
     """Predictions of every plan's virtual rows, in chunks under the memory budget.
 
-    The chunks of all plans go to the workers in one map (grouped into tasks as for partial
-    dependence), so the model and data are sent once and no worker waits between features.
+    ``done(i, predictions)`` is called with plan i's predictions, shape (size, n_targets), as
+    soon as they are all in, in plan order. The chunks of all plans go to the workers in one map
+    (grouped into tasks as for partial dependence), so the model and data are sent once and no
+    worker waits between features.
     """
-    numeric = {p.j: p.values for p in plans if not p.categorical}
+    numeric = {p.j: p.grid for p in plans if not p.categorical}  # (the values used are the edges)
     Xw = derive(widen_integer_columns, X, numeric) if numeric else X
     first = plans[0]
-    m0 = len(first.rows)
+    m0 = first.size
     small, large = min(64, m0), min(512, m0)
     # The probes' rows alone (the same batches; a lean frame reads just them)
-    head = take_rows(Xw, first.rows[: max(large, small + 1)])
+    head_rows, head_values = first.chunk(0, max(large, small + 1))
+    head = take_rows(Xw, head_rows)
 
     def probe(k: int) -> Any:
-        m = min(k, len(head))
-        return _predict_rows(estimator, head, response, first.j, np.arange(m), first.values[:m])
+        m = min(k, len(head_rows))
+        return _predict_rows(estimator, head, response, first.j, np.arange(m), head_values[:m])
 
     try:
         bpr = measure_bytes_per_row(probe, small=small, large=max(large, small + 1)) if m0 > 1 else 64.0
+    except InspectError:
+        raise
     except Exception as exc:
         raise model_failed(exc) from exc
-    progress.start(sum(len(p.rows) for p in plans), "accumulated local effects (predicting)")
+    progress.start(sum(p.size for p in plans), "accumulated local effects (predicting)")
     with execution.runner() as runner:
         chunking = plan_chunks(bpr, budget=execution.memory_budget, n_workers=runner.n_workers)
-        pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(len(p.rows))]
+        if runner.backend == "dask":
+            windows = _predict_windows(
+                estimator, Xw, plans, response, runner, chunking.rows_per_chunk, progress
+            )
+            for i, pred in enumerate(windows):
+                done(i, pred)
+            return
+        pieces = [(i, a, b) for i, p in enumerate(plans) for a, b in chunking.ranges(p.size)]
         group = runner.units_per_task(len(pieces))
         owned = [pieces[t : t + group] for t in range(0, len(pieces), group)]
-        tasks = [
-            ([(plans[i].j, plans[i].rows[a:b], plans[i].values[a:b]) for i, a, b in task],) for task in owned
-        ]
-        parts: list[list[np.ndarray]] = [[] for _ in plans]
+        # (tasks name their chunks; each task forms its virtual rows from the shared plans)
+        tasks = [([(i, a, b) for i, a, b in task],) for task in owned]
+        preds: dict[int, np.ndarray] = {}
+        left = [sum(1 for piece in pieces if piece[0] == i) for i in range(len(plans))]
         with blame_model():
             gen = runner.map(
                 _predict_blocks,
                 tasks,
-                shared=(estimator, Xw, response),
+                shared=(estimator, Xw, response, plans),
                 progress=progress,
                 weights=[sum(b - a for _, a, b in task) for task in owned],
             )
             for task, outs in zip(owned, gen):
-                for (i, _, _), out in zip(task, outs):
-                    parts[i].append(out)
-    return [np.concatenate(ps) if ps else np.empty((0, response.n_targets)) for ps in parts]
+                for (i, a, b), out in zip(task, outs):
+                    if i not in preds:
+                        preds[i] = np.empty((plans[i].size, out.shape[1]), dtype=out.dtype)
+                    preds[i][a:b] = out
+                    left[i] -= 1
+                    if left[i] == 0:
+                        done(i, preds.pop(i))
 
 
 def _predict_blocks(
-    estimator: Any, X: Any, response: Response, blocks: list[tuple[int, np.ndarray, np.ndarray]]
+    estimator: Any, X: Any, response: Response, plans: list[_Plan], blocks: list[tuple[int, int, int]]
 ) -> list[np.ndarray]:
-    """One task: ``_predict_rows`` for each (feature, rows, values) block, in order."""
+    """One task: ``_predict_rows`` for each (plan, start, stop) chunk of virtual rows, in order."""
+    return [_predict_rows(estimator, X, response, plans[i].j, *plans[i].chunk(a, b)) for i, a, b in blocks]
+
+
+def _predict_windows(
+    estimator: Any,
+    X: Any,
+    plans: list[_Plan],
+    response: Response,
+    runner: Any,
+    chunk_rows: int,
+    progress: Progress,
+) -> list[np.ndarray]:
+    """``_predict_plans`` on Dask: one task per window of data rows, predicting the virtual rows of
+    every plan whose data row lies in it (in chunks of ``chunk_rows``), so that a worker reading
+    the data itself reads just its window (engines/worker_data.Window). Each prediction is put
+    back at its virtual row: the same arrays as in one process."""
+    from inspectcli.engines.parallel import TASKS_PER_WORKER
+    from inspectcli.engines.worker_data import Window
+
+    n = X.shape[0]
+    # (numeric plans form their virtual rows per chunk in one process; here each window needs
+    # the data rows of every plan, so they are formed once, two int64/float64 arrays per plan)
+    virtual = [p.chunk(0, p.size) for p in plans]
+    n_windows = max(1, min(n, TASKS_PER_WORKER * runner.n_workers))
+    bounds = np.arange(n_windows + 1, dtype=np.int64) * n // n_windows
+    out = [np.empty((p.size, response.n_targets)) for p in plans]
+    by_row = []
+    for rows, _ in virtual:
+        order = np.argsort(rows, kind="stable")
+        by_row.append((order, np.searchsorted(rows[order], bounds)))
+    tasks, owners = [], []
+    for w in range(n_windows):
+        blocks, owned = [], []
+        for i, (p, (rows, values), (order, cuts)) in enumerate(zip(plans, virtual, by_row)):
+            idx = order[cuts[w] : cuts[w + 1]]
+            for a in range(0, len(idx), chunk_rows):
+                piece = idx[a : a + chunk_rows]
+                blocks.append((p.j, rows[piece], values[piece]))
+                owned.append((i, piece))
+        if blocks:
+            tasks.append((blocks, Window(int(bounds[w]), int(bounds[w + 1]))))
+            owners.append(owned)
+    with blame_model():
+        gen = runner.map(
+            _predict_window_blocks,
+            tasks,
+            shared=(estimator, X, response),
+            progress=progress,
+            weights=[sum(len(piece) for _, piece in owned) for owned in owners],
+        )
+        for owned, outs in zip(owners, gen):
+            for (i, piece), pr in zip(owned, outs):
+                out[i][piece] = pr
+    return out
+
+
+def _predict_window_blocks(
+    estimator: Any,
+    X: Any,
+    response: Response,
+    blocks: list[tuple[int, np.ndarray, np.ndarray]],
+    window: Any = None,
+) -> list[np.ndarray]:
+    """One task: ``_predict_rows`` for each (feature, rows, values) block, in order; with a
+    ``window`` (engines/worker_data.Window), the rows are data rows inside it."""
+    if window is not None:
+        X = window.of(X)
+        blocks = [(j, rows - window.start, values) for j, rows, values in blocks]
     return [_predict_rows(estimator, X, response, j, rows, values) for j, rows, values in blocks]
 
 

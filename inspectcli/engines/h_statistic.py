@@ -158,8 +158,10 @@ def _brute(
         stop = min(len(points), start + chunk)
         rows = build_rows(X, list(free), points, start * n, stop * n)
         with blame_model():
-            raw = np.asarray(method(rows))
-        values = response.select(raw, leading=1).reshape(stop - start, n, response.n_targets)
+            raw = method(rows)
+        values = response.select(raw, leading=1, rows=(stop - start) * n).reshape(
+            stop - start, n, response.n_targets
+        )
         out[start:stop] = values.mean(axis=1)
     return out
 
@@ -368,7 +370,7 @@ def h_statistics(
     k = response.n_targets
     method = getattr(estimator, response.method)
     with blame_model():
-        full = _centred(response.select(np.asarray(method(Xs)), leading=1))
+        full = _centred(response.select(method(Xs), leading=1, rows=Xs.shape[0]))
     pair_h2 = np.full((len(pair_idx), k), np.nan)
     pair_share = np.full((len(pair_idx), k), np.nan)
     for p, (a, b) in enumerate(pair_idx):

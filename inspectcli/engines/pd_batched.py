@@ -95,7 +95,7 @@ def _predict_chunk(
         warnings.simplefilter("ignore", UserWarning)
         raw = getattr(estimator, response.method)(rows)
     del rows
-    preds = np.asarray(response.select(raw), dtype=np.float64)
+    preds = np.asarray(response.select(raw, rows=stop - start), dtype=np.float64)
     if not reduce:
         return preds
     n = X.shape[0]

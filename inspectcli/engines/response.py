@@ -35,13 +35,15 @@ class Response:
     def n_targets(self) -> int:
         return len(self.targets)
 
-    def select(self, raw: np.ndarray, leading: int = 1) -> np.ndarray:
+    def select(self, raw: np.ndarray, leading: int = 1, rows: int | None = None) -> np.ndarray:
         """Raw method output -> one column per target on the last axis.
 
         ``raw`` has ``leading`` axes (rows; or grid points and rows) before the method's own
         output axis, which 1-d outputs lack: shape (*lead,) or (*lead, k) -> (*lead, n_targets).
+        ``rows``: how many rows the model was given (the model's own output is checked: that many
+        rows, of real numbers; see :func:`model_output`).
         """
-        raw = np.asarray(raw)
+        raw = model_output(raw, self.method, rows) if rows is not None else np.asarray(raw)
         if raw.ndim == leading:
             out = raw[..., None]
         elif self.columns is None:
@@ -58,6 +60,48 @@ class Response:
         else:
             out = raw[..., list(self.columns)]
         return -out if self.negate else out
+
+
+def model_output(raw: Any, method: str, rows: int, *, numbers: bool = True) -> np.ndarray:
+    """The output of the model's ``method`` on ``rows`` rows, as an array of real numbers.
+
+    Whatever a model returns (a list, None, strings, complex numbers, objects, fewer or more rows
+    than it was given) is checked here, in the one place every prediction passes: a wrong count
+    averaged silently gave wrong numbers (exit 0), strings failed in our code ("unexpected").
+
+    Raises
+    ------
+    ComputationError
+        When the output is not one row per input row (of real numbers, with ``numbers``: exit 4).
+    """
+    hint = "the model's output must hold one row of numbers per input row; check its predict code"
+    try:
+        arr = np.asarray(raw)
+    except Exception as exc:  # ragged lists & co
+        raise ComputationError(
+            f"the model's {method} returned {type(raw).__name__} that is not an array ({exc})", hint
+        ) from exc
+    if arr.ndim == 0 or arr.shape[0] != rows:
+        got = "a single value" if arr.ndim == 0 else f"{arr.shape[0]} rows"
+        raise ComputationError(f"the model's {method} returned {got} for {rows} rows", hint)
+    if arr.dtype.kind in "biuf" or not numbers:  # (a classifier's predict gives labels)
+        return arr
+    if arr.dtype.kind == "O":
+        try:
+            converted = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            converted = None
+        if converted is not None and all(isinstance(v, (int, float, np.number)) for v in arr.flat[:1000]):
+            return converted
+    kind = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "objects"}.get(
+        arr.dtype.kind, str(arr.dtype)
+    )
+    raise ComputationError(f"the model's {method} returned {kind}, not real numbers", hint)
+
+
+def outputs_numbers(estimator: Any, method: str) -> bool:
+    """Whether ``method``'s output must be numbers (all but a classifier's predicted labels)."""
+    return method != "predict" or not is_classifier(estimator)
 
 
 def match_label(label: str, classes: Sequence[Any]) -> Any:

@@ -228,19 +228,77 @@ def _cached(key: str, build: Callable[[], Any]) -> Any:
         return value
 
 
+@dataclass(frozen=True)
+class Window:
+    """The rows ``[start, stop)`` of the data that a task works on (a task argument).
+
+    The task takes them with :meth:`of`. A worker that reads the data itself reads just these
+    rows for the task (``read``: the frame it passes is the window already), when the recipe can
+    (``recipe.window``) and every derivation step works row by row (:data:`ROW_LOCAL`).
+    """
+
+    start: int
+    stop: int
+    read: bool = False
+
+    def of(self, X: Any) -> Any:
+        """The window's rows of ``X`` (``X`` itself when it was read as the window)."""
+        if self.read:
+            return X
+        if hasattr(X, "iloc"):
+            return X.iloc[self.start : self.stop]
+        import numpy as np
+
+        return np.asarray(X)[self.start : self.stop]
+
+
+#: Derivation steps (:func:`derive`) that work row by row, so they apply to a window as to the whole.
+ROW_LOCAL = frozenset({"widen_integer_columns"})
+
+
 def resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A task's arguments with each :class:`Part` rebuilt (the model is the first argument)."""
+    """A task's arguments with each :class:`Part` rebuilt (the model is the first argument): the
+    whole frame (cached in this process), or only a :class:`Window`'s rows when the task has one."""
     if not any(isinstance(a, Part) for a in args):
         return args
     estimator = args[0]
+    window = next((a for a in args if isinstance(a, Window)), None)
+    windowed = False
 
     def build(part: Part) -> Any:
-        frame = _cached(part.recipe.key, lambda: part.recipe.materialise(estimator))
+        nonlocal windowed
+        if window is not None and all(getattr(fn, "__name__", "") in ROW_LOCAL for fn, _ in part.steps):
+            reader = getattr(part.recipe, "window", None)
+            frame = reader(estimator, window.start, window.stop) if reader is not None else None
+            if frame is not None:  # (None: the recipe cannot give these rows alone exactly)
+                for fn, fn_args in part.steps:
+                    frame = fn(frame, *fn_args)
+                windowed = True
+                READS["windows"] += 1
+                return frame
+        frame = _cached(part.recipe.key, lambda: _whole_read(part.recipe, estimator))
         for i, (fn, fn_args) in enumerate(part.steps):
             frame = _cached(f"{part.recipe.key}/{part.token}/{i}", lambda f=frame, g=fn, a=fn_args: g(f, *a))
         return frame
 
-    return tuple(build(a) if isinstance(a, Part) else a for a in args)
+    out = tuple(build(a) if isinstance(a, Part) else a for a in args)
+    if windowed:
+        out = tuple(replace(a, read=True) if isinstance(a, Window) else a for a in out)
+    return out
+
+
+#: What this worker process read: windows of rows, whole frames (:func:`read_counts`).
+READS = {"windows": 0, "whole": 0}
+
+
+def _whole_read(recipe: Any, estimator: Any) -> Any:
+    READS["whole"] += 1
+    return recipe.materialise(estimator)
+
+
+def read_counts() -> dict[str, int]:
+    """What this process read since it started (run on the workers: ``client.run``)."""
+    return dict(READS)
 
 
 def forget(keys: list[str]) -> None:

@@ -172,12 +172,77 @@ def read_eager(
     return read_csv(p, head, where, sep, encoding, decimal, gz=(kind == "csv.gz"))
 
 
+#: Nesting a JSON Lines record may have: a data table's values are flat (pyarrow's JSON parser
+#: recurses once per level and overflowed its stack, SIGSEGV, at ~20,000 levels).
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}\n")
+
+
+def _line_depths(data: bytes) -> Any:
+    """Deepest nesting of each line of ``data`` (bytes holding only brackets and newlines)."""
+    import numpy as np
+
+    a = np.frombuffer(data, np.uint8)
+    step = (a == 91).astype(np.int64) + (a == 123) - (a == 93) - (a == 125)
+    depth = np.cumsum(step)
+    newline = a == 10
+    base = np.concatenate([[0], depth[newline]])[np.cumsum(newline)]
+    return depth - base
+
+
+def scan_jsonl(source: Any, chunk: int = 1 << 22) -> tuple[int, int]:
+    """(deepest nesting of a line, or a bound on it when that is at most :data:`MAX_JSON_DEPTH`;
+    longest line in bytes) of JSON Lines, read in chunks of whole lines.
+
+    Brackets inside strings do not count (a JSON string holds no raw newline, so lines are
+    scanned independently). ``source`` is a binary file object, left at its start.
+    """
+    import numpy as np
+
+    deepest = longest = 0
+    carry = b""
+    while True:
+        block = source.read(chunk)
+        data = carry + block
+        if block:
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # no line end yet: a long line, keep reading
+                carry = data
+                continue
+            data, carry = data[:cut], data[cut:]
+        else:
+            carry = b""
+        if data:
+            ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+            longest = max(longest, int(np.diff(np.concatenate([[-1], ends, [len(data)]])).max()))
+            # Bound: a line's opening brackets (strings included); exact only when it is too deep.
+            brackets = data.translate(None, _NOT_BRACKET)
+            a = np.frombuffer(brackets, np.uint8)
+            opens = np.cumsum((a == 91) | (a == 123))
+            bound = int(np.diff(np.concatenate([[0], opens[a == 10], opens[-1:]])).max()) if a.size else 0
+            if bound > MAX_JSON_DEPTH:
+                bound = int(_line_depths(_JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKET)).max())
+            deepest = max(deepest, bound)
+        if not block:
+            break
+    source.seek(0)
+    return deepest, longest
+
+
 def read_jsonl(source: Any, where: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.json as pj
 
+    deepest, longest = scan_jsonl(source)
+    if deepest > MAX_JSON_DEPTH:
+        raise DataLoadError(
+            f"cannot read '{where}' as JSON Lines (a record is nested {deepest} levels deep)",
+            f"give one flat JSON object per line (at most {MAX_JSON_DEPTH} levels)",
+        )
     try:
-        table = pj.read_json(source)
+        # a block holds whole lines: the default (1 MB) refused valid files with a longer line
+        table = pj.read_json(source, read_options=pj.ReadOptions(block_size=max(1 << 20, longest + 2)))
     except (pa.ArrowException, OSError) as exc:
         raise DataLoadError(
             f"cannot read '{where}' as JSON Lines ({str(exc).splitlines()[0]})",

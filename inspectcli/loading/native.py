@@ -22,9 +22,12 @@ same ``--no-pickle`` / ``--sha256`` / ``--trust`` rules as any model file.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,13 +165,67 @@ def load_native(data: bytes, fmt: str, path: str) -> Any:
     -------
     LGBMModel, XGBModel or CatBoost estimator
     """
+    from inspectcli.loading.isolate import survives_in_child
+
     library = NATIVE_FORMATS[fmt]
     module = _import(library, path, fmt)
-    if library == "lightgbm":
-        return _load_lightgbm(module, data, path, fmt)
-    if library == "xgboost":
-        return _load_xgboost(module, data, path, fmt)
-    return _load_catboost(module, data, path, fmt)
+    loader = {"lightgbm": _load_lightgbm, "xgboost": _load_xgboost}.get(library, _load_catboost)
+
+    # The libraries parse in C++, which aborts or segfaults on some damaged files: parse in a
+    # child process first, so that a crash is this error rather than the end of the run.
+    def parse() -> Any:
+        with _single_threaded(library, module):
+            return loader(module, data, path, fmt)
+
+    def parse_and_predict() -> None:
+        # (a file that loads can still crash at its first prediction: CatBoost .cbm and XGBoost
+        # UBJ with changed bytes segfault there)
+        with _single_threaded(library, module):
+            _try_predict(loader(module, data, path, fmt))
+
+    crashed = survives_in_child(parse_and_predict, timeout=60 + len(data) / 1e6)  # + 1 s per MB
+    if crashed is not None:
+        raise _damaged(path, fmt, RuntimeError(f"{LIBRARIES[library].title} crashed reading it: {crashed}"))
+    return parse()
+
+
+@contextmanager
+def _single_threaded(library: str, module: Any) -> Iterator[None]:
+    """One OpenMP thread while a model file is parsed, in the child and here alike.
+
+    A damaged XGBoost file that raises a clean error on one thread segfaulted on several (the
+    error thrown inside a parallel loop), so the child's verdict holds only for the same thread
+    count; and a forked child lacks the threads of an OpenMP pool the parent started (LightGBM's
+    own loop waited for them forever).
+    """
+    from threadpoolctl import threadpool_limits
+
+    lib = getattr(getattr(module, "basic", None), "_LIB", None)
+    lightgbm = library == "lightgbm" and hasattr(lib, "LGBM_SetMaxThreads")
+    before = ctypes.c_int(-1)
+    if lightgbm:
+        if hasattr(lib, "LGBM_GetMaxThreads"):
+            lib.LGBM_GetMaxThreads(ctypes.byref(before))
+        lib.LGBM_SetMaxThreads(ctypes.c_int(1))
+    try:
+        with threadpool_limits(1, user_api="openmp"):
+            yield
+    finally:
+        if lightgbm:
+            lib.LGBM_SetMaxThreads(before)
+
+
+def _try_predict(model: Any) -> None:
+    """Predict one row of zeros (errors are the parent's to report; only a crash matters)."""
+    import numpy as np
+
+    from inspectcli.gbm import n_features
+
+    n = n_features(model) or 0
+    try:
+        model.predict(np.zeros((1, n)))
+    except Exception:
+        pass
 
 
 def saved_library_version(estimator: Any, data: bytes, native_format: str | None) -> str | None:
@@ -344,8 +401,13 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
             )
         if file.is_dir():  # older layouts keep the file one level down
             inner = sorted(f for f in file.iterdir() if f.is_file())
-            if len(inner) == 1:
-                file = inner[0]
+            if len(inner) != 1:
+                raise ModelLoadError(
+                    f"MLflow model folder '{folder}': its {name} flavour names the directory"
+                    f" '{conf[key]}', which holds {len(inner)} files, not one model file",
+                    "copy the whole folder mlflow wrote",
+                )
+            file = inner[0]
         if not file.is_file():
             raise ModelLoadError(
                 f"MLflow model folder '{folder}': its {name} flavour names '{conf[key]}', which is missing",

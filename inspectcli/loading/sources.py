@@ -230,9 +230,13 @@ class DataSource:
 
 def _with_block(columns: list[str], others: pd.DataFrame, block: FloatBlock) -> pd.DataFrame:
     """A frame of ``columns`` (in this order): those of ``block`` as views of it, the rest from ``others``."""
+    n = block.values.shape[0]
+    if any(c not in block.names for c in columns):
+        # (the others' index may be one stored with the data, e.g. 200…441: rows are counted from 0)
+        others = others.reset_index(drop=True)  # (no copy of the data)
     at = {c: j for j, c in enumerate(block.names)}
     parts = {c: (block.values[:, at[c]] if c in at else others[c]) for c in columns}
-    return pd.DataFrame(parts, index=pd.RangeIndex(block.values.shape[0]), copy=False)
+    return pd.DataFrame(parts, index=pd.RangeIndex(n), copy=False)
 
 
 class FrameSource(DataSource):

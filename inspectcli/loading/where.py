@@ -50,6 +50,20 @@ class Where:
         return _compile(self.tree)
 
 
+#: Bounds on a filter's size: the expression is evaluated recursively (here and by pyarrow, whose
+#: evaluation of 20,000 chained comparisons overflowed its stack), so it is kept small.
+MAX_COMPARISONS = 256
+MAX_DEPTH = 32
+
+
+def _too_big(text: str, what: str, pos: int) -> UsageError:
+    shown = text if len(text) <= 60 else text[:57] + "…"
+    return UsageError(
+        f"`where` '{shown}' is too large: {what} (at character {pos + 1})",
+        "write a shorter filter; list many values with `in (...)`",
+    )
+
+
 def _malformed(text: str, pos: int, what: str) -> UsageError:
     shown = text if len(text) <= 60 else text[:57] + "…"
     return UsageError(
@@ -98,6 +112,7 @@ class _Parser:
         self.toks = _tokens(text)
         self.i = 0
         self.names: list[str] = []
+        self.depth = 0
 
     def peek(self) -> tuple[str, Any, int] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -139,15 +154,22 @@ class _Parser:
 
     def atom(self) -> Any:
         kind, value, pos = self.take()
-        if (kind, value) == ("op", "("):
-            tree = self.expr()
-            self.expect("op", ")", "')'")
+        if (kind, value) in (("op", "("), ("kw", "not")):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _too_big(self.text, f"parentheses and 'not' nested over {MAX_DEPTH} deep", pos)
+            if value == "(":
+                tree = self.expr()
+                self.expect("op", ")", "')'")
+            else:
+                tree = ("not", self.atom())
+            self.depth -= 1
             return tree
-        if (kind, value) == ("kw", "not"):
-            return ("not", self.atom())
         if kind != "name":
             raise _malformed(self.text, pos, "expected a column name")
         self.names.append(value)
+        if len(self.names) > MAX_COMPARISONS:
+            raise _too_big(self.text, f"over {MAX_COMPARISONS} comparisons", pos)
         kind2, op, pos2 = self.take()
         negate = False
         if (kind2, op) == ("kw", "not"):

@@ -221,6 +221,7 @@ def load_matched_data(
         data.sample = RowSample(rows.option, rows.seed, positions)
     for note in data.notes:
         report.note(note)
+    raw = None if leaned else {str(c): t for c, t in data.frame.dtypes.items()}  # (for windows of rows)
     prepared = leaned[1] if leaned else prepare(estimator, data, **match)
     texts = list(prepared.text_numbers)
     if probe:
@@ -230,7 +231,19 @@ def load_matched_data(
     # The same rows, read and matched the same way, on Dask workers that see the same files.
     kept = tuple(c for c in texts if not pd.api.types.is_numeric_dtype(prepared.X[c])) if texts else ()
     recipe = leaned[2].recipe if leaned else None
-    data.delivery = offer_inputs(data_path, opened, read, columns, positions, match, prepared, kept, recipe)
+    data.delivery = offer_inputs(
+        data_path,
+        opened,
+        read,
+        columns,
+        positions,
+        match,
+        prepared,
+        kept,
+        recipe,
+        raw_dtypes=raw,
+        block=block,
+    )
     for note in prepared.notes:
         report.note(note)
     return data, prepared

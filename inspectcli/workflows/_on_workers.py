@@ -11,6 +11,7 @@ still sent from the client.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -42,6 +43,13 @@ class DataRecipe:
     #: columns of numbers stored as text that the client kept as text (see loading/probe.py)
     text_kept: tuple[str, ...] = ()
     key: str = ""
+    #: for reading a window of rows alone (:meth:`window`): the model's columns, and their dtypes
+    #: as read and as matched in the whole frame (None: windows are read whole)
+    names: tuple[str, ...] | None = None
+    raw_dtypes: dict[str, Any] | None = None
+    dtypes: dict[str, Any] | None = None
+    #: columns read as one float64 block, as the client read them (the same memory layout)
+    block: tuple[str, ...] | None = None
 
     def check_here(self) -> str | None:
         """None when this machine sees the client's files at ``path``; else what differs."""
@@ -81,11 +89,53 @@ class DataRecipe:
 
         opened = open_data(self.path, hash_files=False, **self.read)
         columns = list(self.columns) if self.columns is not None else None
-        data = opened.read(columns, rows=self.positions)
+        block = list(self.block) if self.block is not None else None
+        data = opened.read(columns, rows=self.positions, block=block)
         prep = prepare(estimator, data, **self.match)
         for col in self.text_kept:
             prep.X[col] = prep.text_numbers[col]
         return prep.X
+
+    def window(self, estimator: Any, start: int, stop: int) -> Any:
+        """Rows ``[start, stop)`` of the prepared ``X`` alone, exactly as in the whole frame, or
+        None when that cannot be guaranteed (then the whole frame is built).
+
+        The window's columns are read, given the types they have in the whole read (an integer
+        column with a missing value elsewhere is float there), matched, and given the whole
+        frame's matched types (categories from every row); any other difference is a None.
+        """
+        if self.names is None or self.raw_dtypes is None or self.dtypes is None:
+            return None
+        import pandas as pd
+
+        from inspectcli.loading.data import open_data
+        from inspectcli.loading.match import prepare
+
+        opened = open_data(self.path, hash_files=False, **self.read)
+        rows = self.positions[start:stop] if self.positions is not None else np.arange(start, stop)
+        data = opened.read(list(self.names), rows=rows)
+        frame = data.frame
+        try:
+            cast = {c: t for c, t in self.raw_dtypes.items() if c in frame.columns and frame[c].dtype != t}
+            data.frame = frame.astype(cast) if cast else frame
+        except (TypeError, ValueError):
+            return None
+        keep = {"target": None, "sample_weight": None, "infer_target": False, "require_target": False}
+        prep = prepare(estimator, data, **keep, min_rows=1)
+        X = prep.X
+        for col in self.text_kept:
+            if col in prep.text_numbers:
+                X[col] = prep.text_numbers[col]
+        for col, dtype in self.dtypes.items():
+            have = X[col].dtype
+            if have == dtype:
+                continue
+            if isinstance(dtype, pd.CategoricalDtype) or (have.kind in "iub" and dtype.kind == "f"):
+                X[col] = X[col].astype(dtype)
+            else:
+                return None
+        X.index = pd.RangeIndex(start, stop)  # (as the whole frame's rows are numbered)
+        return X
 
 
 def _single_file(path: str, name: str) -> str:
@@ -108,8 +158,14 @@ def make_recipe(
     positions: np.ndarray | None,
     match: dict[str, Any],
     text_kept: tuple[str, ...] = (),
+    dtypes: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    block: list[str] | None = None,
 ) -> DataRecipe:
-    """The recipe of the rows read from ``path`` (not stdin) and matched with ``match``."""
+    """The recipe of the rows read from ``path`` (not stdin) and matched with ``match``.
+
+    ``dtypes``: the model's columns' dtypes as read and as matched, in the whole frame (so that a
+    worker can read a window of rows alone: :meth:`DataRecipe.window`).
+    """
     from inspectcli.loading.paths import file_stats
 
     absolute = os.path.abspath(path)
@@ -133,6 +189,10 @@ def make_recipe(
         dict(match),
         text_kept,
         key=digest.hexdigest(),
+        names=tuple(dtypes[1]) if dtypes is not None else None,
+        raw_dtypes=dtypes[0] if dtypes is not None else None,
+        dtypes=dtypes[1] if dtypes is not None else None,
+        block=tuple(block) if block is not None else None,
     )
 
 
@@ -146,6 +206,8 @@ def offer_inputs(
     prepared: Prepared,
     text_kept: tuple[str, ...],
     recipe: DataRecipe | None = None,
+    raw_dtypes: dict[str, Any] | None = None,
+    block: list[str] | None = None,
 ) -> Delivery:
     """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can; stdin is
     always sent). ``recipe``: already made (a lean read's)."""
@@ -162,10 +224,26 @@ def offer_inputs(
             positions=positions,
             match=match,
             text_kept=text_kept,
+            # (windows of rows only where a read of some rows reads only those: Parquet / Arrow)
+            dtypes=_dtypes(raw_dtypes, prepared.X) if _by_row_groups(opened) else None,
+            block=block,
         )
     delivery = Delivery(path)
     offer(prepared.X, recipe, delivery)
     return delivery
+
+
+def _by_row_groups(opened: Any) -> bool:
+    from inspectcli.loading.sources import ArrowSource
+
+    return isinstance(opened, ArrowSource)
+
+
+def _dtypes(raw: dict[str, Any] | None, X: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(as read, as matched) dtypes of a prepared DataFrame's columns; None for an ndarray."""
+    if raw is None or not hasattr(X, "dtypes") or not all(c in raw for c in X.columns):
+        return None
+    return {c: raw[c] for c in X.columns}, {c: X[c].dtype for c in X.columns}
 
 
 def delivery_notes(*datasets: Any) -> list[str]:
@@ -196,7 +274,8 @@ class _ColumnsFromDisk:
         self.opened, self.positions, self.estimator, self.recipe = opened, positions, estimator, recipe
         #: (columns, rows) of every read (rows -1: the whole frame), for tests
         self.reads: list[tuple[tuple[str, ...], int]] = []
-        #: each column's dtype, as read
+        #: each column's dtype, as read and as matched
+        self.raw_dtypes: dict[str, Any] = {}
         self.dtypes: dict[str, Any] = {}
 
     def column(self, name: str) -> Any:
@@ -204,6 +283,7 @@ class _ColumnsFromDisk:
 
         data = self.opened.read([name], rows=self.positions)
         self.reads.append(((name,), len(data.frame)))
+        self.raw_dtypes[name] = data.frame[name].dtype
         X = _coerce_dtypes(self.estimator, data.frame, [])
         X, texts = _text_numbers(self.estimator, X)
         if texts:
@@ -261,4 +341,10 @@ def lean_inputs(
 
     probe = probe_rows(LeanFrame(reader, names, [None] * len(names), n))
     X = LeanFrame(reader, names, [reader.dtypes[name] for name in names], n)
+    reader.recipe = dataclasses.replace(
+        recipe,
+        names=tuple(names),
+        raw_dtypes={c: reader.raw_dtypes[c] for c in names},
+        dtypes={c: reader.dtypes[c] for c in names},
+    )
     return data, Prepared(X, head.feature_names, y, sw, target, head.notes, {}), reader, probe

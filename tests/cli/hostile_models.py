@@ -77,3 +77,23 @@ class MemoryHungryRegressor(_Fitted):
 
     def predict(self, X):
         raise MemoryError()
+
+
+class OddOutputRegressor(_Fitted):
+    """Predicts the mean + column ``a``, then (from its 2nd call) returns something else: ``mode``."""
+
+    def __init__(self, mode: str = "short") -> None:
+        self.mode = mode
+
+    def predict(self, X):
+        calls = OddOutputRegressor._calls = getattr(OddOutputRegressor, "_calls", 0) + 1
+        out = self.mean_ + np.asarray(X["a"], dtype=float)
+        if calls < 2:
+            return out
+        return {
+            "short": lambda: out[:-1],  # one row missing: averaged silently before
+            "long": lambda: np.concatenate([out, out]),
+            "text": lambda: np.array(["x"] * len(out)),
+            "complex": lambda: out + 1j,
+            "none": lambda: None,
+        }[self.mode]()

@@ -116,7 +116,9 @@ def test_importance_and_labels(files, cli, tmp_path):
 
 
 def test_ale_with_a_categorical_feature(files, cli, tmp_path):
-    _, root, *_ = files
+    from tests.gbm_models import ale_by_definition
+
+    _, root, model, X, _ = files
     run = cli(
         "ale",
         root / "m.joblib",
@@ -141,6 +143,14 @@ def test_ale_with_a_categorical_feature(files, cli, tmp_path):
     assert sum(cat["counts"]) == 240 and all(np.isfinite(cat["ale"]))
     [num] = [r for r in doc["results"] if r["features"] == ["x1"] and r["target"] == first]
     assert num["n_missing"] == 22  # NaN rows of x1 are left out of ALE, and counted
+    # every numeric curve equals ALE's definition computed from the model's own predictions
+    expected, counts = ale_by_definition(model, X, "x1", np.asarray(num["grid"][0]))
+    classes = list(getattr(model, "classes_", []))
+    for r in doc["results"]:
+        if r["features"] == ["x1"]:
+            k = 0 if r["target"] is None or expected.shape[0] == 1 else classes.index(r["target"])
+            assert r["counts"] == counts.tolist()
+            np.testing.assert_allclose(r["ale"], expected[k], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("pipeline", [False, True], ids=["bare", "pipeline"])

@@ -7,7 +7,8 @@ The bare model saved with joblib is in test_gbm_cli.py. Each (form, task) pair i
 library rotation, so the 12 cases cover every form for every library and every task.
 
 Oracles, on the original in-memory model: ``sklearn.inspection.partial_dependence`` on our grid
-(1e-10 relative; XGBoost: the float64 mean of its float32 predictions, exactly as documented);
+(1e-10 relative; XGBoost: the float64 mean of its float32 predictions, exactly as documented),
+ICE lines bit for bit;
 ``permutation_importance`` bit for bit; the built-in importance equal to the model's own
 ``feature_importances_``; ALE of the numeric column with NaN equal to its definition computed
 from the model's predictions (accumulated mean differences across each bin, centred).
@@ -21,10 +22,9 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 
-from tests.gbm_models import LIBS, TASKS, make_data, make_model, make_pipeline, save_native
+from tests.gbm_models import LIBS, TASKS, ale_by_definition, make_data, make_model, make_pipeline, save_native
 
 pytest.importorskip("lightgbm")
 pytest.importorskip("xgboost")
@@ -70,31 +70,6 @@ def _save(lib: str, form: str, task: str, root: Path) -> tuple[Path, object, lis
     return root / "mlflow", model, [a for t in trust for a in ("--trust", t)]
 
 
-def _outputs(model, X: pd.DataFrame) -> np.ndarray:
-    """(n, k) float64: the regression, the positive class's or each class's probability."""
-    if not hasattr(model, "predict_proba"):
-        return np.asarray(model.predict(X), dtype=np.float64)[:, None]
-    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-    return proba[:, 1:] if proba.shape[1] == 2 else proba
-
-
-def _ale_by_definition(model, X: pd.DataFrame, feature: str, edges: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Numeric ALE (k, G) from its definition: rows with x in (z[b-1], z[b]] (the first bin closed)
-    moved to both edges, the mean difference per bin accumulated, centred on the bin midpoints
-    weighted by count; NaN rows left out."""
-    x = X[feature].to_numpy(dtype=np.float64)
-    rows = X[~np.isnan(x)]
-    codes = np.maximum(np.searchsorted(edges, x[~np.isnan(x)], side="left"), 1)
-    diffs = _outputs(model, rows.assign(**{feature: edges[codes]})) - _outputs(
-        model, rows.assign(**{feature: edges[codes - 1]})
-    )
-    counts = np.bincount(codes - 1, minlength=len(edges) - 1)
-    local = np.array([diffs[codes == b].mean(axis=0) for b in range(1, len(edges))])
-    ale = np.vstack([np.zeros((1, local.shape[1])), np.cumsum(local, axis=0)]).T
-    mids = (ale[:, :-1] + ale[:, 1:]) / 2
-    return ale - ((mids * counts).sum(axis=1) / counts.sum())[:, None], counts
-
-
 def _rel(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
@@ -131,6 +106,8 @@ def test_every_command_on_every_form(lib, form, task, cli, tmp_path):
         "x1",
         "-f",
         "c",
+        "--kind",
+        "both",
         "--grid-resolution",
         "6",
         "--no-plot",
@@ -159,6 +136,8 @@ def test_every_command_on_every_form(lib, form, task, cli, tmp_path):
             if entry["target"] is None or theirs["average"].shape[0] == 1
             else classes.index(entry["target"])
         )
+        # ICE: the model's own predictions, bit for bit
+        assert entry["individual"] == theirs["individual"][k][entry["rows"]].tolist()
         if lib == "xgboost":  # the float32 rule: the float64 mean of the model's float32 predictions
             exact = np.asarray(theirs["individual"][k], dtype=np.float64).mean(axis=0)
             assert _rel(entry["average"], exact) <= 1e-14
@@ -193,7 +172,7 @@ def test_every_command_on_every_form(lib, form, task, cli, tmp_path):
     assert run.exit_code == 0, run.stderr
     results = json.loads(run.stdout)["results"]
     num = [r for r in results if r["features"] == ["x1"]]
-    expected, counts = _ale_by_definition(model, X, "x1", np.asarray(num[0]["grid"][0]))
+    expected, counts = ale_by_definition(model, X, "x1", np.asarray(num[0]["grid"][0]))
     for r in num:
         k = 0 if r["target"] is None or expected.shape[0] == 1 else classes.index(r["target"])
         assert r["counts"] == counts.tolist() and r["n_missing"] == 22

@@ -148,6 +148,8 @@ def test_workers_rebuild_the_same_frame_in_process(samples, dataset):
     assert part.recipe.check_here() is None and delivery.path_taken is None
     rebuilt = part.recipe.materialise(inputs.model.estimator)
     pd.testing.assert_frame_equal(rebuilt, inputs.prepared.X, check_exact=True)
+    # the same memory layout too (one float64 block here and there: the same prediction bits)
+    assert np.asarray(rebuilt).flags.f_contiguous == np.asarray(inputs.prepared.X).flags.f_contiguous
 
 
 def test_the_check_compares_sizes_then_digests(samples, dataset, tmp_path):
@@ -220,13 +222,19 @@ def _spy_reads(monkeypatch) -> list[tuple[tuple[str, ...], int]]:
     from inspectcli.loading.sources import ArrowSource
 
     reads: list[tuple[tuple[str, ...], int]] = []
-    real = ArrowSource._read
 
-    def spy(self, columns, rows):
-        reads.append((tuple(columns), self.n_rows if rows is None else len(rows)))
-        return real(self, columns, rows)
+    def spying(name):
+        real = getattr(ArrowSource, name)
 
-    monkeypatch.setattr(ArrowSource, "_read", spy)
+        def spy(self, columns, rows, *args):
+            reads.append((tuple(columns), self.n_rows if rows is None else len(rows)))
+            return real(self, columns, rows, *args)
+
+        monkeypatch.setattr(ArrowSource, name, spy)
+
+    spying("_read")
+    if hasattr(ArrowSource, "_read_block"):  # (the model's float64 columns read as one block)
+        spying("_read_block")
     return reads
 
 
@@ -331,3 +339,60 @@ def test_the_lean_read_errors_and_falls_back_as_the_whole_read(samples, tmp_path
     import pandas as pd
 
     pd.testing.assert_frame_equal(got.prepared.X, ref.prepared.X, check_exact=True)
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_a_worker_reads_a_window_of_rows_alone(samples, tmp_path, lean):
+    """A task with a Window (ALE on Dask) gets just those rows, read alone, equal to the whole
+    frame's rows (types as read elsewhere in the data: an integer column with a missing value
+    outside the window is float; LightGBM categories from every row); without a recipe's dtypes,
+    or after a step that is not row by row, the whole frame is built and the task takes the rows."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from inspectcli.engines.frames import take_rows, widen_integer_columns
+    from inspectcli.engines.worker_data import Window, derive, offered, resolve
+    from inspectcli.workflows._inputs import Collected, Source, load_inputs
+
+    frame = pq.read_table(samples / "bikes.parquet").to_pandas().iloc[:5000]
+    frame["hour"] = frame["hour"].astype("Int64")
+    frame.loc[4000, "hour"] = pd.NA
+    path = tmp_path / "bikes.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None), path)
+    inputs = load_inputs(
+        Source(samples / "bikes_lgbm.joblib", str(path), target="count"), Collected(), lean=lean
+    )
+    est, X = inputs.model.estimator, inputs.prepared.X
+    whole = X.materialise() if lean else X
+    for step, windowed in ((None, True), ((widen_integer_columns, {3: np.array([0.5])}), True)):
+        Xs = derive(step[0], X, step[1]) if step else X
+        part, _ = offered(Xs)
+        got = resolve((est, part, "task args", Window(1000, 2500)))
+        assert got[3] == Window(1000, 2500, read=windowed)
+        ref = step[0](whole, step[1]) if step else whole
+        pd.testing.assert_frame_equal(got[3].of(got[1]), ref.iloc[1000:2500], check_exact=True)
+    part, _ = offered(derive(take_rows, X, np.arange(0, 5000, 2)))
+    got = resolve((est, part, Window(10, 20)))
+    assert got[2] == Window(10, 20) and len(got[1]) == 2500
+
+
+def test_ale_workers_read_windows_of_rows(cluster, samples, dataset):
+    """ALE on the cluster: each task's worker reads just its window of rows (none reads the whole
+    frame), and the curve is the one of one process, bit for bit."""
+    from distributed import Client
+
+    from inspectcli.engines.worker_data import read_counts
+
+    args = _commands(samples, dataset)["ale"]
+    ref = _run(args, "--n-jobs", "1")
+    with Client(cluster.address, timeout=30) as client:
+        before = client.run(read_counts)
+        run = _run(args, "--backend", "dask", "--scheduler", cluster.address, "--data-on-workers", "yes")
+        after = client.run(read_counts)
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["results"] == json.loads(ref.stdout)["results"]
+    windows = sum(after[w]["windows"] - before.get(w, {}).get("windows", 0) for w in after)
+    whole = sum(after[w]["whole"] - before.get(w, {}).get("whole", 0) for w in after)
+    assert windows >= 2 and whole == 0, (before, after)

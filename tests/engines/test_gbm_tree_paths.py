@@ -263,7 +263,7 @@ def test_unsupported_lightgbm_models_go_to_brute_force():
     assert LEVELS  # (the shared levels of tests/gbm_models.py)
 
 
-# CatBoost: oblivious trees on numeric features (categorical features use CTRs: predicted)
+# CatBoost: oblivious trees; categorical splits (one-hot, CTR) read through calc_leaf_indexes
 
 
 def _catboost(task: str, nan_mode: str):
@@ -285,7 +285,7 @@ def _catboost_borders(model, feature: int) -> np.ndarray:
         s["border"]
         for t in doc["oblivious_trees"]
         for s in t["splits"]
-        if flat[s["float_feature_index"]] == feature
+        if s["split_type"] == "FloatFeature" and flat[s["float_feature_index"]] == feature
     ]
     return np.unique(np.asarray(found, dtype=np.float32).astype(np.float64))
 
@@ -346,13 +346,95 @@ def test_catboost_permutation_importance_through_tree_paths(task):
         np.testing.assert_allclose(ours.scorers[0].importances, theirs.importances[order], atol=1e-12)
 
 
-def test_catboost_with_categorical_features_is_predicted():
+def _catboost_categorical(task: str):
+    """x0..x2 (NaN in x1), c (4 levels: CTR splits) and d (3 levels: one-hot splits)."""
     pytest.importorskip("catboost")
-    from inspectcli.engines.trees import supports_tree_paths
+    X, y = make_data("catboost", task, n=400)
+    X["d"] = np.random.default_rng(3).choice(["u", "v", "w"], size=len(X))
+    if task == "regression":
+        y = y + 1.5 * (X["d"] == "u")
+    else:
+        y = np.where(X["d"] == "u", (y + 1) % (y.max() + 1), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model(
+            "catboost", task, iterations=12, depth=4, cat_features=["c", "d"], one_hot_max_size=3
+        ).fit(X, y)
+    return model, X, y
 
-    model, X, _ = fit("catboost", "regression")
+
+@pytest.mark.parametrize("task", TASKS)
+def test_catboost_categorical_equals_the_model(task):
+    """One-hot and CTR splits read through CatBoost's own leaf indexes: outputs equal predict
+    (raw values bit for bit; probabilities to 1e-12) on NaN rows, split borders and their
+    neighbours, and categories the model never saw; PD of a categorical feature and permutation
+    importance too."""
+    from sklearn.inspection import partial_dependence as sk_pd
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    from inspectcli.engines.trees._catboost import _export
+
+    model, X, y = _catboost_categorical(task)
+    kinds = {s["split_type"] for t in _export(model)["oblivious_trees"] for s in t["splits"]}
+    assert kinds == {"FloatFeature", "OnlineCtr", "OneHotFeature"}
+    x2 = _edges(_catboost_borders(model, 2))
+    extra = X.iloc[np.arange(len(x2)) % len(X)].copy()
+    extra["x2"] = x2
+    odd = X.iloc[:12].copy()
+    odd[["x0", "x1", "x2"]] = np.nan
+    odd.iloc[:6, 3] = "purple"  # categories never seen in training
+    odd.iloc[3:9, 4] = "zz"
+    rows = pd.concat([X, extra, odd], ignore_index=True)
+    exact = np.testing.assert_array_equal if task == "regression" else _close
+    for feature, grid in (
+        ("x0", np.concatenate([_edges(_catboost_borders(model, 0)), [np.nan]])),
+        ("c", np.array([*LEVELS, "purple"], dtype=object)),
+        ("d", np.array(["u", "v", "w", "zz"], dtype=object)),
+    ):
+        [ours] = partial_dependence(
+            model, rows, [feature], kind="both", custom_values={feature: grid}, engine="tree-paths"
+        )
+        assert ours.engine == "tree-paths"
+        theirs = sk_pd(model, rows, [feature], kind="both", custom_values={feature: grid})
+        exact(ours.individual, theirs["individual"])
+        assert _rel(ours.average, theirs["average"]) <= 1e-12
+    scoring = "r2" if task == "regression" else "neg_log_loss"
+    ours = permutation_importance(
+        model, rows.iloc[: len(X)], y, scoring=scoring, n_repeats=3, random_state=0, engine="tree-paths"
+    )
+    assert ours.engine == "tree-paths"
+    theirs = sk_pi(model, rows.iloc[: len(X)], y, scoring=scoring, n_repeats=3, random_state=0)
+    order = [list(X.columns).index(f) for f in ours.features]
+    if task == "regression":
+        np.testing.assert_array_equal(ours.scorers[0].importances, theirs.importances[order])
+    else:
+        np.testing.assert_allclose(ours.scorers[0].importances, theirs.importances[order], atol=1e-12)
+
+
+def _close(a, b):
+    assert _rel(a, b) <= 1e-12
+
+
+def test_catboost_ctr_of_a_combination_is_predicted(monkeypatch):
+    """A CTR of several features (CatBoost builds them on larger models): its bit moves with more
+    than one column, which the engine cannot follow; the model is predicted."""
+    from inspectcli.engines.trees import _catboost, supports_tree_paths
+    from inspectcli.engines.trees._plan import forget_kept
+
+    model, X, _ = _catboost_categorical("regression")
+    assert supports_tree_paths(model, "predict")
+    real = _catboost._export
+
+    def combined(est):
+        doc = real(est)
+        for ctr in doc["features_info"]["ctrs"]:
+            ctr["elements"].append({"combination_element": "cat_feature_value", "cat_feature_index": 1})
+        return doc
+
+    monkeypatch.setattr(_catboost, "_export", combined)
+    forget_kept()  # the spec read above is kept for this estimator
     assert not supports_tree_paths(model, "predict")
-    [ours] = partial_dependence(model, X, ["x0"], grid_resolution=5)
+    [ours] = partial_dependence(model, X, ["x0"], grid_resolution=40)
     assert ours.engine == "batched"
 
 

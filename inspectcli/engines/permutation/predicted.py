@@ -22,7 +22,15 @@ from inspectcli.engines.permutation.scoring import (
     _score,
 )
 from inspectcli.engines.progress import Progress
+from inspectcli.engines.response import model_output, outputs_numbers
 from inspectcli.introspect import row_exact
+
+
+def _output(estimator: Any, name: str, X: Any) -> np.ndarray:
+    """The model's ``name`` on X, checked: one row of output per row (numbers where they must be)."""
+    return model_output(
+        getattr(estimator, name)(X), name, X.shape[0], numbers=outputs_numbers(estimator, name)
+    )
 
 
 def _feature_scores(
@@ -65,14 +73,12 @@ def _feature_scores(
             repeats = list(range(start, min(start + per_call, r1 - r0)))
             if rows_per_chunk >= m:
                 Xb = batch(repeats)
-                outs = {name: np.asarray(getattr(estimator, name)(Xb)) for name in methods}
+                outs = {name: _output(estimator, name, Xb) for name in methods}
                 del Xb
             else:  # one repeat does not fit in a chunk: build and predict it in row slices
                 slices = [(a, min(a + rows_per_chunk, m)) for a in range(0, m, rows_per_chunk)]
                 outs = {
-                    name: np.concatenate(
-                        [np.asarray(getattr(estimator, name)(batch(repeats, a, b))) for a, b in slices]
-                    )
+                    name: np.concatenate([_output(estimator, name, batch(repeats, a, b)) for a, b in slices])
                     for name in methods
                 }
             per_repeat = ({k: v[i * m : (i + 1) * m] for k, v in outs.items()} for i in range(len(repeats)))
@@ -130,7 +136,7 @@ def _predicted_scores(
         def probe(k: int) -> Any:  # a stacked batch (copy + permuted column) and its predictions
             j0 = members[0][0]
             Xp = assemble(Xs, np.arange(k), {j0: take(column(Xs, j0), np.arange(k))})
-            return [getattr(estimator, name)(Xp) for name in methods]
+            return [_output(estimator, name, Xp) for name in methods]
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)

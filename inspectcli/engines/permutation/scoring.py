@@ -11,6 +11,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 
 from inspectcli.engines.finite import check_predictions
+from inspectcli.engines.response import model_output, outputs_numbers
 from inspectcli.errors import (
     ComputationError,
     UsageError,
@@ -47,6 +48,7 @@ class _Recorder:
                     out = attr(X, *args, **kwargs)
                 finally:
                     self.seconds += time.perf_counter() - t0
+                out = model_output(out, name, len(X), numbers=outputs_numbers(self._est, name))
                 check_predictions(out, method=name, what="the data")
                 return out
 
