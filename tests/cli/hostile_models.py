@@ -97,3 +97,14 @@ class OddOutputRegressor(_Fitted):
             "complex": lambda: out + 1j,
             "none": lambda: None,
         }[self.mode]()
+
+
+class PrintingRegressor(_Fitted):
+    """Predicts the mean + column ``a``, printing to stdout on every call (Python and descriptor 1)."""
+
+    def predict(self, X):
+        import os
+
+        print('{"printed": "by the model"}')
+        os.write(1, b"written to fd 1 by the model\n")
+        return self.mean_ + np.asarray(X["a"], dtype=float)
