@@ -701,6 +701,8 @@ def memory_section(budget: str = "256MB") -> tuple[list[MemoryRow], dict[str, An
     runs = {
         "pdp": ["pdp", "-f", "x0", "-f", "x3", "--grid-resolution", "5", "--method", "brute"],
         "importance": ["importance", "--n-repeats", "2"],
+        "pdp-both": ["pdp", "-f", "x0", "-f", "x3", "--grid-resolution", "5", "--kind", "both"],
+        "ale": ["ale"],
     }
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -79,7 +79,7 @@ PARAMS = frozenset(
         "scheduler", "scoring", "sep", "sha256", "strict", "subsample", "target", "trust", "values",
         "where",
         # inspect report
-        "max_size", "pair_grid", "skip", "top_k", "top_pairs",
+        "max_size", "pair_rows", "skip", "top_k", "top_pairs",
         # inspect interactions
         "overall", "rows",
         # subgroups (pdp, ale)

@@ -128,15 +128,15 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=REP,
             ),
         ] = 40,
-        pair_grid: Annotated[
+        pair_rows: Annotated[
             int,
             typer.Option(
-                "--pair-grid",
+                "--pair-rows",
                 metavar="N",
-                help="Grid points per axis of the pairs (H²).",
+                help="Rows (a seeded sample) H² is computed on, as `inspect interactions --rows`.",
                 rich_help_panel=REP,
             ),
-        ] = 12,
+        ] = 300,
         ice_lines: Annotated[
             int,
             typer.Option(
@@ -249,7 +249,7 @@ def register(app: typer.Typer) -> None:
             scoring=tuple(split_names(scoring)),
             cluster_threshold=cluster_threshold,
             grid_resolution=grid_resolution,
-            pair_grid=pair_grid,
+            pair_rows=pair_rows,
             ice_lines=ice_lines,
             subsample=None if subsample.strip().lower() in ("", "all") else subsample,
             random_state=run.seed(),

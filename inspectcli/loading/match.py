@@ -202,10 +202,23 @@ def check_target(estimator: Any, y: np.ndarray, where: str, target: str) -> np.n
         unknown = sorted({v for v in values.tolist() if v not in seen}, key=str)
         if unknown:
             n_bad = int(sum(v not in seen for v in values.tolist()))
+            hint = (
+                f"the model's classes are {shorten(classes, 10)}; drop those rows or check the target column"
+            )
+            if list(classes) == list(range(len(classes))) and len(unknown) == len(classes):
+                from inspectcli.gbm import library_of
+
+                if library_of(estimator) in ("lightgbm", "xgboost"):
+                    # model text / plain boosters keep class indices, not the labels fitted on
+                    hint = (
+                        f"the model knows class indices {shorten(classes, 10)} only (a LightGBM model text"
+                        " or XGBoost booster file keeps no labels): encode the target as those indices"
+                        " in the order of the sorted labels, or save the model with joblib"
+                    )
             raise ValidationError(
                 f"target column '{target}' in '{where}' holds {len(unknown)} class(es) the model never saw: "
                 f"{shorten(unknown, 5)} ({n_bad} rows)",
-                f"the model's classes are {shorten(classes, 10)}; drop those rows or check the target column",
+                hint,
             )
         return values
     if task.kind in ("regression", "multi-output regression") and values.dtype.kind not in "biuf":

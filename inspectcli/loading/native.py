@@ -177,7 +177,13 @@ def load_native(data: bytes, fmt: str, path: str) -> Any:
         with _single_threaded(library, module):
             return loader(module, data, path, fmt)
 
-    crashed = survives_in_child(parse, timeout=60 + len(data) / 1e6)  # + 1 s per MB
+    def parse_and_predict() -> None:
+        # (a file that loads can still crash at its first prediction: CatBoost .cbm and XGBoost
+        # UBJ with changed bytes segfault there)
+        with _single_threaded(library, module):
+            _try_predict(loader(module, data, path, fmt))
+
+    crashed = survives_in_child(parse_and_predict, timeout=60 + len(data) / 1e6)  # + 1 s per MB
     if crashed is not None:
         raise _damaged(path, fmt, RuntimeError(f"{LIBRARIES[library].title} crashed reading it: {crashed}"))
     return parse()
@@ -207,6 +213,19 @@ def _single_threaded(library: str, module: Any) -> Iterator[None]:
     finally:
         if lightgbm:
             lib.LGBM_SetMaxThreads(before)
+
+
+def _try_predict(model: Any) -> None:
+    """Predict one row of zeros (errors are the parent's to report; only a crash matters)."""
+    import numpy as np
+
+    from inspectcli.gbm import n_features
+
+    n = n_features(model) or 0
+    try:
+        model.predict(np.zeros((1, n)))
+    except Exception:
+        pass
 
 
 def saved_library_version(estimator: Any, data: bytes, native_format: str | None) -> str | None:
@@ -382,8 +401,13 @@ def mlflow_model_file(folder: str | Path) -> tuple[Path, str, dict[str, Any]]:
             )
         if file.is_dir():  # older layouts keep the file one level down
             inner = sorted(f for f in file.iterdir() if f.is_file())
-            if len(inner) == 1:
-                file = inner[0]
+            if len(inner) != 1:
+                raise ModelLoadError(
+                    f"MLflow model folder '{folder}': its {name} flavour names the directory"
+                    f" '{conf[key]}', which holds {len(inner)} files, not one model file",
+                    "copy the whole folder mlflow wrote",
+                )
+            file = inner[0]
         if not file.is_file():
             raise ModelLoadError(
                 f"MLflow model folder '{folder}': its {name} flavour names '{conf[key]}', which is missing",

@@ -225,10 +225,11 @@ def report_summary(docs: Mapping[str, Mapping[str, Any]], *, page: str | None = 
         feats = sorted(entry.get("features") or [], key=lambda f: f.get("rank") or 0)[:top]
         shown = ", ".join(f"{_members(f)} ({fmt(f.get('importances_mean'), 3)})" for f in feats)
         lines += ["", f"- Most important ({entry.get('scorer')}): {shown}"]
+    # `inspect interactions` (the report's H² part: each entry ranks its pairs) or `pdp --pair` curves
+    entries = [e for part in ("h2", "pdp") for e in (docs.get(part) or {}).get("results") or []]
     pairs = [
         e
-        for part in ("h2", "pdp")
-        for e in (docs.get(part) or {}).get("results") or []
+        for e in [p for e in entries for p in e.get("pairs") or []] + entries
         if len(e.get("features") or []) == 2 and e.get("h2") is not None
     ]
     if pairs:

@@ -232,7 +232,17 @@ def load_matched_data(
     kept = tuple(c for c in texts if not pd.api.types.is_numeric_dtype(prepared.X[c])) if texts else ()
     recipe = leaned[2].recipe if leaned else None
     data.delivery = offer_inputs(
-        data_path, opened, read, columns, positions, match, prepared, kept, recipe, raw_dtypes=raw
+        data_path,
+        opened,
+        read,
+        columns,
+        positions,
+        match,
+        prepared,
+        kept,
+        recipe,
+        raw_dtypes=raw,
+        block=block,
     )
     for note in prepared.notes:
         report.note(note)

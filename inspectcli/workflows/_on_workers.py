@@ -48,6 +48,8 @@ class DataRecipe:
     names: tuple[str, ...] | None = None
     raw_dtypes: dict[str, Any] | None = None
     dtypes: dict[str, Any] | None = None
+    #: columns read as one float64 block, as the client read them (the same memory layout)
+    block: tuple[str, ...] | None = None
 
     def check_here(self) -> str | None:
         """None when this machine sees the client's files at ``path``; else what differs."""
@@ -87,7 +89,8 @@ class DataRecipe:
 
         opened = open_data(self.path, hash_files=False, **self.read)
         columns = list(self.columns) if self.columns is not None else None
-        data = opened.read(columns, rows=self.positions)
+        block = list(self.block) if self.block is not None else None
+        data = opened.read(columns, rows=self.positions, block=block)
         prep = prepare(estimator, data, **self.match)
         for col in self.text_kept:
             prep.X[col] = prep.text_numbers[col]
@@ -156,6 +159,7 @@ def make_recipe(
     match: dict[str, Any],
     text_kept: tuple[str, ...] = (),
     dtypes: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    block: list[str] | None = None,
 ) -> DataRecipe:
     """The recipe of the rows read from ``path`` (not stdin) and matched with ``match``.
 
@@ -188,6 +192,7 @@ def make_recipe(
         names=tuple(dtypes[1]) if dtypes is not None else None,
         raw_dtypes=dtypes[0] if dtypes is not None else None,
         dtypes=dtypes[1] if dtypes is not None else None,
+        block=tuple(block) if block is not None else None,
     )
 
 
@@ -202,6 +207,7 @@ def offer_inputs(
     text_kept: tuple[str, ...],
     recipe: DataRecipe | None = None,
     raw_dtypes: dict[str, Any] | None = None,
+    block: list[str] | None = None,
 ) -> Delivery:
     """Offer ``prepared.X`` to the Dask workers (they read it themselves where they can; stdin is
     always sent). ``recipe``: already made (a lean read's)."""
@@ -220,6 +226,7 @@ def offer_inputs(
             text_kept=text_kept,
             # (windows of rows only where a read of some rows reads only those: Parquet / Arrow)
             dtypes=_dtypes(raw_dtypes, prepared.X) if _by_row_groups(opened) else None,
+            block=block,
         )
     delivery = Delivery(path)
     offer(prepared.X, recipe, delivery)

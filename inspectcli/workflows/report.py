@@ -6,9 +6,10 @@
 >>> open("report.html", "wb").write(run.page)                                 # doctest: +SKIP
 
 The parts are the commands' own workflows (``run_info``, ``run_importance``, ``run_pdp``,
-``run_ale``, ``run_coefficients``) with the report's choices: clusters of correlated features for
-importance, PD/ICE for the top features by importance, ALE for those in a correlated cluster,
-pairwise H² (``pdp`` pairs) for the top pairs, coefficients when the model is linear. Each part's
+``run_ale``, ``run_interactions``, ``run_coefficients``) with the report's choices: clusters of
+correlated features for importance, PD/ICE for the top features by importance, ALE for those in a
+correlated cluster, Friedman's H² at data points (``inspect interactions``) for the pairs of the top
+features and each one's overall H², coefficients when the model is linear. Each part's
 JSON document is what the command writes; the manifest (``report.json``) records the options,
 each part's status, notes and time, and the library versions.
 """
@@ -35,7 +36,7 @@ FILES = {
     "importance": "importance.json",
     "pdp": "pdp.json",
     "ale": "ale.json",
-    "h2": "pairs.json",
+    "h2": "interactions.json",
     "coefficients": "coefficients.json",
 }
 MAX_SIZE = 10 * 10**6
@@ -57,16 +58,18 @@ class ReportOptions:
         PD/ICE for these; empty: the ``top_k`` most important.
     top_k : int, default=6
     top_pairs : int, default=3
-        H² for every pair of the ``top_pairs`` first features (0: none).
+        H² for every pair of the ``top_pairs`` first features, and each one's overall H², as
+        `inspect interactions` computes them (0: none).
     n_repeats : int, default=5
     scoring : tuple of str, default=()
     cluster_threshold : float, default=0.5
         Spearman distance 1 − |ρ| below which features cluster (permuted together; ALE for them).
     grid_resolution : int, default=40
-    pair_grid : int, default=12
+    pair_rows : int, default=300
+        Rows (a seeded sample) H² is computed on, as `inspect interactions --rows`.
     ice_lines : int, default=50
     subsample : int, float, str or None, default=2000
-        Rows for PD/ICE, ALE and H² (importance uses every row).
+        Rows for PD/ICE and ALE (importance uses every row; H² ``pair_rows``).
     random_state : int or None, default=0
     title : str or None, default=None
     timings : bool, default=False
@@ -83,7 +86,7 @@ class ReportOptions:
     scoring: tuple[str, ...] = ()
     cluster_threshold: float = 0.5
     grid_resolution: int = 40
-    pair_grid: int = 12
+    pair_rows: int = 300
     ice_lines: int = 50
     subsample: int | float | str | None = 2000
     random_state: int | None = 0
@@ -227,6 +230,22 @@ def top_columns(doc: dict[str, Any], k: int) -> list[str]:
     return out[:k]
 
 
+def h2_options(features: list[str], opts: ReportOptions, seed: int) -> Any:
+    """The report's H² part as `inspect interactions` options: every pair of ``features`` (the
+    ``top_pairs`` most important) and each one's overall H², on ``pair_rows`` rows drawn with ``seed``.
+
+    ``inspect interactions -f A -f B … --pairs all --rows N --random-state SEED`` gives the same numbers.
+    """
+    from inspectcli.workflows import InteractionsOptions
+
+    return InteractionsOptions(
+        features=tuple(features),
+        pairs="all",
+        rows=opts.pair_rows,
+        random_state=seed,
+    )
+
+
 def check_options(opts: ReportOptions) -> None:
     from inspectcli.reports.html import PARTS
 
@@ -240,7 +259,7 @@ def check_options(opts: ReportOptions) -> None:
         ("top_pairs", opts.top_pairs, 0),
         ("n_repeats", opts.n_repeats, 1),
         ("grid_resolution", opts.grid_resolution, 2),
-        ("pair_grid", opts.pair_grid, 2),
+        ("pair_rows", opts.pair_rows, 2),
         ("ice_lines", opts.ice_lines, 0),
     ):
         check_at_least(value, param, low)
@@ -289,6 +308,7 @@ def run_report(
         run_coefficients,
         run_importance,
         run_info,
+        run_interactions,
         run_pdp,
     )
 
@@ -410,17 +430,7 @@ def run_report(
     elif not pairs:
         parts["h2"] = Part("not applicable", "fewer than two features to pair (`top_pairs`)")
     else:
-        part(
-            "h2",
-            lambda r: run_pdp(
-                source,
-                PdpOptions(
-                    pairs=pairs, grid_resolution=opts.pair_grid, subsample=opts.subsample, random_state=seed
-                ),
-                execution,
-                r,
-            ),
-        )
+        part("h2", lambda r: run_interactions(source, h2_options(firsts, opts, seed), execution, r))
 
     from inspectcli.engines.coefficients import linear_parts
 
@@ -464,7 +474,7 @@ def run_report(
             "scoring": list(opts.scoring) or None,
             "cluster_threshold": opts.cluster_threshold,
             "grid_resolution": opts.grid_resolution,
-            "pair_grid": opts.pair_grid,
+            "pair_rows": opts.pair_rows,
             "ice_lines": opts.ice_lines,
             "subsample": opts.subsample,
             "random_state": seed,

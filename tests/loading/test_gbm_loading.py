@@ -14,7 +14,7 @@ import pytest
 from inspectcli.errors import ModelLoadError
 from inspectcli.introspect import categorical_inputs, expected_features, n_features_in, task_of
 from inspectcli.loading.model import load_model
-from tests.gbm_models import LEVELS, LIBS, TASKS, fit, make_data, save_native
+from tests.gbm_models import LEVELS, LIBS, TASKS, fit, make_data, make_model, save_native
 
 pytest.importorskip("lightgbm")
 pytest.importorskip("xgboost")
@@ -362,3 +362,100 @@ def test_mlflow_folder_saved_with_another_version_or_damaged(models, mlflow_fold
     _cut(model_file)
     run = cli("info", folder)
     assert run.exit_code == 3 and len(run.err_lines) == 1 and "damaged" in run.stderr, run.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the crash check forks (Linux)")
+def test_a_library_crashing_on_a_damaged_file(models, tmp_path, cli, monkeypatch):
+    """XGBoost's UBJSON reader and CatBoost's .cbm reader can die of a segmentation fault on a file
+    with changed bytes: the file is read in a forked child first, so the crash is a one-line error
+    (exit 3), not a dead process; nothing is written."""
+    import os
+    import signal
+    import time
+
+    from inspectcli.loading import native
+
+    def crash(*args):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    model, X, y = models["xgboost", "regression"]
+    save_native(model, "xgboost", str(tmp_path / "m.ubj"))
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    monkeypatch.setattr(native, "_load_xgboost", crash)
+    run = cli(
+        "pdp",
+        tmp_path / "m.ubj",
+        tmp_path / "d.parquet",
+        "--target",
+        "y",
+        "-f",
+        "x0",
+        "--out",
+        tmp_path / "o",
+    )
+    assert run.exit_code == 3, run.stderr
+    assert run.err_lines == [
+        f"error: model file '{tmp_path / 'm.ubj'}' is a damaged xgboost-ubj file (XGBoost crashed reading it:"
+        " SIGSEGV) — save the model again with the library's save_model"
+    ]
+    assert not (tmp_path / "o").exists()
+    # a child that hangs (a library deadlocked after fork) is abandoned, not judged
+    from inspectcli.loading.isolate import survives_in_child
+
+    started = time.monotonic()
+    assert survives_in_child(lambda: time.sleep(30), timeout=0.2) is None
+    assert time.monotonic() - started < 5
+    assert survives_in_child(lambda: None) is None
+
+
+@pytest.mark.parametrize(
+    ("mlmodel", "message"),
+    [
+        (
+            "flavors:\n  lightgbm:\n    data: ../other/model.lgb\n",
+            "its lightgbm flavour points outside the folder",
+        ),
+        (
+            "flavors:\n  xgboost:\n    data: model.xgb\n",
+            "its xgboost flavour names 'model.xgb', which is missing",
+        ),
+        ("artifact_path: m\n", "its MLmodel file has no 'flavors' section"),
+        ("- a\n- b\n", "its MLmodel file has no 'flavors' section"),
+        (
+            "flavors:\n  lightgbm:\n    data: model\n",
+            "its lightgbm flavour names the directory 'model', which holds 2 files, not one model file",
+        ),
+    ],
+)
+def test_mlflow_folder_that_does_not_hold_its_model(models, tmp_path, cli, mlmodel, message):
+    folder = tmp_path / "m"
+    (folder / "model").mkdir(parents=True)
+    for name in ("model.lgb", "model/a.lgb", "model/b.lgb"):
+        save_native(models["lightgbm", "regression"][0], "lightgbm", str(folder / name))
+    (folder / "MLmodel").write_text(mlmodel)
+    X, y = make_data("lightgbm", "regression")
+    X.assign(y=y).to_parquet(tmp_path / "d.parquet")
+    run = cli("pdp", folder, tmp_path / "d.parquet", "--target", "y", "-f", "x0", "--out", tmp_path / "o")
+    assert run.exit_code == 3, run.stderr
+    assert len(run.err_lines) == 1 and run.err_lines[0].startswith(f"error: MLflow model folder '{folder}': ")
+    assert message in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_text_labels_against_a_model_text_of_class_indices(tmp_path, cli):
+    """LightGBM model text keeps class indices, not the labels it was fitted on: a target of those
+    labels is refused with that explanation (exit 3)."""
+    X, y = make_data("lightgbm", "binary")
+    labels = np.where(y == 1, "yes", "no")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("lightgbm", "binary").fit(X, labels)
+    save_native(model, "lightgbm", str(tmp_path / "m.txt"))
+    X.assign(y=labels).to_parquet(tmp_path / "d.parquet")
+    run = cli(
+        "importance", tmp_path / "m.txt", tmp_path / "d.parquet", "--target", "y", "--out", tmp_path / "o"
+    )
+    assert run.exit_code == 3, run.stderr
+    assert len(run.err_lines) == 1
+    assert "the model knows class indices '0', '1' only (a LightGBM model text" in run.stderr
+    assert not (tmp_path / "o").exists()

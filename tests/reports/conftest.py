@@ -9,7 +9,7 @@ import pytest
 #: cheap settings: the page has every section, computed in seconds
 SMALL = [
     "--top-k", "4", "--top-pairs", "2", "--n-repeats", "2", "--ice-lines", "8",
-    "--grid-resolution", "12", "--pair-grid", "6", "--subsample", "150",
+    "--grid-resolution", "12", "--pair-rows", "60", "--subsample", "150",
 ]  # fmt: skip
 
 

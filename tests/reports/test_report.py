@@ -17,8 +17,9 @@ SECTIONS = ["provenance", "info", "importance", "pdp", "ale", "h2", "coefficient
 def test_report_writes_one_set(diabetes_report: Path) -> None:
     names = sorted(p.name for p in diabetes_report.iterdir())
     assert names == sorted(
-        ["report.html", "report.json", "info.json", "importance.json", "pdp.json", "ale.json", "pairs.json"]
-    )
+        ["report.html", "report.json", "info.json", "importance.json", "pdp.json", "ale.json",
+         "interactions.json"]
+    )  # fmt: skip
     page = (diabetes_report / "report.html").read_text("utf-8")
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page
@@ -41,9 +42,34 @@ def test_pdp_is_for_top_features_by_importance(diabetes_report: Path) -> None:
     ranked = sorted(imp["results"][0]["features"], key=lambda f: f["rank"])
     expected = ([f["columns"][0] for f in ranked] + [c for f in ranked for c in f["columns"][1:]])[:4]
     assert pdp["parameters"]["features"] == expected
-    pairs = json.loads((diabetes_report / "pairs.json").read_text())
-    assert pairs["parameters"]["pairs"] == [expected[:2]]
-    assert all(r["h2"] is not None for r in pairs["results"] if len(r["features"]) == 2)
+    pairs = json.loads((diabetes_report / "interactions.json").read_text())
+    assert pairs["kind"] == "interactions" and pairs["parameters"]["features"] == expected[:2]
+    [entry] = pairs["results"]
+    assert [sorted(p["features"]) for p in entry["pairs"]] == [sorted(expected[:2])]
+    assert entry["pairs"][0]["h2"] is not None
+
+
+def test_h2_part_is_inspect_interactions(samples: Path, diabetes_report: Path, tmp_path: Path) -> None:
+    """The report's H² part and `inspect interactions` with the same options: the same numbers."""
+    from typer.testing import CliRunner
+
+    from inspectcli.cli.app import app
+    from inspectcli.formatting import fmt
+
+    part = json.loads((diabetes_report / "interactions.json").read_text())
+    params = part["parameters"]
+    a, b = params["features"]
+    args = ["interactions", str(samples / "diabetes_hgb.joblib"), str(samples / "diabetes.parquet"),
+            "--target", "target", "-f", a, "-f", b, "--pairs", "all", "--rows", "60",
+            "--random-state", str(params["random_state"]), "--out", str(tmp_path / "ix")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    alone = json.loads((tmp_path / "ix" / "interactions.json").read_text())
+    assert alone["results"] == part["results"] and alone["rows"] == part["rows"]
+    assert alone["parameters"] == params
+    page = (diabetes_report / "report.html").read_text("utf-8")
+    h2 = part["results"][0]["pairs"][0]["h2"]
+    assert "Friedman’s H² at data points" in page and f">{fmt(h2, 3)}</td>" in page
 
 
 def test_same_inputs_same_page(samples: Path, diabetes_report: Path, tmp_path: Path) -> None:

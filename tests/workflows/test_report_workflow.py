@@ -11,7 +11,7 @@ from inspectcli.reports.html import ReportInput, build_page
 from inspectcli.workflows import Collected, ReportOptions, Source, run_report
 from inspectcli.workflows.report import FILES
 
-SMALL = {"top_k": 3, "top_pairs": 2, "n_repeats": 2, "ice_lines": 5, "grid_resolution": 8, "pair_grid": 5}
+SMALL = {"top_k": 3, "top_pairs": 2, "n_repeats": 2, "ice_lines": 5, "grid_resolution": 8, "pair_rows": 60}
 
 
 def test_run_report_on_a_linear_model(samples: Path) -> None:
@@ -30,7 +30,7 @@ def test_run_report_on_a_linear_model(samples: Path) -> None:
         "coefficients": "done",
     }
     assert sorted(run.files()) == sorted(
-        ["info.json", "importance.json", "pdp.json", "ale.json", "pairs.json", "coefficients.json",
+        ["info.json", "importance.json", "pdp.json", "ale.json", "interactions.json", "coefficients.json",
          "report.json", "report.html"]
     )  # fmt: skip
     # the page is a pure function of the documents and the manifest

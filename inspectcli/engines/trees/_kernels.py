@@ -235,11 +235,13 @@ def _number_keys(key, key2, use_check, codes, rep, slots):
     n_sets = 0
     collision = False
     mult = np.uint64(0x9E3779B97F4A7C15)
+    bits = 0
+    while (1 << bits) < slots.shape[0]:
+        bits += 1
+    shift = np.uint64(64 - bits)
     for i in range(n):
         k = key[i]
-        h = (k * mult) >> np.uint64(20)
-        h ^= k
-        s = np.int64(h & np.uint64(mask))
+        s = np.int64((k * mult) >> shift)  # Fibonacci hashing: the product's top bits
         while True:
             j = slots[s]
             if j < 0:

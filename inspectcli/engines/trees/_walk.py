@@ -126,15 +126,15 @@ def _number_keys(key: np.ndarray, key2: np.ndarray | None) -> tuple[np.ndarray, 
     check = key if key2 is None else np.ascontiguousarray(key2, dtype=np.uint64)
     codes = np.empty(n_owners, dtype=np.intp)
     rep = np.empty(n_owners, dtype=np.intp)
-    # A small table first (most key sets have few distinct keys: it stays in cache), grown when
-    # more than half full.
-    size = 1 << 10
+    # A small table first (most key sets have few distinct keys: it stays in cache); when more
+    # than half of it fills up, one table with room for every key.
+    size = min(1 << 12, 1 << max(1, int(2 * n_owners).bit_length()))
     while True:
         slots = np.full(size, -1, dtype=np.int64)
         n_sets, collision = _kernels.number_keys(key, check, key2 is not None, codes, rep, slots)
         if n_sets >= 0:
             break
-        size *= 16
+        size = 1 << max(1, int(2 * n_owners).bit_length())
     if collision:  # fingerprint collision (two different sets, one key): number the pairs
         pairs = np.stack([key, check], axis=1)
         codes = np.unique(pairs, axis=0, return_inverse=True)[1].reshape(-1).astype(np.intp)

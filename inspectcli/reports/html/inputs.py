@@ -1,6 +1,7 @@
 """Reading a folder (or files) of result JSON into a :class:`ReportInput`, for ``report --from``.
 
-Each file says what it is (``kind``); a pdp file whose curves are pairs only is the H² part. All
+Each file says what it is (``kind``); an interactions file (or a pdp file whose curves are pairs
+only) is the H² part. All
 files must describe the same model (same sha256), or the page would mix two models' findings.
 """
 
@@ -15,7 +16,7 @@ from inspectcli.errors import InputError
 from inspectcli.reports.html.markup import ReportInput
 from inspectcli.results import SCHEMA_VERSION
 
-KINDS = ("info", "importance", "pdp", "ale", "coefficients", "report")
+KINDS = ("info", "importance", "pdp", "ale", "interactions", "coefficients", "report")
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -40,6 +41,8 @@ def _read(path: Path) -> dict[str, Any] | None:
 def part_of(doc: dict[str, Any]) -> str:
     """Which part of the page a document fills ('h2' for a pdp file of pairs only)."""
     kind = doc["kind"]
+    if kind == "interactions":
+        return "h2"
     if kind == "pdp":
         results = doc.get("results") or []
         if results and all(len(r.get("features") or []) >= 2 for r in results):

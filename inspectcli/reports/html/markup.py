@@ -23,7 +23,7 @@ SECTIONS = (
     ("importance", "Permutation importance"),
     ("pdp", "Partial dependence and ICE"),
     ("ale", "Accumulated local effects"),
-    ("h2", "Interactions (H²)"),
+    ("h2", "Interactions (Friedman’s H² at data points)"),
     ("coefficients", "Coefficients"),
     ("notes", "Notes and warnings"),
 )

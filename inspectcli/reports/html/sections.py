@@ -394,7 +394,67 @@ def _section_ale(inp: ReportInput, figs: _Figures) -> str:
     return "".join(out)
 
 
+def _section_interactions(doc: Mapping[str, Any], figs: _Figures) -> str:
+    """`inspect interactions`' document: pairs ranked by H², each feature's overall H², a heatmap."""
+    params = doc.get("parameters") or {}
+    n_rows = params.get("rows")
+    on = f" on {int(n_rows):,} rows (a seeded sample)" if n_rows else ""
+    out = [
+        '<p class="lead">Friedman’s H² at data points, as <code>inspect interactions</code> computes '
+        f"it{on}: a pair’s H² is the share of the variance of its joint partial dependence that its "
+        "two one-way effects do not explain (0: no interaction; 1: all interaction); its share is "
+        "that interaction’s part of the variance of the model’s output. A feature’s overall H² is "
+        "the share of its effect that involves any other feature.</p>"
+    ]
+    cells = []
+    for entry in doc.get("results") or []:
+        pairs = entry.get("pairs") or []
+        feats = entry.get("features") or []
+        target = _target_text({**entry, "response_method": params.get("response_method_used")})
+        if target:
+            out.append(f"<h3>{_e(target.lstrip(' —'))}</h3>")
+        rows = [
+            [_td(" × ".join(p["features"]), "name"), _num(p.get("h2"), 3), _num(p.get("share"), 3)]
+            for p in pairs
+        ]
+        out.append(_table(["pair", "H²", "share of the output’s variance"], rows))
+        if any(f.get("h2_overall") is not None for f in feats):
+            rows = [
+                [_td(f["feature"], "name"), _num(f.get("h2_overall"), 3), _num(f.get("pd_spread"), 3)]
+                for f in feats
+            ]
+            out.append(_table(["feature", "overall H²", "PD spread"], rows))
+        names = [f["feature"] for f in feats]
+        if len(names) >= 2 and pairs:
+            at = {n: i for i, n in enumerate(names)}
+            values: list[list[Any]] = [[None] * len(names) for _ in names]
+            for p in pairs:
+                a, b = p["features"]
+                if a in at and b in at:
+                    values[at[a]][at[b]] = values[at[b]][at[a]] = p.get("h2")
+            fig = fg.heatmap_figure(
+                prefix=figs.prefix(),
+                title="H² of each pair" + target,
+                xlabel="feature",
+                ylabel="feature",
+                xgrid=names,
+                ygrid=names,
+                values=values,
+                value_name="H²",
+                vmin=0.0,
+                tick_labels=True,
+            )
+            cells.append(figs.html(fig))
+    if cells:
+        out.append('<div class="grid">' + "".join(cells) + "</div>")
+    return "".join(out)
+
+
 def _section_h2(inp: ReportInput, figs: _Figures) -> str:
+    doc = inp.docs.get("h2")
+    if doc is not None and doc.get("kind") == "interactions":
+        return _section_interactions(doc, figs)
+    # (`report --from` a folder holding `pdp --pair` results: H² of the PD grids, as before)
     pairs = []
     for part in ("h2", "pdp"):
         doc = inp.docs.get(part)
