@@ -7,6 +7,7 @@ progress bar goes to stderr.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -19,13 +20,62 @@ from rich.markup import escape
 
 from inspectcli.errors import safe_text
 
+#: Where results go while a command runs (see :func:`results_only_on_stdout`); stdout otherwise.
+_RESULTS: list[Any] = []
+
+
+def results_stream() -> Any:
+    """The stream a command's results (table, JSON) are written to."""
+    return _RESULTS[-1] if _RESULTS else sys.stdout
+
+
+@contextmanager
+def results_only_on_stdout() -> Iterator[None]:
+    """While a command runs, stdout carries its results and nothing else.
+
+    A model's code may print (``print()``, or C code writing to file descriptor 1): that went into
+    the JSON of ``--json`` on stdout, which CI then could not parse. Here results go to a private
+    copy of stdout; ``sys.stdout`` and descriptor 1 point to stderr (as do workers started now),
+    and both are restored afterwards.
+    """
+    original = sys.stdout
+    stream, saved = original, None
+    try:
+        fd = original.fileno()
+    except (AttributeError, OSError, ValueError):  # captured (tests, notebooks): no descriptor
+        fd = None
+    if fd == 1:
+        original.flush()
+        saved = os.dup(1)
+        stream = io.TextIOWrapper(
+            io.FileIO(saved, "w", closefd=False),
+            encoding=original.encoding,
+            errors=original.errors,
+            write_through=True,
+        )
+        os.dup2(2, 1)
+    _RESULTS.append(stream)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = original
+        _RESULTS.pop()
+        if saved is not None:
+            try:
+                stream.flush()
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+
 
 def _console(stderr: bool) -> Console:
     """A rich console; when not on a terminal (CI logs, pipes) 120 columns unless COLUMNS says.
 
     NO_COLOR (non-empty) means plain text even on a terminal: no colour and no bold/dim either.
     """
-    stream = sys.stderr if stderr else sys.stdout
+    stream = sys.stderr if stderr else results_stream()
     width = os.environ.get("INSPECT_WIDTH") or os.environ.get("COLUMNS")
     console = Console(
         file=stream,
@@ -63,7 +113,7 @@ class UI:
         """Where results go: stdout, or stderr when stdout carries JSON."""
         if self.json_mode:
             return self.err
-        if self._out is None or self._out.file is not sys.stdout:
+        if self._out is None or self._out.file is not results_stream():
             self._out = _console(stderr=False)
         return self._out
 
@@ -108,8 +158,9 @@ class UI:
         self.out.print(shown)
 
     def json(self, data: bytes) -> None:
-        sys.stdout.write(data.decode("utf-8"))
-        sys.stdout.flush()
+        out = results_stream()
+        out.write(data.decode("utf-8"))
+        out.flush()
 
     def _live(self) -> bool:
         """Whether live displays (progress bars, spinners) may be drawn on stderr."""

@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from inspectcli.cli.console import UI
+from inspectcli.cli.console import UI, results_only_on_stdout
 from inspectcli.errors import (
     EXIT_COMPUTE,
     EXIT_INTERRUPTED,
@@ -187,7 +187,8 @@ def handle_errors(fn: F) -> F:
             warnings.filterwarnings("ignore", message=".*resource_tracker.*")
             try:
                 _check_finite_options(kwargs)
-                return fn(*args, **kwargs)
+                with results_only_on_stdout():  # a model's print() goes to stderr
+                    return fn(*args, **kwargs)
             except typer.Exit:
                 raise
             except InspectError as exc:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from inspectcli.cli import options as o
+from inspectcli.cli.console import results_stream
 from inspectcli.cli.handling import handle_errors
 
 
@@ -33,4 +34,4 @@ def register(app: typer.Typer) -> None:
         from inspectcli.schemas import load_schema
 
         doc = load_schema(kind)
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False), file=results_stream())

@@ -97,3 +97,33 @@ class OddOutputRegressor(_Fitted):
             "complex": lambda: out + 1j,
             "none": lambda: None,
         }[self.mode]()
+
+
+class PrintingRegressor(_Fitted):
+    """Predicts the mean + column ``a``, printing to stdout on every call (Python and descriptor 1)."""
+
+    def predict(self, X):
+        import os
+
+        print('{"printed": "by the model"}')
+        os.write(1, b"written to fd 1 by the model\n")
+        return self.mean_ + np.asarray(X["a"], dtype=float)
+
+
+class ProcessEndingRegressor(_Fitted):
+    """Predicts normally on its first call in a process, then ends the process where no ``except``
+    sees it: ``os._exit(0)`` ("exit") or a segfault ("crash")."""
+
+    def __init__(self, how: str = "exit") -> None:
+        self.how = how
+
+    def predict(self, X):
+        import ctypes
+        import os
+
+        calls = ProcessEndingRegressor._calls = getattr(ProcessEndingRegressor, "_calls", 0) + 1
+        if calls > 1:
+            if self.how == "exit":
+                os._exit(0)
+            ctypes.string_at(0)  # SIGSEGV
+        return np.full(len(X), self.mean_)

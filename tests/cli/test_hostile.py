@@ -124,6 +124,29 @@ def test_model_ending_importance_is_exit_4(ws, cli, tmp_path):
     assert "SystemExit(0)" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "how, words",
+    [
+        ("exit", "the run ended with status 0 before the command finished"),
+        ("crash", "the run crashed (SIGSEGV)"),
+    ],
+)
+def test_model_ending_the_process_is_exit_4_and_fails_the_gate(ws, tmp_path, how, words):
+    # os._exit(0) in predict made the run exit 0 (the gate "passed"); a segfault exited 139
+    from tests.cli.hostile_models import ProcessEndingRegressor
+
+    data = pd.read_csv(ws / "data.csv")
+    joblib.dump(ProcessEndingRegressor(how).fit(data[["a", "b"]], data["y"]), tmp_path / "m.joblib")
+    out = _previous(tmp_path / "out")
+    r = inspect_(
+        "pdp", tmp_path / "m.joblib", ws / "data.csv", "--target", "y", "-f", "a",
+        "--fail-if", "range(a) > 1000", "--out", out,
+    )  # fmt: skip
+    assert r.returncode == 4, (r.returncode, r.stderr)
+    assert r.stderr.strip().splitlines()[-1].startswith(f"error: {words}")
+    assert (out / "pdp.json").read_bytes() == PREVIOUS
+
+
 # --- defect 3: non-finite model outputs --------------------------------------------------------------
 
 

@@ -44,3 +44,26 @@ def test_odd_model_outputs_are_model_failures(ws, cli, tmp_path, mode, command, 
     assert run.exit_code == 4, run.stderr
     assert run.err_lines[-1].startswith(f"error: the model's predict {words}"), run.err_lines
     assert not (tmp_path / "o").exists()
+
+
+def test_what_a_model_prints_stays_out_of_stdout(ws, tmp_path):
+    # its prints went into the JSON on stdout, which a CI step then could not parse
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.cli.hostile_models import PrintingRegressor
+
+    root = Path(__file__).resolve().parents[2]
+    data = pd.read_csv(ws / "data.csv")
+    joblib.dump(PrintingRegressor().fit(data[["a", "b"]], data["y"]), tmp_path / "m.joblib")
+    run = subprocess.run(
+        [sys.executable, "-m", "inspectcli", "importance", tmp_path / "m.joblib", ws / "data.csv",
+         "--target", "y", "--n-repeats", "2", "--json", "--out", tmp_path / "o"],
+        capture_output=True, text=True, timeout=120, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["kind"] == "importance"
+    assert "by the model" in run.stderr and "written to fd 1 by the model" in run.stderr
