@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	@echo "compiling the tree engine's kernels once (numba's cache; ~20 s of CPU)"
+	$(BIN)/python -c "from inspectcli.engines.trees import _kernels; _kernels.warm()"
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -22,10 +22,27 @@ about to time first, so that a first compilation is not mistaken for the engine'
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 _OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+#: Called (once per process) with a message when a kernel's first call takes longer than
+#: :data:`COMPILE_NOTICE_S`: numba compiling it, on a machine's first run (loading it from the
+#: cache takes milliseconds). The CLI prints it as a note on stderr; it is never part of a result.
+on_first_compile: Callable[[str], None] | None = None
+COMPILE_NOTICE_S = 1.0
+_told: list[bool] = []
+
+
+def _tell(seconds: float) -> None:
+    if seconds > COMPILE_NOTICE_S and not _told and on_first_compile is not None:
+        _told.append(True)
+        on_first_compile(
+            "compiling the tree engine's kernels for this machine (once, ~20 s of CPU; later runs "
+            "load them from numba's cache)"
+        )
 
 
 def kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,6 +66,10 @@ def kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
             import numba
 
             compiled.append(numba.njit(**_OPTIONS)(fn))
+            started = time.perf_counter()
+            out = compiled[0](*args)
+            _tell(time.perf_counter() - started)
+            return out
         return compiled[0](*args)
 
     call.__name__ = fn.__name__
