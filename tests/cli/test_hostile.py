@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -405,7 +406,13 @@ runpy.run_module("inspectcli", run_name="__main__")
 )
 def test_signals_before_the_command_runs(when, sig, code, word):
     r = subprocess.run(
-        [sys.executable, "-c", SIGNAL_AT, when, sig], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", SIGNAL_AT, when, sig],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # (SIGINT handled as in a foreground job, even when this suite runs in the background)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert r.returncode == code, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr

@@ -25,6 +25,17 @@ from inspectcli.results import write_files
 PREVIOUS = b'{"previous": "run"}\n'
 
 
+def _signals_as_in_a_terminal() -> None:
+    """(In the child, before exec.) SIGINT and SIGQUIT handled as in a shell's foreground job.
+
+    A test run started in the background by a non-interactive shell (``make test &``, a CI
+    wrapper) ignores both, and an ignored SIGINT is inherited through exec: Python then installs
+    no KeyboardInterrupt handler and the Ctrl-C below would never arrive.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def _children(pid: int) -> list:
     psutil = pytest.importorskip("psutil")
     try:
@@ -73,6 +84,7 @@ def test_interrupt_stops_workers_and_leaves_out_untouched(samples, tmp_path, how
         text=True,
         env=env,
         start_new_session=True,
+        preexec_fn=_signals_as_in_a_terminal,
     )
     try:
         seen = []
@@ -99,8 +111,9 @@ def test_interrupt_stops_workers_and_leaves_out_untouched(samples, tmp_path, how
             os.killpg(proc.pid, signal.SIGINT)
         else:
             proc.send_signal(signal.SIGTERM)
-        rest = proc.stderr.read()
-        rc = proc.wait(timeout=120)
+        # (bounded: a run that ignores the signal fails here instead of hanging the suite)
+        _, rest = proc.communicate(timeout=120)
+        rc = proc.returncode
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
