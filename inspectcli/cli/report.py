@@ -137,6 +137,10 @@ def register(app: typer.Typer) -> None:
                 rich_help_panel=REP,
             ),
         ] = 300,
+        pair_grid: Annotated[
+            int | None,
+            typer.Option("--pair-grid", metavar="N", hidden=True, help="Replaced by --pair-rows."),
+        ] = None,
         ice_lines: Annotated[
             int,
             typer.Option(
@@ -234,6 +238,12 @@ def register(app: typer.Typer) -> None:
             raise UsageError(
                 "give MODEL and DATA (or --from DIR)",
                 "e.g. inspect report model.joblib data.parquet --target y",
+            )
+        if pair_grid is not None:  # (the option of the grid-based H² section, before interactions)
+            raise UsageError(
+                "--pair-grid is gone: the report's H² is now computed at data points, as `inspect "
+                "interactions` does",
+                "use --pair-rows N (rows of the sample; default 300)",
             )
         dest = out or Path("inspect-report")
         check_out_dir(dest)

@@ -148,6 +148,7 @@ def test_too_large_writes_nothing(cli, diabetes_report: Path, tmp_path: Path) ->
         (["--skip", "pdq"], "unknown part"),
         (["--top-k", "0"], "--top-k 0"),
         (["--max-size", "big"], "not a size"),
+        (["--pair-grid", "10"], "use --pair-rows"),  # the option before H² at data points
     ],
 )
 def test_usage_errors(cli, samples: Path, tmp_path: Path, args: list[str], needle: str) -> None:
