@@ -53,11 +53,13 @@ app = typer.Typer(
     name="inspect",
     cls=_OneLineErrors,
     help=(
-        "Inspect a fitted scikit-learn model: what drives its predictions.\n\n"
+        "Inspect a fitted model (scikit-learn, LightGBM, XGBoost, CatBoost): what drives its "
+        "predictions.\n\n"
         "Partial dependence and ICE (pdp), accumulated local effects (ale), permutation importance "
-        "(importance), linear-model coefficients (coefficients), model/data checks (info), and "
-        "comparisons of two runs (diff): JSON/CSV results with a published schema (schema), PNG plots, "
-        "and exit codes CI can gate on."
+        "(importance), interactions (interactions), linear-model coefficients (coefficients), "
+        "model/data checks (info), comparisons of two runs (diff) and one HTML page of it all "
+        "(report): JSON/CSV results with a published schema (schema), PNG plots, and exit codes CI "
+        "can gate on."
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -85,7 +87,7 @@ def _root(
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
 ) -> None:
-    """Inspect a fitted scikit-learn model: what drives its predictions."""
+    """Inspect a fitted model: what drives its predictions."""
 
 
 def _register() -> None:

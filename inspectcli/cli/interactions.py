@@ -73,10 +73,12 @@ def register(app: typer.Typer) -> None:
         run: o.RunFlags = o.RunFlags(),
         messages: o.Messages = o.Messages(),
     ) -> None:
-        """Which features interact: Friedman's H² for pairs among the top-k features, and each
-        feature's overall H², computed at a seeded sample of data points (exact tree engine for
-        tree models). Pairs are ranked by their interaction's share of the output's variance.
-        Writes interactions.json, interactions.csv and interactions.png to --out.
+        """Which features interact: Friedman's H² of pairs and of each feature, at data points.
+
+        H² for pairs among the top-k features, and each feature's overall H², computed at a
+        seeded sample of data points (exact tree engine for tree models). Pairs are ranked by
+        their interaction's share of the output's variance. Writes interactions.json,
+        interactions.csv and interactions.png to --out.
 
         Example: inspect interactions model.joblib data.parquet --target y --top-k 6 --fail-if "h2(a,b) > 0.2"
         """
