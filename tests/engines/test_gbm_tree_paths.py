@@ -136,6 +136,28 @@ def test_trees_that_never_saw_nan():
         np.testing.assert_array_equal(ours.individual[0, :, j], model.predict(rows.assign(x0=v)))
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_lightgbm_random_forest_mode_averages_its_trees(task):
+    """boosting_type="rf": LightGBM divides the trees' sum by the number of iterations."""
+    X, y = make_data("lightgbm", task)
+    model = make_model("lightgbm", task).set_params(
+        boosting_type="rf", bagging_fraction=0.7, bagging_freq=1, n_estimators=7
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    grid = np.array([-1.0, 0.0, np.nan, 0.5])
+    method = "predict_proba" if task != "regression" else "predict"
+    [ours] = partial_dependence(
+        model, X, ["x0"], kind="individual", custom_values={"x0": grid}, engine="tree-paths",
+        response_method="auto",
+    )  # fmt: skip
+    for j, v in enumerate(grid):
+        expected = getattr(model, method)(X.assign(x0=v))
+        expected = expected if task == "regression" else expected[:, 1] if task == "binary" else expected.T
+        np.testing.assert_allclose(ours.individual[..., j].squeeze(), expected.squeeze(), rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize(("lib", "task"), CASES)
 def test_permutation_importance_through_tree_paths(models, lib, task):
     from sklearn.inspection import permutation_importance as sk_pi

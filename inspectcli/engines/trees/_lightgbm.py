@@ -267,13 +267,16 @@ def lightgbm_spec(est: Any, response_method: str, labels: bool = False) -> Any:
     def model_source(Xt: Any) -> np.ndarray:
         return np.arange(n_features)
 
+    # boosting_type="rf": the header has a bare ``average_output`` line, and LightGBM divides each
+    # output's sum over the trees by the number of iterations (GBDT::PredictRaw)
+    average = "average_output" in text.partition("\nTree=")[0].splitlines()
     return _Spec(
         trees=trees,
         n_raw=k,
         to_model=to_model,
         model_source=model_source,
         init=None,
-        divisor=None,
+        divisor=float(n_iter) if average else None,
         finalize=finalize,
         linear=linear,
     )

@@ -453,8 +453,8 @@ _BUILDERS: dict[str, Callable[[Any, str, bool], _Spec]] = {
     "DecisionTreeClassifier and ExtraTree": _forest_or_tree_spec,
     # LightGBM's scikit-learn API, from its model text (_lightgbm.py); XGBoost's, from its JSON,
     # summed in float32 with its float32 links as XGBoost does (_xgboost.py); CatBoost's oblivious
-    # trees on numeric features, from its JSON export (_catboost.py; CTRs on categories are not
-    # reproduced: brute force).
+    # trees from its JSON export, categorical splits (one-hot and CTR) read through CatBoost's own
+    # leaf indexes (_catboost.py; CTRs of feature combinations are predicted).
     "LightGBM": _lightgbm_spec,
     "XGBoost": _xgboost_spec,
     "CatBoost": _catboost_spec,

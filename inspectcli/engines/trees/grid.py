@@ -220,7 +220,7 @@ def supports_tree_paths(estimator: Any, response_method: str) -> bool:
         estimator), RandomForest{Regressor,Classifier}, ExtraTrees{Regressor,Classifier},
         DecisionTree{Regressor,Classifier} and ExtraTree{Regressor,Classifier}, LightGBM's
         LGBM{Regressor,Classifier}, XGBoost's XGB{Regressor,Classifier} and CatBoost's
-        CatBoost{Regressor,Classifier} with numeric features (see ``_lightgbm.py``,
+        CatBoost{Regressor,Classifier} (not CTRs of feature combinations; see ``_lightgbm.py``,
         ``_xgboost.py`` and ``_catboost.py`` for the objectives taken) (exact
         classes, not subclasses), and ``Pipeline`` objects ending in one of those whose
         earlier steps are whitelisted column-wise transformers (ColumnTransformer,
