@@ -218,5 +218,6 @@ def test_a_partition_column_named_twice_in_a_path_is_an_input_error(samples, tmp
     assert run.exit_code == 3 and not (tmp_path / "o").exists(), run.stderr
     assert run.err_lines == [
         "error: partition column 'k' is named twice in the path of 'k=1/k=2/p.parquet'"
-        f" (in '{tmp_path / 'ds'}') — give each partition column one directory level: its value would be ambiguous"
+        f" (in '{tmp_path / 'ds'}') — give each partition column one directory level:"
+        " its value would be ambiguous"
     ]
