@@ -317,6 +317,15 @@ class ArrowSource(DataSource):
                     names = pa.ipc.open_file(fh).schema.names
             check_unique_names(names, path if root is None else relative_name(paths[0], root))
             if root is not None:
+                for f in paths:  # k=1/k=2/part.parquet: pyarrow took one of the two values silently
+                    own = partition_keys(str(f), root)
+                    twice = sorted({k for k in own if own.count(k) > 1})
+                    if twice:
+                        raise DataLoadError(
+                            f"partition column '{twice[0]}' is named twice in the path of "
+                            f"'{relative_name(f, root)}' (in '{path}')",
+                            "give each partition column one directory level: its value would be ambiguous",
+                        )
                 keys = {k for f in paths for k in partition_keys(str(f), root)}
                 clash = sorted(k for k in keys if k in names)
                 if clash:

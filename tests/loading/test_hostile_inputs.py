@@ -204,3 +204,20 @@ def test_where_at_its_bounds_still_filters(samples):
     n = open_data(samples / "friedman.parquet", where="x0 > 0.5").n_rows
     assert open_data(samples / "friedman.parquet", where=chain).n_rows == n
     assert open_data(samples / "friedman.parquet", where=nested).n_rows == n
+
+
+def test_a_partition_column_named_twice_in_a_path_is_an_input_error(samples, tmp_path, cli):
+    # k=1/k=2/: pyarrow read k as 1 while `--where "k == 2"` left no rows
+    import pandas as pd
+
+    part = tmp_path / "ds" / "k=1" / "k=2"
+    part.mkdir(parents=True)
+    pd.read_parquet(samples / "friedman.parquet").iloc[:100].to_parquet(part / "p.parquet")
+    run = cli("pdp", samples / "friedman_hgb.joblib", tmp_path / "ds", "--target", "y", "-f", "x0",
+              "--out", tmp_path / "o")  # fmt: skip
+    assert run.exit_code == 3 and not (tmp_path / "o").exists(), run.stderr
+    assert run.err_lines == [
+        "error: partition column 'k' is named twice in the path of 'k=1/k=2/p.parquet'"
+        f" (in '{tmp_path / 'ds'}') — give each partition column one directory level:"
+        " its value would be ambiguous"
+    ]
