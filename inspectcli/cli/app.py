@@ -21,6 +21,25 @@ _plain_help_types()
 _click: Any = getattr(typer.core, "_click", click)
 
 
+def _refuse_empty_out(argv: Any) -> None:
+    """``--out ""`` (an unset variable in a CI script: ``--out "$DIR"``) is an error, not ``.``.
+
+    Click turns the empty string into ``Path('.')`` before any callback sees it, and the results
+    would then replace files of the same names in the current directory.
+    """
+    argv = [str(a) for a in (argv or ())]
+    for i, token in enumerate(argv):
+        if token == "--":
+            return
+        empty = token in ("--out=", "-o=") or (
+            token in ("--out", "-o") and i + 1 < len(argv) and not argv[i + 1]
+        )
+        if empty:
+            raise _click.exceptions.UsageError(
+                "--out is empty (an unset variable?): give a directory, e.g. --out results"
+            )
+
+
 class _OneLineErrors(TyperGroup):
     """Typer's group, but a bad option or argument is one `error: … — …` line, like our own errors.
 
@@ -32,6 +51,7 @@ class _OneLineErrors(TyperGroup):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
+            _refuse_empty_out(args[0] if args and args[0] is not None else kwargs.get("args", sys.argv[1:]))
             rv = super().main(*args, standalone_mode=False, **kwargs)
         except _click.exceptions.ClickException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # help was shown

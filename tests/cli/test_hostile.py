@@ -713,3 +713,17 @@ def test_nan_predictions_in_ale_are_reported(nan_models, cli, tmp_path):
     assert "the model returned NaN for 'b': its ALE is undefined at" in r.stderr
     doc = json.loads((tmp_path / "ale.json").read_text())
     assert None in doc["results"][0]["ale"]
+
+
+@pytest.mark.parametrize("args", [["--out", ""], ["--out="], ["-o", ""]])
+def test_an_empty_out_is_refused_not_the_current_directory(cli, samples, tmp_path, monkeypatch, args):
+    """`--out "$DIR"` with DIR unset: exit 2, one line, and nothing written where we stand."""
+    monkeypatch.chdir(tmp_path)
+    r = cli("pdp", samples / "diabetes_hgb.joblib", samples / "diabetes.parquet", "--target", "target",
+            "-f", "bmi", *args)  # fmt: skip
+    assert r.exit_code == 2, r.stderr
+    assert r.err_lines == [
+        "error: --out is empty (an unset variable?): give a directory, e.g. --out results"
+        " — see 'inspect --help'"
+    ]
+    assert not list(tmp_path.iterdir())
