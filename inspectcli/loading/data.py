@@ -43,7 +43,15 @@ from inspectcli.loading.paths import (
     relative_name,
     sha256_of,
 )
-from inspectcli.loading.sources import ARROW_KINDS, ArrowSource, Dataset, DataSource, FrameSource, Origin
+from inspectcli.loading.sources import (
+    ARROW_KINDS,
+    ArrowSource,
+    Dataset,
+    DataSource,
+    FrameSource,
+    Origin,
+    file_identity,
+)
 from inspectcli.loading.where import Where, parse_where
 
 
@@ -134,6 +142,7 @@ def open_data(
             f"'{path}' mixes file formats: {listed}", "give files of one format (e.g. a glob '*.parquet')"
         )
     kind = kinds[0]
+    stats = file_identity(files)  # (before hashing: a file written meanwhile is then caught)
     entries, digest = None, None
     if not hash_files:
         pass
@@ -143,7 +152,7 @@ def open_data(
         entries = [DataFile(relative_name(f, root), f.stat().st_size, sha256_of(f)) for f in files]
         digest = files_fingerprint(entries)
     if kind in ARROW_KINDS:
-        return ArrowSource(Origin(path, kind, digest, entries, notes, flt), files, root)
+        return ArrowSource(Origin(path, kind, digest, entries, notes, flt, stats), files, root)
     frames = []
     for f in files:
         frame, more = read_eager(f, kind, path if root is None else str(f), sep, encoding, decimal)
@@ -157,4 +166,7 @@ def open_data(
         frame = pd.concat(frames, ignore_index=True)
     else:
         frame = frames[0]
-    return FrameSource(Origin(path, kind, digest, entries, notes, flt), frame)
+    eager = FrameSource(Origin(path, kind, digest, entries, notes, flt, stats), frame)
+    eager.check_unchanged()  # (read whole here: later changes to the files do not matter)
+    eager.stats = ()
+    return eager

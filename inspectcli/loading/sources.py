@@ -128,6 +128,19 @@ class Origin:
     files: list[DataFile] | None
     notes: list[str]
     where: Where | None
+    #: (file, size, mtime in ns, inode) of each file when it was opened, before it was hashed:
+    #: a file written meanwhile would make the recorded SHA-256 describe other rows than the ones
+    #: used, so reads check them again (:meth:`DataSource.check_unchanged`).
+    stats: tuple[tuple[Path, int, int, int], ...] = ()
+
+
+def file_identity(files: Sequence[Path]) -> tuple[tuple[Path, int, int, int], ...]:
+    """(file, size, mtime in ns, inode) of each file, for :attr:`Origin.stats`."""
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append((f, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(out)
 
 
 class DataSource:
@@ -139,6 +152,22 @@ class DataSource:
     def __init__(self, origin: Origin) -> None:
         self.path, self.format, self.sha256 = origin.path, origin.format, origin.sha256
         self.files, self.notes, self.where = origin.files, origin.notes, origin.where
+        self.stats = origin.stats
+
+    def check_unchanged(self) -> None:
+        """A one-line input error when a file of DATA changed since it was opened (and hashed)."""
+        for f, size, mtime, inode in self.stats:
+            try:
+                st = f.stat()
+                same = (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime, inode)
+            except OSError:
+                same = False
+            if not same:
+                raise DataLoadError(
+                    f"'{f}' changed while it was being read (its size, time or inode differ from "
+                    "when it was opened and hashed), so the rows read may not be the ones recorded",
+                    "run again once nothing writes to it (or copy it first)",
+                )
 
     def _check_where(self) -> None:
         if self.where is None:
@@ -202,6 +231,7 @@ class DataSource:
             frame = self._read(wanted, rows)
             if order is not None:
                 frame = frame.iloc[order].reset_index(drop=True)
+        self.check_unchanged()
         return Dataset(
             frame,
             self.path,

@@ -221,3 +221,47 @@ def test_a_partition_column_named_twice_in_a_path_is_an_input_error(samples, tmp
         f" (in '{tmp_path / 'ds'}') — give each partition column one directory level:"
         " its value would be ambiguous"
     ]
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv", "dataset"])
+def test_data_written_between_opening_and_reading_is_an_input_error(samples, tmp_path, monkeypatch, kind):
+    """The SHA-256 recorded in the results is taken when DATA is opened: a file rewritten before
+    its rows are read (same name, other rows) is refused, not read under the old digest."""
+    import pandas as pd
+
+    from inspectcli.errors import DataLoadError
+    from inspectcli.loading.data import open_data
+
+    frame = pd.read_parquet(samples / "diabetes.parquet")
+    if kind == "dataset":
+        (tmp_path / "d").mkdir()
+        target = tmp_path / "d" / "part-0.parquet"
+        frame.to_parquet(target)
+        path = tmp_path / "d"
+    else:
+        target = tmp_path / f"data.{kind}"
+        path = target
+        frame.to_parquet(target) if kind == "parquet" else frame.to_csv(target, index=False)
+    opened = open_data(str(path))
+    assert opened.read().n_rows == len(frame)  # unchanged: read as often as needed
+    changed = frame.iloc[::-1]
+    if kind == "csv":  # read whole when opened: what it holds is what was hashed
+        changed.to_csv(target, index=False)
+        assert opened.read().frame.equals(frame)
+        # rewritten between its hashing and its parsing, in open_data itself
+        from inspectcli.loading import data as data_module
+
+        real = data_module.sha256_of
+
+        def hash_then_write(f, *args):
+            digest = real(f, *args)
+            target.write_text(target.read_text() + ",".join(["0.5"] * frame.shape[1]) + "\n")
+            return digest
+
+        monkeypatch.setattr(data_module, "sha256_of", hash_then_write)
+        with pytest.raises(DataLoadError, match="changed while it was being read"):
+            open_data(str(path))
+        return
+    changed.to_parquet(target)
+    with pytest.raises(DataLoadError, match="changed while it was being read"):
+        opened.read()
