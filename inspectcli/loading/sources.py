@@ -539,10 +539,7 @@ class ArrowSource(DataSource):
             del tables
             rest = table.to_pandas(split_blocks=True, self_destruct=True)
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise DataLoadError(
-                f"cannot read {self.format} data '{self.path}' ({str(exc).splitlines()[0]})",
-                "check that every file was written completely",
-            ) from exc
+            raise self._unreadable(exc) from exc
         finally:
             self._files = {}
         del table
@@ -551,6 +548,13 @@ class ArrowSource(DataSource):
             rest = rest.iloc[order].reset_index(drop=True)
         block = FloatBlock(names, values)
         return _with_block(columns, rest, block), block
+
+    def _unreadable(self, exc: Exception) -> DataLoadError:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return DataLoadError(
+            f"cannot read {self.format} data '{self.path}' ({why})",
+            "check that every file was written completely",
+        )
 
     def _read(self, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
         import pyarrow as pa
@@ -581,10 +585,7 @@ class ArrowSource(DataSource):
             # the allocator's pages: peak +158 MB, +111 MB after.
             frame = table.to_pandas(split_blocks=True, self_destruct=True)
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise DataLoadError(
-                f"cannot read {self.format} data '{self.path}' ({str(exc).splitlines()[0]})",
-                "check that every file was written completely",
-            ) from exc
+            raise self._unreadable(exc) from exc
         finally:
             self._files = {}
         del table
