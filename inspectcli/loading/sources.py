@@ -11,7 +11,7 @@ order, after the filter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -503,17 +503,9 @@ class ArrowSource(DataSource):
         others = [c for c in columns if c not in named]
         tables = []
         pos = 0
-        self.units_read = 0
         self._files: dict[str, Any] = {}
         try:
-            for i, unit in enumerate(self._units):
-                start, stop = self._starts[i], self._starts[i + 1]
-                if rows is not None:
-                    lo, hi = np.searchsorted(rows, [start, stop])
-                    if lo == hi:
-                        continue
-                self.units_read += 1
-                taken = None if rows is None else pa.array(rows[lo:hi] - start)
+            for unit, taken in self._units_holding(rows):
                 m = None
                 # One column at a time (a row group may hold every row of the file).
                 for j, name in enumerate([*names, None] if others else names):
@@ -549,6 +541,23 @@ class ArrowSource(DataSource):
         block = FloatBlock(names, values)
         return _with_block(columns, rest, block), block
 
+    def _units_holding(self, rows: np.ndarray | None) -> Iterator[tuple[Any, Any]]:
+        """Each unit (row group / batch) holding some of the sorted ``rows`` (every unit when None),
+        with the positions to take in it (None: all), counted in ``units_read``."""
+        import pyarrow as pa
+
+        self.units_read = 0
+        for i, unit in enumerate(self._units):
+            start, stop = self._starts[i], self._starts[i + 1]
+            taken = None
+            if rows is not None:
+                lo, hi = np.searchsorted(rows, [start, stop])
+                if lo == hi:
+                    continue
+                taken = pa.array(rows[lo:hi] - start)
+            self.units_read += 1
+            yield unit, taken
+
     def _unreadable(self, exc: Exception) -> DataLoadError:
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return DataLoadError(
@@ -560,20 +569,11 @@ class ArrowSource(DataSource):
         import pyarrow as pa
 
         tables = []
-        self.units_read = 0
         self._files: dict[str, Any] = {}
         try:
-            for i, unit in enumerate(self._units):
-                start, stop = self._starts[i], self._starts[i + 1]
-                if rows is not None:
-                    lo, hi = np.searchsorted(rows, [start, stop])
-                    if lo == hi:
-                        continue
+            for unit, taken in self._units_holding(rows):
                 table = self._unit_table(unit, columns)
-                self.units_read += 1
-                if rows is not None:
-                    table = table.take(pa.array(rows[lo:hi] - start))
-                tables.append(table)
+                tables.append(table if taken is None else table.take(taken))
             if tables:
                 table = pa.concat_tables(tables)
             else:
