@@ -108,11 +108,6 @@ class UI:
     _out: Console | None = field(default=None, repr=False)
     _err: Console | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        from inspectcli.engines import _jit  # (numba is imported only by a kernel's first call)
-
-        _jit.on_first_compile = self.note
-
     @property
     def out(self) -> Console:
         """Where results go: stdout, or stderr when stdout carries JSON."""

@@ -432,9 +432,13 @@ class Messages:
     debug: bool = False
 
     def ui(self, json_mode: bool = False) -> Any:
+        """The command's UI; it also says when the run compiles the tree kernels (engines/_jit)."""
         from inspectcli.cli.console import UI
+        from inspectcli.engines import _jit  # (numba itself is imported by a kernel's first call)
 
-        return UI(quiet=self.quiet, verbose=self.verbose, json_mode=json_mode)
+        ui = UI(quiet=self.quiet, verbose=self.verbose, json_mode=json_mode)
+        _jit.on_first_compile = ui.note
+        return ui
 
 
 MESSAGE_FLAGS = Group(
